@@ -1,0 +1,37 @@
+/* A growable byte buffer, always NUL-terminated, used for every text the core produces. */
+#ifndef KRATIXFS_BUF_H
+#define KRATIXFS_BUF_H
+
+#include <stddef.h>
+
+struct kfs_buf {
+	char *data; /* NULL until the first append; data[len] == '\0' after it */
+	size_t len;
+	size_t cap;
+};
+
+/* Appends len bytes (aborts on out-of-memory, like every allocation in kratixfs). */
+void kfs_buf_add(struct kfs_buf *b, const char *s, size_t len);
+/* Appends a NUL-terminated string. */
+void kfs_buf_adds(struct kfs_buf *b, const char *s);
+/* Appends one byte. */
+void kfs_buf_addc(struct kfs_buf *b, char c);
+/* Appends n copies of byte c. */
+void kfs_buf_fill(struct kfs_buf *b, char c, size_t n);
+/* Appends printf-formatted text. */
+void kfs_buf_printf(struct kfs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Empties b, keeping its memory. */
+void kfs_buf_reset(struct kfs_buf *b);
+/* Hands the bytes to the caller (never NULL; "" when empty) and empties b. */
+char *kfs_buf_steal(struct kfs_buf *b);
+/* Frees b's memory. */
+void kfs_buf_free(struct kfs_buf *b);
+
+/* Allocation helpers that abort with a message instead of returning NULL. */
+void *kfs_xmalloc(size_t n);
+void *kfs_xcalloc(size_t n, size_t size);
+void *kfs_xrealloc(void *p, size_t n);
+char *kfs_xstrdup(const char *s);
+char *kfs_xstrndup(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,100 @@
+/* Promises: loading a promise folder in the kratix CLI layout (SPEC §2) or a bare promise.yaml,
+ * and choosing and admitting the requests a promise serves (SPEC §4). */
+#ifndef KRATIXFS_PROMISE_H
+#define KRATIXFS_PROMISE_H
+
+#include <stdbool.h>
+
+#include "kratixfs/buf.h"
+#include "kratixfs/doc.h"
+#include "kratixfs/error.h"
+#include "kratixfs/schema.h"
+#include "kratixfs/template.h"
+#include "kratixfs/values.h"
+
+enum kfs_wtype { KFS_WF_PROMISE, KFS_WF_RESOURCE };
+enum kfs_waction { KFS_WF_CONFIGURE, KFS_WF_DELETE };
+
+/* One file a container renders: its path relative to templates/output (or "status.yaml" and
+ * "destination-selectors.yaml" for the metadata ones). */
+struct kfs_template_file {
+	char *path;
+	struct kfs_template *tmpl;
+};
+
+struct kfs_container {
+	char *name;
+	char *dir;                  /* the container folder, for messages and exec mode */
+	struct kfs_values *values;  /* NULL without values.yaml */
+	struct kfs_template_file *outputs;
+	size_t noutputs;            /* sorted by path */
+	struct kfs_template *status;    /* templates/metadata/status.yaml, or NULL */
+	struct kfs_template *selectors; /* templates/metadata/destination-selectors.yaml, or NULL */
+	char *exec;                 /* scripts/pipeline.sh or execute-pipeline (exec mode), or NULL */
+};
+
+struct kfs_pipeline {
+	char *name;
+	struct kfs_container *containers;
+	size_t ncontainers;
+};
+
+struct kfs_workflow {
+	struct kfs_pipeline *pipelines;
+	size_t npipelines;
+};
+
+struct kfs_crd_version {
+	char *name;
+	bool served;
+	struct kfs_schema *schema; /* NULL when the version has no schema */
+};
+
+struct kfs_promise {
+	char *name;
+	char *version;            /* label kratix.io/promise-version, or "" */
+	char *dir;                /* NULL when loaded from a bare promise.yaml */
+	struct kfs_node *doc;     /* promise.yaml as parsed */
+	char *group, *kind, *plural;
+	bool cluster_scoped;
+	struct kfs_crd_version *versions;
+	size_t nversions;
+	struct kfs_workflow workflows[2][2]; /* [kfs_wtype][kfs_waction] */
+	struct kfs_node *tcontext_promise;   /* {name, version} for templates */
+	char *dependencies;       /* static/<promise>-dependencies.yaml text, or NULL */
+	struct kfs_buf warnings;  /* one "warning: ..." line each, reported once per load */
+};
+
+/* Loads a promise folder: promise.yaml plus, for every pipeline container named in
+ * spec.workflows, workflows/<type>/<action>/<pipeline>/<container>/ (templates compiled,
+ * values.yaml compiled). Errors name the file, or the folder looked for. */
+int kfs_promise_load_dir(const char *dir, struct kfs_promise **out, struct kfs_error *err);
+/* Loads only a promise.yaml (its CRD; no workflow folders): for `kratixfs validate`. */
+int kfs_promise_load_file(const char *path, struct kfs_promise **out, struct kfs_error *err);
+void kfs_promise_free(struct kfs_promise *p);
+
+/* True when the request's apiVersion group and kind (case-insensitively) are this promise's. */
+bool kfs_promise_serves(const struct kfs_promise *p, const struct kfs_node *request);
+
+/* Admits a parsed request: checks apiVersion/kind against the CRD (a served version), the
+ * metadata.name as a DNS-1123 label, then the schema (defaults applied, unknown fields
+ * pruned, in place). Every problem is appended to err; returns 0 or -EINVAL. */
+int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request, struct kfs_error *err);
+
+/* All promises of a promises folder (one sub-folder each, sorted by name). */
+struct kfs_promise_set {
+	struct kfs_promise **items;
+	size_t n;
+};
+
+/* Loads every sub-folder of dir holding a promise.yaml. One that fails to load is skipped, its
+ * error appended to err; returns 0 when dir could be read (even if some promise failed). */
+int kfs_promise_set_load(const char *dir, struct kfs_promise_set *set, struct kfs_error *err);
+/* The promise serving request, or NULL with an error that lists the kinds served. */
+const struct kfs_promise *kfs_promise_set_match(const struct kfs_promise_set *set,
+						 const struct kfs_node *request, struct kfs_error *err);
+/* The promise named name, or NULL. */
+const struct kfs_promise *kfs_promise_set_find(const struct kfs_promise_set *set, const char *name);
+void kfs_promise_set_free(struct kfs_promise_set *set);
+
+#endif

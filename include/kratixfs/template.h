@@ -1,0 +1,45 @@
+/* The template language of SPEC §3: `{{ .path }}`, bracket keys, filters (default, quote,
+ * upper, lower, yaml), `{{#if}}…{{else}}…{{end}}`, `{{#each}}…{{end}}`, strict undefined
+ * paths, and refusal of unquoted values that would inject YAML structure. Templates are
+ * compiled once (at promise load) and rendered many times. */
+#ifndef KRATIXFS_TEMPLATE_H
+#define KRATIXFS_TEMPLATE_H
+
+#include "kratixfs/buf.h"
+#include "kratixfs/doc.h"
+#include "kratixfs/error.h"
+
+/* What a template sees. Paths start at root (the request after defaults), except the reserved
+ * first keys `values`, `promise` and `workflow`; inside `each`, `.` is the item and `$` the root. */
+struct kfs_tcontext {
+	const struct kfs_node *root;
+	const struct kfs_node *values;   /* map, may be NULL */
+	const struct kfs_node *promise;  /* map {name, version} */
+	const struct kfs_node *workflow; /* map {type, action, pipeline} */
+};
+
+/* sed-style tokens replaced by the value at a path; kept sorted longest token first. */
+struct kfs_placeholder {
+	char *token;
+	char *path; /* ".metadata.name" */
+};
+struct kfs_placeholders {
+	struct kfs_placeholder *items;
+	size_t n;
+};
+
+struct kfs_template;
+
+/* Compiles text. name (e.g. "workflows/.../templates/output/service.yaml") and the line are in
+ * every error. placeholders may be NULL. */
+int kfs_template_compile(const char *text, size_t len, const char *name,
+			 const struct kfs_placeholders *placeholders, struct kfs_template **out,
+			 struct kfs_error *err);
+
+/* Renders into out (appending). Errors name template file, line and path, and return -EIO. */
+int kfs_template_render(const struct kfs_template *t, const struct kfs_tcontext *ctx,
+			struct kfs_buf *out, struct kfs_error *err);
+
+void kfs_template_free(struct kfs_template *t);
+
+#endif

@@ -1,0 +1,127 @@
+#include "kratixfs/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void out_of_memory(size_t n)
+{
+	fprintf(stderr, "kratixfs: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *kfs_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		out_of_memory(n);
+	return p;
+}
+
+void *kfs_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		out_of_memory(n * size);
+	return p;
+}
+
+void *kfs_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		out_of_memory(n);
+	return q;
+}
+
+char *kfs_xstrndup(const char *s, size_t n)
+{
+	char *p = kfs_xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *kfs_xstrdup(const char *s)
+{
+	return kfs_xstrndup(s, strlen(s));
+}
+
+static void reserve(struct kfs_buf *b, size_t extra)
+{
+	size_t need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	b->data = kfs_xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void kfs_buf_add(struct kfs_buf *b, const char *s, size_t len)
+{
+	reserve(b, len);
+	if (len)
+		memcpy(b->data + b->len, s, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void kfs_buf_adds(struct kfs_buf *b, const char *s)
+{
+	kfs_buf_add(b, s, strlen(s));
+}
+
+void kfs_buf_addc(struct kfs_buf *b, char c)
+{
+	reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
+
+void kfs_buf_fill(struct kfs_buf *b, char c, size_t n)
+{
+	reserve(b, n);
+	memset(b->data + b->len, c, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void kfs_buf_printf(struct kfs_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n <= 0)
+		return;
+	reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void kfs_buf_reset(struct kfs_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+char *kfs_buf_steal(struct kfs_buf *b)
+{
+	char *p = b->data ? b->data : kfs_xstrdup("");
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void kfs_buf_free(struct kfs_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

@@ -1,0 +1,74 @@
+#include "kratixfs/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void append_v(struct kfs_error *err, const char *fmt, va_list ap)
+{
+	size_t used = strlen(err->msg);
+	if (used >= sizeof(err->msg) - 1)
+		return;
+	vsnprintf(err->msg + used, sizeof(err->msg) - used, fmt, ap);
+}
+
+int kfs_error_set(struct kfs_error *err, int code, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	va_list ap;
+	err->code = code;
+	err->msg[0] = '\0';
+	va_start(ap, fmt);
+	append_v(err, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int kfs_error_add(struct kfs_error *err, int code, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	va_list ap;
+	if (err->code == 0)
+		err->code = code;
+	size_t used = strlen(err->msg);
+	if (used > 0 && used < sizeof(err->msg) - 1) {
+		err->msg[used] = '\n';
+		err->msg[used + 1] = '\0';
+	}
+	va_start(ap, fmt);
+	append_v(err, fmt, ap);
+	va_end(ap);
+	return err->code;
+}
+
+void kfs_error_prefix(struct kfs_error *err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	char prefix[512];
+	char rest[KFS_ERROR_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(rest, err->msg, sizeof(rest));
+	size_t plen = strlen(prefix);
+	if (plen + 2 >= sizeof(err->msg))
+		return;
+	memcpy(err->msg, prefix, plen);
+	memcpy(err->msg + plen, ": ", 2);
+	size_t room = sizeof(err->msg) - plen - 3;
+	size_t rlen = strnlen(rest, room);
+	memcpy(err->msg + plen + 2, rest, rlen);
+	err->msg[plen + 2 + rlen] = '\0';
+}
+
+void kfs_error_clear(struct kfs_error *err)
+{
+	if (!err)
+		return;
+	err->code = 0;
+	err->msg[0] = '\0';
+}

@@ -1,0 +1,1 @@
+#include "kratixfs/render.h"

@@ -1,0 +1,1 @@
+#include "kratixfs/status.h"
