@@ -48,6 +48,8 @@ int kfs_doc_parse_stream(const char *buf, size_t len, const char *name, struct k
 			 size_t *n, struct kfs_error *err);
 /* Frees an array from kfs_doc_parse_stream with its documents. */
 void kfs_doc_free_stream(struct kfs_node **docs, size_t n);
+/* Checks that buf is a valid YAML stream without building a tree (for rendered files). */
+int kfs_doc_check(const char *buf, size_t len, const char *name, struct kfs_error *err);
 /* Reads and parses one file; errors name the path. */
 int kfs_doc_parse_file(const char *path, struct kfs_node **out, struct kfs_error *err);
 

@@ -73,6 +73,9 @@ int kfs_promise_load_dir(const char *dir, struct kfs_promise **out, struct kfs_e
 int kfs_promise_load_file(const char *path, struct kfs_promise **out, struct kfs_error *err);
 void kfs_promise_free(struct kfs_promise *p);
 
+/* True when s is a DNS-1123 label: what request and promise names must be. */
+bool kfs_is_dns_label(const char *s);
+
 /* True when the request's apiVersion group and kind (case-insensitively) are this promise's. */
 bool kfs_promise_serves(const struct kfs_promise *p, const struct kfs_node *request);
 

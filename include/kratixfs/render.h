@@ -26,7 +26,7 @@ struct kfs_output {
 
 struct kfs_render_result {
 	struct kfs_node *object;    /* the admitted input: defaults applied, unknown fields pruned */
-	struct kfs_output *outputs; /* sorted by path; includes static dependencies (promise) */
+	struct kfs_output *outputs; /* sorted by path (static dependencies are not outputs) */
 	size_t noutputs;
 	struct kfs_node *status;    /* merged metadata/status.yaml of all containers, or NULL */
 	struct kfs_node *selectors; /* sequence: the pipelines' destination-selectors, or NULL */

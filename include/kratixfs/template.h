@@ -40,6 +40,11 @@ int kfs_template_compile(const char *text, size_t len, const char *name,
 int kfs_template_render(const struct kfs_template *t, const struct kfs_tcontext *ctx,
 			struct kfs_buf *out, struct kfs_error *err);
 
+/* For a template that is exactly one `{{ PATH }}` tag without filters (values.yaml's `from`):
+ * the node at PATH in ctx, or NULL when it resolves to nothing (missing or null). */
+const struct kfs_node *kfs_template_lookup(const struct kfs_template *t,
+					   const struct kfs_tcontext *ctx);
+
 void kfs_template_free(struct kfs_template *t);
 
 #endif

@@ -1,1 +1,74 @@
+#include "cli.h"
 
+#include "kratixfs/files.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void cli_print_lines(const char *what, const char *text)
+{
+	while (*text) {
+		const char *nl = strchr(text, '\n');
+		int len = nl ? (int)(nl - text) : (int)strlen(text);
+		fprintf(stderr, "kratixfs: %s: %.*s\n", what, len, text);
+		text += len + (nl ? 1 : 0);
+	}
+}
+
+void cli_report(const char *what, const struct kfs_error *err)
+{
+	if (err->msg[0])
+		cli_print_lines(what, err->msg);
+	else
+		fprintf(stderr, "kratixfs: %s: failed (%s)\n", what, strerror(-err->code));
+}
+
+void cli_errorf(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("kratixfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_exit_code(int rc)
+{
+	if (rc == 0)
+		return EXIT_OK;
+	return rc == -EINVAL || rc == -EFBIG || rc == -ENOENT ? EXIT_REJECTED : EXIT_FAILED;
+}
+
+int cli_read_limited(const char *path, size_t max, struct kfs_buf *out, struct kfs_error *err)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > max)
+		return kfs_error_set(err, -EFBIG,
+				     "%s: %lld bytes is larger than the %zu-byte limit (--max-input)",
+				     path, (long long)st.st_size, max);
+	int rc = kfs_read_file(path, out, err);
+	if (rc == 0 && out->len > max)
+		return kfs_error_set(err, -EFBIG, "%s: larger than the %zu-byte limit (--max-input)",
+				     path, max);
+	return rc;
+}
+
+
+/* Handles -h/--help and -V/--version for a sub-command; returns -1 when neither was given. */
+int cli_common_option(const char *arg, const char *help)
+{
+	if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+		fputs(help, stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) {
+		printf("kratixfs %s\n", KFS_VERSION);
+		return EXIT_OK;
+	}
+	return -1;
+}

@@ -1,1 +1,45 @@
+/* kratixfs: the daemon (a FUSE mount) and its sub-commands, which share one engine. */
+#include <stdio.h>
+#include <string.h>
 
+#include "cli.h"
+
+static const char usage[] =
+	"Usage: kratixfs COMMAND [ARGS]\n"
+	"\n"
+	"Kratix Promises as files: write a resource request, read the rendered manifests.\n"
+	"\n"
+	"Commands:\n"
+	"  render [--promises DIR] [--kratix DIR]   one render of DIR/input/object.yaml into\n"
+	"                                           DIR/output and DIR/metadata (a pipeline image)\n"
+	"  test [--update] PROMISE_DIR              render every test-input/ case and diff it\n"
+	"                                           against test-output/\n"
+	"  validate PROMISE_YAML REQUEST_YAML...    check requests against the promise's CRD and\n"
+	"                                           print them defaulted and pruned\n"
+	"\n"
+	"Each command has --help. Options of every command: -h/--help, -V/--version.\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EXIT_FAILED;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("kratixfs %s\n", KFS_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "render") == 0)
+		return cmd_render(argc - 1, argv + 1);
+	if (strcmp(cmd, "test") == 0)
+		return cmd_test(argc - 1, argv + 1);
+	if (strcmp(cmd, "validate") == 0)
+		return cmd_validate(argc - 1, argv + 1);
+	cli_errorf("%s: unknown command (try kratixfs --help)", cmd);
+	return EXIT_FAILED;
+}

@@ -1,1 +1,214 @@
+/* `kratixfs render`: one render of /kratix/input/object.yaml, for a pipeline image where FUSE
+ * is not allowed. Honours the KRATIX_* variables a Kratix pipeline pod gets. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli.h"
+#include "kratixfs/doc.h"
+#include "kratixfs/files.h"
+#include "kratixfs/promise.h"
+#include "kratixfs/render.h"
+
+static const char help[] =
+	"Usage: kratixfs render [--promises DIR] [--kratix DIR] [--max-input BYTES]\n"
+	"\n"
+	"Renders DIR/input/object.yaml (a resource request, or a Promise for the promise workflow)\n"
+	"into DIR/output/ and DIR/metadata/{status.yaml,destination-selectors.yaml}.\n"
+	"\n"
+	"  --promises DIR     the promises folder, one sub-folder per promise (default: the\n"
+	"                     bundled promises, or $KRATIXFS_PROMISES)\n"
+	"  --kratix DIR       the Kratix volume (default /kratix)\n"
+	"  --max-input BYTES  refuse larger inputs (default 1048576)\n"
+	"\n"
+	"Environment, as Kratix sets it in a pipeline pod:\n"
+	"  KRATIX_WORKFLOW_TYPE    promise | resource (default: promise for a kind: Promise input)\n"
+	"  KRATIX_WORKFLOW_ACTION  configure | delete (default configure)\n"
+	"  KRATIX_PROMISE_NAME     the promise to use (default: the one serving the input's kind)\n"
+	"  KRATIX_PIPELINE_NAME    run only this pipeline (default: all, in order)\n"
+	"\n"
+	"Exit status: 0 rendered, 1 input rejected, 2 render failed.\n";
+
+static int parse_workflow(const char *type_env, const char *action_env, const struct kfs_node *in,
+			  enum kfs_wtype *type, enum kfs_waction *action)
+{
+	const char *kind = kfs_node_text_at(in, "kind");
+	if (!type_env || !*type_env)
+		*type = kind && strcmp(kind, "Promise") == 0 ? KFS_WF_PROMISE : KFS_WF_RESOURCE;
+	else if (strcmp(type_env, "promise") == 0)
+		*type = KFS_WF_PROMISE;
+	else if (strcmp(type_env, "resource") == 0)
+		*type = KFS_WF_RESOURCE;
+	else {
+		cli_errorf("KRATIX_WORKFLOW_TYPE: \"%s\" is not promise or resource", type_env);
+		return -1;
+	}
+	if (!action_env || !*action_env || strcmp(action_env, "configure") == 0)
+		*action = KFS_WF_CONFIGURE;
+	else if (strcmp(action_env, "delete") == 0)
+		*action = KFS_WF_DELETE;
+	else {
+		cli_errorf("KRATIX_WORKFLOW_ACTION: \"%s\" is not configure or delete", action_env);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct kfs_promise *choose_promise(const struct kfs_promise_set *set,
+						 const struct kfs_node *in, enum kfs_wtype type,
+						 struct kfs_error *err)
+{
+	const char *wanted = getenv("KRATIX_PROMISE_NAME");
+	if (!wanted || !*wanted)
+		wanted = type == KFS_WF_PROMISE ? kfs_node_text_at(in, "metadata.name") : NULL;
+	if (!wanted)
+		return kfs_promise_set_match(set, in, err);
+	const struct kfs_promise *p = kfs_promise_set_find(set, wanted);
+	if (!p)
+		kfs_error_set(err, -EINVAL, "no promise named %s in the promises folder", wanted);
+	return p;
+}
+
+static int write_results(const char *kratix, const struct kfs_render_result *r,
+			 struct kfs_error *err)
+{
+	struct kfs_buf dir = {0};
+	int rc = 0;
+	kfs_buf_printf(&dir, "%s/output", kratix);
+	for (size_t i = 0; i < r->noutputs && rc == 0; i++)
+		rc = kfs_write_file(dir.data, r->outputs[i].path, r->outputs[i].data,
+				    r->outputs[i].len, err);
+	kfs_buf_reset(&dir);
+	kfs_buf_printf(&dir, "%s/metadata", kratix);
+	const struct kfs_node *meta[] = {r->status, r->selectors};
+	const char *names[] = {"status.yaml", "destination-selectors.yaml"};
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		if (!meta[i])
+			continue;
+		struct kfs_buf text = {0};
+		kfs_doc_emit(meta[i], &text);
+		rc = kfs_write_file(dir.data, names[i], text.data, text.len, err);
+		kfs_buf_free(&text);
+	}
+	kfs_buf_free(&dir);
+	return rc;
+}
+
+int cmd_render(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"promises", required_argument, NULL, 'p'},
+		{"kratix", required_argument, NULL, 'k'},
+		{"max-input", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	const char *promises = getenv("KRATIXFS_PROMISES");
+	const char *kratix = "/kratix";
+	size_t max_input = KFS_DEFAULT_MAX_INPUT;
+	if (!promises || !*promises)
+		promises = KFS_DEFAULT_PROMISES;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			promises = optarg;
+			break;
+		case 'k':
+			kratix = optarg;
+			break;
+		case 'm': {
+			char *end;
+			max_input = strtoull(optarg, &end, 10);
+			if (*end || max_input == 0) {
+				cli_errorf("--max-input: \"%s\" is not a positive number of bytes",
+					   optarg);
+				return EXIT_FAILED;
+			}
+			break;
+		}
+		case 'h':
+			return cli_common_option("--help", help);
+		case 'V':
+			return cli_common_option("--version", help);
+		default:
+			fputs(help, stderr);
+			return EXIT_FAILED;
+		}
+	}
+	if (optind != argc) {
+		cli_errorf("render: unexpected argument %s (try kratixfs render --help)", argv[optind]);
+		return EXIT_FAILED;
+	}
+
+	struct kfs_error err = {0};
+	struct kfs_buf input = {0}, path = {0};
+	struct kfs_promise_set set = {0};
+	struct kfs_node *doc = NULL;
+	struct kfs_render_result result = {0};
+	int status = EXIT_FAILED;
+	kfs_buf_printf(&path, "%s/input/object.yaml", kratix);
+
+	int rc = cli_read_limited(path.data, max_input, &input, &err);
+	if (rc < 0) {
+		cli_report("render", &err);
+		status = EXIT_REJECTED;
+		goto out;
+	}
+	if (kfs_doc_parse(input.data, input.len, path.data, &doc, &err) < 0) {
+		cli_report("render", &err);
+		status = EXIT_REJECTED;
+		goto out;
+	}
+	struct kfs_render_input in = {
+		.pipeline = getenv("KRATIX_PIPELINE_NAME"),
+		.data = input.data,
+		.len = input.len,
+	};
+	if (in.pipeline && !*in.pipeline)
+		in.pipeline = NULL;
+	if (parse_workflow(getenv("KRATIX_WORKFLOW_TYPE"), getenv("KRATIX_WORKFLOW_ACTION"), doc,
+			   &in.type, &in.action) < 0)
+		goto out;
+	/* A broken promise must not stop the others, but is never silent. */
+	rc = kfs_promise_set_load(promises, &set, &err);
+	if (err.code) {
+		cli_report(rc < 0 ? "render" : "warning", &err);
+		kfs_error_clear(&err);
+	}
+	if (set.n == 0) {
+		cli_errorf("%s: no promise could be loaded", promises);
+		goto out;
+	}
+	in.promise = choose_promise(&set, doc, in.type, &err);
+	if (!in.promise) {
+		cli_report(path.data, &err);
+		status = EXIT_REJECTED;
+		goto out;
+	}
+	if (in.promise->warnings.len)
+		cli_print_lines(in.promise->dir, in.promise->warnings.data);
+	rc = kfs_render(&in, &result, &err);
+	if (rc < 0) {
+		cli_report(path.data, &err);
+		status = cli_exit_code(rc);
+		goto out;
+	}
+	if (write_results(kratix, &result, &err) < 0) {
+		cli_report("render", &err);
+		goto out;
+	}
+	fputs(result.log.data ? result.log.data : "", stdout);
+	status = EXIT_OK;
+out:
+	kfs_render_result_free(&result);
+	kfs_node_free(doc);
+	kfs_promise_set_free(&set);
+	kfs_buf_free(&input);
+	kfs_buf_free(&path);
+	return status;
+}

@@ -1,12 +1,11 @@
 /* The YAML document model on libyaml's event parser, and its canonical emitter. */
 #include "kratixfs/doc.h"
 
+#include "kratixfs/files.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
 /* Aliases are expanded by copying; this bounds the tree a small document can blow up into
@@ -701,24 +700,32 @@ int kfs_doc_parse(const char *buf, size_t len, const char *name, struct kfs_node
 	return 0;
 }
 
+int kfs_doc_check(const char *buf, size_t len, const char *name, struct kfs_error *err)
+{
+	struct parser p = {.name = name, .err = err};
+	int rc = 0;
+	yaml_parser_initialize(&p.yp);
+	yaml_parser_set_input_string(&p.yp, (const unsigned char *)buf, len);
+	for (;;) {
+		yaml_event_t ev;
+		if ((rc = next_event(&p, &ev)) < 0)
+			break;
+		yaml_event_type_t type = ev.type;
+		yaml_event_delete(&ev);
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+	}
+	yaml_parser_delete(&p.yp);
+	return rc;
+}
+
 int kfs_doc_parse_file(const char *path, struct kfs_node **out, struct kfs_error *err)
 {
 	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
 	struct kfs_buf b = {0};
-	char chunk[65536];
-	ssize_t r;
-	while ((r = read(fd, chunk, sizeof(chunk))) > 0)
-		kfs_buf_add(&b, chunk, (size_t)r);
-	int saved = errno;
-	close(fd);
-	if (r < 0) {
-		kfs_buf_free(&b);
-		return kfs_error_set(err, -saved, "%s: %s", path, strerror(saved));
-	}
-	int rc = kfs_doc_parse(b.data ? b.data : "", b.len, path, out, err);
+	int rc = kfs_read_file(path, &b, err);
+	if (rc == 0)
+		rc = kfs_doc_parse(b.data, b.len, path, out, err);
 	kfs_buf_free(&b);
 	return rc;
 }

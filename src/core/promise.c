@@ -1,1 +1,581 @@
+/* Loading promises (a promise folder in the kratix CLI layout, or a bare promise.yaml) and
+ * admitting the requests they serve. */
 #include "kratixfs/promise.h"
+
+#include "kratixfs/files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const wtype_names[] = {"promise", "resource"};
+static const char *const waction_names[] = {"configure", "delete"};
+
+/* ---------- small helpers ---------- */
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool is_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static char *path_join(const char *a, const char *b)
+{
+	struct kfs_buf p = {0};
+	kfs_buf_printf(&p, "%s/%s", a, b);
+	return kfs_buf_steal(&p);
+}
+
+bool kfs_is_dns_label(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && !(c == '-' && i > 0 && i < n - 1))
+			return false;
+	}
+	return true;
+}
+
+/* ---------- the Promise document ---------- */
+
+static int load_crd(struct kfs_promise *p, const struct kfs_node *api, const char *file,
+		    struct kfs_error *err)
+{
+	const struct kfs_node *spec = kfs_map_get(api, "spec");
+	const char *group = kfs_node_text_at(spec, "group");
+	const char *kind = kfs_node_text_at(spec, "names.kind");
+	const char *plural = kfs_node_text_at(spec, "names.plural");
+	if (!group || !kind)
+		return kfs_error_set(err, -EINVAL,
+				     "%s: spec.api.spec.group and spec.api.spec.names.kind are "
+				     "required (the CRD of the requests this promise serves)",
+				     file);
+	p->group = kfs_xstrdup(group);
+	p->kind = kfs_xstrdup(kind);
+	p->plural = kfs_xstrdup(plural ? plural : "");
+	const char *scope = kfs_node_text_at(spec, "scope");
+	p->cluster_scoped = scope && strcmp(scope, "Cluster") == 0;
+	const struct kfs_node *versions = kfs_map_get(spec, "versions");
+	if (!versions || versions->type != KFS_SEQ || versions->len == 0)
+		return kfs_error_set(err, -EINVAL, "%s: spec.api.spec.versions must list at least one "
+					   "version",
+				     file);
+	p->versions = kfs_xcalloc(versions->len, sizeof(*p->versions));
+	for (size_t i = 0; i < versions->len; i++) {
+		const struct kfs_node *v = versions->items[i];
+		struct kfs_crd_version *cv = &p->versions[p->nversions];
+		const char *name = kfs_node_text_at(v, "name");
+		if (!name)
+			return kfs_error_set(err, -EINVAL,
+					     "%s:%d: spec.api.spec.versions[%zu].name is required",
+					     file, v->line, i);
+		cv->name = kfs_xstrdup(name);
+		const struct kfs_node *served = kfs_map_get(v, "served");
+		cv->served = !served || kfs_node_truthy(served);
+		p->nversions++;
+		const struct kfs_node *schema = kfs_node_at(v, "schema.openAPIV3Schema");
+		if (!schema)
+			continue;
+		int rc = kfs_schema_compile(schema, &p->warnings, &cv->schema, err);
+		if (rc < 0) {
+			kfs_error_prefix(err, "%s: version %s", file, name);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int load_workflow_names(struct kfs_promise *p, const char *file, struct kfs_error *err)
+{
+	const struct kfs_node *wfs = kfs_node_at(p->doc, "spec.workflows");
+	for (int t = 0; t < 2; t++) {
+		for (int a = 0; a < 2; a++) {
+			const struct kfs_node *list =
+				kfs_map_get(kfs_map_get(wfs, wtype_names[t]), waction_names[a]);
+			if (!list)
+				continue;
+			if (list->type != KFS_SEQ)
+				return kfs_error_set(err, -EINVAL,
+						     "%s:%d: spec.workflows.%s.%s must be a list of "
+						     "Pipelines",
+						     file, list->line, wtype_names[t],
+						     waction_names[a]);
+			struct kfs_workflow *wf = &p->workflows[t][a];
+			wf->pipelines = kfs_xcalloc(list->len, sizeof(*wf->pipelines));
+			for (size_t i = 0; i < list->len; i++) {
+				const struct kfs_node *pl = list->items[i];
+				const char *name = kfs_node_text_at(pl, "metadata.name");
+				const struct kfs_node *cs = kfs_node_at(pl, "spec.containers");
+				if (!name || !cs || cs->type != KFS_SEQ)
+					return kfs_error_set(
+						err, -EINVAL,
+						"%s:%d: spec.workflows.%s.%s[%zu] needs metadata.name "
+						"and spec.containers",
+						file, pl->line, wtype_names[t], waction_names[a], i);
+				struct kfs_pipeline *pipe = &wf->pipelines[wf->npipelines++];
+				pipe->name = kfs_xstrdup(name);
+				pipe->containers = kfs_xcalloc(cs->len, sizeof(*pipe->containers));
+				for (size_t c = 0; c < cs->len; c++) {
+					const char *cname = kfs_node_text_at(cs->items[c], "name");
+					if (!cname)
+						return kfs_error_set(
+							err, -EINVAL,
+							"%s:%d: pipeline %s: container %zu has no name",
+							file, cs->items[c]->line, name, c);
+					pipe->containers[pipe->ncontainers++].name =
+						kfs_xstrdup(cname);
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+static void load_dependencies(struct kfs_promise *p)
+{
+	const struct kfs_node *deps = kfs_node_at(p->doc, "spec.dependencies");
+	if (!deps || deps->type != KFS_SEQ || deps->len == 0)
+		return;
+	struct kfs_buf b = {0};
+	for (size_t i = 0; i < deps->len; i++) {
+		if (i > 0)
+			kfs_buf_adds(&b, "---\n");
+		kfs_doc_emit(deps->items[i], &b);
+	}
+	p->dependencies = kfs_buf_steal(&b);
+}
+
+static int load_promise_doc(const char *file, struct kfs_promise **out, struct kfs_error *err)
+{
+	struct kfs_promise *p = kfs_xcalloc(1, sizeof(*p));
+	int rc = kfs_doc_parse_file(file, &p->doc, err);
+	if (rc < 0)
+		goto fail;
+	const char *kind = kfs_node_text_at(p->doc, "kind");
+	const char *api_version = kfs_node_text_at(p->doc, "apiVersion");
+	if (!kind || strcmp(kind, "Promise") != 0 || !api_version ||
+	    strncmp(api_version, "platform.kratix.io/", 19) != 0) {
+		rc = kfs_error_set(err, -EINVAL,
+				   "%s: not a Kratix Promise (expected apiVersion "
+				   "platform.kratix.io/v1alpha1 and kind Promise)",
+				   file);
+		goto fail;
+	}
+	const char *name = kfs_node_text_at(p->doc, "metadata.name");
+	if (!name || !kfs_is_dns_label(name)) {
+		rc = kfs_error_set(err, -EINVAL,
+				   "%s: metadata.name must be a DNS-1123 label (lower-case letters, "
+				   "digits and '-')",
+				   file);
+		goto fail;
+	}
+	p->name = kfs_xstrdup(name);
+	const struct kfs_node *label =
+		kfs_map_get(kfs_node_at(p->doc, "metadata.labels"), "kratix.io/promise-version");
+	p->version = kfs_xstrdup(label && label->type != KFS_MAP && label->type != KFS_SEQ
+					 ? label->text
+					 : "");
+	const struct kfs_node *api = kfs_node_at(p->doc, "spec.api");
+	if (api && (rc = load_crd(p, api, file, err)) < 0)
+		goto fail;
+	if ((rc = load_workflow_names(p, file, err)) < 0)
+		goto fail;
+	load_dependencies(p);
+	p->tcontext_promise = kfs_node_new(KFS_MAP);
+	kfs_map_set(p->tcontext_promise, "name", kfs_node_new_str(p->name));
+	kfs_map_set(p->tcontext_promise, "version", kfs_node_new_str(p->version));
+	*out = p;
+	return 0;
+fail:
+	kfs_promise_free(p);
+	*out = NULL;
+	return rc;
+}
+
+int kfs_promise_load_file(const char *path, struct kfs_promise **out, struct kfs_error *err)
+{
+	return load_promise_doc(path, out, err);
+}
+
+/* ---------- container folders ---------- */
+
+static int compile_file(const char *path, const char *name, const struct kfs_placeholders *ph,
+			struct kfs_template **out, struct kfs_error *err)
+{
+	struct kfs_buf text = {0};
+	int rc = kfs_read_file(path, &text, err);
+	if (rc == 0)
+		rc = kfs_template_compile(text.data, text.len, name, ph, out, err);
+	kfs_buf_free(&text);
+	return rc;
+}
+
+static int load_outputs(struct kfs_container *c, const char *outdir, const char *label,
+			const struct kfs_placeholders *ph, struct kfs_error *err)
+{
+	char **files;
+	size_t n;
+	int rc = kfs_list_files(outdir, &files, &n, err);
+	c->outputs = kfs_xcalloc(n, sizeof(*c->outputs));
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0) {
+			char *full = path_join(outdir, files[i]);
+			struct kfs_buf name = {0};
+			kfs_buf_printf(&name, "%s/templates/output/%s", label, files[i]);
+			struct kfs_template_file *tf = &c->outputs[c->noutputs];
+			rc = compile_file(full, name.data, ph, &tf->tmpl, err);
+			if (rc == 0) {
+				tf->path = files[i];
+				files[i] = NULL;
+				c->noutputs++;
+			}
+			kfs_buf_free(&name);
+			free(full);
+		}
+		free(files[i]);
+	}
+	free(files);
+	return rc;
+}
+
+static int load_container(struct kfs_container *c, const char *root, const char *label,
+			  struct kfs_error *err)
+{
+	char *dir = path_join(root, label);
+	c->dir = dir;
+	char *tdir = path_join(dir, "templates");
+	char *script = path_join(dir, "scripts/pipeline.sh");
+	char *exe = path_join(dir, "execute-pipeline");
+	int rc = 0;
+	if (is_file(script)) {
+		c->exec = script, script = NULL;
+	} else if (access(exe, X_OK) == 0 && is_file(exe)) {
+		c->exec = exe, exe = NULL;
+	} else if (!is_dir(tdir)) {
+		rc = kfs_error_set(err, -EINVAL,
+				   "%s: container %s has neither templates/ nor scripts/pipeline.sh: "
+				   "create %s/templates/output/",
+				   label, c->name, dir);
+		goto out;
+	}
+	char *values = path_join(dir, "values.yaml");
+	if (is_file(values)) {
+		struct kfs_node *doc = NULL;
+		struct kfs_buf name = {0};
+		kfs_buf_printf(&name, "%s/values.yaml", label);
+		struct kfs_buf text = {0};
+		rc = kfs_read_file(values, &text, err);
+		if (rc == 0)
+			rc = kfs_doc_parse(text.data, text.len, name.data, &doc, err);
+		if (rc == 0)
+			rc = kfs_values_compile(doc, name.data, &c->values, err);
+		kfs_node_free(doc);
+		kfs_buf_free(&text);
+		kfs_buf_free(&name);
+	}
+	free(values);
+	if (rc < 0 || c->exec)
+		goto out;
+	const struct kfs_placeholders *ph = c->values ? kfs_values_placeholders(c->values) : NULL;
+	char *outdir = path_join(tdir, "output");
+	if (is_dir(outdir))
+		rc = load_outputs(c, outdir, label, ph, err);
+	free(outdir);
+	static const char *const meta[] = {"status.yaml", "destination-selectors.yaml"};
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		struct kfs_buf rel = {0};
+		kfs_buf_printf(&rel, "templates/metadata/%s", meta[i]);
+		char *full = path_join(dir, rel.data);
+		if (is_file(full)) {
+			struct kfs_buf name = {0};
+			kfs_buf_printf(&name, "%s/%s", label, rel.data);
+			rc = compile_file(full, name.data, ph, i == 0 ? &c->status : &c->selectors,
+					  err);
+			kfs_buf_free(&name);
+		}
+		free(full);
+		kfs_buf_free(&rel);
+	}
+out:
+	free(tdir);
+	free(script);
+	free(exe);
+	return rc;
+}
+
+int kfs_promise_load_dir(const char *dir, struct kfs_promise **out, struct kfs_error *err)
+{
+	char *file = path_join(dir, "promise.yaml");
+	int rc = load_promise_doc(file, out, err);
+	free(file);
+	if (rc < 0)
+		return rc;
+	struct kfs_promise *p = *out;
+	p->dir = kfs_xstrdup(dir);
+	for (int t = 0; t < 2 && rc == 0; t++) {
+		for (int a = 0; a < 2 && rc == 0; a++) {
+			struct kfs_workflow *wf = &p->workflows[t][a];
+			for (size_t i = 0; i < wf->npipelines && rc == 0; i++) {
+				struct kfs_pipeline *pl = &wf->pipelines[i];
+				for (size_t c = 0; c < pl->ncontainers && rc == 0; c++) {
+					struct kfs_buf label = {0};
+					kfs_buf_printf(&label, "workflows/%s/%s/%s/%s",
+						       wtype_names[t], waction_names[a], pl->name,
+						       pl->containers[c].name);
+					rc = load_container(&pl->containers[c], dir, label.data,
+							    err);
+					kfs_buf_free(&label);
+				}
+			}
+		}
+	}
+	if (rc < 0) {
+		kfs_error_prefix(err, "promise %s", p->name);
+		kfs_promise_free(p);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static void free_workflow(struct kfs_workflow *wf)
+{
+	for (size_t i = 0; i < wf->npipelines; i++) {
+		struct kfs_pipeline *pl = &wf->pipelines[i];
+		for (size_t c = 0; c < pl->ncontainers; c++) {
+			struct kfs_container *ct = &pl->containers[c];
+			free(ct->name);
+			free(ct->dir);
+			free(ct->exec);
+			kfs_values_free(ct->values);
+			for (size_t o = 0; o < ct->noutputs; o++) {
+				free(ct->outputs[o].path);
+				kfs_template_free(ct->outputs[o].tmpl);
+			}
+			free(ct->outputs);
+			kfs_template_free(ct->status);
+			kfs_template_free(ct->selectors);
+		}
+		free(pl->containers);
+		free(pl->name);
+	}
+	free(wf->pipelines);
+}
+
+void kfs_promise_free(struct kfs_promise *p)
+{
+	if (!p)
+		return;
+	for (int t = 0; t < 2; t++)
+		for (int a = 0; a < 2; a++)
+			free_workflow(&p->workflows[t][a]);
+	for (size_t i = 0; i < p->nversions; i++) {
+		free(p->versions[i].name);
+		kfs_schema_free(p->versions[i].schema);
+	}
+	free(p->versions);
+	free(p->name);
+	free(p->version);
+	free(p->dir);
+	free(p->group);
+	free(p->kind);
+	free(p->plural);
+	free(p->dependencies);
+	kfs_node_free(p->doc);
+	kfs_node_free(p->tcontext_promise);
+	kfs_buf_free(&p->warnings);
+	free(p);
+}
+
+/* ---------- requests ---------- */
+
+/* Splits "group/version" (a core "v1" has no group). */
+static void split_api_version(const char *av, const char **group, size_t *glen,
+			      const char **version)
+{
+	const char *slash = strchr(av, '/');
+	if (!slash) {
+		*group = "";
+		*glen = 0;
+		*version = av;
+		return;
+	}
+	*group = av;
+	*glen = (size_t)(slash - av);
+	*version = slash + 1;
+}
+
+bool kfs_promise_serves(const struct kfs_promise *p, const struct kfs_node *request)
+{
+	const char *av = kfs_node_text_at(request, "apiVersion");
+	const char *kind = kfs_node_text_at(request, "kind");
+	if (!p->kind || !av || !kind)
+		return false;
+	const char *group, *version;
+	size_t glen;
+	split_api_version(av, &group, &glen, &version);
+	return strlen(p->group) == glen && strncmp(p->group, group, glen) == 0 &&
+	       strcasecmp(p->kind, kind) == 0;
+}
+
+static void list_served(const struct kfs_promise *p, struct kfs_buf *b)
+{
+	bool first = true;
+	for (size_t i = 0; i < p->nversions; i++) {
+		if (!p->versions[i].served)
+			continue;
+		kfs_buf_printf(b, "%s%s/%s", first ? "" : ", ", p->group, p->versions[i].name);
+		first = false;
+	}
+}
+
+int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request, struct kfs_error *err)
+{
+	if (request->type != KFS_MAP)
+		return kfs_error_set(err, -EINVAL, "the request must be a YAML mapping, not %s",
+				     kfs_type_name(request->type));
+	if (!p->kind)
+		return kfs_error_set(err, -EINVAL,
+				     "promise %s has no spec.api: it serves no requests", p->name);
+	const char *av = kfs_node_text_at(request, "apiVersion");
+	const char *kind = kfs_node_text_at(request, "kind");
+	if (!av || !kind)
+		return kfs_error_set(err, -EINVAL,
+				     "apiVersion and kind are required (this promise serves "
+				     "apiVersion %s/%s, kind %s)",
+				     p->group, p->nversions ? p->versions[0].name : "?", p->kind);
+	if (!kfs_promise_serves(p, request))
+		return kfs_error_set(err, -EINVAL,
+				     "kind: %s %s is not served by promise %s (it serves %s %s/…)",
+				     av, kind, p->name, p->kind, p->group);
+	const char *group, *version;
+	size_t glen;
+	split_api_version(av, &group, &glen, &version);
+	const struct kfs_crd_version *cv = NULL;
+	for (size_t i = 0; i < p->nversions; i++)
+		if (p->versions[i].served && strcmp(p->versions[i].name, version) == 0)
+			cv = &p->versions[i];
+	if (!cv) {
+		struct kfs_buf served = {0};
+		list_served(p, &served);
+		int rc = kfs_error_set(err, -EINVAL,
+				       "apiVersion: %s is not a served version of %s (served: %s)", av,
+				       p->kind, served.data ? served.data : "none");
+		kfs_buf_free(&served);
+		return rc;
+	}
+	struct kfs_node *meta = kfs_map_get(request, "metadata");
+	const char *name = kfs_node_text_at(meta, "name");
+	int rc = 0;
+	if (!name) {
+		rc = kfs_error_add(err, -EINVAL, "metadata.name: required field is missing");
+	} else if (!kfs_is_dns_label(name)) {
+		rc = kfs_error_add(err, -EINVAL,
+				   "metadata.name: \"%s\" is not a DNS-1123 label (lower-case "
+				   "letters, digits and '-', at most 63, starting and ending with a "
+				   "letter or digit)",
+				   name);
+	}
+	/* kubectl puts a namespaced request in "default" when it names none. */
+	if (meta && meta->type == KFS_MAP && !p->cluster_scoped && !kfs_map_get(meta, "namespace"))
+		kfs_map_set(meta, "namespace", kfs_node_new_str("default"));
+	if (cv->schema && kfs_schema_apply(cv->schema, request, err) < 0)
+		rc = -EINVAL;
+	return rc < 0 ? -EINVAL : 0;
+}
+
+/* ---------- promise sets ---------- */
+
+static int cmp_promise(const void *a, const void *b)
+{
+	const struct kfs_promise *pa = *(struct kfs_promise *const *)a;
+	const struct kfs_promise *pb = *(struct kfs_promise *const *)b;
+	return strcmp(pa->name, pb->name);
+}
+
+int kfs_promise_set_load(const char *dir, struct kfs_promise_set *set, struct kfs_error *err)
+{
+	set->items = NULL;
+	set->n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return kfs_error_set(err, -errno, "%s: %s", dir, strerror(errno));
+	size_t cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *sub = path_join(dir, e->d_name);
+		char *file = path_join(sub, "promise.yaml");
+		if (is_file(file)) {
+			struct kfs_promise *p;
+			struct kfs_error one = {0};
+			if (kfs_promise_load_dir(sub, &p, &one) == 0) {
+				if (set->n == cap) {
+					cap = cap ? cap * 2 : 4;
+					set->items = kfs_xrealloc(set->items,
+								  cap * sizeof(*set->items));
+				}
+				set->items[set->n++] = p;
+			} else {
+				kfs_error_add(err, one.code, "%s", one.msg);
+			}
+		}
+		free(file);
+		free(sub);
+	}
+	closedir(d);
+	if (set->n > 1)
+		qsort(set->items, set->n, sizeof(*set->items), cmp_promise);
+	return 0;
+}
+
+const struct kfs_promise *kfs_promise_set_match(const struct kfs_promise_set *set,
+						 const struct kfs_node *request, struct kfs_error *err)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (kfs_promise_serves(set->items[i], request))
+			return set->items[i];
+	const char *av = kfs_node_text_at(request, "apiVersion");
+	const char *kind = kfs_node_text_at(request, "kind");
+	struct kfs_buf served = {0};
+	for (size_t i = 0; i < set->n; i++)
+		if (set->items[i]->kind)
+			kfs_buf_printf(&served, "%s%s (%s)", served.len ? ", " : "",
+				       set->items[i]->kind, set->items[i]->group);
+	kfs_error_set(err, -EINVAL, "kind: no promise serves %s %s; kinds served: %s",
+		      av ? av : "(no apiVersion)", kind ? kind : "(no kind)",
+		      served.len ? served.data : "none");
+	kfs_buf_free(&served);
+	return NULL;
+}
+
+const struct kfs_promise *kfs_promise_set_find(const struct kfs_promise_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->items[i]->name, name) == 0)
+			return set->items[i];
+	return NULL;
+}
+
+void kfs_promise_set_free(struct kfs_promise_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		kfs_promise_free(set->items[i]);
+	free(set->items);
+	set->items = NULL;
+	set->n = 0;
+}

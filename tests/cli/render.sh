@@ -1,2 +1,90 @@
-#!/bin/sh
-exit 77
+#!/usr/bin/env bash
+# `kratixfs render` as a pipeline container runs it: the /kratix contract, KRATIX_* variables,
+# exit codes 0/1/2, and the error rows of SPEC §7 that apply without a mount.
+. "$(dirname "$0")/lib.sh"
+PROMISES="$SOURCE_ROOT/templates"
+unset KRATIX_WORKFLOW_TYPE KRATIX_WORKFLOW_ACTION KRATIX_PROMISE_NAME KRATIX_PIPELINE_NAME
+
+new_kratix() { rm -rf "$WORK/k"; mkdir -p "$WORK/k/input" "$WORK/k/output" "$WORK/k/metadata"; }
+
+# The seed's request: medium gives 2 replicas and a 10Gi claim.
+new_kratix
+cp "$PROMISES/postgresql/example-resource.yaml" "$WORK/k/input/object.yaml"
+expect_exit 0 "render of the seed's request" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+sts=$(grep -l "kind: StatefulSet" "$WORK"/k/output/* | head -1)
+[ -n "$sts" ] && pass || fail "no StatefulSet in output/"
+expect_grep "$sts" "replicas: 2" "StatefulSet replicas for medium"
+expect_grep "$sts" "storage: 10Gi" "volume claim for medium"
+grep -l "kind: Service$" "$WORK"/k/output/* >/dev/null && pass || fail "no Service in output/"
+grep -l "kind: Secret$" "$WORK"/k/output/* >/dev/null && pass || fail "no Secret in output/"
+expect_grep "$WORK/k/metadata/status.yaml" "message:" "status message"
+expect_no_grep "$WORK/k/metadata/status.yaml" "password:" "status never holds a password"
+
+# Twice in a row: byte-identical.
+cp -r "$WORK/k" "$WORK/first"
+expect_exit 0 "second render" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+diff -r "$WORK/first" "$WORK/k" >/dev/null && pass || fail "two renders differ"
+
+# KRATIX_PIPELINE_NAME names an unknown pipeline: a render failure (exit 2).
+KRATIX_PIPELINE_NAME=nope expect_exit 2 "unknown pipeline" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_grep "$WORK/err" "pipeline nope is not in the resource configure workflow" "unknown pipeline message"
+
+# size: huge is rejected (exit 1), naming spec.size and the allowed values; outputs untouched.
+new_kratix
+sed 's/size: medium/size: huge/' "$PROMISES/postgresql/example-resource.yaml" >"$WORK/k/input/object.yaml"
+expect_exit 1 "size: huge" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_grep "$WORK/err" "spec.size" "error names the field"
+expect_grep "$WORK/err" "small, medium, large" "error lists the allowed values"
+expect_grep "$WORK/err" "kratixfs: " "error has the kratixfs: prefix"
+[ -z "$(ls -A "$WORK/k/output")" ] && pass || fail "a rejected render wrote output"
+
+# Not YAML: exit 1 with the line.
+printf 'apiVersion: v1\nkind: [oops\n' >"$WORK/k/input/object.yaml"
+expect_exit 1 "not YAML" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_grep "$WORK/err" "not valid YAML" "parse error says so"
+
+# Wrong kind: exit 1, listing the kinds served.
+printf 'apiVersion: example.com/v1\nkind: Redis\nmetadata: {name: r}\n' >"$WORK/k/input/object.yaml"
+expect_exit 1 "unknown kind" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_grep "$WORK/err" "kinds served: Postgresql" "unknown kind lists the kinds served"
+
+# Lower-case kind is matched case-insensitively, as Kratix promises spell it.
+sed 's/kind: Postgresql/kind: postgresql/' "$PROMISES/postgresql/example-resource.yaml" >"$WORK/k/input/object.yaml"
+expect_exit 0 "lower-case kind" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+
+# Bad name: rejected.
+sed 's/name: my-db/name: My_DB/' "$PROMISES/postgresql/example-resource.yaml" >"$WORK/k/input/object.yaml"
+expect_exit 1 "bad metadata.name" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_grep "$WORK/err" "metadata.name" "bad name names the field"
+
+# Larger than --max-input: exit 1, naming the limit.
+cp "$PROMISES/postgresql/example-resource.yaml" "$WORK/k/input/object.yaml"
+expect_exit 1 "too large" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k" --max-input 10
+expect_grep "$WORK/err" "10-byte limit" "size error names the limit"
+
+# A template error is a render failure (exit 2) naming file, line and path.
+cp -r "$PROMISES" "$WORK/promises"
+svc=$(grep -rl "kind: Service$" "$WORK/promises/postgresql/workflows/resource")
+printf '\nbroken: {{ .spec.nosuchfield }}\n' >>"$svc"
+new_kratix
+cp "$PROMISES/postgresql/example-resource.yaml" "$WORK/k/input/object.yaml"
+expect_exit 2 "template error" -- "$KRATIXFS" render --promises "$WORK/promises" --kratix "$WORK/k"
+expect_grep "$WORK/err" ".spec.nosuchfield" "template error names the path"
+expect_grep "$WORK/err" "$(basename "$svc")" "template error names the file"
+
+# The promise workflow, chosen by KRATIX_WORKFLOW_TYPE or by a kind: Promise input.
+new_kratix
+cp "$PROMISES/postgresql/promise.yaml" "$WORK/k/input/object.yaml"
+KRATIX_WORKFLOW_TYPE=promise expect_exit 0 "promise workflow" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+grep -rl "kind: Namespace" "$WORK/k/output" >/dev/null && pass || fail "promise workflow wrote no Namespace"
+KRATIX_WORKFLOW_TYPE=bogus expect_exit 2 "bad KRATIX_WORKFLOW_TYPE" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_grep "$WORK/err" "KRATIX_WORKFLOW_TYPE" "bad workflow type is named"
+
+# Missing input: rejected with the path.
+rm -f "$WORK/k/input/object.yaml"
+expect_exit 1 "missing input" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_grep "$WORK/err" "input/object.yaml" "missing input names the file"
+
+expect_exit 0 "--help" -- "$KRATIXFS" render --help
+expect_grep "$WORK/out" "KRATIX_WORKFLOW_TYPE" "render --help documents the variables"
+finish

@@ -1,2 +1,57 @@
-#!/bin/sh
-exit 77
+#!/usr/bin/env bash
+# `kratixfs validate` on real Kratix promises that nobody here wrote, and on broken requests.
+. "$(dirname "$0")/lib.sh"
+R="$FIXTURES/real-promises"
+
+for p in redis app-as-a-service runtime postgresql; do
+	expect_exit 0 "$p: its own example request is valid" -- "$KRATIXFS" validate "$R/$p/promise.yaml" "$R/$p/resource-request.yaml"
+done
+
+# Defaults are applied and printed.
+"$KRATIXFS" validate "$R/app-as-a-service/promise.yaml" "$R/app-as-a-service/resource-request.yaml" >"$WORK/app" 2>"$WORK/app.err"
+expect_grep "$WORK/app" "port: 8080" "app: spec.service.port kept"
+"$KRATIXFS" validate "$R/postgresql/promise.yaml" "$R/postgresql/resource-request.yaml" >"$WORK/pg" 2>/dev/null
+expect_grep "$WORK/pg" "namespace: default" "postgresql: spec.namespace default applied"
+"$KRATIXFS" validate "$R/redis/promise.yaml" "$R/redis/resource-request.yaml" >"$WORK/redis" 2>/dev/null
+expect_grep "$WORK/redis" "size: small" "redis: request printed"
+# app's promise carries `regex:`, a keyword the API server does not know: a warning, once.
+expect_grep "$WORK/app.err" "regex" "unenforced keyword is reported"
+[ "$(grep -c regex "$WORK/app.err")" -eq 1 ] && pass || fail "the regex warning is not printed exactly once"
+
+# runtime: a request without the required image, a wrong enum and a wrong type: every error listed.
+cat >"$WORK/bad-runtime.yaml" <<'YAML'
+apiVersion: marketplace.kratix.io/v1alpha1
+kind: Runtime
+metadata:
+  name: bad
+spec:
+  lifecycle: qa
+  replicas: two
+YAML
+expect_exit 1 "runtime: broken request" -- "$KRATIXFS" validate "$R/runtime/promise.yaml" "$WORK/bad-runtime.yaml"
+expect_grep "$WORK/err" "spec.image" "missing required field named"
+expect_grep "$WORK/err" "spec.lifecycle" "wrong enum named"
+expect_grep "$WORK/err" "prod, dev, staging, testing" "enum values listed"
+expect_grep "$WORK/err" "spec.replicas" "wrong type named"
+
+# redis: pattern ^(small|large)$ enforced; lower-case kind matched.
+printf 'apiVersion: marketplace.kratix.io/v1alpha1\nkind: Redis\nmetadata: {name: r}\nspec: {size: medium}\n' >"$WORK/r.yaml"
+expect_exit 1 "redis: pattern" -- "$KRATIXFS" validate "$R/redis/promise.yaml" "$WORK/r.yaml"
+expect_grep "$WORK/err" "spec.size" "pattern error names the field"
+
+# Wrong version and wrong kind.
+sed 's|marketplace.kratix.io/v1alpha1|marketplace.kratix.io/v9|' "$R/redis/resource-request.yaml" >"$WORK/v9.yaml"
+expect_exit 1 "unserved version" -- "$KRATIXFS" validate "$R/redis/promise.yaml" "$WORK/v9.yaml"
+expect_grep "$WORK/err" "v1alpha1" "version error lists the served version"
+
+# Several documents in one file, one bad: exit 1, the good one still printed.
+{ cat "$R/redis/resource-request.yaml"; echo "---"; cat "$WORK/r.yaml"; } >"$WORK/two.yaml"
+expect_exit 1 "stream with one bad request" -- "$KRATIXFS" validate "$R/redis/promise.yaml" "$WORK/two.yaml"
+expect_grep "$WORK/out" "name: example" "the valid document is printed"
+expect_grep "$WORK/err" "document 2" "the bad document is named"
+
+# Not a promise.
+expect_exit 2 "not a promise" -- "$KRATIXFS" validate "$R/redis/resource-request.yaml" "$R/redis/resource-request.yaml"
+expect_grep "$WORK/err" "not a Kratix Promise" "not-a-promise message"
+expect_exit 0 "--help" -- "$KRATIXFS" validate --help
+finish

@@ -3,4 +3,214 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-int main(void) { return 77; }
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "kratixfs/promise.h"
+#include "testutil.h"
+
+#define PROMISE_HEAD                                                                               \
+	"apiVersion: platform.kratix.io/v1alpha1\n"                                                \
+	"kind: Promise\n"                                                                          \
+	"metadata:\n"                                                                              \
+	"  name: cache\n"                                                                          \
+	"  labels: {kratix.io/promise-version: v1.2.3}\n"                                          \
+	"spec:\n"                                                                                  \
+	"  dependencies:\n"                                                                        \
+	"    - {apiVersion: v1, kind: Namespace, metadata: {name: cache-system}}\n"                \
+	"  api:\n"                                                                                 \
+	"    apiVersion: apiextensions.k8s.io/v1\n"                                                \
+	"    kind: CustomResourceDefinition\n"                                                     \
+	"    spec:\n"                                                                              \
+	"      group: example.org\n"                                                               \
+	"      names: {kind: cache, plural: caches}\n"                                             \
+	"      scope: Namespaced\n"                                                                \
+	"      versions:\n"                                                                        \
+	"        - name: v1\n"                                                                     \
+	"          served: true\n"                                                                 \
+	"          schema:\n"                                                                      \
+	"            openAPIV3Schema:\n"                                                           \
+	"              type: object\n"                                                             \
+	"              properties:\n"                                                              \
+	"                spec:\n"                                                                  \
+	"                  type: object\n"                                                         \
+	"                  properties:\n"                                                          \
+	"                    size: {type: string, enum: [s, m], default: s}\n"                     \
+	"        - name: v0\n"                                                                     \
+	"          served: false\n"
+
+#define WORKFLOWS                                                                                  \
+	"  workflows:\n"                                                                           \
+	"    resource:\n"                                                                          \
+	"      configure:\n"                                                                       \
+	"        - apiVersion: platform.kratix.io/v1alpha1\n"                                      \
+	"          kind: Pipeline\n"                                                               \
+	"          metadata: {name: instance}\n"                                                   \
+	"          spec: {containers: [{name: render, image: x}]}\n"
+
+static void test_load_dir(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	tu_write(dir, "cache/promise.yaml", PROMISE_HEAD WORKFLOWS);
+	tu_write(dir, "cache/workflows/resource/configure/instance/render/templates/output/b/x.yaml",
+		 "size: {{ .spec.size }}\n");
+	tu_write(dir, "cache/workflows/resource/configure/instance/render/templates/output/a.yaml",
+		 "name: {{ .metadata.name }}\n");
+	tu_write(dir,
+		 "cache/workflows/resource/configure/instance/render/templates/metadata/status.yaml",
+		 "message: ok\n");
+	struct kfs_promise *p;
+	struct kfs_error err = {0};
+	char path[512];
+	snprintf(path, sizeof(path), "%s/cache", dir);
+	if (kfs_promise_load_dir(path, &p, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(p->name, "cache");
+	assert_string_equal(p->version, "v1.2.3");
+	assert_string_equal(p->kind, "cache");
+	assert_string_equal(p->group, "example.org");
+	assert_int_equal(p->nversions, 2);
+	const struct kfs_workflow *wf = &p->workflows[KFS_WF_RESOURCE][KFS_WF_CONFIGURE];
+	assert_int_equal(wf->npipelines, 1);
+	assert_string_equal(wf->pipelines[0].name, "instance");
+	const struct kfs_container *c = &wf->pipelines[0].containers[0];
+	assert_int_equal(c->noutputs, 2);
+	assert_string_equal(c->outputs[0].path, "a.yaml");
+	assert_string_equal(c->outputs[1].path, "b/x.yaml");
+	assert_non_null(c->status);
+	assert_null(c->selectors);
+	assert_contains(p->dependencies, "kind: Namespace");
+	assert_contains(p->dependencies, "name: cache-system");
+	kfs_promise_free(p);
+	tu_rmdir(dir);
+}
+
+static void test_missing_container_folder(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	tu_write(dir, "promise.yaml", PROMISE_HEAD WORKFLOWS);
+	struct kfs_promise *p;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_promise_load_dir(dir, &p, &err), -EINVAL);
+	assert_null(p);
+	assert_contains(err.msg, "workflows/resource/configure/instance/render");
+	assert_contains(err.msg, "neither templates/ nor scripts/pipeline.sh");
+	tu_rmdir(dir);
+}
+
+static void test_not_a_promise(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	tu_write(dir, "promise.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n");
+	struct kfs_promise *p;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_promise_load_dir(dir, &p, &err), -EINVAL);
+	assert_contains(err.msg, "promise.yaml: not a Kratix Promise");
+	tu_rmdir(dir);
+}
+
+static struct kfs_node *parse(const char *text)
+{
+	struct kfs_node *n;
+	struct kfs_error err = {0};
+	if (kfs_doc_parse(text, strlen(text), "r.yaml", &n, &err) != 0)
+		fail_msg("%s", err.msg);
+	return n;
+}
+
+static void test_admit(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	tu_write(dir, "promise.yaml", PROMISE_HEAD);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/promise.yaml", dir);
+	struct kfs_promise *p;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_promise_load_file(path, &p, &err), 0);
+
+	/* Kind is matched case-insensitively; defaults and namespace are filled. */
+	struct kfs_node *r =
+		parse("apiVersion: example.org/v1\nkind: Cache\nmetadata: {name: c1}\nspec: {}\n");
+	assert_true(kfs_promise_serves(p, r));
+	assert_int_equal(kfs_promise_admit(p, r, &err), 0);
+	assert_string_equal(kfs_node_text_at(r, "spec.size"), "s");
+	assert_string_equal(kfs_node_text_at(r, "metadata.namespace"), "default");
+	kfs_node_free(r);
+
+	/* An unserved version names the served ones. */
+	r = parse("apiVersion: example.org/v0\nkind: cache\nmetadata: {name: c1}\n");
+	assert_int_equal(kfs_promise_admit(p, r, &err), -EINVAL);
+	assert_contains(err.msg, "served: example.org/v1");
+	kfs_node_free(r);
+
+	/* Every problem is listed: bad name and bad enum together. */
+	kfs_error_clear(&err);
+	r = parse("apiVersion: example.org/v1\nkind: cache\nmetadata: {name: Bad_Name}\n"
+		  "spec: {size: xl}\n");
+	assert_int_equal(kfs_promise_admit(p, r, &err), -EINVAL);
+	assert_contains(err.msg, "metadata.name: \"Bad_Name\" is not a DNS-1123 label");
+	assert_contains(err.msg, "spec.size");
+	kfs_node_free(r);
+
+	kfs_error_clear(&err);
+	r = parse("apiVersion: other.org/v1\nkind: cache\nmetadata: {name: c}\n");
+	assert_false(kfs_promise_serves(p, r));
+	assert_int_equal(kfs_promise_admit(p, r, &err), -EINVAL);
+	assert_contains(err.msg, "is not served by promise cache");
+	kfs_node_free(r);
+	kfs_promise_free(p);
+	tu_rmdir(dir);
+}
+
+static void test_set_match(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	tu_write(dir, "cache/promise.yaml", PROMISE_HEAD);
+	tu_write(dir, "broken/promise.yaml", "kind: [\n");
+	tu_write(dir, "notes/README", "not a promise folder\n");
+	struct kfs_promise_set set;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_promise_set_load(dir, &set, &err), 0);
+	assert_int_equal(set.n, 1);
+	assert_contains(err.msg, "broken/promise.yaml");
+	struct kfs_node *r = parse("apiVersion: example.org/v1\nkind: CACHE\nmetadata: {name: c}\n");
+	assert_ptr_equal(kfs_promise_set_match(&set, r, &err), set.items[0]);
+	kfs_node_free(r);
+	r = parse("apiVersion: example.org/v1\nkind: Queue\nmetadata: {name: c}\n");
+	assert_null(kfs_promise_set_match(&set, r, &err));
+	assert_contains(err.msg, "kinds served: cache (example.org)");
+	kfs_node_free(r);
+	assert_ptr_equal(kfs_promise_set_find(&set, "cache"), set.items[0]);
+	assert_null(kfs_promise_set_find(&set, "nope"));
+	kfs_promise_set_free(&set);
+	tu_rmdir(dir);
+}
+
+static void test_dns_label(void **state)
+{
+	(void)state;
+	assert_true(kfs_is_dns_label("my-db"));
+	assert_true(kfs_is_dns_label("a"));
+	assert_false(kfs_is_dns_label("-a"));
+	assert_false(kfs_is_dns_label("a-"));
+	assert_false(kfs_is_dns_label("A"));
+	assert_false(kfs_is_dns_label("a.b"));
+	assert_false(kfs_is_dns_label(""));
+	assert_false(kfs_is_dns_label("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_load_dir),   cmocka_unit_test(test_missing_container_folder),
+		cmocka_unit_test(test_not_a_promise), cmocka_unit_test(test_admit),
+		cmocka_unit_test(test_set_match),  cmocka_unit_test(test_dns_label),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

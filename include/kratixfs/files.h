@@ -1,0 +1,23 @@
+/* Files and folders: reading, atomic writing, listing and removing trees. */
+#ifndef KRATIXFS_FILES_H
+#define KRATIXFS_FILES_H
+
+#include <stddef.h>
+
+#include "kratixfs/buf.h"
+#include "kratixfs/error.h"
+
+/* Reads a whole file into out (appending; out->data is never NULL after); errors name the path. */
+int kfs_read_file(const char *path, struct kfs_buf *out, struct kfs_error *err);
+/* Writes data to dir/rel, creating parent folders, through a temporary file and rename so a
+ * reader never sees half a file. */
+int kfs_write_file(const char *dir, const char *rel, const char *data, size_t len,
+		   struct kfs_error *err);
+/* Removes dir and everything under it; a missing dir is fine. */
+int kfs_remove_tree(const char *dir, struct kfs_error *err);
+/* Lists the files under dir (skipping names that start with '.'), relative, '/'-separated and
+ * sorted; a missing dir gives none. */
+int kfs_list_files(const char *dir, char ***files, size_t *n, struct kfs_error *err);
+void kfs_free_list(char **files, size_t n);
+
+#endif

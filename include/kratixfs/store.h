@@ -1,0 +1,91 @@
+/* The store: every request's accepted input, lifecycle and published render, kept in memory for
+ * readers and in the state folder for restarts. It is what the mount shows, without FUSE:
+ * front ends call it and turn its negative errno codes into replies.
+ *
+ * Readers take views: immutable, reference-counted snapshots of one folder of the tree (a
+ * request, the root slot, a promise, the root). A publish swaps the view under a lock, so a
+ * reader holds either the old set of files or the new one, never a mix. */
+#ifndef KRATIXFS_STORE_H
+#define KRATIXFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "kratixfs/error.h"
+
+struct kfs_store_options {
+	const char *promises_dir; /* one sub-folder per promise */
+	const char *state_dir;    /* created if missing */
+	size_t max_input;         /* bytes; larger writes get -EFBIG */
+	/* Called after each publish (from the thread that published) with the view's folder,
+	 * e.g. "requests/my-db", so a front end can invalidate caches from another thread. */
+	void (*on_publish)(void *ctx, const char *folder);
+	void *on_publish_ctx;
+};
+
+/* One file of a view: path relative to the view's folder ("output/x.yaml", "phase"). */
+struct kfs_view_file {
+	char *path;
+	char *data;
+	size_t len;
+	bool writable; /* object.yaml, feedback: the only files a user may write */
+};
+
+struct kfs_view {
+	int refs;               /* atomic; kfs_view_put frees at zero */
+	uint64_t serial;        /* grows with every publish of this folder */
+	struct timespec mtime;  /* when it was published */
+	struct kfs_view_file *files; /* sorted by path; folders are the paths' prefixes */
+	size_t nfiles;
+};
+
+struct kfs_store;
+
+/* Loads the promises, recovers every request from the state folder (re-rendering each from its
+ * last accepted input) and cleans what an interrupted write left behind. */
+int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
+		   struct kfs_error *err);
+void kfs_store_close(struct kfs_store *s);
+
+/* The view of a folder: "" (root: status.yaml), "input" … the root pipeline slot is the folder
+ * "slot" with input/object.yaml, output/**, metadata/**; "promises/<name>";
+ * "requests/<name>". NULL when there is no such folder. Release with kfs_view_put. */
+struct kfs_view *kfs_store_view(struct kfs_store *s, const char *folder);
+void kfs_view_put(struct kfs_view *v);
+/* The file at path in v, or NULL; kfs_view_is_dir tells whether path is a folder of v. */
+const struct kfs_view_file *kfs_view_file(const struct kfs_view *v, const char *path);
+bool kfs_view_is_dir(const struct kfs_view *v, const char *path);
+
+/* Names of requests or promises (sorted); free with kfs_store_free_names. */
+int kfs_store_list(struct kfs_store *s, const char *kind /* "requests" | "promises" */,
+		   char ***names, size_t *n);
+void kfs_store_free_names(char **names, size_t n);
+
+/* Creates an empty request (phase Pending). -EINVAL for a name that is not a DNS-1123 label,
+ * -EEXIST when it exists. */
+int kfs_store_create(struct kfs_store *s, const char *name, struct kfs_error *err);
+/* Submits new object.yaml bytes (SPEC §5–7): 0 published; -EINVAL rejected (previous content
+ * kept); -EFBIG too large; -EIO accepted but the render failed (new content kept, last good
+ * outputs kept, phase Error). Writes of one request are serialized; different requests render
+ * in parallel. The same bytes twice change nothing. */
+int kfs_store_submit(struct kfs_store *s, const char *name, const char *data, size_t len,
+		     struct kfs_error *err);
+/* Submits the root slot's input/object.yaml: a request or a kind: Promise document. */
+int kfs_store_submit_slot(struct kfs_store *s, const char *data, size_t len,
+			  struct kfs_error *err);
+/* Deletes a request's object (running the promise's delete workflow if it has one): the folder
+ * stays, empty, until kfs_store_remove. */
+int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_error *err);
+/* Removes an empty request folder: -ENOTEMPTY while it has an object. */
+int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *err);
+/* The GitOps side reports back: "Applied", "Ready", "Ready @<generation>", "Error <message>"
+ * (one line). -EINVAL for anything else or a stale generation. */
+int kfs_store_feedback(struct kfs_store *s, const char *name, const char *data, size_t len,
+		       struct kfs_error *err);
+/* Re-reads the promises folder; every request of a promise that changed is re-rendered. A
+ * promise that no longer loads keeps its last good version and says why in its status. */
+int kfs_store_reload(struct kfs_store *s, struct kfs_error *err);
+
+#endif

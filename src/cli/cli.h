@@ -1,0 +1,36 @@
+/* Shared plumbing of the command-line front ends: messages, file I/O, exit codes. */
+#ifndef KRATIXFS_CLI_H
+#define KRATIXFS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kratixfs/buf.h"
+#include "kratixfs/error.h"
+
+/* Exit codes of `kratixfs render` (SPEC §9), used by every sub-command. */
+enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_FAILED = 2 };
+
+/* The default request size limit (-o max_input, --max-input). */
+#define KFS_DEFAULT_MAX_INPUT (1024 * 1024)
+
+/* Prints "kratixfs: <what>: <line>" to stderr for every line of text. */
+void cli_print_lines(const char *what, const char *text);
+/* The same for every line of err's message. */
+void cli_report(const char *what, const struct kfs_error *err);
+/* Prints "kratixfs: <formatted>" to stderr. */
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Maps a core error code to the exit code: rejected input 1, anything else 2. */
+int cli_exit_code(int rc);
+
+/* Reads a file of at most max bytes: -EFBIG (naming the limit) when larger. */
+int cli_read_limited(const char *path, size_t max, struct kfs_buf *out, struct kfs_error *err);
+/* Handles -h/--help (printing help) and -V/--version; returns the exit code, or -1 when arg is
+ * neither. */
+int cli_common_option(const char *arg, const char *help);
+
+int cmd_render(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+
+#endif

@@ -1,0 +1,170 @@
+/* Files and folders: what the front ends and promise loading share. */
+#include "kratixfs/files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int kfs_read_file(const char *path, struct kfs_buf *out, struct kfs_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
+	char chunk[65536];
+	ssize_t r;
+	while ((r = read(fd, chunk, sizeof(chunk))) > 0)
+		kfs_buf_add(out, chunk, (size_t)r);
+	int saved = errno;
+	close(fd);
+	if (r < 0)
+		return kfs_error_set(err, -saved, "%s: %s", path, strerror(saved));
+	kfs_buf_add(out, "", 0); /* data is never NULL after a successful read */
+	return 0;
+}
+
+static int mkdir_parents(char *path, struct kfs_error *err)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int r = mkdir(path, 0755);
+		int e = errno;
+		*p = '/';
+		if (r < 0 && e != EEXIST)
+			return kfs_error_set(err, -e, "%.*s: %s", (int)(p - path), path, strerror(e));
+	}
+	return 0;
+}
+
+int kfs_write_file(const char *dir, const char *rel, const char *data, size_t len,
+		   struct kfs_error *err)
+{
+	struct kfs_buf path = {0}, tmp = {0};
+	kfs_buf_printf(&path, "%s/%s", dir, rel);
+	kfs_buf_printf(&tmp, "%s.kratixfs-tmp.%ld", path.data, (long)getpid());
+	int rc = mkdir_parents(path.data, err);
+	int fd = -1;
+	if (rc == 0) {
+		fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			rc = kfs_error_set(err, -errno, "%s: %s", tmp.data, strerror(errno));
+	}
+	for (size_t off = 0; rc == 0 && off < len;) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			rc = kfs_error_set(err, -errno, "%s: %s", tmp.data, strerror(errno));
+		else
+			off += (size_t)w;
+	}
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = kfs_error_set(err, -errno, "%s: %s", tmp.data, strerror(errno));
+	if (rc == 0 && rename(tmp.data, path.data) < 0)
+		rc = kfs_error_set(err, -errno, "%s: %s", path.data, strerror(errno));
+	if (rc < 0 && fd >= 0)
+		unlink(tmp.data);
+	kfs_buf_free(&path);
+	kfs_buf_free(&tmp);
+	return rc;
+}
+
+int kfs_remove_tree(const char *dir, struct kfs_error *err)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno == ENOTDIR)
+			return unlink(dir) == 0 ? 0
+						: kfs_error_set(err, -errno, "%s: %s", dir,
+								strerror(errno));
+		return kfs_error_set(err, -errno, "%s: %s", dir, strerror(errno));
+	}
+	struct dirent *e;
+	int rc = 0;
+	while (rc == 0 && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		struct kfs_buf sub = {0};
+		kfs_buf_printf(&sub, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(sub.data, &st) == 0 && S_ISDIR(st.st_mode))
+			rc = kfs_remove_tree(sub.data, err);
+		else if (unlink(sub.data) < 0)
+			rc = kfs_error_set(err, -errno, "%s: %s", sub.data, strerror(errno));
+		kfs_buf_free(&sub);
+	}
+	closedir(d);
+	if (rc == 0 && rmdir(dir) < 0)
+		rc = kfs_error_set(err, -errno, "%s: %s", dir, strerror(errno));
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int walk(const char *root, const char *rel, char ***files, size_t *n, size_t *cap,
+		struct kfs_error *err)
+{
+	struct kfs_buf full = {0};
+	kfs_buf_printf(&full, "%s%s%s", root, rel[0] ? "/" : "", rel);
+	DIR *d = opendir(full.data);
+	if (!d) {
+		int rc = errno == ENOENT ? 0
+					 : kfs_error_set(err, -errno, "%s: %s", full.data,
+							 strerror(errno));
+		kfs_buf_free(&full);
+		return rc;
+	}
+	struct dirent *e;
+	int rc = 0;
+	while (rc == 0 && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		struct kfs_buf sub = {0}, subfull = {0};
+		kfs_buf_printf(&sub, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
+		kfs_buf_printf(&subfull, "%s/%s", root, sub.data);
+		struct stat st;
+		if (stat(subfull.data, &st) == 0 && S_ISDIR(st.st_mode)) {
+			rc = walk(root, sub.data, files, n, cap, err);
+			kfs_buf_free(&sub);
+		} else {
+			if (*n == *cap) {
+				*cap = *cap ? *cap * 2 : 8;
+				*files = kfs_xrealloc(*files, *cap * sizeof(**files));
+			}
+			(*files)[(*n)++] = kfs_buf_steal(&sub);
+		}
+		kfs_buf_free(&subfull);
+	}
+	closedir(d);
+	kfs_buf_free(&full);
+	return rc;
+}
+
+int kfs_list_files(const char *dir, char ***files, size_t *n, struct kfs_error *err)
+{
+	size_t cap = 0;
+	*files = NULL;
+	*n = 0;
+	int rc = walk(dir, "", files, n, &cap, err);
+	if (*n > 1)
+		qsort(*files, *n, sizeof(**files), cmp_str);
+	return rc;
+}
+
+void kfs_free_list(char **files, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+}
