@@ -13,6 +13,8 @@ struct kfs_render_input {
 	enum kfs_wtype type;
 	enum kfs_waction action;
 	const char *pipeline; /* run only this pipeline (KRATIX_PIPELINE_NAME), or NULL for all */
+	const char *name;     /* the request's folder: fills a missing metadata.name and refuses a
+			       * different one; NULL to take the document's own */
 	const char *data;     /* the input document: a request, or the Promise for type promise */
 	size_t len;
 };

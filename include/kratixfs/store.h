@@ -34,11 +34,13 @@ struct kfs_view_file {
 };
 
 struct kfs_view {
-	int refs;               /* atomic; kfs_view_put frees at zero */
-	uint64_t serial;        /* grows with every publish of this folder */
-	struct timespec mtime;  /* when it was published */
-	struct kfs_view_file *files; /* sorted by path; folders are the paths' prefixes */
+	int refs;              /* atomic; kfs_view_put frees at zero */
+	uint64_t serial;       /* grows with every publish of this folder */
+	struct timespec mtime; /* when it was published */
+	struct kfs_view_file *files; /* sorted by path */
 	size_t nfiles;
+	char **dirs;           /* every sub-folder ("output", "output/sub", "metadata"), sorted */
+	size_t ndirs;
 };
 
 struct kfs_store;
@@ -49,13 +51,18 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 		   struct kfs_error *err);
 void kfs_store_close(struct kfs_store *s);
 
-/* The view of a folder: "" (root: status.yaml), "input" … the root pipeline slot is the folder
- * "slot" with input/object.yaml, output/**, metadata/**; "promises/<name>";
- * "requests/<name>". NULL when there is no such folder. Release with kfs_view_put. */
+/* The view of a folder, or NULL when there is none. Folders:
+ *   ""                 the root: status.yaml (daemon-wide) and the pipeline slot's
+ *                      input/object.yaml, output/..., metadata/...
+ *   "promises/<name>"  promise.yaml, status.yaml, output/... (promise workflow + static deps)
+ *   "requests/<name>"  object.yaml (once accepted), output/..., metadata/..., status.yaml, phase,
+ *                      log, feedback
+ * Release with kfs_view_put. */
 struct kfs_view *kfs_store_view(struct kfs_store *s, const char *folder);
 void kfs_view_put(struct kfs_view *v);
-/* The file at path in v, or NULL; kfs_view_is_dir tells whether path is a folder of v. */
+/* The file at path in v, or NULL. */
 const struct kfs_view_file *kfs_view_file(const struct kfs_view *v, const char *path);
+/* True when path ("" for the view's own folder) is a folder of v. */
 bool kfs_view_is_dir(const struct kfs_view *v, const char *path);
 
 /* Names of requests or promises (sorted); free with kfs_store_free_names. */

@@ -54,28 +54,35 @@ static int put_output(struct kfs_render_result *r, size_t *cap, const char *pipe
 	return 0;
 }
 
-/* Renders a metadata template and parses it. */
+/* Renders a metadata template (dir/templates/metadata/<file>) and parses it. Labels for
+ * messages are built only on the error path: this runs for every render. */
 static int render_metadata(const struct kfs_template *t, const struct kfs_tcontext *ctx,
-			   const char *label, struct kfs_node **out, struct kfs_error *err)
+			   const char *dir, const char *file, struct kfs_node **out,
+			   struct kfs_error *err)
 {
 	struct kfs_buf text = {0};
 	*out = NULL;
 	int rc = kfs_template_render(t, ctx, &text, err);
-	if (rc == 0) {
-		struct kfs_node **docs;
-		size_t n;
-		rc = kfs_doc_parse_stream(text.data ? text.data : "", text.len, label, &docs, &n,
-					  err);
-		if (rc < 0)
-			rc = -EIO;
-		else if (n > 1) {
-			rc = kfs_error_set(err, -EIO, "%s: renders %zu YAML documents; write one",
-					   label, n);
-			kfs_doc_free_stream(docs, n);
-		} else {
-			*out = n ? docs[0] : NULL;
-			free(docs);
-		}
+	if (rc < 0) {
+		kfs_buf_free(&text);
+		return rc;
+	}
+	struct kfs_node **docs;
+	size_t n;
+	if (kfs_doc_parse_stream(text.data ? text.data : "", text.len, file, &docs, &n, NULL) < 0) {
+		struct kfs_buf label = {0};
+		kfs_buf_printf(&label, "%s/templates/metadata/%s", dir, file);
+		kfs_doc_parse_stream(text.data, text.len, label.data, &docs, &n, err);
+		kfs_buf_free(&label);
+		rc = -EIO;
+	} else if (n > 1) {
+		rc = kfs_error_set(err, -EIO,
+				   "%s/templates/metadata/%s: renders %zu YAML documents; write one",
+				   dir, file, n);
+		kfs_doc_free_stream(docs, n);
+	} else {
+		*out = n ? docs[0] : NULL;
+		free(docs);
 	}
 	kfs_buf_free(&text);
 	return rc;
@@ -100,13 +107,14 @@ static int run_container(const struct kfs_container *c, const struct kfs_pipelin
 		const struct kfs_template_file *tf = &c->outputs[i];
 		kfs_buf_reset(&data);
 		rc = kfs_template_render(tf->tmpl, ctx, &data, err);
-		if (rc == 0 && is_yaml_path(tf->path)) {
+		if (rc == 0 && is_yaml_path(tf->path) &&
+		    kfs_doc_check(data.data ? data.data : "", data.len, tf->path, NULL) < 0) {
 			struct kfs_buf label = {0};
 			kfs_buf_printf(&label, "output/%s (from %s/templates/output/%s)", tf->path,
 				       c->dir, tf->path);
-			if (kfs_doc_check(data.data ? data.data : "", data.len, label.data, err) < 0)
-				rc = -EIO;
+			kfs_doc_check(data.data, data.len, label.data, err);
 			kfs_buf_free(&label);
+			rc = -EIO;
 		}
 		if (rc == 0)
 			rc = put_output(r, cap, pl->name, tf->path, &data, err);
@@ -114,27 +122,26 @@ static int run_container(const struct kfs_container *c, const struct kfs_pipelin
 	kfs_buf_free(&data);
 	if (rc == 0 && c->status) {
 		struct kfs_node *fragment;
-		struct kfs_buf label = {0};
-		kfs_buf_printf(&label, "%s/templates/metadata/status.yaml", c->dir);
-		rc = render_metadata(c->status, ctx, label.data, &fragment, err);
+		rc = render_metadata(c->status, ctx, c->dir, "status.yaml", &fragment, err);
 		if (rc == 0 && fragment) {
 			if (!r->status)
 				r->status = kfs_node_new(KFS_MAP);
-			if (kfs_status_merge(r->status, fragment, label.data, err) < 0)
+			if (kfs_status_merge(r->status, fragment, "status.yaml", err) < 0) {
+				kfs_error_prefix(err, "%s/templates/metadata", c->dir);
 				rc = -EIO;
+			}
 		}
 		kfs_node_free(fragment);
-		kfs_buf_free(&label);
 	}
 	if (rc == 0 && c->selectors) {
 		struct kfs_node *sel;
-		struct kfs_buf label = {0};
-		kfs_buf_printf(&label, "%s/templates/metadata/destination-selectors.yaml", c->dir);
-		rc = render_metadata(c->selectors, ctx, label.data, &sel, err);
+		rc = render_metadata(c->selectors, ctx, c->dir, "destination-selectors.yaml", &sel,
+				     err);
 		if (rc == 0 && sel && sel->type != KFS_SEQ)
 			rc = kfs_error_set(err, -EIO,
-					   "%s: must be a list of {matchLabels, directory} entries",
-					   label.data);
+					   "%s/templates/metadata/destination-selectors.yaml: must be "
+					   "a list of {matchLabels, directory} entries",
+					   c->dir);
 		if (rc == 0 && sel) {
 			if (!r->selectors)
 				r->selectors = kfs_node_new(KFS_SEQ);
@@ -145,7 +152,6 @@ static int run_container(const struct kfs_container *c, const struct kfs_pipelin
 			sel->len = 0;
 		}
 		kfs_node_free(sel);
-		kfs_buf_free(&label);
 	}
 	ctx->values = NULL;
 	kfs_node_free(values);
@@ -155,6 +161,21 @@ static int run_container(const struct kfs_container *c, const struct kfs_pipelin
 static int admit_input(const struct kfs_render_input *in, struct kfs_node *object,
 		       struct kfs_error *err)
 {
+	if (in->type == KFS_WF_RESOURCE && in->name && object->type == KFS_MAP) {
+		struct kfs_node *meta = kfs_map_get(object, "metadata");
+		if (!meta) {
+			meta = kfs_node_new(KFS_MAP);
+			kfs_map_set(object, "metadata", meta);
+		}
+		const char *name = kfs_node_text_at(meta, "name");
+		if (meta->type == KFS_MAP && !name)
+			kfs_map_set(meta, "name", kfs_node_new_str(in->name));
+		else if (name && strcmp(name, in->name) != 0)
+			return kfs_error_set(err, -EINVAL,
+					     "metadata.name: \"%s\" differs from the folder name \"%s\"; "
+					     "remove it or make them equal",
+					     name, in->name);
+	}
 	if (in->type == KFS_WF_RESOURCE)
 		return kfs_promise_admit(in->promise, object, err);
 	const char *kind = kfs_node_text_at(object, "kind");

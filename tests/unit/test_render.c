@@ -212,6 +212,27 @@ static void test_rejected_input(void **state)
 	kfs_render_result_free(&r);
 }
 
+/* A request written into a folder takes the folder's name, and may not claim another. */
+static void test_folder_name(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_render_result r;
+	struct kfs_error err = {0};
+	const char *unnamed = "apiVersion: example.org/v1\nkind: App\nspec: {}\n";
+	struct kfs_render_input in = {.promise = f->p, .type = KFS_WF_RESOURCE, .name = "from-dir",
+				      .data = unnamed, .len = strlen(unnamed)};
+	if (kfs_render(&in, &r, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(kfs_node_text_at(r.object, "metadata.name"), "from-dir");
+	assert_contains(kfs_render_output(&r, "app.yaml")->data, "name: from-dir");
+	kfs_render_result_free(&r);
+	in.data = request;
+	in.len = strlen(request);
+	assert_int_equal(kfs_render(&in, &r, &err), -EINVAL);
+	assert_contains(err.msg, "\"web1\" differs from the folder name \"from-dir\"");
+	kfs_render_result_free(&r);
+}
+
 /* Render failures that the promise author must fix: each names the file. */
 static void test_render_failures(void **state)
 {
@@ -267,6 +288,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_pipeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_promise_workflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folder_name, setup, teardown),
 		cmocka_unit_test(test_render_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

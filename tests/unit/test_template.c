@@ -14,38 +14,37 @@
 #include "kratixfs/doc.h"
 #include "kratixfs/template.h"
 
-static const char request[] =
-	"apiVersion: marketplace.kratix.io/v1alpha1\n"
-	"kind: Postgresql\n"
-	"metadata:\n"
-	"  name: my-db\n"
-	"  namespace: default\n"
-	"  labels:\n"
-	"    app.kubernetes.io/name: pg\n"
-	"spec:\n"
-	"  size: medium\n"
-	"  teamId: acid\n"
-	"  backup: true\n"
-	"  restore: false\n"
-	"  replicas: 3\n"
-	"  ratio: 0.5\n"
-	"  empty: \"\"\n"
-	"  nothing: null\n"
-	"  yes: True\n"
-	"  database: app\n"
-	"  evil: \"a\\nkind: Secret\"\n"
-	"  bell: \"ding\\a\"\n"
-	"  tricky: 'say \"hi\": x\\y'\n"
-	"  config:\n"
-	"    max_connections: 100\n"
-	"    shared_buffers: 1GB\n"
-	"    tags: [a, b]\n"
-	"  users:\n"
-	"    - name: alice\n"
-	"      roles: [admin, dev]\n"
-	"    - name: bob\n"
-	"      roles: []\n"
-	"  noUsers: []\n";
+static const char request[] = "apiVersion: marketplace.kratix.io/v1alpha1\n"
+			      "kind: Postgresql\n"
+			      "metadata:\n"
+			      "  name: my-db\n"
+			      "  namespace: default\n"
+			      "  labels:\n"
+			      "    app.kubernetes.io/name: pg\n"
+			      "spec:\n"
+			      "  size: medium\n"
+			      "  teamId: acid\n"
+			      "  backup: true\n"
+			      "  restore: false\n"
+			      "  replicas: 3\n"
+			      "  ratio: 0.5\n"
+			      "  empty: \"\"\n"
+			      "  nothing: null\n"
+			      "  yes: True\n"
+			      "  database: app\n"
+			      "  evil: \"a\\nkind: Secret\"\n"
+			      "  bell: \"ding\\a\"\n"
+			      "  tricky: 'say \"hi\": x\\y'\n"
+			      "  config:\n"
+			      "    max_connections: 100\n"
+			      "    shared_buffers: 1GB\n"
+			      "    tags: [a, b]\n"
+			      "  users:\n"
+			      "    - name: alice\n"
+			      "      roles: [admin, dev]\n"
+			      "    - name: bob\n"
+			      "      roles: []\n"
+			      "  noUsers: []\n";
 
 struct fix {
 	struct kfs_node *req, *values, *promise, *workflow;
@@ -135,9 +134,9 @@ static void expect_compile_error(const char *tpl, const char *want)
 {
 	struct kfs_template *t = (struct kfs_template *)1;
 	struct kfs_error err = {0};
-	assert_int_equal(kfs_template_compile(tpl, strlen(tpl), "templates/output/db.yaml", NULL,
-					      &t, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    kfs_template_compile(tpl, strlen(tpl), "templates/output/db.yaml", NULL, &t, &err),
+	    -EINVAL);
 	assert_null(t);
 	if (!strstr(err.msg, want))
 		fail_msg("error '%s' does not contain '%s'", err.msg, want);
@@ -245,8 +244,8 @@ static void test_yaml_filter(void **state)
 	struct kfs_node *doc = parse(out);
 	assert_true(kfs_node_equal(kfs_node_at(doc, "spec.postgresql.parameters"),
 				   kfs_node_at(f->req, "spec.config")));
-	assert_true(kfs_node_equal(kfs_node_at(doc, "spec.users"),
-				   kfs_node_at(f->req, "spec.users")));
+	assert_true(
+	    kfs_node_equal(kfs_node_at(doc, "spec.users"), kfs_node_at(f->req, "spec.users")));
 	assert_string_equal(kfs_node_text_at(doc, "spec.size"), "medium");
 	/* The continuation lines are indented to the tag's column in the output. */
 	assert_non_null(strstr(out, "\n      max_connections: 100\n      shared_buffers: 1GB\n"));
@@ -421,9 +420,9 @@ static void test_placeholders(void **state)
 	struct fix *f = *state;
 	/* Given shortest first on purpose: the compiler must still try the longest first. */
 	struct kfs_placeholder items[] = {
-		{"placeholder-name", ".metadata.name"},
-		{"placeholder-namespace", ".metadata.namespace"},
-		{"placeholder-database", ".spec.database"},
+	    {"placeholder-name", ".metadata.name"},
+	    {"placeholder-namespace", ".metadata.namespace"},
+	    {"placeholder-database", ".spec.database"},
 	};
 	struct kfs_placeholders ph = {items, 3};
 	char *out = render_ph(f,
@@ -499,10 +498,11 @@ static void test_speed_and_determinism(void **state)
 	struct fix *f = *state;
 	struct kfs_buf src = {0};
 	for (int i = 0; i < 8; i++)
-		kfs_buf_adds(&src, "name: {{ .metadata.name }}\n"
-				   "size: {{ .spec.size | quote }}\n"
-				   "{{#if .spec.backup}}\nbackup: {{ .spec.teamId | upper }}\n{{end}}\n"
-				   "storage: {{ .values.storage }}\n");
+		kfs_buf_adds(&src,
+			     "name: {{ .metadata.name }}\n"
+			     "size: {{ .spec.size | quote }}\n"
+			     "{{#if .spec.backup}}\nbackup: {{ .spec.teamId | upper }}\n{{end}}\n"
+			     "storage: {{ .values.storage }}\n");
 	struct kfs_template *t = NULL;
 	struct kfs_error err = {0};
 	assert_int_equal(kfs_template_compile(src.data, src.len, "t", NULL, &t, &err), 0);
@@ -517,8 +517,8 @@ static void test_speed_and_determinism(void **state)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	assert_string_equal(out.data, first.data);
-	double us = ((double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3) /
-		    runs;
+	double us =
+	    ((double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3) / runs;
 	print_message("40-line template: %.2f us per render\n", us);
 	/* Generous: a few microseconds natively, far less than this even under valgrind. */
 	assert_true(us < 1000.0);
@@ -531,25 +531,25 @@ static void test_speed_and_determinism(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_plain_text, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reserved_roots, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scalars, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_default, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_upper_lower, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quote, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_yaml_filter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_if, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_standalone_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_each, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_undefined, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_injection, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_render_leaves_buffer, setup, teardown),
-		cmocka_unit_test(test_compile_errors),
-		cmocka_unit_test_setup_teardown(test_placeholders, setup, teardown),
-		cmocka_unit_test(test_placeholder_bad_path),
-		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_speed_and_determinism, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_plain_text, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reserved_roots, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scalars, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_default, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_upper_lower, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quote, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_yaml_filter, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_if, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_standalone_lines, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_each, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_undefined, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_injection, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_render_leaves_buffer, setup, teardown),
+	    cmocka_unit_test(test_compile_errors),
+	    cmocka_unit_test_setup_teardown(test_placeholders, setup, teardown),
+	    cmocka_unit_test(test_placeholder_bad_path),
+	    cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_speed_and_determinism, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,17 +14,17 @@
 #include "kratixfs/values.h"
 
 static const char seed_values[] =
-	"values:\n"
-	"  storage:  { from: .spec.size, map: { small: 1Gi, medium: 10Gi, large: 100Gi } }\n"
-	"  replicas: { from: .spec.size, map: { small: 1, medium: 2, large: 3 }, default: 1 }\n"
-	"  instance: \"{{ .spec.teamId | default \\\"acid\\\" }}-{{ .metadata.name }}\"\n"
-	"  port: 5432\n"
-	"  labels: { tier: db }\n"
-	"  summary: \"{{ .values.instance }} x{{ .values.replicas }} on {{ .workflow.action }}\"\n"
-	"placeholders:\n"
-	"  placeholder-name: .metadata.name\n"
-	"  placeholder-namespace: .metadata.namespace\n"
-	"  placeholder-db: .spec.database\n";
+    "values:\n"
+    "  storage:  { from: .spec.size, map: { small: 1Gi, medium: 10Gi, large: 100Gi } }\n"
+    "  replicas: { from: .spec.size, map: { small: 1, medium: 2, large: 3 }, default: 1 }\n"
+    "  instance: \"{{ .spec.teamId | default \\\"acid\\\" }}-{{ .metadata.name }}\"\n"
+    "  port: 5432\n"
+    "  labels: { tier: db }\n"
+    "  summary: \"{{ .values.instance }} x{{ .values.replicas }} on {{ .workflow.action }}\"\n"
+    "placeholders:\n"
+    "  placeholder-name: .metadata.name\n"
+    "  placeholder-namespace: .metadata.namespace\n"
+    "  placeholder-db: .spec.database\n";
 
 static struct kfs_node *parse(const char *yaml)
 {
@@ -59,8 +59,7 @@ static void expect_compile_error(const char *yaml, const char *want)
 }
 
 /* Evaluates values against a request; returns the values map or NULL with err filled. */
-static struct kfs_node *eval(const struct kfs_values *v, const char *request,
-			     struct kfs_error *err)
+static struct kfs_node *eval(const struct kfs_values *v, const char *request, struct kfs_error *err)
 {
 	struct kfs_node *req = parse(request);
 	struct kfs_node *wf = parse("type: resource\naction: configure\n");
@@ -93,7 +92,7 @@ static void test_seed_values(void **state)
 	struct kfs_values *v = compile(seed_values);
 	struct kfs_error err = {0};
 	struct kfs_node *out =
-		eval(v, "metadata: {name: my-db}\nspec: {size: medium, teamId: team}\n", &err);
+	    eval(v, "metadata: {name: my-db}\nspec: {size: medium, teamId: team}\n", &err);
 	assert_non_null(out);
 	struct kfs_node *want = parse("storage: 10Gi\nreplicas: 2\ninstance: team-my-db\n"
 				      "port: 5432\nlabels: {tier: db}\n"
@@ -107,11 +106,11 @@ static void test_seed_values(void **state)
 	kfs_node_free(out);
 
 	/* Defaults: replicas' default when the size is unknown, the template's default. */
-	struct kfs_values *lenient = compile(
-		"values:\n  replicas: { from: .spec.size, map: { small: 1 }, default: 7 }\n"
-		"  team: \"{{ .spec.teamId | default \\\"acid\\\" }}\"\n"
-		"  size: { from: .spec.size, default: small }\n"
-		"  tags: { from: .spec.tags }\n");
+	struct kfs_values *lenient =
+	    compile("values:\n  replicas: { from: .spec.size, map: { small: 1 }, default: 7 }\n"
+		    "  team: \"{{ .spec.teamId | default \\\"acid\\\" }}\"\n"
+		    "  size: { from: .spec.size, default: small }\n"
+		    "  tags: { from: .spec.tags }\n");
 	out = eval(lenient, "spec: {size: huge, tags: [a, b]}\n", &err);
 	assert_non_null(out);
 	want = parse("replicas: 7\nteam: acid\nsize: huge\ntags: [a, b]\n");
@@ -146,10 +145,11 @@ static void test_order(void **state)
 static void test_bool_and_int_keys(void **state)
 {
 	(void)state;
-	struct kfs_values *v = compile("values:\n"
-				       "  mode: { from: .spec.ha, map: { \"true\": cluster, "
-				       "\"false\": single } }\n"
-				       "  size: { from: .spec.n, map: { \"1\": one, \"2\": two } }\n");
+	struct kfs_values *v =
+	    compile("values:\n"
+		    "  mode: { from: .spec.ha, map: { \"true\": cluster, "
+		    "\"false\": single } }\n"
+		    "  size: { from: .spec.n, map: { \"1\": one, \"2\": two } }\n");
 	struct kfs_error err = {0};
 	struct kfs_node *out = eval(v, "spec: {ha: True, n: 2}\n", &err);
 	assert_non_null(out);
@@ -203,7 +203,8 @@ static void test_compile_errors(void **state)
 			     "values.yaml: values.replicas: expected a key after the dot");
 	expect_compile_error("values:\n  instance: \"{{ .metadata.name | shout }}\"\n",
 			     "values.yaml: values.instance: unknown filter 'shout'");
-	expect_compile_error("placeholders: [a]\n", "values.yaml: placeholders must be one mapping");
+	expect_compile_error("placeholders: [a]\n",
+			     "values.yaml: placeholders must be one mapping");
 	expect_compile_error("placeholders:\n  placeholder-name: metadata.name\n",
 			     "values.yaml: placeholders.placeholder-name: 'metadata.name' is not a "
 			     "path like .spec.size");
@@ -262,10 +263,13 @@ static void test_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_seed_values),    cmocka_unit_test(test_order),
-		cmocka_unit_test(test_bool_and_int_keys), cmocka_unit_test(test_eval_errors),
-		cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_placeholders),
-		cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_seed_values),
+	    cmocka_unit_test(test_order),
+	    cmocka_unit_test(test_bool_and_int_keys),
+	    cmocka_unit_test(test_eval_errors),
+	    cmocka_unit_test(test_compile_errors),
+	    cmocka_unit_test(test_placeholders),
+	    cmocka_unit_test(test_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

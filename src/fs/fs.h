@@ -1,0 +1,51 @@
+/* The FUSE front end: path routing and per-open state over the store (fs.c), and the daemon that
+ * mounts it (daemon.c). Thin by design: the store renders, publishes and persists. */
+#ifndef KRATIXFS_FS_H
+#define KRATIXFS_FS_H
+
+#define FUSE_USE_VERSION 35
+
+#include <fuse.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "kratixfs/store.h"
+
+/* One folder waiting for its cache invalidation. */
+struct kfs_inval {
+	struct kfs_inval *next;
+	char *folder;
+};
+
+/* Everything the daemon owns; passed to every operation as the FUSE private data. */
+struct kfs_fs {
+	struct kfs_store *store;
+	char *scratch_dir; /* <state>/scratch: editors' files, one folder per request */
+	uid_t uid;
+	gid_t gid;
+
+	struct fuse *fuse;
+	/* Folders published since the last drain; the invalidation thread empties it. */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct kfs_inval *qhead, **qtail;
+	bool stopping;
+};
+
+/* The operations table of the mount. */
+const struct fuse_operations *kfs_fs_operations(void);
+/* The store's on_publish callback: queues the folder for the invalidation thread. */
+void kfs_fs_on_publish(void *ctx, const char *folder);
+/* Body of the invalidation thread: sends the kernel invalidations for queued folders until
+ * fs->stopping. Runs outside every request, holding no lock a request needs (STYLE.md). */
+void *kfs_fs_inval_thread(void *arg);
+
+/* `kratixfs [-f] [-d] [-s] [-o OPTIONS] MOUNTPOINT`: mounts, serves until unmounted or signalled,
+ * returns the exit code. */
+int kfs_daemon_main(int argc, char **argv);
+/* Prints the daemon's usage and options. */
+void kfs_daemon_usage(FILE *out);
+
+#endif

@@ -1,0 +1,1475 @@
+/* The store: requests, their lifecycle and published views, persisted in the state folder.
+ *
+ * Persistence: each request keeps one file, <state>/requests/<name>/request.yaml, written through
+ * a temporary file and rename, holding the accepted input, the input of the last good render,
+ * the generations and the conditions. Outputs are not stored: render() is a pure function, so a
+ * restart re-renders the last good input and gets the same bytes. One rename per accepted write
+ * is what makes a crash at any point leave either the old or the new state. */
+#include "kratixfs/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kratixfs/doc.h"
+#include "kratixfs/files.h"
+#include "kratixfs/promise.h"
+#include "kratixfs/render.h"
+#include "kratixfs/sha256.h"
+#include "kratixfs/status.h"
+
+/* ---------- blobs and views ---------- */
+
+/* File bytes shared by successive views: a status-only publish reuses the outputs. */
+struct blob {
+	int refs;
+	size_t len;
+	char data[];
+};
+
+static struct blob *blob_new(const char *data, size_t len)
+{
+	struct blob *b = kfs_xmalloc(sizeof(*b) + len + 1);
+	b->refs = 1;
+	b->len = len;
+	memcpy(b->data, data, len);
+	b->data[len] = '\0';
+	return b;
+}
+
+static struct blob *blob_of(const struct kfs_view_file *f)
+{
+	return (struct blob *)(f->data - offsetof(struct blob, data));
+}
+
+static void blob_put(struct blob *b)
+{
+	if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(b);
+}
+
+/* A view under construction. */
+struct view_builder {
+	struct kfs_view_file *files;
+	size_t n, cap;
+};
+
+static void vb_add_blob(struct view_builder *vb, const char *path, struct blob *b, bool writable)
+{
+	if (vb->n == vb->cap) {
+		vb->cap = vb->cap ? vb->cap * 2 : 16;
+		vb->files = kfs_xrealloc(vb->files, vb->cap * sizeof(*vb->files));
+	}
+	vb->files[vb->n++] = (struct kfs_view_file){
+		.path = kfs_xstrdup(path), .data = b->data, .len = b->len, .writable = writable};
+}
+
+static void vb_add(struct view_builder *vb, const char *path, const char *data, size_t len,
+		   bool writable)
+{
+	vb_add_blob(vb, path, blob_new(data, len), writable);
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct kfs_view_file *)a)->path,
+		      ((const struct kfs_view_file *)b)->path);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void add_dir(char ***dirs, size_t *n, size_t *cap, const char *path, size_t len)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strlen((*dirs)[i]) == len && strncmp((*dirs)[i], path, len) == 0)
+			return;
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		*dirs = kfs_xrealloc(*dirs, *cap * sizeof(**dirs));
+	}
+	(*dirs)[(*n)++] = kfs_xstrndup(path, len);
+}
+
+static uint64_t next_serial;
+
+static struct kfs_view *vb_finish(struct view_builder *vb, const char *const *fixed_dirs)
+{
+	struct kfs_view *v = kfs_xcalloc(1, sizeof(*v));
+	v->refs = 1;
+	v->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_REALTIME, &v->mtime);
+	v->files = vb->files;
+	v->nfiles = vb->n;
+	if (v->nfiles > 1)
+		qsort(v->files, v->nfiles, sizeof(*v->files), cmp_file);
+	size_t cap = 0;
+	for (const char *const *d = fixed_dirs; d && *d; d++)
+		add_dir(&v->dirs, &v->ndirs, &cap, *d, strlen(*d));
+	for (size_t i = 0; i < v->nfiles; i++) {
+		const char *p = v->files[i].path;
+		for (const char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/'))
+			add_dir(&v->dirs, &v->ndirs, &cap, p, (size_t)(slash - p));
+	}
+	if (v->ndirs > 1)
+		qsort(v->dirs, v->ndirs, sizeof(*v->dirs), cmp_str);
+	vb->files = NULL;
+	vb->n = vb->cap = 0;
+	return v;
+}
+
+void kfs_view_put(struct kfs_view *v)
+{
+	if (!v || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (size_t i = 0; i < v->nfiles; i++) {
+		free(v->files[i].path);
+		blob_put(blob_of(&v->files[i]));
+	}
+	free(v->files);
+	for (size_t i = 0; i < v->ndirs; i++)
+		free(v->dirs[i]);
+	free(v->dirs);
+	free(v);
+}
+
+static struct kfs_view *view_get(struct kfs_view *v)
+{
+	if (v)
+		__atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+	return v;
+}
+
+const struct kfs_view_file *kfs_view_file(const struct kfs_view *v, const char *path)
+{
+	size_t lo = 0, hi = v->nfiles;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(v->files[mid].path, path);
+		if (c == 0)
+			return &v->files[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+bool kfs_view_is_dir(const struct kfs_view *v, const char *path)
+{
+	if (!*path)
+		return true;
+	for (size_t i = 0; i < v->ndirs; i++)
+		if (strcmp(v->dirs[i], path) == 0)
+			return true;
+	return false;
+}
+
+/* ---------- requests ---------- */
+
+enum phase { PENDING, RENDERED, APPLIED, READY, ERROR, NPHASES };
+static const char *const phase_names[] = {"Pending", "Rendered", "Applied", "Ready", "Error"};
+
+struct request {
+	int refs;
+	char *name;     /* "" for the root pipeline slot */
+	bool removed;   /* taken out of the table; the last reference frees it */
+	pthread_mutex_t write_lock; /* serializes everything that changes the fields below */
+	char *object;   /* accepted input, NULL when the request is empty */
+	size_t object_len;
+	char *good;     /* input of the last good render (NULL: none) */
+	size_t good_len;
+	char *promise;  /* the promise that rendered it */
+	unsigned long long generation, observed;
+	enum phase phase;
+	char *message;
+	char *rejection; /* why the last write was refused, NULL once a write is accepted */
+	char *log;
+	struct kfs_node *conditions; /* sequence */
+	struct kfs_node *render_status; /* the pipelines' metadata/status.yaml, merged */
+	struct kfs_node *selectors;
+	pthread_mutex_t view_lock; /* guards view only: held for a pointer swap */
+	struct kfs_view *view;
+};
+
+struct promise_entry {
+	struct kfs_promise *p;   /* last good version, NULL if it never loaded */
+	char *name;              /* the folder's name */
+	char digest[KFS_DIGEST_LEN]; /* of every file in the folder, to see what changed */
+	char *error;             /* why the folder does not load now, or NULL */
+	struct kfs_view *view;
+};
+
+struct kfs_store {
+	char *promises_dir, *state_dir;
+	size_t max_input;
+	void (*on_publish)(void *ctx, const char *folder);
+	void *on_publish_ctx;
+
+	pthread_rwlock_t promises_lock; /* renders read; a reload writes */
+	struct promise_entry *promises;
+	size_t npromises;
+
+	pthread_rwlock_t table_lock;
+	struct request **requests; /* sorted by name */
+	size_t nrequests, cap;
+	struct request *slot;
+
+	pthread_mutex_t root_lock; /* guards the cached root view */
+	struct kfs_view *root;
+	uint64_t root_stamp, stamp; /* stamp grows with every publish */
+};
+
+static void request_free(struct request *r)
+{
+	free(r->name);
+	free(r->object);
+	free(r->good);
+	free(r->promise);
+	free(r->message);
+	free(r->rejection);
+	free(r->log);
+	kfs_node_free(r->conditions);
+	kfs_node_free(r->render_status);
+	kfs_node_free(r->selectors);
+	kfs_view_put(r->view);
+	pthread_mutex_destroy(&r->write_lock);
+	pthread_mutex_destroy(&r->view_lock);
+	free(r);
+}
+
+static void request_put(struct request *r)
+{
+	if (r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		request_free(r);
+}
+
+static struct request *request_new(const char *name)
+{
+	struct request *r = kfs_xcalloc(1, sizeof(*r));
+	r->refs = 1;
+	r->name = kfs_xstrdup(name);
+	pthread_mutex_init(&r->write_lock, NULL);
+	pthread_mutex_init(&r->view_lock, NULL);
+	r->conditions = kfs_node_new(KFS_SEQ);
+	r->message = kfs_xstrdup("Waiting for object.yaml");
+	return r;
+}
+
+static void set_text(char **field, const char *text)
+{
+	free(*field);
+	*field = text ? kfs_xstrdup(text) : NULL;
+}
+
+static void set_bytes(char **field, size_t *len, const char *data, size_t n)
+{
+	free(*field);
+	*field = data ? kfs_xstrndup(data, n) : NULL;
+	*len = data ? n : 0;
+}
+
+/* Finds a request in the sorted table; *pos is where it is or would go. */
+static struct request *table_find(struct kfs_store *s, const char *name, size_t *pos)
+{
+	size_t lo = 0, hi = s->nrequests;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(s->requests[mid]->name, name);
+		if (c == 0) {
+			if (pos)
+				*pos = mid;
+			return s->requests[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (pos)
+		*pos = lo;
+	return NULL;
+}
+
+static struct request *request_get(struct kfs_store *s, const char *name)
+{
+	pthread_rwlock_rdlock(&s->table_lock);
+	struct request *r = table_find(s, name, NULL);
+	if (r)
+		__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&s->table_lock);
+	return r;
+}
+
+static void table_insert(struct kfs_store *s, struct request *r, size_t pos)
+{
+	if (s->nrequests == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->requests = kfs_xrealloc(s->requests, s->cap * sizeof(*s->requests));
+	}
+	memmove(&s->requests[pos + 1], &s->requests[pos],
+		(s->nrequests - pos) * sizeof(*s->requests));
+	s->requests[pos] = r;
+	s->nrequests++;
+}
+
+/* ---------- time, masking ---------- */
+
+static void now_rfc3339(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Secrets are never shown: any key naming a password or token has its value masked. */
+static void mask_secrets(struct kfs_node *n)
+{
+	if (n->type == KFS_SEQ) {
+		for (size_t i = 0; i < n->len; i++)
+			mask_secrets(n->items[i]);
+		return;
+	}
+	if (n->type != KFS_MAP)
+		return;
+	for (size_t i = 0; i < n->len; i++) {
+		struct kfs_node *v = n->pairs[i].value;
+		const char *k = n->pairs[i].key;
+		if ((strcasestr(k, "password") || strcasestr(k, "token")) && v->type != KFS_MAP &&
+		    v->type != KFS_SEQ) {
+			kfs_node_free(v);
+			n->pairs[i].value = kfs_node_new_str("<masked>");
+		} else {
+			mask_secrets(v);
+		}
+	}
+}
+
+/* ---------- status ---------- */
+
+static const char *const lifecycle_keys[] = {"phase", "generation", "observedGeneration",
+					     "inputDigest", "outputs", NULL};
+
+static struct kfs_node *build_status(const struct request *r, const struct view_builder *outputs)
+{
+	struct kfs_node *st = kfs_node_new(KFS_MAP);
+	kfs_map_set(st, "phase", kfs_node_new_str(phase_names[r->phase]));
+	kfs_map_set(st, "message", kfs_node_new_str(r->message));
+	kfs_map_set(st, "generation", kfs_node_new_int((long long)r->generation));
+	kfs_map_set(st, "observedGeneration", kfs_node_new_int((long long)r->observed));
+	if (r->good) {
+		char digest[KFS_DIGEST_LEN];
+		kfs_sha256_digest(r->good, r->good_len, digest);
+		kfs_map_set(st, "inputDigest", kfs_node_new_str(digest));
+	}
+	struct kfs_node *outs = kfs_node_new(KFS_SEQ);
+	for (size_t i = 0; i < outputs->n; i++) {
+		const struct kfs_view_file *f = &outputs->files[i];
+		struct kfs_node *o = kfs_node_new(KFS_MAP);
+		char digest[KFS_DIGEST_LEN];
+		kfs_sha256_digest(f->data, f->len, digest);
+		kfs_map_set(o, "path", kfs_node_new_str(f->path + strlen("output/")));
+		kfs_map_set(o, "size", kfs_node_new_int((long long)f->len));
+		kfs_map_set(o, "digest", kfs_node_new_str(digest));
+		kfs_seq_append(outs, o);
+	}
+	kfs_map_set(st, "outputs", outs);
+	kfs_map_set(st, "conditions", kfs_node_copy(r->conditions));
+	/* The pipelines' own keys follow Kratix's merge; the lifecycle keys stay kratixfs's, and
+	 * the pipelines' message only speaks while there is no error to report. */
+	if (r->render_status && r->render_status->type == KFS_MAP) {
+		struct kfs_node *frag = kfs_node_copy(r->render_status);
+		for (const char *const *k = lifecycle_keys; *k; k++)
+			kfs_node_free(kfs_map_take(frag, *k));
+		if (r->phase == ERROR || r->rejection)
+			kfs_node_free(kfs_map_take(frag, "message"));
+		kfs_status_merge(st, frag, "status", NULL);
+		kfs_node_free(frag);
+	}
+	mask_secrets(st);
+	return st;
+}
+
+/* ---------- publishing ---------- */
+
+static void notify(struct kfs_store *s, const char *folder)
+{
+	__atomic_add_fetch(&s->stamp, 1, __ATOMIC_RELAXED);
+	if (s->on_publish)
+		s->on_publish(s->on_publish_ctx, folder);
+}
+
+static const char *const request_dirs[] = {"output", "metadata", NULL};
+
+/* Builds and swaps r's view. new_outputs (a sequence of render outputs) replaces the outputs;
+ * NULL keeps the ones published now. */
+static void publish(struct kfs_store *s, struct request *r, const struct kfs_render_result *res)
+{
+	bool slot = r->name[0] == '\0';
+	struct view_builder outs = {0};
+	if (res) {
+		for (size_t i = 0; i < res->noutputs; i++) {
+			struct kfs_buf path = {0};
+			kfs_buf_printf(&path, "output/%s", res->outputs[i].path);
+			vb_add(&outs, path.data, res->outputs[i].data, res->outputs[i].len, false);
+			kfs_buf_free(&path);
+		}
+	} else if (r->view) {
+		for (size_t i = 0; i < r->view->nfiles; i++) {
+			const struct kfs_view_file *f = &r->view->files[i];
+			if (strncmp(f->path, "output/", 7) != 0)
+				continue;
+			struct blob *b = blob_of(f);
+			__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+			vb_add_blob(&outs, f->path, b, false);
+		}
+	}
+	struct kfs_node *status = build_status(r, &outs);
+	struct kfs_buf text = {0};
+	kfs_doc_emit(status, &text);
+	kfs_node_free(status);
+
+	struct view_builder vb = outs;
+	if (slot) {
+		vb_add(&vb, "metadata/status.yaml", text.data, text.len, false);
+	} else {
+		vb_add(&vb, "status.yaml", text.data, text.len, false);
+		if (r->render_status) {
+			struct kfs_buf frag = {0};
+			struct kfs_node *masked = kfs_node_copy(r->render_status);
+			mask_secrets(masked);
+			kfs_doc_emit(masked, &frag);
+			kfs_node_free(masked);
+			vb_add(&vb, "metadata/status.yaml", frag.data, frag.len, false);
+			kfs_buf_free(&frag);
+		}
+		struct kfs_buf phase = {0};
+		kfs_buf_printf(&phase, "%s\n", phase_names[r->phase]);
+		vb_add(&vb, "phase", phase.data, phase.len, false);
+		kfs_buf_free(&phase);
+		vb_add(&vb, "feedback", "", 0, true);
+		vb_add(&vb, "log", r->log ? r->log : "", r->log ? strlen(r->log) : 0, false);
+	}
+	if (r->selectors) {
+		struct kfs_buf sel = {0};
+		kfs_doc_emit(r->selectors, &sel);
+		vb_add(&vb, "metadata/destination-selectors.yaml", sel.data, sel.len, false);
+		kfs_buf_free(&sel);
+	}
+	if (r->object)
+		vb_add(&vb, slot ? "input/object.yaml" : "object.yaml", r->object, r->object_len,
+		       true);
+	kfs_buf_free(&text);
+	static const char *const slot_dirs[] = {"input", "output", "metadata", NULL};
+	struct kfs_view *v = vb_finish(&vb, slot ? slot_dirs : request_dirs);
+	pthread_mutex_lock(&r->view_lock);
+	struct kfs_view *old = r->view;
+	r->view = v;
+	pthread_mutex_unlock(&r->view_lock);
+	kfs_view_put(old);
+	struct kfs_buf folder = {0};
+	if (!slot)
+		kfs_buf_printf(&folder, "requests/%s", r->name);
+	notify(s, folder.data ? folder.data : "");
+	kfs_buf_free(&folder);
+}
+
+/* ---------- persistence ---------- */
+
+static char *request_dir(const struct kfs_store *s, const struct request *r)
+{
+	struct kfs_buf b = {0};
+	if (r->name[0])
+		kfs_buf_printf(&b, "%s/requests/%s", s->state_dir, r->name);
+	else
+		kfs_buf_printf(&b, "%s/slot", s->state_dir);
+	return kfs_buf_steal(&b);
+}
+
+static int persist(struct kfs_store *s, const struct request *r, struct kfs_error *err)
+{
+	struct kfs_node *doc = kfs_node_new(KFS_MAP);
+	kfs_map_set(doc, "name", kfs_node_new_str(r->name));
+	kfs_map_set(doc, "generation", kfs_node_new_int((long long)r->generation));
+	kfs_map_set(doc, "observedGeneration", kfs_node_new_int((long long)r->observed));
+	kfs_map_set(doc, "phase", kfs_node_new_str(phase_names[r->phase]));
+	kfs_map_set(doc, "message", kfs_node_new_str(r->message));
+	if (r->rejection)
+		kfs_map_set(doc, "rejection", kfs_node_new_str(r->rejection));
+	if (r->object)
+		kfs_map_set(doc, "object", kfs_node_new_scalar(KFS_STR, r->object, r->object_len));
+	if (r->good && !(r->object && r->good_len == r->object_len &&
+			 memcmp(r->good, r->object, r->good_len) == 0))
+		kfs_map_set(doc, "good", kfs_node_new_scalar(KFS_STR, r->good, r->good_len));
+	if (r->log)
+		kfs_map_set(doc, "log", kfs_node_new_str(r->log));
+	kfs_map_set(doc, "conditions", kfs_node_copy(r->conditions));
+	struct kfs_buf text = {0};
+	kfs_doc_emit(doc, &text);
+	kfs_node_free(doc);
+	char *dir = request_dir(s, r);
+	int rc = kfs_write_file(dir, "request.yaml", text.data, text.len, err);
+	free(dir);
+	kfs_buf_free(&text);
+	return rc;
+}
+
+/* ---------- promises ---------- */
+
+static void digest_folder(const char *dir, char out[KFS_DIGEST_LEN])
+{
+	char **files;
+	size_t n;
+	struct kfs_buf all = {0};
+	if (kfs_list_files(dir, &files, &n, NULL) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct kfs_buf path = {0};
+			kfs_buf_printf(&path, "%s/%s", dir, files[i]);
+			kfs_buf_printf(&all, "%s%c", files[i], '\0');
+			kfs_read_file(path.data, &all, NULL);
+			kfs_buf_addc(&all, '\0');
+			kfs_buf_free(&path);
+		}
+		kfs_free_list(files, n);
+	}
+	kfs_sha256_digest(all.data ? all.data : "", all.len, out);
+	kfs_buf_free(&all);
+}
+
+static size_t count_requests_of(struct kfs_store *s, const char *promise)
+{
+	size_t n = 0;
+	pthread_rwlock_rdlock(&s->table_lock);
+	for (size_t i = 0; i < s->nrequests; i++)
+		if (s->requests[i]->promise && strcmp(s->requests[i]->promise, promise) == 0)
+			n++;
+	pthread_rwlock_unlock(&s->table_lock);
+	return n;
+}
+
+/* promises/<name>/: the promise as loaded, its status, and its promise workflow's outputs. */
+static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
+{
+	struct view_builder vb = {0};
+	struct kfs_node *st = kfs_node_new(KFS_MAP);
+	struct kfs_buf log = {0};
+	const struct kfs_promise *p = e->p;
+	kfs_map_set(st, "name", kfs_node_new_str(e->name));
+	if (p) {
+		struct kfs_buf text = {0};
+		kfs_doc_emit(p->doc, &text);
+		vb_add(&vb, "promise.yaml", text.data, text.len, false);
+		kfs_buf_free(&text);
+		kfs_map_set(st, "version", kfs_node_new_str(p->version));
+		if (p->kind) {
+			struct kfs_buf api = {0};
+			kfs_buf_printf(&api, "%s/%s", p->group,
+				       p->nversions ? p->versions[0].name : "");
+			kfs_map_set(st, "apiVersion", kfs_node_new_str(api.data));
+			kfs_map_set(st, "kind", kfs_node_new_str(p->kind));
+			kfs_buf_free(&api);
+		}
+		/* The promise workflow's input is the Promise document itself. */
+		struct kfs_buf input = {0};
+		kfs_doc_emit(p->doc, &input);
+		struct kfs_render_input in = {.promise = p, .type = KFS_WF_PROMISE,
+					      .action = KFS_WF_CONFIGURE, .data = input.data,
+					      .len = input.len};
+		struct kfs_render_result res;
+		struct kfs_error err = {0};
+		if (kfs_render(&in, &res, &err) == 0) {
+			for (size_t i = 0; i < res.noutputs; i++) {
+				struct kfs_buf path = {0};
+				kfs_buf_printf(&path, "output/%s", res.outputs[i].path);
+				vb_add(&vb, path.data, res.outputs[i].data, res.outputs[i].len,
+				       false);
+				kfs_buf_free(&path);
+			}
+		} else {
+			kfs_buf_printf(&log, "promise workflow failed: %s", err.msg);
+		}
+		kfs_buf_adds(&log, res.log.data ? res.log.data : "");
+		kfs_render_result_free(&res);
+		kfs_buf_free(&input);
+		if (p->dependencies) {
+			struct kfs_buf path = {0};
+			kfs_buf_printf(&path, "output/static/%s-dependencies.yaml", p->name);
+			vb_add(&vb, path.data, p->dependencies, strlen(p->dependencies), false);
+			kfs_buf_free(&path);
+		}
+	}
+	const char *phase = e->error ? (p ? "Degraded" : "Unavailable") : "Available";
+	kfs_map_set(st, "phase", kfs_node_new_str(phase));
+	if (e->error) {
+		struct kfs_buf msg = {0};
+		kfs_buf_printf(&msg, "%s%s", p ? "the last good version is in use: " : "",
+			       e->error);
+		kfs_map_set(st, "message", kfs_node_new_str(msg.data));
+		kfs_buf_free(&msg);
+	} else {
+		kfs_map_set(st, "message", kfs_node_new_str("Promise loaded"));
+	}
+	if (log.len && strstr(log.data, "failed"))
+		kfs_map_set(st, "workflow", kfs_node_new_str(log.data));
+	kfs_map_set(st, "requests", kfs_node_new_int((long long)count_requests_of(s, e->name)));
+	if (p && p->warnings.len) {
+		struct kfs_node *w = kfs_node_new(KFS_SEQ);
+		const char *line = p->warnings.data;
+		while (*line) {
+			const char *nl = strchr(line, '\n');
+			size_t len = nl ? (size_t)(nl - line) : strlen(line);
+			kfs_seq_append(w, kfs_node_new_scalar(KFS_STR, line, len));
+			line += len + (nl ? 1 : 0);
+		}
+		kfs_map_set(st, "warnings", w);
+	}
+	struct kfs_buf text = {0};
+	kfs_doc_emit(st, &text);
+	kfs_node_free(st);
+	vb_add(&vb, "status.yaml", text.data, text.len, false);
+	kfs_buf_free(&text);
+	kfs_buf_free(&log);
+	static const char *const dirs[] = {"output", NULL};
+	kfs_view_put(e->view);
+	e->view = vb_finish(&vb, dirs);
+}
+
+static const struct kfs_promise *find_promise(struct kfs_store *s, const char *name)
+{
+	for (size_t i = 0; i < s->npromises; i++)
+		if (s->promises[i].p && strcmp(s->promises[i].name, name) == 0)
+			return s->promises[i].p;
+	return NULL;
+}
+
+static const struct kfs_promise *match_promise(struct kfs_store *s, const struct kfs_node *doc,
+					       struct kfs_error *err)
+{
+	struct kfs_promise_set set = {0};
+	struct kfs_promise *items[64];
+	struct kfs_promise **list = s->npromises <= 64 ? items
+						       : kfs_xcalloc(s->npromises, sizeof(*list));
+	for (size_t i = 0; i < s->npromises; i++)
+		if (s->promises[i].p)
+			list[set.n++] = s->promises[i].p;
+	set.items = list;
+	const struct kfs_promise *p = kfs_promise_set_match(&set, doc, err);
+	if (list != items)
+		free(list);
+	return p;
+}
+
+/* ---------- rendering a request ---------- */
+
+static void set_condition(struct request *r, const char *type, const char *status,
+			  const char *reason, const char *message)
+{
+	char now[32];
+	now_rfc3339(now);
+	struct kfs_node *holder = kfs_node_new(KFS_MAP);
+	kfs_map_set(holder, "conditions", r->conditions);
+	kfs_status_set_condition(holder, type, status, reason, message, now);
+	r->conditions = kfs_map_take(holder, "conditions");
+	kfs_node_free(holder);
+}
+
+static bool has_condition(const struct request *r, const char *type)
+{
+	for (size_t i = 0; i < r->conditions->len; i++) {
+		const char *t = kfs_node_text_at(r->conditions->items[i], "type");
+		if (t && strcmp(t, type) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Renders data for r (write_lock held, promises read-locked). Returns the render's code and
+ * leaves r updated for publishing; *res holds the outputs on success. */
+static int render_request(struct kfs_store *s, struct request *r, const char *data, size_t len,
+			  struct kfs_render_result *res, struct kfs_error *err)
+{
+	bool slot = r->name[0] == '\0';
+	struct kfs_node *doc = NULL;
+	memset(res, 0, sizeof(*res));
+	int rc = kfs_doc_parse(data, len, "object.yaml", &doc, err);
+	if (rc < 0)
+		return -EINVAL;
+	const char *kind = kfs_node_text_at(doc, "kind");
+	bool promise_wf = slot && kind && strcmp(kind, "Promise") == 0;
+	const struct kfs_promise *p;
+	if (promise_wf) {
+		const char *name = kfs_node_text_at(doc, "metadata.name");
+		p = name ? find_promise(s, name) : NULL;
+		if (!p)
+			kfs_error_set(err, -EINVAL,
+				      "metadata.name: no promise named %s in the promises folder",
+				      name ? name : "(none)");
+	} else {
+		p = match_promise(s, doc, err);
+	}
+	kfs_node_free(doc);
+	if (!p)
+		return -EINVAL;
+	struct kfs_render_input in = {
+		.promise = p,
+		.type = promise_wf ? KFS_WF_PROMISE : KFS_WF_RESOURCE,
+		.action = KFS_WF_CONFIGURE,
+		.name = slot ? NULL : r->name,
+		.data = data,
+		.len = len,
+	};
+	rc = kfs_render(&in, res, err);
+	if (rc == 0 || rc == -EIO)
+		set_text(&r->promise, p->name);
+	return rc;
+}
+
+/* Applies a render's outcome to r and publishes it. */
+static int apply_outcome(struct kfs_store *s, struct request *r, const char *data, size_t len,
+			 int rc, struct kfs_render_result *res, const struct kfs_error *err)
+{
+	if (rc == -EINVAL || rc == -EFBIG) {
+		set_text(&r->rejection, err->msg);
+		set_text(&r->message, err->msg);
+		set_condition(r, "Rejected", "True", rc == -EFBIG ? "TooLarge" : "InvalidRequest",
+			      err->msg);
+		publish(s, r, NULL);
+		return rc;
+	}
+	bool changed_input = !r->object || r->object_len != len || memcmp(r->object, data, len);
+	set_bytes(&r->object, &r->object_len, data, len);
+	if (changed_input)
+		r->generation++;
+	set_text(&r->rejection, NULL);
+	if (has_condition(r, "Rejected"))
+		set_condition(r, "Rejected", "False", "Accepted", "");
+	set_text(&r->log, res->log.data ? res->log.data : "");
+	if (rc < 0) {
+		r->phase = ERROR;
+		set_text(&r->message, err->msg);
+		set_condition(r, "ConfigureWorkflowCompleted", "False", "ConfigureWorkflowFailed",
+			      err->msg);
+		set_condition(r, "Reconciled", "False", "ConfigureWorkflowFailed", err->msg);
+		publish(s, r, NULL);
+		return rc;
+	}
+	set_bytes(&r->good, &r->good_len, data, len);
+	r->observed = r->generation;
+	r->phase = RENDERED;
+	set_text(&r->message, "Resource requested");
+	set_condition(r, "ConfigureWorkflowCompleted", "True", "PipelinesExecutedSuccessfully",
+		      "Pipelines completed");
+	set_condition(r, "Reconciled", "True", "Reconciled", "Reconciled");
+	kfs_node_free(r->render_status);
+	r->render_status = res->status;
+	res->status = NULL;
+	kfs_node_free(r->selectors);
+	r->selectors = res->selectors;
+	res->selectors = NULL;
+	publish(s, r, res);
+	return 0;
+}
+
+static int submit(struct kfs_store *s, struct request *r, const char *data, size_t len, bool force,
+		  struct kfs_error *err)
+{
+	int rc;
+	pthread_mutex_lock(&r->write_lock);
+	if (len > s->max_input) {
+		kfs_error_set(err, -EFBIG,
+			      "object.yaml: %zu bytes is larger than max_input (%zu bytes)", len,
+			      s->max_input);
+		struct kfs_render_result none = {0};
+		rc = apply_outcome(s, r, data, len, -EFBIG, &none, err);
+		persist(s, r, NULL);
+		pthread_mutex_unlock(&r->write_lock);
+		return rc;
+	}
+	/* The same bytes again change nothing, and report what they reported. */
+	if (!force && r->object && r->object_len == len && memcmp(r->object, data, len) == 0) {
+		rc = 0;
+		if (r->phase == ERROR && r->observed != r->generation)
+			rc = kfs_error_set(err, -EIO, "%s", r->message);
+		pthread_mutex_unlock(&r->write_lock);
+		return rc;
+	}
+	struct kfs_render_result res;
+	pthread_rwlock_rdlock(&s->promises_lock);
+	rc = render_request(s, r, data, len, &res, err);
+	pthread_rwlock_unlock(&s->promises_lock);
+	rc = apply_outcome(s, r, data, len, rc, &res, err);
+	kfs_render_result_free(&res);
+	struct kfs_error perr = {0};
+	if (persist(s, r, &perr) < 0 && rc == 0)
+		rc = kfs_error_set(err, -EIO, "state folder: %s", perr.msg);
+	pthread_mutex_unlock(&r->write_lock);
+	return rc;
+}
+
+int kfs_store_submit(struct kfs_store *s, const char *name, const char *data, size_t len,
+		     struct kfs_error *err)
+{
+	struct request *r = request_get(s, name);
+	if (!r)
+		return kfs_error_set(err, -ENOENT, "requests/%s: no such request (mkdir it first)",
+				     name);
+	int rc = submit(s, r, data, len, false, err);
+	request_put(r);
+	return rc;
+}
+
+int kfs_store_submit_slot(struct kfs_store *s, const char *data, size_t len,
+			  struct kfs_error *err)
+{
+	return submit(s, s->slot, data, len, false, err);
+}
+
+int kfs_store_create(struct kfs_store *s, const char *name, struct kfs_error *err)
+{
+	if (!kfs_is_dns_label(name))
+		return kfs_error_set(err, -EINVAL,
+				     "requests/%s: a request name must be a DNS-1123 label "
+				     "(lower-case letters, digits and '-', at most 63)",
+				     name);
+	pthread_rwlock_wrlock(&s->table_lock);
+	size_t pos;
+	if (table_find(s, name, &pos)) {
+		pthread_rwlock_unlock(&s->table_lock);
+		return kfs_error_set(err, -EEXIST, "requests/%s: exists", name);
+	}
+	struct request *r = request_new(name);
+	table_insert(s, r, pos);
+	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&s->table_lock);
+	pthread_mutex_lock(&r->write_lock);
+	int rc = persist(s, r, err);
+	publish(s, r, NULL);
+	pthread_mutex_unlock(&r->write_lock);
+	request_put(r);
+	return rc;
+}
+
+int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_error *err)
+{
+	struct request *r = request_get(s, name);
+	if (!r)
+		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
+	pthread_mutex_lock(&r->write_lock);
+	int rc = 0;
+	if (!r->object) {
+		rc = kfs_error_set(err, -ENOENT, "requests/%s: has no object.yaml", name);
+		goto out;
+	}
+	/* Kratix runs the delete workflow before the request goes; its outputs are not kept. */
+	pthread_rwlock_rdlock(&s->promises_lock);
+	const struct kfs_promise *p = r->promise ? find_promise(s, r->promise) : NULL;
+	if (p && p->workflows[KFS_WF_RESOURCE][KFS_WF_DELETE].npipelines && r->good) {
+		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
+					      .action = KFS_WF_DELETE, .name = r->name,
+					      .data = r->good, .len = r->good_len};
+		struct kfs_render_result res;
+		rc = kfs_render(&in, &res, err);
+		set_text(&r->log, res.log.data ? res.log.data : "");
+		kfs_render_result_free(&res);
+	}
+	pthread_rwlock_unlock(&s->promises_lock);
+	if (rc < 0) {
+		kfs_error_prefix(err, "delete workflow");
+		r->phase = ERROR;
+		set_text(&r->message, err->msg);
+		publish(s, r, NULL);
+		persist(s, r, NULL);
+		rc = -EIO;
+		goto out;
+	}
+	set_bytes(&r->object, &r->object_len, NULL, 0);
+	set_bytes(&r->good, &r->good_len, NULL, 0);
+	set_text(&r->rejection, NULL);
+	kfs_node_free(r->render_status);
+	r->render_status = NULL;
+	kfs_node_free(r->selectors);
+	r->selectors = NULL;
+	kfs_node_free(r->conditions);
+	r->conditions = kfs_node_new(KFS_SEQ);
+	r->phase = PENDING;
+	set_text(&r->message, "Deleted: write object.yaml to request it again, or rmdir");
+	struct kfs_render_result none = {0};
+	publish(s, r, &none);
+	rc = persist(s, r, err);
+out:
+	pthread_mutex_unlock(&r->write_lock);
+	request_put(r);
+	return rc;
+}
+
+int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *err)
+{
+	pthread_rwlock_wrlock(&s->table_lock);
+	size_t pos;
+	struct request *r = table_find(s, name, &pos);
+	if (!r) {
+		pthread_rwlock_unlock(&s->table_lock);
+		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
+	}
+	pthread_mutex_lock(&r->write_lock);
+	if (r->object) {
+		pthread_mutex_unlock(&r->write_lock);
+		pthread_rwlock_unlock(&s->table_lock);
+		return kfs_error_set(err, -ENOTEMPTY,
+				     "requests/%s: remove object.yaml first (rm -rf does)", name);
+	}
+	memmove(&s->requests[pos], &s->requests[pos + 1],
+		(s->nrequests - pos - 1) * sizeof(*s->requests));
+	s->nrequests--;
+	r->removed = true;
+	pthread_mutex_unlock(&r->write_lock);
+	pthread_rwlock_unlock(&s->table_lock);
+	char *dir = request_dir(s, r);
+	struct kfs_buf scratch = {0};
+	kfs_buf_printf(&scratch, "%s/scratch/%s", s->state_dir, name);
+	int rc = kfs_remove_tree(dir, err);
+	if (rc == 0)
+		rc = kfs_remove_tree(scratch.data, err);
+	free(dir);
+	kfs_buf_free(&scratch);
+	notify(s, "requests");
+	request_put(r);
+	return rc;
+}
+
+int kfs_store_feedback(struct kfs_store *s, const char *name, const char *data, size_t len,
+		       struct kfs_error *err)
+{
+	struct request *r = request_get(s, name);
+	if (!r)
+		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
+	char line[512];
+	size_t n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
+	memcpy(line, data, n);
+	line[n] = '\0';
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+		line[--n] = '\0';
+	int rc = 0;
+	pthread_mutex_lock(&r->write_lock);
+	char *at = strstr(line, " @");
+	unsigned long long gen = r->generation;
+	if (at && strncmp(line, "Error ", 6) != 0) {
+		char *end;
+		gen = strtoull(at + 2, &end, 10);
+		if (*end || end == at + 2) {
+			rc = kfs_error_set(err, -EINVAL,
+					   "feedback: \"%s\": the generation after @ must be a "
+					   "number",
+					   line);
+			goto out;
+		}
+		*at = '\0';
+	}
+	enum phase next;
+	const char *message = NULL;
+	if (strcmp(line, "Applied") == 0)
+		next = APPLIED;
+	else if (strcmp(line, "Ready") == 0)
+		next = READY;
+	else if (strncmp(line, "Error ", 6) == 0 && line[6])
+		next = ERROR, message = line + 6;
+	else {
+		rc = kfs_error_set(err, -EINVAL,
+				   "feedback: \"%s\" is not understood; write Applied, Ready, "
+				   "Ready @<generation> or Error <message>",
+				   line);
+		goto out;
+	}
+	if (!r->object || r->observed != r->generation || gen != r->generation) {
+		rc = kfs_error_set(err, -EINVAL,
+				   "feedback: generation %llu is not current (generation %llu, "
+				   "published %llu)",
+				   gen, r->generation, r->observed);
+		goto out;
+	}
+	if (r->phase == next && !message)
+		goto out;
+	r->phase = next;
+	if (next == ERROR) {
+		set_text(&r->message, message);
+		set_condition(r, "WorksSucceeded", "False", "ApplyFailed", message);
+	} else {
+		set_text(&r->message, next == READY ? "Ready" : "Applied by the GitOps agent");
+		set_condition(r, "WorksSucceeded", "True", next == READY ? "Ready" : "Applied",
+			      "");
+	}
+	publish(s, r, NULL);
+	rc = persist(s, r, err);
+out:
+	pthread_mutex_unlock(&r->write_lock);
+	request_put(r);
+	return rc;
+}
+
+/* ---------- views and listings ---------- */
+
+static struct kfs_view *root_view(struct kfs_store *s)
+{
+	pthread_mutex_lock(&s->root_lock);
+	uint64_t stamp = __atomic_load_n(&s->stamp, __ATOMIC_RELAXED);
+	if (s->root && s->root_stamp == stamp) {
+		struct kfs_view *v = view_get(s->root);
+		pthread_mutex_unlock(&s->root_lock);
+		return v;
+	}
+	size_t counts[NPHASES] = {0};
+	pthread_rwlock_rdlock(&s->table_lock);
+	for (size_t i = 0; i < s->nrequests; i++)
+		counts[__atomic_load_n(&s->requests[i]->phase, __ATOMIC_RELAXED)]++;
+	size_t total = s->nrequests;
+	pthread_rwlock_unlock(&s->table_lock);
+	struct kfs_node *st = kfs_node_new(KFS_MAP);
+	kfs_map_set(st, "version", kfs_node_new_str(KFS_VERSION));
+	struct kfs_node *proms = kfs_node_new(KFS_MAP);
+	pthread_rwlock_rdlock(&s->promises_lock);
+	for (size_t i = 0; i < s->npromises; i++)
+		kfs_map_set(proms, s->promises[i].name,
+			    kfs_node_new_str(s->promises[i].error
+						     ? (s->promises[i].p ? "Degraded" : "Unavailable")
+						     : "Available"));
+	pthread_rwlock_unlock(&s->promises_lock);
+	kfs_map_set(st, "promises", proms);
+	struct kfs_node *reqs = kfs_node_new(KFS_MAP);
+	kfs_map_set(reqs, "total", kfs_node_new_int((long long)total));
+	for (int i = 0; i < NPHASES; i++)
+		kfs_map_set(reqs, phase_names[i], kfs_node_new_int((long long)counts[i]));
+	kfs_map_set(st, "requests", reqs);
+	struct kfs_buf text = {0};
+	kfs_doc_emit(st, &text);
+	kfs_node_free(st);
+
+	struct view_builder vb = {0};
+	vb_add(&vb, "status.yaml", text.data, text.len, false);
+	kfs_buf_free(&text);
+	pthread_mutex_lock(&s->slot->view_lock);
+	struct kfs_view *slot = view_get(s->slot->view);
+	pthread_mutex_unlock(&s->slot->view_lock);
+	for (size_t i = 0; slot && i < slot->nfiles; i++) {
+		struct blob *b = blob_of(&slot->files[i]);
+		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+		vb_add_blob(&vb, slot->files[i].path, b, slot->files[i].writable);
+	}
+	kfs_view_put(slot);
+	static const char *const dirs[] = {"input", "output", "metadata", NULL};
+	kfs_view_put(s->root);
+	s->root = vb_finish(&vb, dirs);
+	s->root_stamp = stamp;
+	struct kfs_view *v = view_get(s->root);
+	pthread_mutex_unlock(&s->root_lock);
+	return v;
+}
+
+struct kfs_view *kfs_store_view(struct kfs_store *s, const char *folder)
+{
+	if (!*folder)
+		return root_view(s);
+	if (strncmp(folder, "requests/", 9) == 0) {
+		struct request *r = request_get(s, folder + 9);
+		if (!r)
+			return NULL;
+		pthread_mutex_lock(&r->view_lock);
+		struct kfs_view *v = view_get(r->view);
+		pthread_mutex_unlock(&r->view_lock);
+		request_put(r);
+		return v;
+	}
+	if (strncmp(folder, "promises/", 9) == 0) {
+		struct kfs_view *v = NULL;
+		pthread_rwlock_rdlock(&s->promises_lock);
+		for (size_t i = 0; i < s->npromises; i++)
+			if (strcmp(s->promises[i].name, folder + 9) == 0)
+				v = view_get(s->promises[i].view);
+		pthread_rwlock_unlock(&s->promises_lock);
+		return v;
+	}
+	return NULL;
+}
+
+int kfs_store_list(struct kfs_store *s, const char *kind, char ***names, size_t *n)
+{
+	*names = NULL;
+	*n = 0;
+	if (strcmp(kind, "requests") == 0) {
+		pthread_rwlock_rdlock(&s->table_lock);
+		*names = kfs_xcalloc(s->nrequests, sizeof(**names));
+		for (size_t i = 0; i < s->nrequests; i++)
+			(*names)[i] = kfs_xstrdup(s->requests[i]->name);
+		*n = s->nrequests;
+		pthread_rwlock_unlock(&s->table_lock);
+		return 0;
+	}
+	if (strcmp(kind, "promises") == 0) {
+		pthread_rwlock_rdlock(&s->promises_lock);
+		*names = kfs_xcalloc(s->npromises, sizeof(**names));
+		for (size_t i = 0; i < s->npromises; i++)
+			(*names)[i] = kfs_xstrdup(s->promises[i].name);
+		*n = s->npromises;
+		pthread_rwlock_unlock(&s->promises_lock);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+void kfs_store_free_names(char **names, size_t n)
+{
+	kfs_free_list(names, n);
+}
+
+/* ---------- loading, reloading, recovery ---------- */
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct promise_entry *)a)->name,
+		      ((const struct promise_entry *)b)->name);
+}
+
+/* Reads the promises folder into a new entry list, reusing unchanged promises of old (which
+ * are moved out of it). changed[i] tells whether entry i differs from before. */
+static int scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nold,
+			 struct promise_entry **out, size_t *nout, bool **changed,
+			 struct kfs_error *err)
+{
+	DIR *d = opendir(s->promises_dir);
+	if (!d)
+		return kfs_error_set(err, -errno, "%s: %s", s->promises_dir, strerror(errno));
+	struct promise_entry *list = NULL;
+	bool *ch = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		struct kfs_buf dir = {0}, file = {0};
+		kfs_buf_printf(&dir, "%s/%s", s->promises_dir, de->d_name);
+		kfs_buf_printf(&file, "%s/promise.yaml", dir.data);
+		struct stat st;
+		if (stat(file.data, &st) == 0 && S_ISREG(st.st_mode)) {
+			list = kfs_xrealloc(list, (n + 1) * sizeof(*list));
+			ch = kfs_xrealloc(ch, (n + 1) * sizeof(*ch));
+			struct promise_entry *e = &list[n];
+			memset(e, 0, sizeof(*e));
+			e->name = kfs_xstrdup(de->d_name);
+			digest_folder(dir.data, e->digest);
+			struct promise_entry *prev = NULL;
+			for (size_t i = 0; i < nold; i++)
+				if (old[i].name && strcmp(old[i].name, e->name) == 0)
+					prev = &old[i];
+			if (prev && strcmp(prev->digest, e->digest) == 0) {
+				e->p = prev->p, prev->p = NULL;
+				e->error = prev->error, prev->error = NULL;
+				e->view = prev->view, prev->view = NULL;
+				ch[n] = false;
+			} else {
+				struct kfs_error lerr = {0};
+				if (kfs_promise_load_dir(dir.data, &e->p, &lerr) < 0) {
+					e->error = kfs_xstrdup(lerr.msg);
+					if (prev) {
+						e->p = prev->p, prev->p = NULL;
+						e->view = prev->view, prev->view = NULL;
+					}
+				}
+				ch[n] = true;
+			}
+			n++;
+		}
+		kfs_buf_free(&dir);
+		kfs_buf_free(&file);
+	}
+	closedir(d);
+	/* Sorting must keep changed[] in step: sort indices, then permute both. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && cmp_entry(&list[j - 1], &list[j]) > 0; j--) {
+			struct promise_entry t = list[j];
+			list[j] = list[j - 1];
+			list[j - 1] = t;
+			bool c = ch[j];
+			ch[j] = ch[j - 1];
+			ch[j - 1] = c;
+		}
+	*out = list;
+	*nout = n;
+	*changed = ch;
+	return 0;
+}
+
+static void free_entries(struct promise_entry *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		kfs_promise_free(list[i].p);
+		free(list[i].name);
+		free(list[i].error);
+		kfs_view_put(list[i].view);
+	}
+	free(list);
+}
+
+/* Re-renders every request rendered by one of the named promises. */
+static void rerender(struct kfs_store *s, char **promises, size_t np)
+{
+	pthread_rwlock_rdlock(&s->table_lock);
+	size_t n = s->nrequests;
+	struct request **list = kfs_xcalloc(n + 1, sizeof(*list));
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		list[m++] = s->requests[i];
+		__atomic_add_fetch(&s->requests[i]->refs, 1, __ATOMIC_RELAXED);
+	}
+	pthread_rwlock_unlock(&s->table_lock);
+	list[m++] = s->slot;
+	__atomic_add_fetch(&s->slot->refs, 1, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < m; i++) {
+		struct request *r = list[i];
+		bool hit = false;
+		pthread_mutex_lock(&r->write_lock);
+		for (size_t j = 0; r->promise && j < np; j++)
+			hit |= strcmp(r->promise, promises[j]) == 0;
+		char *object = hit && r->object ? kfs_xstrndup(r->object, r->object_len) : NULL;
+		size_t len = r->object_len;
+		pthread_mutex_unlock(&r->write_lock);
+		if (object) {
+			struct kfs_error err = {0};
+			submit(s, r, object, len, true, &err);
+			free(object);
+		}
+		request_put(r);
+	}
+	free(list);
+}
+
+int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
+{
+	struct promise_entry *list;
+	size_t n;
+	bool *changed;
+	/* Scanning moves unchanged promises out of the old list, so it runs under the write lock:
+	 * renders wait for it, readers of published views do not. */
+	pthread_rwlock_wrlock(&s->promises_lock);
+	int rc = scan_promises(s, s->promises, s->npromises, &list, &n, &changed, err);
+	if (rc < 0) {
+		pthread_rwlock_unlock(&s->promises_lock);
+		return rc;
+	}
+	char **names = kfs_xcalloc(n + s->npromises + 1, sizeof(*names));
+	size_t nn = 0;
+	for (size_t i = 0; i < n; i++)
+		if (changed[i])
+			names[nn++] = kfs_xstrdup(list[i].name);
+	for (size_t i = 0; i < s->npromises; i++)
+		if (s->promises[i].p) /* gone from the folder */
+			names[nn++] = kfs_xstrdup(s->promises[i].name);
+	free_entries(s->promises, s->npromises);
+	s->promises = list;
+	s->npromises = n;
+	pthread_rwlock_unlock(&s->promises_lock);
+	rerender(s, names, nn);
+	pthread_rwlock_wrlock(&s->promises_lock);
+	for (size_t i = 0; i < s->npromises; i++)
+		if (changed[i] || !s->promises[i].view)
+			build_promise_view(s, &s->promises[i]);
+	pthread_rwlock_unlock(&s->promises_lock);
+	for (size_t i = 0; i < n; i++) {
+		struct kfs_buf folder = {0};
+		kfs_buf_printf(&folder, "promises/%s", list[i].name);
+		if (changed[i])
+			notify(s, folder.data);
+		kfs_buf_free(&folder);
+	}
+	free(changed);
+	kfs_free_list(names, nn);
+	return 0;
+}
+
+static enum phase phase_of(const char *name)
+{
+	for (int i = 0; i < NPHASES; i++)
+		if (name && strcmp(phase_names[i], name) == 0)
+			return (enum phase)i;
+	return PENDING;
+}
+
+/* Rebuilds a request from its request.yaml: the last good input is rendered again. */
+static void recover_request(struct kfs_store *s, struct request *r, const struct kfs_node *doc)
+{
+	const struct kfs_node *object = kfs_map_get(doc, "object");
+	const struct kfs_node *good = kfs_map_get(doc, "good");
+	if (!good)
+		good = object;
+	long long v;
+	if (kfs_node_int(kfs_map_get(doc, "generation"), &v))
+		r->generation = (unsigned long long)v;
+	if (kfs_node_int(kfs_map_get(doc, "observedGeneration"), &v))
+		r->observed = (unsigned long long)v;
+	r->phase = phase_of(kfs_node_text_at(doc, "phase"));
+	set_text(&r->message, kfs_node_text_at(doc, "message") ? kfs_node_text_at(doc, "message")
+							       : "");
+	set_text(&r->rejection, kfs_node_text_at(doc, "rejection"));
+	set_text(&r->log, kfs_node_text_at(doc, "log"));
+	const struct kfs_node *conds = kfs_map_get(doc, "conditions");
+	if (conds && conds->type == KFS_SEQ) {
+		kfs_node_free(r->conditions);
+		r->conditions = kfs_node_copy(conds);
+	}
+	if (object && object->type == KFS_STR)
+		set_bytes(&r->object, &r->object_len, object->text, object->len);
+	struct kfs_render_result res = {0};
+	int rc = -1;
+	if (good && good->type == KFS_STR && r->object) {
+		struct kfs_error err = {0};
+		rc = render_request(s, r, good->text, good->len, &res, &err);
+		if (rc == 0) {
+			set_bytes(&r->good, &r->good_len, good->text, good->len);
+			r->render_status = res.status, res.status = NULL;
+			r->selectors = res.selectors, res.selectors = NULL;
+		} else {
+			/* The promise changed while the daemon was down and no longer renders it. */
+			r->phase = ERROR;
+			set_text(&r->message, err.msg);
+		}
+	}
+	publish(s, r, rc == 0 ? &res : NULL);
+	kfs_render_result_free(&res);
+}
+
+static void recover(struct kfs_store *s)
+{
+	struct kfs_buf dir = {0};
+	kfs_buf_printf(&dir, "%s/requests", s->state_dir);
+	DIR *d = opendir(dir.data);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || !kfs_is_dns_label(de->d_name))
+			continue;
+		struct kfs_buf sub = {0}, file = {0};
+		kfs_buf_printf(&sub, "%s/%s", dir.data, de->d_name);
+		kfs_buf_printf(&file, "%s/request.yaml", sub.data);
+		/* A write interrupted before its rename leaves a temporary file: drop it. */
+		char **names;
+		size_t n;
+		if (kfs_list_files(sub.data, &names, &n, NULL) == 0) {
+			for (size_t i = 0; i < n; i++)
+				if (strstr(names[i], ".kratixfs-tmp.")) {
+					struct kfs_buf t = {0};
+					kfs_buf_printf(&t, "%s/%s", sub.data, names[i]);
+					unlink(t.data);
+					kfs_buf_free(&t);
+				}
+			kfs_free_list(names, n);
+		}
+		struct kfs_node *doc = NULL;
+		struct kfs_error err = {0};
+		if (kfs_doc_parse_file(file.data, &doc, &err) == 0) {
+			struct request *r = request_new(de->d_name);
+			size_t pos;
+			if (!table_find(s, r->name, &pos))
+				table_insert(s, r, pos);
+			recover_request(s, r, doc);
+		} else {
+			fprintf(stderr, "kratixfs: %s: cannot recover: %s\n", sub.data, err.msg);
+		}
+		kfs_node_free(doc);
+		kfs_buf_free(&sub);
+		kfs_buf_free(&file);
+	}
+	if (d)
+		closedir(d);
+	kfs_buf_reset(&dir);
+	kfs_buf_printf(&dir, "%s/slot/request.yaml", s->state_dir);
+	struct kfs_node *doc = NULL;
+	if (kfs_doc_parse_file(dir.data, &doc, NULL) == 0)
+		recover_request(s, s->slot, doc);
+	else
+		publish(s, s->slot, NULL);
+	kfs_node_free(doc);
+	kfs_buf_free(&dir);
+}
+
+static int mkdir_p(const char *path, struct kfs_error *err)
+{
+	char *p = kfs_xstrdup(path);
+	for (char *c = p + 1;; c++) {
+		if (*c != '/' && *c != '\0')
+			continue;
+		char saved = *c;
+		*c = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			int rc = kfs_error_set(err, -errno, "%s: %s", p, strerror(errno));
+			free(p);
+			return rc;
+		}
+		*c = saved;
+		if (!saved)
+			break;
+	}
+	free(p);
+	return 0;
+}
+
+int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
+		   struct kfs_error *err)
+{
+	struct kfs_store *s = kfs_xcalloc(1, sizeof(*s));
+	s->promises_dir = kfs_xstrdup(opts->promises_dir);
+	s->state_dir = kfs_xstrdup(opts->state_dir);
+	s->max_input = opts->max_input;
+	s->on_publish = opts->on_publish;
+	s->on_publish_ctx = opts->on_publish_ctx;
+	pthread_rwlock_init(&s->promises_lock, NULL);
+	pthread_rwlock_init(&s->table_lock, NULL);
+	pthread_mutex_init(&s->root_lock, NULL);
+	s->slot = request_new("");
+	struct kfs_buf dir = {0};
+	kfs_buf_printf(&dir, "%s/requests", s->state_dir);
+	int rc = mkdir_p(dir.data, err);
+	kfs_buf_reset(&dir);
+	kfs_buf_printf(&dir, "%s/scratch", s->state_dir);
+	if (rc == 0)
+		rc = mkdir_p(dir.data, err);
+	kfs_buf_free(&dir);
+	bool *changed = NULL;
+	if (rc == 0)
+		rc = scan_promises(s, NULL, 0, &s->promises, &s->npromises, &changed, err);
+	free(changed);
+	if (rc < 0) {
+		kfs_store_close(s);
+		*out = NULL;
+		return rc;
+	}
+	recover(s);
+	for (size_t i = 0; i < s->npromises; i++)
+		build_promise_view(s, &s->promises[i]);
+	*out = s;
+	return 0;
+}
+
+void kfs_store_close(struct kfs_store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nrequests; i++)
+		request_put(s->requests[i]);
+	free(s->requests);
+	request_put(s->slot);
+	free_entries(s->promises, s->npromises);
+	kfs_view_put(s->root);
+	pthread_rwlock_destroy(&s->promises_lock);
+	pthread_rwlock_destroy(&s->table_lock);
+	pthread_mutex_destroy(&s->root_lock);
+	free(s->promises_dir);
+	free(s->state_dir);
+	free(s);
+}

@@ -1,0 +1,302 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kratixfs/store.h"
+#include "testutil.h"
+
+struct fixture {
+	char *dir;
+	char promises[512], state[512];
+	struct kfs_store *s;
+	int published;
+};
+
+static void count_publish(void *ctx, const char *folder)
+{
+	(void)folder;
+	((struct fixture *)ctx)->published++;
+}
+
+static void open_store(struct fixture *f)
+{
+	struct kfs_store_options o = {.promises_dir = f->promises, .state_dir = f->state,
+				      .max_input = 4096, .on_publish = count_publish,
+				      .on_publish_ctx = f};
+	struct kfs_error err = {0};
+	if (kfs_store_open(&o, &f->s, &err) != 0)
+		fail_msg("%s", err.msg);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	f->dir = tu_mkdtemp();
+	snprintf(f->promises, sizeof(f->promises), "%s/promises", f->dir);
+	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp -r %s/templates/postgresql %s/", f->promises,
+		 KFS_SOURCE_ROOT, f->promises);
+	assert_int_equal(system(cmd), 0);
+	open_store(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	kfs_store_close(f->s);
+	tu_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static const char medium[] = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			     "metadata: {name: db1, namespace: team}\n"
+			     "spec: {database: orders, size: medium}\n";
+
+/* A copy of the file's text in the folder's current view, or NULL. */
+static char *read_file(struct kfs_store *s, const char *folder, const char *path)
+{
+	struct kfs_view *v = kfs_store_view(s, folder);
+	if (!v)
+		return NULL;
+	const struct kfs_view_file *f = kfs_view_file(v, path);
+	char *text = f ? strndup(f->data, f->len) : NULL;
+	kfs_view_put(v);
+	return text;
+}
+
+#define assert_file_contains(s, folder, path, needle)                                              \
+	do {                                                                                       \
+		char *t_ = read_file(s, folder, path);                                             \
+		assert_contains(t_, needle);                                                       \
+		free(t_);                                                                          \
+	} while (0)
+
+static void submit_ok(struct kfs_store *s, const char *name, const char *text)
+{
+	struct kfs_error err = {0};
+	if (kfs_store_submit(s, name, text, strlen(text), &err) != 0)
+		fail_msg("%s", err.msg);
+}
+
+static void test_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), -EEXIST);
+	assert_int_equal(kfs_store_create(f->s, "Bad_Name", &err), -EINVAL);
+	assert_file_contains(f->s, "requests/db1", "phase", "Pending\n");
+	struct kfs_view *v = kfs_store_view(f->s, "requests/db1");
+	assert_null(kfs_view_file(v, "object.yaml"));
+	assert_true(kfs_view_is_dir(v, "output"));
+	kfs_view_put(v);
+
+	submit_ok(f->s, "db1", medium);
+	assert_file_contains(f->s, "requests/db1", "phase", "Rendered\n");
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 2");
+	assert_file_contains(f->s, "requests/db1", "object.yaml", "size: medium");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "generation: 1\n");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "observedGeneration: 1\n");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "inputDigest: sha256:");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "path: statefulset.yaml");
+	assert_file_contains(f->s, "requests/db1", "status.yaml",
+			     "reason: PipelinesExecutedSuccessfully");
+	assert_file_contains(f->s, "requests/db1", "metadata/status.yaml", "connection:");
+
+	/* The same bytes again change nothing: no publish, same view. */
+	v = kfs_store_view(f->s, "requests/db1");
+	uint64_t serial = v->serial;
+	kfs_view_put(v);
+	int before = f->published;
+	submit_ok(f->s, "db1", medium);
+	assert_int_equal(f->published, before);
+	v = kfs_store_view(f->s, "requests/db1");
+	assert_int_equal(v->serial, serial);
+	kfs_view_put(v);
+
+	/* Rejected: previous object and outputs kept, status says why. */
+	char bad[512];
+	snprintf(bad, sizeof(bad), "%s", medium);
+	memcpy(strstr(bad, "medium"), "huge}\n", 7);
+	assert_int_equal(kfs_store_submit(f->s, "db1", bad, strlen(bad), &err), -EINVAL);
+	assert_contains(err.msg, "spec.size");
+	assert_file_contains(f->s, "requests/db1", "object.yaml", "size: medium");
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 2");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "type: Rejected");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "spec.size");
+	assert_file_contains(f->s, "requests/db1", "phase", "Rendered\n");
+
+	/* Too large. */
+	char *big = calloc(1, 5000);
+	memset(big, '#', 4999);
+	assert_int_equal(kfs_store_submit(f->s, "db1", big, 4999, &err), -EFBIG);
+	assert_contains(err.msg, "max_input");
+	free(big);
+
+	/* A different name in the document than the folder is refused. */
+	const char *other = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			    "metadata: {name: other}\nspec: {size: large}\n";
+	assert_int_equal(kfs_store_submit(f->s, "db1", other, strlen(other), &err), -EINVAL);
+	assert_contains(err.msg, "differs from the folder name");
+
+	/* Accepted again: the rejection is cleared, generation 2. */
+	const char *large = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			    "spec: {size: large}\n";
+	submit_ok(f->s, "db1", large);
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 3");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "generation: 2\n");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "reason: Accepted");
+
+	/* Feedback. */
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Applied\n", 8, &err), 0);
+	assert_file_contains(f->s, "requests/db1", "phase", "Applied\n");
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Ready @1\n", 9, &err), -EINVAL);
+	assert_contains(err.msg, "not current");
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Ready @2\n", 9, &err), 0);
+	assert_file_contains(f->s, "requests/db1", "phase", "Ready\n");
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Done", 4, &err), -EINVAL);
+	assert_contains(err.msg, "write Applied, Ready");
+
+	/* Delete, then remove. */
+	assert_int_equal(kfs_store_remove(f->s, "db1", &err), -ENOTEMPTY);
+	assert_int_equal(kfs_store_delete_object(f->s, "db1", &err), 0);
+	v = kfs_store_view(f->s, "requests/db1");
+	assert_null(kfs_view_file(v, "object.yaml"));
+	assert_null(kfs_view_file(v, "output/statefulset.yaml"));
+	kfs_view_put(v);
+	assert_int_equal(kfs_store_remove(f->s, "db1", &err), 0);
+	assert_null(kfs_store_view(f->s, "requests/db1"));
+}
+
+static void test_render_failure_keeps_last_good(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	/* Break a template, reload: the request is re-rendered and fails, keeping its outputs. */
+	char path[700];
+	snprintf(path, sizeof(path),
+		 "%s/postgresql/workflows/resource/configure/instance-configure/"
+		 "postgresql-configure/templates/output/service.yaml",
+		 f->promises);
+	FILE *fp = fopen(path, "a");
+	fputs("broken: {{ .spec.nothing }}\n", fp);
+	fclose(fp);
+	assert_int_equal(kfs_store_reload(f->s, &err), 0);
+	assert_file_contains(f->s, "requests/db1", "phase", "Error\n");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", ".spec.nothing");
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 2");
+	assert_file_contains(f->s, "requests/db1", "log", ".spec.nothing");
+	/* A new write renders with the broken template too: EIO, new content kept. */
+	const char *small = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			    "spec: {size: small}\n";
+	assert_int_equal(kfs_store_submit(f->s, "db1", small, strlen(small), &err), -EIO);
+	assert_file_contains(f->s, "requests/db1", "object.yaml", "size: small");
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 2");
+	/* The same bytes again report the same failure. */
+	assert_int_equal(kfs_store_submit(f->s, "db1", small, strlen(small), &err), -EIO);
+}
+
+static void test_broken_promise_keeps_last_good(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	char path[600];
+	snprintf(path, sizeof(path), "%s/postgresql/promise.yaml", f->promises);
+	FILE *fp = fopen(path, "a");
+	fputs("  oops: [\n", fp);
+	fclose(fp);
+	assert_int_equal(kfs_store_reload(f->s, &err), 0);
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "phase: Degraded");
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "not valid YAML");
+	assert_file_contains(f->s, "", "status.yaml", "postgresql: Degraded");
+	/* Requests still render with the last good version. */
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+}
+
+static void test_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	assert_int_equal(kfs_store_create(f->s, "empty", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Ready", 5, &err), 0);
+	char *status = read_file(f->s, "requests/db1", "status.yaml");
+	char *sts = read_file(f->s, "requests/db1", "output/statefulset.yaml");
+	kfs_store_close(f->s);
+	open_store(f);
+	char **names;
+	size_t n;
+	assert_int_equal(kfs_store_list(f->s, "requests", &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "db1");
+	assert_string_equal(names[1], "empty");
+	kfs_store_free_names(names, n);
+	char *status2 = read_file(f->s, "requests/db1", "status.yaml");
+	char *sts2 = read_file(f->s, "requests/db1", "output/statefulset.yaml");
+	assert_string_equal(status, status2);
+	assert_string_equal(sts, sts2);
+	assert_file_contains(f->s, "requests/empty", "phase", "Pending\n");
+	assert_file_contains(f->s, "", "status.yaml", "Ready: 1");
+	free(status);
+	free(status2);
+	free(sts);
+	free(sts2);
+}
+
+static void test_slot_and_promise_views(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_submit_slot(f->s, medium, strlen(medium), &err), 0);
+	assert_file_contains(f->s, "", "output/statefulset.yaml", "replicas: 2");
+	assert_file_contains(f->s, "", "input/object.yaml", "size: medium");
+	assert_file_contains(f->s, "", "metadata/status.yaml", "phase: Rendered");
+	/* A Promise document in the slot runs the promise workflow. */
+	char path[600];
+	snprintf(path, sizeof(path), "%s/postgresql/promise.yaml", f->promises);
+	struct kfs_buf text = {0};
+	assert_int_equal(kfs_read_file(path, &text, &err), 0);
+	assert_int_equal(kfs_store_submit_slot(f->s, text.data, text.len, &err), 0);
+	kfs_buf_free(&text);
+	struct kfs_view *v = kfs_store_view(f->s, "");
+	assert_null(kfs_view_file(v, "output/statefulset.yaml"));
+	assert_non_null(kfs_view_file(v, "output/serviceaccount.yaml"));
+	kfs_view_put(v);
+	/* promises/<p>: promise workflow outputs plus the static dependencies. */
+	v = kfs_store_view(f->s, "promises/postgresql");
+	assert_non_null(v);
+	assert_non_null(kfs_view_file(v, "promise.yaml"));
+	assert_non_null(kfs_view_file(v, "output/static/postgresql-dependencies.yaml"));
+	assert_non_null(kfs_view_file(v, "output/serviceaccount.yaml"));
+	kfs_view_put(v);
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "phase: Available");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_render_failure_keeps_last_good, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_broken_promise_keeps_last_good, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slot_and_promise_views, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
