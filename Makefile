@@ -2,7 +2,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 DEBIAN_DEPS = meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3 libyaml-dev \
-              libgit2-dev libcmocka-dev valgrind vim-tiny git diffutils yq gawk
+              libgit2-dev libcmocka-dev valgrind vim git diffutils yq gawk
 
 .PHONY: all deps build check test test-asan test-valgrind demo clean
 

@@ -3,9 +3,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../fs/fs.h"
 
 static const char usage[] =
-	"Usage: kratixfs COMMAND [ARGS]\n"
+	"Usage: kratixfs [-f] [-d] [-s] [-o OPTIONS] MOUNTPOINT   (the daemon)\n"
+	"       kratixfs COMMAND [ARGS]\n"
 	"\n"
 	"Kratix Promises as files: write a resource request, read the rendered manifests.\n"
 	"\n"
@@ -17,7 +19,8 @@ static const char usage[] =
 	"  validate PROMISE_YAML REQUEST_YAML...    check requests against the promise's CRD and\n"
 	"                                           print them defaulted and pruned\n"
 	"\n"
-	"Each command has --help. Options of every command: -h/--help, -V/--version.\n";
+	"Each command has --help. Options of every command: -h/--help, -V/--version.\n"
+	"\n";
 
 int main(int argc, char **argv)
 {
@@ -28,6 +31,7 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
 		fputs(usage, stdout);
+		kfs_daemon_usage(stdout);
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
@@ -40,6 +44,6 @@ int main(int argc, char **argv)
 		return cmd_test(argc - 1, argv + 1);
 	if (strcmp(cmd, "validate") == 0)
 		return cmd_validate(argc - 1, argv + 1);
-	cli_errorf("%s: unknown command (try kratixfs --help)", cmd);
-	return EXIT_FAILED;
+	/* Anything else is the daemon's command line: options and a mount point. */
+	return kfs_daemon_main(argc, argv);
 }

@@ -2,6 +2,7 @@
 #include "kratixfs/doc.h"
 
 #include "kratixfs/files.h"
+#include "yaml_fast.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -619,6 +620,14 @@ static void parser_reset_anchors(struct parser *p)
 int kfs_doc_parse_stream(const char *buf, size_t len, const char *name, struct kfs_node ***docs,
 			 size_t *ndocs, struct kfs_error *err)
 {
+	if (kfs_yaml_fast_parse(buf, len, docs, ndocs))
+		return 0;
+	return kfs_doc_parse_stream_libyaml(buf, len, name, docs, ndocs, err);
+}
+
+int kfs_doc_parse_stream_libyaml(const char *buf, size_t len, const char *name,
+				 struct kfs_node ***docs, size_t *ndocs, struct kfs_error *err)
+{
 	struct parser p = {.name = name, .err = err};
 	struct kfs_node **out = NULL;
 	size_t n = 0, cap = 0;
@@ -701,6 +710,13 @@ int kfs_doc_parse(const char *buf, size_t len, const char *name, struct kfs_node
 }
 
 int kfs_doc_check(const char *buf, size_t len, const char *name, struct kfs_error *err)
+{
+	if (kfs_yaml_fast_check(buf, len))
+		return 0;
+	return kfs_doc_check_libyaml(buf, len, name, err);
+}
+
+int kfs_doc_check_libyaml(const char *buf, size_t len, const char *name, struct kfs_error *err)
 {
 	struct parser p = {.name = name, .err = err};
 	int rc = 0;

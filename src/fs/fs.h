@@ -23,8 +23,13 @@ struct kfs_inval {
 struct kfs_fs {
 	struct kfs_store *store;
 	char *scratch_dir; /* <state>/scratch: editors' files, one folder per request */
+	size_t max_input;  /* the store's limit: write buffers keep at most one byte more */
 	uid_t uid;
 	gid_t gid;
+
+	/* Open write handles (fs.c's), so that a created object.yaml stats before its close. */
+	pthread_mutex_t wlock;
+	void *writers;
 
 	struct fuse *fuse;
 	/* Folders published since the last drain; the invalidation thread empties it. */

@@ -76,7 +76,7 @@ expect_grep "$WORK/err" "$(basename "$svc")" "template error names the file"
 new_kratix
 cp "$PROMISES/postgresql/promise.yaml" "$WORK/k/input/object.yaml"
 KRATIX_WORKFLOW_TYPE=promise expect_exit 0 "promise workflow" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
-grep -rl "kind: Namespace" "$WORK/k/output" >/dev/null && pass || fail "promise workflow wrote no Namespace"
+grep -rl "kind: ServiceAccount" "$WORK/k/output" >/dev/null && pass || fail "promise workflow wrote no ServiceAccount"
 KRATIX_WORKFLOW_TYPE=bogus expect_exit 2 "bad KRATIX_WORKFLOW_TYPE" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
 expect_grep "$WORK/err" "KRATIX_WORKFLOW_TYPE" "bad workflow type is named"
 

@@ -1,0 +1,197 @@
+/* The Git state store (SPEC §8): Kratix Destinations and scheduling, the repository paths Kratix
+ * writes for each filepath mode, and a libgit2 writer that commits batches of "works" straight into
+ * a bare repository (no work tree, no index) and pushes them in the background.
+ *
+ * How the store uses it, per published render:
+ *   kfs_git_work_build(dests, &render, &work, &unscheduled, err)   scheduling + paths
+ *   kfs_git_commit(g, &work, 1, &res, err)   blocks until the commit exists (or "no change")
+ *   status: res.commit, res.changed; `unscheduled` says which labels found no destination.
+ * Everything here follows Kratix (internal/controller/scheduler.go, workplacement_controller.go,
+ * work-creator/lib/work_creator.go); where kratixfs differs, the .c file says why. */
+#ifndef KRATIXFS_GITSTORE_H
+#define KRATIXFS_GITSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kratixfs/doc.h"
+#include "kratixfs/error.h"
+#include "kratixfs/promise.h"
+#include "kratixfs/render.h"
+
+/* ---- Destinations ---------------------------------------------------------------------- */
+
+enum kfs_fpmode { KFS_FP_NESTED, KFS_FP_NONE, KFS_FP_AGGREGATED };
+
+struct kfs_label {
+	char *key;
+	char *value;
+};
+
+struct kfs_destination {
+	char *name;
+	struct kfs_label *labels; /* metadata.labels, in document order */
+	size_t nlabels;
+	char *path;               /* spec.path cleaned: "" for the repository root ("." or "/") */
+	bool strict;              /* spec.strictMatchLabels */
+	enum kfs_fpmode mode;     /* spec.filepath.mode, default nestedByMetadata */
+	char *filename;           /* spec.filepath.filename (aggregatedYAML), default aggregated.yaml */
+};
+
+struct kfs_destinations {
+	struct kfs_destination *items; /* sorted by name, as Kratix lists them */
+	size_t n;
+};
+
+/* Loads a YAML stream of Kratix Destination documents; file NULL gives one destination
+ * "default" with path "default" and no labels. Errors name the file, line and field. */
+int kfs_destinations_load(const char *file, struct kfs_destinations *out, struct kfs_error *err);
+/* The same from bytes; name prefixes error messages. */
+int kfs_destinations_parse(const char *buf, size_t len, const char *name,
+			   struct kfs_destinations *out, struct kfs_error *err);
+void kfs_destinations_free(struct kfs_destinations *d);
+
+/* ---- Scheduling ------------------------------------------------------------------------- */
+
+struct kfs_sched_input {
+	enum kfs_wtype type;                       /* resource: one destination; promise: all */
+	const struct kfs_node *promise_selectors;  /* promise spec.destinationSelectors, or NULL */
+	const struct kfs_node *promise_workflow_selectors; /* the promise workflow's root
+							     * destination-selectors, or NULL */
+	const struct kfs_node *selectors;          /* this render's destination-selectors.yaml: a
+						    * sequence of {matchLabels, directory?}, or NULL */
+	const struct kfs_output *outputs;          /* this render's output files */
+	size_t noutputs;
+};
+
+/* One workload group placed on one destination (a Kratix WorkPlacement). */
+struct kfs_placement {
+	size_t dest;      /* index into kfs_destinations.items */
+	char *pipeline;   /* the outputs' pipeline */
+	char *directory;  /* "." or the selector's directory: id5 is md5 of it */
+	size_t *outputs;  /* indexes into kfs_sched_input.outputs; paths keep the directory */
+	size_t noutputs;
+};
+
+struct kfs_schedule {
+	struct kfs_placement *items;
+	size_t n;
+	char *unscheduled; /* NULL, or why some outputs went nowhere:
+			    * "no destination has labels environment=dev (output folder dev)" */
+};
+
+/* Places the outputs: a `directory` entry routes that output folder only, by its own labels;
+ * the rest use the merged root entry, promise-workflow and promise selectors. Returns 0 (with
+ * out->unscheduled set when some group matched nothing) or -EINVAL for an invalid
+ * destination-selectors (no matchLabels, nested or duplicate directory). */
+int kfs_schedule(const struct kfs_destinations *d, const struct kfs_sched_input *in,
+		 struct kfs_schedule *out, struct kfs_error *err);
+void kfs_schedule_free(struct kfs_schedule *s);
+
+/* ---- Layout: repository paths ----------------------------------------------------------- */
+
+/* First five hex digits of md5(directory) into out[6]: "." gives "5058f". */
+void kfs_git_id5(const char *directory, char out[6]);
+
+/* The nestedByMetadata folder of a placement, no trailing '/':
+ * <path>/resources/<ns>/<promise>/<request>/<pipeline>/<id5> or
+ * <path>/dependencies/<promise>/<pipeline>/<id5> (request NULL). Empty parts are skipped, as
+ * Go's filepath.Join does. Caller frees. */
+char *kfs_git_nested_dir(const struct kfs_destination *d, const char *ns, const char *promise,
+			 const char *request, const char *pipeline, const char *directory);
+
+/* ---- Works: what one render owns in the repository -------------------------------------- */
+
+struct kfs_git_file {
+	char *path; /* repository path */
+	char *data;
+	size_t len;
+};
+
+/* One workload's part of an aggregatedYAML file. */
+struct kfs_git_frag {
+	char *file; /* the aggregate file's repository path */
+	char *key;  /* the WorkPlacement name: Kratix orders the parts by it */
+	char *data;
+	size_t len;
+};
+
+struct kfs_git_work {
+	char *name;      /* "Update from: <name>": the request or promise */
+	char *owner;     /* unique: "resource/<ns>/<promise>/<request>" or "promise/<promise>" */
+	bool delete;     /* "Delete from:": only removes what the work owns */
+	char **dirs;     /* folders owned: everything under them is replaced by files */
+	size_t ndirs;
+	char **indexes;  /* mode none: "<path>/.kratix/<prefix>": every index file whose name
+			  * starts with prefix is owned, with the files it lists */
+	size_t nindexes;
+	char **aggregates; /* aggregatedYAML files this work takes part in */
+	size_t naggregates;
+	struct kfs_git_frag *frags;
+	size_t nfrags;
+	struct kfs_git_file *files; /* sorted by path */
+	size_t nfiles;
+};
+
+/* One render, as the store has it. */
+struct kfs_git_render {
+	enum kfs_wtype type;
+	const char *promise;
+	const char *request;   /* NULL for the promise workflow */
+	const char *ns;        /* the request's namespace; NULL means "default" */
+	const struct kfs_output *outputs;
+	size_t noutputs;
+	const char *static_deps; /* promise: the static dependencies text, or NULL */
+	const struct kfs_node *promise_selectors;
+	const struct kfs_node *promise_workflow_selectors;
+	const struct kfs_node *selectors;
+	const char *const *pipelines; /* every pipeline of the workflow (for mode none cleanup) */
+	size_t npipelines;
+	bool delete;           /* build the Delete work: owned paths, no files */
+};
+
+/* Schedules and lays out one render into a work. *unscheduled (may be NULL) gets the
+ * "no destination has labels ..." text or NULL; caller frees it. -EINVAL for bad selectors. */
+int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_render *r,
+		       struct kfs_git_work *out, char **unscheduled, struct kfs_error *err);
+void kfs_git_work_free(struct kfs_git_work *w);
+
+/* ---- The writer ------------------------------------------------------------------------- */
+
+struct kfs_git;
+
+struct kfs_git_options {
+	const char *repo;    /* bare repository; created if missing */
+	const char *branch;  /* NULL means "main" */
+	const char *remote;  /* -o git_push: URL or path, or NULL for no push */
+	unsigned backoff_min_ms; /* first retry delay (0: 200 ms); doubles up to backoff_max_ms */
+	unsigned backoff_max_ms; /* 0: 30 s */
+	/* Called from the background thread after each push attempt: pushed true with the pushed
+	 * head, or false with the reason. Also when a failed commit was retried (commit set). */
+	void (*on_push)(void *ctx, bool pushed, const char *head, const char *reason);
+	void (*on_commit)(void *ctx, const char *owner, const char *commit, const char *reason);
+	void *ctx;
+};
+
+struct kfs_git_result {
+	bool changed;     /* false: the tree was the same, no commit made */
+	char commit[41];  /* the commit holding the works (the head when unchanged), "" if none */
+};
+
+/* Opens (or creates) the bare repository and starts the background thread. */
+int kfs_git_open(const struct kfs_git_options *opts, struct kfs_git **out, struct kfs_error *err);
+/* Stops the background thread (one last push attempt is not waited for) and frees. */
+void kfs_git_close(struct kfs_git *g);
+/* Commits works (in order) on the branch head; thread-safe; concurrent callers are grouped into
+ * one commit; returns once that commit exists. On failure (locked, unwritable) returns -EIO with
+ * the reason, and the background thread retries the works, reporting through on_commit. */
+int kfs_git_commit(struct kfs_git *g, const struct kfs_git_work *works, size_t n,
+		   struct kfs_git_result *res, struct kfs_error *err);
+/* The branch head into hex[41] ("" before the first commit). */
+void kfs_git_head(struct kfs_git *g, char hex[41]);
+/* Wakes the background thread to push now (tests; after a remote came back). */
+void kfs_git_push_now(struct kfs_git *g);
+/* Blocks until the remote has the local head or timeout_ms passes: 0, or -ETIMEDOUT. */
+int kfs_git_push_wait(struct kfs_git *g, unsigned timeout_ms);
+
+#endif

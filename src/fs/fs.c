@@ -1,0 +1,1155 @@
+/* The mount's operations: route a path to a store view (root, promises/<p>, requests/<name>),
+ * keep per-open state in fi->fh, buffer writes until flush, and turn store codes into replies.
+ * Editors' scratch files in a request folder are real files under <state>/scratch/<request>/. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "kratixfs/buf.h"
+
+enum area { AREA_ROOT, AREA_PROMISES, AREA_REQUESTS };
+
+/* A path split into the store's view folder and the path inside it. */
+struct route {
+	enum area area;
+	bool list;             /* "/promises" or "/requests" themselves */
+	char folder[NAME_MAX + 16]; /* "", "promises/<p>", "requests/<name>" */
+	char name[NAME_MAX + 1];    /* promise or request name */
+	const char *rel;            /* path inside the view, "" for its folder */
+};
+
+enum htype { H_READ, H_WRITE, H_SCRATCH };
+enum wtarget { W_OBJECT, W_SLOT, W_FEEDBACK };
+
+/* Per-open state, in fi->fh. */
+struct handle {
+	enum htype type;
+	/* H_READ: the snapshot taken at open, so one fd always reads one text. */
+	struct kfs_view *view;
+	const struct kfs_view_file *file;
+	/* H_SCRATCH */
+	int fd;
+	/* H_WRITE: the whole new content, submitted on flush. */
+	enum wtarget target;
+	char name[NAME_MAX + 1];
+	bool append, dirty;
+	/* Opened with O_TRUNC and not written since: a shell's redirection closes its first fd
+	 * (dup2 then close) before writing, so this submits on release, not on that flush. */
+	bool truncated;
+	char *data;
+	size_t len, cap;
+	struct timespec mtime;
+	pthread_mutex_t lock;
+	struct handle *next_writer; /* in fs->writers while open */
+};
+
+/* Names a request folder's view may hold at its top: never scratch files. */
+static const char *const generated_names[] = {
+	"object.yaml", "status.yaml", "phase", "log", "feedback", "output", "metadata",
+};
+
+static int stat_writer(const struct route *r, struct stat *st);
+
+static struct kfs_fs *ctx(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static struct handle *fh_of(const struct fuse_file_info *fi)
+{
+	return fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+}
+
+/* Store codes are negative errnos; anything else becomes EIO rather than a bogus reply. */
+static int reply_code(int rc)
+{
+	return rc > 0 || rc < -4095 ? -EIO : rc;
+}
+
+static void log_error(const char *what, int rc, const struct kfs_error *err)
+{
+	if (rc < 0 && err->msg[0])
+		fprintf(stderr, "kratixfs: %s: %s\n", what, err->msg);
+}
+
+static int route(const char *path, struct route *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!path || path[0] != '/')
+		return -ENOENT;
+	const char *p = path + 1;
+	r->area = AREA_ROOT;
+	r->rel = p;
+	const char *areas[] = {"promises", "requests"};
+	for (int i = 0; i < 2; i++) {
+		size_t n = strlen(areas[i]);
+		if (strncmp(p, areas[i], n) != 0 || (p[n] != '\0' && p[n] != '/'))
+			continue;
+		r->area = i == 0 ? AREA_PROMISES : AREA_REQUESTS;
+		if (p[n] == '\0' || p[n + 1] == '\0') {
+			r->list = true;
+			r->rel = "";
+			return 0;
+		}
+		const char *name = p + n + 1;
+		const char *slash = strchr(name, '/');
+		size_t len = slash ? (size_t)(slash - name) : strlen(name);
+		if (len > NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(r->name, name, len);
+		snprintf(r->folder, sizeof(r->folder), "%s/%s", areas[i], r->name);
+		r->rel = slash ? slash + 1 : "";
+		return 0;
+	}
+	return 0;
+}
+
+static struct kfs_view *view_of(const struct route *r)
+{
+	return kfs_store_view(ctx()->store, r->folder);
+}
+
+static bool is_generated_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(generated_names) / sizeof(generated_names[0]); i++)
+		if (strcmp(name, generated_names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A top-level name of a request folder that the store never shows: an editor's file. */
+static bool is_scratch(const struct route *r, const struct kfs_view *v)
+{
+	return r->area == AREA_REQUESTS && !r->list && r->rel[0] && !strchr(r->rel, '/') &&
+	       !is_generated_name(r->rel) && !kfs_view_file(v, r->rel) &&
+	       !kfs_view_is_dir(v, r->rel) && strcmp(r->rel, ".") != 0 && strcmp(r->rel, "..") != 0;
+}
+
+static bool has_object(const struct kfs_view *v)
+{
+	return kfs_view_file(v, "object.yaml") != NULL;
+}
+
+/* The paths a user may write: object.yaml, feedback, the root slot. */
+static bool is_writable_file(const struct route *r)
+{
+	if (r->area == AREA_REQUESTS && !r->list)
+		return strcmp(r->rel, "object.yaml") == 0 || strcmp(r->rel, "feedback") == 0;
+	return r->area == AREA_ROOT && strcmp(r->rel, "input/object.yaml") == 0;
+}
+
+static void scratch_path(char *out, size_t n, const char *request, const char *file)
+{
+	snprintf(out, n, "%s/%s%s%s", ctx()->scratch_dir, request, file ? "/" : "", file ? file : "");
+}
+
+static int ensure_scratch_dir(const char *request)
+{
+	char dir[PATH_MAX];
+	scratch_path(dir, sizeof(dir), request, NULL);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void fill_common(struct stat *st, const struct timespec *mtime)
+{
+	st->st_uid = ctx()->uid;
+	st->st_gid = ctx()->gid;
+	st->st_mtim = *mtime;
+	st->st_ctim = *mtime;
+	st->st_atim = *mtime;
+	st->st_blksize = 4096;
+}
+
+static void fill_dir(struct stat *st, const struct timespec *mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+	fill_common(st, mtime);
+}
+
+static void fill_file(struct stat *st, size_t size, bool writable, const struct timespec *mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFREG | (writable ? 0644 : 0444);
+	st->st_nlink = 1;
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	fill_common(st, mtime);
+}
+
+static struct timespec root_mtime(void)
+{
+	struct timespec t = {0};
+	struct kfs_view *v = kfs_store_view(ctx()->store, "");
+	if (v) {
+		t = v->mtime;
+		kfs_view_put(v);
+	}
+	return t;
+}
+
+/* Stats a path; *writable tells whether a user may write (or create in) it. */
+static int stat_route(const struct route *r, struct stat *st, bool *writable)
+{
+	*writable = false;
+	if (r->list) {
+		struct timespec t = root_mtime();
+		fill_dir(st, &t);
+		*writable = r->area == AREA_REQUESTS;
+		return 0;
+	}
+	struct kfs_view *v = view_of(r);
+	if (!v)
+		return -ENOENT;
+	int rc = 0;
+	const struct kfs_view_file *f = kfs_view_file(v, r->rel);
+	if (r->rel[0] == '\0' || (r->area == AREA_ROOT && strcmp(r->rel, "input") == 0)) {
+		fill_dir(st, &v->mtime);
+		*writable = r->area == AREA_REQUESTS || r->area == AREA_ROOT;
+	} else if (f) {
+		fill_file(st, f->len, f->writable || is_writable_file(r), &v->mtime);
+		*writable = f->writable || is_writable_file(r);
+	} else if (kfs_view_is_dir(v, r->rel)) {
+		fill_dir(st, &v->mtime);
+	} else if (is_scratch(r, v)) {
+		char p[PATH_MAX];
+		scratch_path(p, sizeof(p), r->name, r->rel);
+		rc = lstat(p, st) < 0 ? -errno : 0;
+		*writable = true;
+	} else if (is_writable_file(r)) {
+		rc = stat_writer(r, st);
+		*writable = true;
+	} else {
+		rc = -ENOENT;
+	}
+	kfs_view_put(v);
+	return rc;
+}
+
+static int handle_stat(struct handle *h, struct stat *st)
+{
+	switch (h->type) {
+	case H_READ:
+		fill_file(st, h->file->len, h->file->writable, &h->view->mtime);
+		return 0;
+	case H_SCRATCH:
+		return fstat(h->fd, st) < 0 ? -errno : 0;
+	case H_WRITE:
+		pthread_mutex_lock(&h->lock);
+		fill_file(st, h->len, true, &h->mtime);
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
+	return -EIO;
+}
+
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct handle *h = fh_of(fi);
+	if (h)
+		return handle_stat(h, st);
+	struct route r;
+	bool w;
+	int rc = route(path, &r);
+	return rc ? rc : stat_route(&r, st, &w);
+}
+
+static int op_access(const char *path, int mask)
+{
+	struct route r;
+	struct stat st;
+	bool writable;
+	int rc = route(path, &r);
+	if (rc == 0)
+		rc = stat_route(&r, &st, &writable);
+	if (rc)
+		return rc;
+	if ((mask & W_OK) && !writable)
+		return -EROFS;
+	if ((mask & X_OK) && !S_ISDIR(st.st_mode) && !(st.st_mode & 0111))
+		return -EACCES;
+	return 0;
+}
+
+/* Buffer management of write handles: the content lives in memory until flush. */
+static void hbuf_reserve(struct handle *h, size_t n)
+{
+	if (n + 1 <= h->cap)
+		return;
+	size_t cap = h->cap ? h->cap : 4096;
+	while (cap < n + 1)
+		cap *= 2;
+	h->data = kfs_xrealloc(h->data, cap);
+	h->cap = cap;
+}
+
+static void hbuf_resize(struct handle *h, size_t n)
+{
+	hbuf_reserve(h, n);
+	if (n > h->len)
+		memset(h->data + h->len, 0, n - h->len);
+	h->len = n;
+	h->data[n] = '\0';
+}
+
+static bool writer_matches(const struct handle *h, const struct route *r)
+{
+	if (r->area == AREA_ROOT)
+		return h->target == W_SLOT;
+	return r->area == AREA_REQUESTS && h->target == W_OBJECT && strcmp(h->name, r->name) == 0 &&
+	       strcmp(r->rel, "object.yaml") == 0;
+}
+
+/* Stats an object.yaml that is being written but not yet accepted (create, then fstat). */
+static int stat_writer(const struct route *r, struct stat *st)
+{
+	struct kfs_fs *fs = ctx();
+	int rc = -ENOENT;
+	pthread_mutex_lock(&fs->wlock);
+	for (struct handle *h = fs->writers; h && rc; h = h->next_writer) {
+		if (writer_matches(h, r)) {
+			pthread_mutex_lock(&h->lock);
+			fill_file(st, h->len, true, &h->mtime);
+			pthread_mutex_unlock(&h->lock);
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&fs->wlock);
+	return rc;
+}
+
+static void writer_add(struct handle *h)
+{
+	struct kfs_fs *fs = ctx();
+	pthread_mutex_lock(&fs->wlock);
+	h->next_writer = fs->writers;
+	fs->writers = h;
+	pthread_mutex_unlock(&fs->wlock);
+}
+
+static void writer_remove(struct handle *h)
+{
+	struct kfs_fs *fs = ctx();
+	pthread_mutex_lock(&fs->wlock);
+	for (struct handle **p = (struct handle **)&fs->writers; *p; p = &(*p)->next_writer) {
+		if (*p == h) {
+			*p = h->next_writer;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->wlock);
+}
+
+static struct handle *handle_new(enum htype type)
+{
+	struct handle *h = kfs_xcalloc(1, sizeof(*h));
+	h->type = type;
+	h->fd = -1;
+	pthread_mutex_init(&h->lock, NULL);
+	clock_gettime(CLOCK_REALTIME, &h->mtime);
+	return h;
+}
+
+static void handle_free(struct handle *h)
+{
+	if (!h)
+		return;
+	if (h->view)
+		kfs_view_put(h->view);
+	if (h->fd >= 0)
+		close(h->fd);
+	pthread_mutex_destroy(&h->lock);
+	free(h->data);
+	free(h);
+}
+
+static int submit(enum wtarget target, const char *name, const char *data, size_t len)
+{
+	struct kfs_error err = {0};
+	struct kfs_store *s = ctx()->store;
+	int rc;
+	char what[NAME_MAX + 32];
+	switch (target) {
+	case W_OBJECT:
+		rc = kfs_store_submit(s, name, data, len, &err);
+		snprintf(what, sizeof(what), "requests/%s/object.yaml", name);
+		break;
+	case W_FEEDBACK:
+		rc = kfs_store_feedback(s, name, data, len, &err);
+		snprintf(what, sizeof(what), "requests/%s/feedback", name);
+		break;
+	default:
+		rc = kfs_store_submit_slot(s, data, len, &err);
+		snprintf(what, sizeof(what), "input/object.yaml");
+		break;
+	}
+	log_error(what, rc, &err);
+	return reply_code(rc);
+}
+
+/* A write handle on object.yaml, feedback or the slot; starts from the current content unless
+ * truncated (feedback always starts empty: it is a message, not a document). */
+static struct handle *write_handle(const struct route *r, const struct kfs_view_file *cur,
+				   int flags)
+{
+	struct handle *h = handle_new(H_WRITE);
+	if (r->area == AREA_ROOT)
+		h->target = W_SLOT;
+	else
+		h->target = strcmp(r->rel, "feedback") == 0 ? W_FEEDBACK : W_OBJECT;
+	snprintf(h->name, sizeof(h->name), "%s", r->name);
+	h->append = flags & O_APPEND;
+	hbuf_reserve(h, 0);
+	h->data[0] = '\0';
+	if (flags & O_TRUNC)
+		h->truncated = h->target != W_FEEDBACK;
+	else if (cur && h->target != W_FEEDBACK) {
+		hbuf_resize(h, cur->len);
+		memcpy(h->data, cur->data, cur->len);
+	}
+	return h;
+}
+
+static int open_scratch(const struct route *r, int flags, mode_t mode, struct fuse_file_info *fi)
+{
+	char p[PATH_MAX];
+	int rc = ensure_scratch_dir(r->name);
+	if (rc)
+		return rc;
+	scratch_path(p, sizeof(p), r->name, r->rel);
+	int fd = open(p, flags & ~O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	struct handle *h = handle_new(H_SCRATCH);
+	h->fd = fd;
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	return 0;
+}
+
+/* Outputs are stable between renders: page cache, invalidated after a publish. The rest
+ * (status, phase, log, metadata, object.yaml) changes under the reader: direct I/O. */
+static bool cacheable(const struct route *r)
+{
+	return strncmp(r->rel, "output/", 7) == 0 ||
+	       (r->area == AREA_PROMISES && strcmp(r->rel, "promise.yaml") == 0);
+}
+
+static int do_open(const char *path, struct fuse_file_info *fi, bool create, mode_t mode)
+{
+	struct route r;
+	int rc = route(path, &r);
+	if (rc)
+		return rc;
+	if (r.list)
+		return create ? -EEXIST : -EISDIR;
+	struct kfs_view *v = view_of(&r);
+	if (!v)
+		return r.area == AREA_ROOT ? -EIO : -ENOENT;
+	if (r.rel[0] == '\0') {
+		/* A file named like a request, directly in requests/: only folders live there. */
+		rc = create ? -EPERM : -EISDIR;
+		goto out;
+	}
+	if (is_scratch(&r, v)) {
+		rc = open_scratch(&r, fi->flags | (create ? O_CREAT : 0), mode, fi);
+		goto out;
+	}
+	const struct kfs_view_file *f = kfs_view_file(v, r.rel);
+	bool wants_write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+	if (!f && !create && !is_writable_file(&r)) {
+		rc = kfs_view_is_dir(v, r.rel) ? -EISDIR : -ENOENT;
+		goto out;
+	}
+	if (wants_write || create) {
+		if (!is_writable_file(&r)) {
+			rc = -EROFS;
+			goto out;
+		}
+		if (!f && !create && strcmp(r.rel, "feedback") != 0) {
+			rc = -ENOENT;
+			goto out;
+		}
+		if (create && f && (fi->flags & O_EXCL)) {
+			rc = -EEXIST;
+			goto out;
+		}
+		struct handle *h = write_handle(&r, f, fi->flags);
+		writer_add(h);
+		fi->fh = (uintptr_t)h;
+		fi->direct_io = 1;
+		goto out;
+	}
+	struct handle *h = handle_new(H_READ);
+	h->view = v;
+	h->file = f;
+	v = NULL;
+	fi->fh = (uintptr_t)h;
+	if (cacheable(&r))
+		fi->keep_cache = 1;
+	else
+		fi->direct_io = 1;
+out:
+	if (v)
+		kfs_view_put(v);
+	return rc;
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+	return do_open(path, fi, false, 0);
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return do_open(path, fi, true, mode);
+}
+
+static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)path;
+	struct handle *h = fh_of(fi);
+	const char *data;
+	size_t len;
+	int n;
+	switch (h->type) {
+	case H_SCRATCH:
+		n = (int)pread(h->fd, buf, size, off);
+		return n < 0 ? -errno : n;
+	case H_READ:
+		data = h->file->data;
+		len = h->file->len;
+		if ((size_t)off >= len)
+			return 0;
+		if (size > len - (size_t)off)
+			size = len - (size_t)off;
+		memcpy(buf, data + off, size);
+		return (int)size;
+	case H_WRITE:
+		pthread_mutex_lock(&h->lock);
+		if ((size_t)off >= h->len)
+			size = 0;
+		else if (size > h->len - (size_t)off)
+			size = h->len - (size_t)off;
+		if (size)
+			memcpy(buf, h->data + off, size);
+		pthread_mutex_unlock(&h->lock);
+		return (int)size;
+	}
+	return -EIO;
+}
+
+static int op_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)path;
+	struct handle *h = fh_of(fi);
+	if (h->type == H_SCRATCH) {
+		ssize_t n = pwrite(h->fd, buf, size, off);
+		return n < 0 ? -errno : (int)n;
+	}
+	if (h->type != H_WRITE)
+		return -EBADF;
+	pthread_mutex_lock(&h->lock);
+	size_t at = h->append ? h->len : (size_t)off;
+	/* Keep at most one byte past the limit: enough for the store to answer EFBIG on
+	 * close, without holding an arbitrarily large file in memory. */
+	size_t limit = ctx()->max_input + 1;
+	size_t keep = at >= limit ? 0 : (size > limit - at ? limit - at : size);
+	if (keep) {
+		if (at + keep > h->len)
+			hbuf_resize(h, at + keep);
+		memcpy(h->data + at, buf, keep);
+	} else if (at >= limit && h->len < limit) {
+		hbuf_resize(h, limit);
+	}
+	h->dirty = true;
+	clock_gettime(CLOCK_REALTIME, &h->mtime);
+	pthread_mutex_unlock(&h->lock);
+	return (int)size;
+}
+
+/* close() reaches here: the buffered content is submitted and its verdict is close's. */
+static int op_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	struct handle *h = fh_of(fi);
+	if (!h || h->type != H_WRITE)
+		return 0;
+	int rc = 0;
+	pthread_mutex_lock(&h->lock);
+	if (h->dirty) {
+		rc = submit(h->target, h->name, h->data, h->len);
+		h->dirty = false;
+		h->truncated = false;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	struct handle *h = fh_of(fi);
+	if (h && h->type == H_WRITE) {
+		writer_remove(h);
+		/* `: > object.yaml` truncated and wrote nothing: the empty file is still the
+		 * user's new content; no close is left to report the verdict, status.yaml does. */
+		if (h->truncated)
+			submit(h->target, h->name, "", 0);
+	}
+	handle_free(h);
+	return 0;
+}
+
+/* The content is complete only at close, so fsync does not submit a half-written file; the
+ * store persists every accepted submit itself. */
+static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path;
+	struct handle *h = fh_of(fi);
+	if (h && h->type == H_SCRATCH)
+		return (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno : 0;
+	return 0;
+}
+
+static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct handle *h = fh_of(fi);
+	if (size < 0)
+		return -EINVAL;
+	if (h) {
+		if (h->type == H_SCRATCH)
+			return ftruncate(h->fd, size) < 0 ? -errno : 0;
+		if (h->type != H_WRITE)
+			return -EROFS;
+		pthread_mutex_lock(&h->lock);
+		size_t limit = ctx()->max_input + 1;
+		hbuf_resize(h, (size_t)size > limit ? limit : (size_t)size);
+		h->dirty = true;
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
+	struct route r;
+	int rc = route(path, &r);
+	if (rc)
+		return rc;
+	if (r.list)
+		return -EISDIR;
+	struct kfs_view *v = view_of(&r);
+	if (!v)
+		return -ENOENT;
+	const struct kfs_view_file *f = kfs_view_file(v, r.rel);
+	if (is_scratch(&r, v)) {
+		char p[PATH_MAX];
+		scratch_path(p, sizeof(p), r.name, r.rel);
+		rc = truncate(p, size) < 0 ? -errno : 0;
+	} else if (!is_writable_file(&r)) {
+		rc = f || kfs_view_is_dir(v, r.rel) ? -EROFS : -ENOENT;
+	} else if (strcmp(r.rel, "feedback") == 0) {
+		rc = 0; /* a message, not a document: nothing to truncate */
+	} else {
+		/* truncate(2) without an open file: the truncated content is the new request. */
+		struct handle *w = write_handle(&r, f, 0);
+		hbuf_resize(w, (size_t)size > ctx()->max_input + 1 ? ctx()->max_input + 1
+								  : (size_t)size);
+		rc = submit(w->target, w->name, w->data, w->len);
+		handle_free(w);
+	}
+	kfs_view_put(v);
+	return rc;
+}
+
+/* utimens, chmod, chown: accepted on the writable files and request folders (touch, cp -p),
+ * passed to the real file for scratch files, EROFS on generated ones, root or not. */
+enum meta_op { META_TIMES, META_MODE, META_OWNER };
+
+static int meta(const char *path, struct fuse_file_info *fi, enum meta_op op,
+		const struct timespec tv[2], mode_t mode, uid_t uid, gid_t gid)
+{
+	struct handle *h = fh_of(fi);
+	if (h && h->type == H_SCRATCH) {
+		int rc = op == META_TIMES  ? futimens(h->fd, tv)
+			 : op == META_MODE ? fchmod(h->fd, mode)
+					   : fchown(h->fd, uid, gid);
+		return rc < 0 ? -errno : 0;
+	}
+	if (h)
+		return h->type == H_WRITE ? 0 : -EROFS;
+	struct route r;
+	int rc = route(path, &r);
+	if (rc)
+		return rc;
+	if (r.list)
+		return r.area == AREA_REQUESTS ? 0 : -EROFS;
+	struct kfs_view *v = view_of(&r);
+	if (!v)
+		return -ENOENT;
+	if (is_scratch(&r, v)) {
+		char p[PATH_MAX];
+		scratch_path(p, sizeof(p), r.name, r.rel);
+		rc = op == META_TIMES  ? utimensat(AT_FDCWD, p, tv, AT_SYMLINK_NOFOLLOW)
+		     : op == META_MODE ? chmod(p, mode)
+				       : lchown(p, uid, gid);
+		rc = rc < 0 ? -errno : 0;
+	} else if (is_writable_file(&r) || (r.area == AREA_REQUESTS && r.rel[0] == '\0')) {
+		rc = kfs_view_file(v, r.rel) || r.rel[0] == '\0' ? 0 : -ENOENT;
+	} else {
+		rc = kfs_view_file(v, r.rel) || kfs_view_is_dir(v, r.rel) || r.rel[0] == '\0'
+			     ? -EROFS
+			     : -ENOENT;
+	}
+	kfs_view_put(v);
+	return rc;
+}
+
+static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	return meta(path, fi, META_TIMES, tv, 0, 0, 0);
+}
+
+static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return meta(path, fi, META_MODE, NULL, mode, 0, 0);
+}
+
+static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	return meta(path, fi, META_OWNER, NULL, 0, uid, gid);
+}
+
+/* Directory listing with duplicates removed: a view lists files and folders separately. */
+struct lister {
+	void *buf;
+	fuse_fill_dir_t filler;
+	char **seen;
+	size_t nseen, capseen;
+};
+
+static void emit(struct lister *l, const char *name, size_t len)
+{
+	for (size_t i = 0; i < l->nseen; i++)
+		if (strlen(l->seen[i]) == len && memcmp(l->seen[i], name, len) == 0)
+			return;
+	if (l->nseen == l->capseen) {
+		l->capseen = l->capseen ? l->capseen * 2 : 16;
+		l->seen = kfs_xrealloc(l->seen, l->capseen * sizeof(*l->seen));
+	}
+	l->seen[l->nseen] = kfs_xstrndup(name, len);
+	l->filler(l->buf, l->seen[l->nseen], NULL, 0, 0);
+	l->nseen++;
+}
+
+/* Emits the first component of path when it lies directly under dir ("" for the top). */
+static void emit_child(struct lister *l, const char *dir, const char *path)
+{
+	size_t dl = strlen(dir);
+	if (dl) {
+		if (strncmp(path, dir, dl) != 0 || path[dl] != '/')
+			return;
+		path += dl + 1;
+	}
+	const char *slash = strchr(path, '/');
+	if (*path)
+		emit(l, path, slash ? (size_t)(slash - path) : strlen(path));
+}
+
+static void emit_scratch(struct lister *l, const char *request)
+{
+	char p[PATH_MAX];
+	scratch_path(p, sizeof(p), request, NULL);
+	DIR *d = opendir(p);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    !is_generated_name(e->d_name))
+			emit(l, e->d_name, strlen(e->d_name));
+	closedir(d);
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	(void)off;
+	(void)fi;
+	(void)flags;
+	struct route r;
+	int rc = route(path, &r);
+	if (rc)
+		return rc;
+	struct lister l = {.buf = buf, .filler = filler};
+	emit(&l, ".", 1);
+	emit(&l, "..", 2);
+	if (r.list) {
+		char **names;
+		size_t n;
+		rc = kfs_store_list(ctx()->store, r.area == AREA_PROMISES ? "promises" : "requests",
+				    &names, &n);
+		if (rc == 0) {
+			for (size_t i = 0; i < n; i++)
+				emit(&l, names[i], strlen(names[i]));
+			kfs_store_free_names(names, n);
+		}
+		goto out;
+	}
+	struct kfs_view *v = view_of(&r);
+	if (!v) {
+		rc = -ENOENT;
+		goto out;
+	}
+	bool root_input = r.area == AREA_ROOT && strcmp(r.rel, "input") == 0;
+	if (r.rel[0] && !root_input && !kfs_view_is_dir(v, r.rel)) {
+		rc = kfs_view_file(v, r.rel) ? -ENOTDIR : -ENOENT;
+	} else {
+		if (r.area == AREA_ROOT && r.rel[0] == '\0') {
+			emit(&l, "input", 5);
+			emit(&l, "promises", 8);
+			emit(&l, "requests", 8);
+		}
+		/* object.yaml first: `rm -rf` unlinks in this order, and that unlink is what
+		 * deletes the request, after which the generated files may go. */
+		if (r.area == AREA_REQUESTS && r.rel[0] == '\0' && has_object(v))
+			emit(&l, "object.yaml", 11);
+		for (size_t i = 0; i < v->nfiles; i++)
+			emit_child(&l, r.rel, v->files[i].path);
+		for (size_t i = 0; i < v->ndirs; i++)
+			emit_child(&l, r.rel, v->dirs[i]);
+		if (r.area == AREA_REQUESTS && r.rel[0] == '\0')
+			emit_scratch(&l, r.name);
+	}
+	kfs_view_put(v);
+out:
+	for (size_t i = 0; i < l.nseen; i++)
+		free(l.seen[i]);
+	free(l.seen);
+	return rc;
+}
+
+static int op_mkdir(const char *path, mode_t mode)
+{
+	(void)mode;
+	struct route r;
+	int rc = route(path, &r);
+	if (rc)
+		return rc;
+	if (r.list)
+		return -EEXIST;
+	if (r.area != AREA_REQUESTS || r.rel[0])
+		return -EROFS;
+	struct kfs_error err = {0};
+	rc = kfs_store_create(ctx()->store, r.name, &err);
+	log_error(r.folder, rc, &err);
+	return reply_code(rc);
+}
+
+static int op_unlink(const char *path)
+{
+	struct route r;
+	int rc = route(path, &r);
+	if (rc)
+		return rc;
+	if (r.list)
+		return -EISDIR;
+	struct kfs_view *v = view_of(&r);
+	if (!v)
+		return -ENOENT;
+	if (r.area != AREA_REQUESTS || r.rel[0] == '\0') {
+		rc = -EROFS;
+	} else if (is_scratch(&r, v)) {
+		char p[PATH_MAX];
+		scratch_path(p, sizeof(p), r.name, r.rel);
+		rc = unlink(p) < 0 ? -errno : 0;
+	} else if (strcmp(r.rel, "object.yaml") == 0) {
+		if (has_object(v)) {
+			struct kfs_error err = {0};
+			rc = reply_code(kfs_store_delete_object(ctx()->store, r.name, &err));
+			log_error(r.folder, rc, &err);
+		} else {
+			rc = -ENOENT;
+		}
+	} else if (has_object(v)) {
+		rc = kfs_view_file(v, r.rel) ? -EROFS : kfs_view_is_dir(v, r.rel) ? -EISDIR : -ENOENT;
+	} else {
+		rc = 0; /* an empty request protects nothing: let `rm -rf` proceed */
+	}
+	kfs_view_put(v);
+	return rc;
+}
+
+static bool scratch_dir_empty(const char *request)
+{
+	char p[PATH_MAX];
+	scratch_path(p, sizeof(p), request, NULL);
+	DIR *d = opendir(p);
+	if (!d)
+		return true;
+	struct dirent *e;
+	bool empty = true;
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+static int op_rmdir(const char *path)
+{
+	struct route r;
+	int rc = route(path, &r);
+	if (rc)
+		return rc;
+	if (r.list || r.area != AREA_REQUESTS)
+		return -EROFS;
+	struct kfs_view *v = view_of(&r);
+	if (!v)
+		return -ENOENT;
+	if (r.rel[0] == '\0') {
+		if (!scratch_dir_empty(r.name)) {
+			rc = -ENOTEMPTY;
+		} else {
+			struct kfs_error err = {0};
+			rc = reply_code(kfs_store_remove(ctx()->store, r.name, &err));
+			log_error(r.folder, rc, &err);
+			if (rc == 0) {
+				char p[PATH_MAX];
+				scratch_path(p, sizeof(p), r.name, NULL);
+				rmdir(p);
+			}
+		}
+	} else if (has_object(v)) {
+		rc = kfs_view_is_dir(v, r.rel) ? -ENOTEMPTY
+		     : kfs_view_file(v, r.rel) ? -ENOTDIR
+						: -ENOENT;
+	} else {
+		rc = 0; /* the folders of an empty request: nothing to protect */
+	}
+	kfs_view_put(v);
+	return rc;
+}
+
+static int read_file_fd(int fd, struct kfs_buf *out, size_t max)
+{
+	char chunk[65536];
+	ssize_t n;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		if (out->len < max)
+			kfs_buf_add(out, chunk, (size_t)n > max - out->len ? max - out->len : (size_t)n);
+	}
+	return n < 0 ? -errno : 0;
+}
+
+/* An editor's scratch file renamed onto object.yaml: its content is the new request. */
+static int rename_into_object(const struct route *from, const struct route *to)
+{
+	char p[PATH_MAX];
+	scratch_path(p, sizeof(p), from->name, from->rel);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct kfs_buf b = {0};
+	int rc = read_file_fd(fd, &b, ctx()->max_input + 1);
+	close(fd);
+	if (rc == 0)
+		rc = submit(W_OBJECT, to->name, b.data ? b.data : "", b.len);
+	if (rc == 0)
+		unlink(p);
+	kfs_buf_free(&b);
+	return rc;
+}
+
+/* object.yaml renamed to a scratch name (vim's backup): copy it, keep the request. */
+static int copy_object_out(const struct kfs_view_file *obj, const struct route *to)
+{
+	char p[PATH_MAX];
+	int rc = ensure_scratch_dir(to->name);
+	if (rc)
+		return rc;
+	scratch_path(p, sizeof(p), to->name, to->rel);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	size_t done = 0;
+	while (done < obj->len) {
+		ssize_t n = write(fd, obj->data + done, obj->len - done);
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+static int op_rename(const char *from, const char *to, unsigned int flags)
+{
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	struct route rf, rt;
+	int rc = route(from, &rf);
+	if (rc == 0)
+		rc = route(to, &rt);
+	if (rc)
+		return rc;
+	if (rf.area != AREA_REQUESTS || rt.area != AREA_REQUESTS || rf.list || rt.list ||
+	    !rf.rel[0] || !rt.rel[0])
+		return -EROFS;
+	struct kfs_view *vf = view_of(&rf);
+	struct kfs_view *vt = view_of(&rt);
+	if (!vf || !vt) {
+		rc = -ENOENT;
+		goto out;
+	}
+	bool from_scratch = is_scratch(&rf, vf), to_scratch = is_scratch(&rt, vt);
+	bool to_object = strcmp(rt.rel, "object.yaml") == 0;
+	const struct kfs_view_file *obj = kfs_view_file(vf, "object.yaml");
+	if ((flags & RENAME_NOREPLACE) && to_object && has_object(vt)) {
+		rc = -EEXIST;
+	} else if (from_scratch && to_object) {
+		rc = rename_into_object(&rf, &rt);
+	} else if (from_scratch && to_scratch) {
+		char a[PATH_MAX], b[PATH_MAX];
+		rc = ensure_scratch_dir(rt.name);
+		scratch_path(a, sizeof(a), rf.name, rf.rel);
+		scratch_path(b, sizeof(b), rt.name, rt.rel);
+		if (rc == 0)
+			rc = renameat2(AT_FDCWD, a, AT_FDCWD, b, flags) < 0 ? -errno : 0;
+	} else if (strcmp(rf.rel, "object.yaml") == 0 && to_scratch) {
+		rc = obj ? copy_object_out(obj, &rt) : -ENOENT;
+	} else if (strcmp(rf.rel, "object.yaml") == 0 && to_object) {
+		/* Between requests: let mv copy the content and then unlink the source. */
+		rc = strcmp(rf.name, rt.name) == 0 ? 0 : -EXDEV;
+	} else {
+		rc = kfs_view_file(vf, rf.rel) || kfs_view_is_dir(vf, rf.rel) ? -EROFS : -ENOENT;
+	}
+out:
+	if (vf)
+		kfs_view_put(vf);
+	if (vt)
+		kfs_view_put(vt);
+	return rc;
+}
+
+static int op_statfs(const char *path, struct statvfs *st)
+{
+	(void)path;
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = 4096;
+	st->f_frsize = 4096;
+	st->f_namemax = NAME_MAX;
+	return 0;
+}
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	/* No attribute or name caching: every stat sees the last publish. Output pages are
+	 * cached per open (keep_cache) and invalidated by the invalidation thread. */
+	cfg->use_ino = 0;
+	cfg->entry_timeout = 0;
+	cfg->attr_timeout = 0;
+	cfg->negative_timeout = 0;
+	cfg->kernel_cache = 0;
+	cfg->auto_cache = 0;
+	/* Nothing here needs .fuse_hidden files: handles hold their own snapshot or buffer. */
+	cfg->hard_remove = 1;
+	/* Paths are needed by readdir; handles never need theirs. */
+	cfg->nullpath_ok = 0;
+	return fuse_get_context()->private_data;
+}
+
+static const struct fuse_operations operations = {
+	.init = op_init,
+	.getattr = op_getattr,
+	.access = op_access,
+	.readdir = op_readdir,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.truncate = op_truncate,
+	.utimens = op_utimens,
+	.chmod = op_chmod,
+	.chown = op_chown,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.statfs = op_statfs,
+};
+
+const struct fuse_operations *kfs_fs_operations(void)
+{
+	return &operations;
+}
+
+void kfs_fs_on_publish(void *arg, const char *folder)
+{
+	struct kfs_fs *fs = arg;
+	pthread_mutex_lock(&fs->qlock);
+	bool queued = fs->stopping;
+	for (struct kfs_inval *q = fs->qhead; q && !queued; q = q->next)
+		queued = strcmp(q->folder, folder) == 0;
+	if (!queued) {
+		struct kfs_inval *q = kfs_xcalloc(1, sizeof(*q));
+		q->folder = kfs_xstrdup(folder);
+		*fs->qtail = q;
+		fs->qtail = &q->next;
+		pthread_cond_signal(&fs->qcond);
+	}
+	pthread_mutex_unlock(&fs->qlock);
+}
+
+static void invalidate_folder(struct kfs_fs *fs, const char *folder)
+{
+	struct kfs_view *v = kfs_store_view(fs->store, folder);
+	if (!v)
+		return;
+	char p[PATH_MAX];
+	for (size_t i = 0; i < v->nfiles; i++) {
+		snprintf(p, sizeof(p), "/%s%s%s", folder, folder[0] ? "/" : "", v->files[i].path);
+		fuse_invalidate_path(fs->fuse, p); /* -ENOENT: the kernel never looked it up */
+	}
+	kfs_view_put(v);
+}
+
+void *kfs_fs_inval_thread(void *arg)
+{
+	struct kfs_fs *fs = arg;
+	pthread_mutex_lock(&fs->qlock);
+	while (!fs->stopping) {
+		if (!fs->qhead) {
+			pthread_cond_wait(&fs->qcond, &fs->qlock);
+			continue;
+		}
+		struct kfs_inval *q = fs->qhead;
+		fs->qhead = NULL;
+		fs->qtail = &fs->qhead;
+		pthread_mutex_unlock(&fs->qlock);
+		while (q) {
+			struct kfs_inval *next = q->next;
+			invalidate_folder(fs, q->folder);
+			free(q->folder);
+			free(q);
+			q = next;
+		}
+		pthread_mutex_lock(&fs->qlock);
+	}
+	pthread_mutex_unlock(&fs->qlock);
+	return NULL;
+}

@@ -1,0 +1,420 @@
+/* Repository paths: where Kratix writes each workload for each filepath mode, and the "work" a
+ * render owns (what to replace, what to write). */
+#include "kratixfs/gitstore.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kratixfs/buf.h"
+
+/* ---- md5 (RFC 1321), for Kratix's ids: not for security ---------------------------------- */
+
+static const uint32_t md5_k[64] = {
+	0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
+	0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
+	0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
+	0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+	0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
+	0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
+	0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
+	0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+	0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
+	0xeb86d391};
+static const uint8_t md5_r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+				  5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+				  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+				  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+
+static void md5_block(uint32_t h[4], const uint8_t *p)
+{
+	uint32_t w[16], a = h[0], b = h[1], c = h[2], d = h[3];
+
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[i * 4] | (uint32_t)p[i * 4 + 1] << 8 |
+		       (uint32_t)p[i * 4 + 2] << 16 | (uint32_t)p[i * 4 + 3] << 24;
+	for (int i = 0; i < 64; i++) {
+		uint32_t f;
+		int g;
+		if (i < 16)
+			f = (b & c) | (~b & d), g = i;
+		else if (i < 32)
+			f = (d & b) | (~d & c), g = (5 * i + 1) % 16;
+		else if (i < 48)
+			f = b ^ c ^ d, g = (3 * i + 5) % 16;
+		else
+			f = c ^ (b | ~d), g = (7 * i) % 16;
+		uint32_t t = d;
+		d = c;
+		c = b;
+		uint32_t x = a + f + md5_k[i] + w[g];
+		b = b + (x << md5_r[i] | x >> (32 - md5_r[i]));
+		a = t;
+	}
+	h[0] += a, h[1] += b, h[2] += c, h[3] += d;
+}
+
+static void md5_hex(const char *s, char out[33])
+{
+	uint32_t h[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+	size_t len = strlen(s), i;
+	uint8_t block[64];
+
+	for (i = 0; i + 64 <= len; i += 64)
+		md5_block(h, (const uint8_t *)s + i);
+	size_t rest = len - i;
+	memset(block, 0, sizeof(block));
+	memcpy(block, s + i, rest);
+	block[rest] = 0x80;
+	if (rest >= 56) {
+		md5_block(h, block);
+		memset(block, 0, sizeof(block));
+	}
+	uint64_t bits = (uint64_t)len * 8;
+	for (int k = 0; k < 8; k++)
+		block[56 + k] = (uint8_t)(bits >> (8 * k));
+	md5_block(h, block);
+	for (int k = 0; k < 16; k++)
+		snprintf(out + 2 * k, 3, "%02x", (h[k / 4] >> (8 * (k % 4))) & 0xff);
+}
+
+void kfs_git_id5(const char *directory, char out[6])
+{
+	char hex[33];
+	md5_hex(directory, hex);
+	memcpy(out, hex, 5);
+	out[5] = '\0';
+}
+
+/* ---- paths -------------------------------------------------------------------------------- */
+
+/* Joins the non-empty parts with '/', as Go's filepath.Join does for clean parts. */
+static char *join(const char *const *parts, size_t n)
+{
+	struct kfs_buf b = {0};
+	for (size_t i = 0; i < n; i++) {
+		if (!parts[i] || !*parts[i])
+			continue;
+		if (b.len)
+			kfs_buf_addc(&b, '/');
+		kfs_buf_adds(&b, parts[i]);
+	}
+	return kfs_buf_steal(&b);
+}
+
+char *kfs_git_nested_dir(const struct kfs_destination *d, const char *ns, const char *promise,
+			 const char *request, const char *pipeline, const char *directory)
+{
+	char id5[6];
+	kfs_git_id5(directory, id5);
+	if (!request) {
+		const char *p[] = {d->path, "dependencies", promise, pipeline, id5};
+		return join(p, 5);
+	}
+	const char *p[] = {d->path, "resources", ns, promise, request, pipeline, id5};
+	return join(p, 7);
+}
+
+/* Kratix's GenerateObjectName appends five random characters; kratixfs uses the first five of
+ * md5(identifier) (Kratix's GenerateDeterministicObjectName) so names survive restarts. */
+static char *object_name(const char *identifier)
+{
+	char hex[33];
+	size_t n = strlen(identifier);
+
+	md5_hex(identifier, hex);
+	if (n > 56)
+		n = 55;
+	while (n > 0 && !((identifier[n - 1] >= 'a' && identifier[n - 1] <= 'z') ||
+			  (identifier[n - 1] >= 'A' && identifier[n - 1] <= 'Z') ||
+			  (identifier[n - 1] >= '0' && identifier[n - 1] <= '9')))
+		n--;
+	struct kfs_buf b = {0};
+	kfs_buf_add(&b, identifier, n);
+	kfs_buf_printf(&b, "-%.5s", hex);
+	return kfs_buf_steal(&b);
+}
+
+/* The Work name for one pipeline of a render (Kratix's buildWorkIdentifier). */
+static char *work_name(const struct kfs_git_render *r, const char *pipeline, bool is_static)
+{
+	struct kfs_buf id = {0};
+	if (is_static)
+		kfs_buf_printf(&id, "%s-static-deps", r->promise);
+	else if (r->request)
+		kfs_buf_printf(&id, "%s-%s-%s-%s", r->promise, r->request, r->ns ? r->ns : "default",
+			       pipeline);
+	else
+		kfs_buf_printf(&id, "%s-%s", r->promise, pipeline);
+	char *name = object_name(id.data);
+	kfs_buf_free(&id);
+	return name;
+}
+
+/* WorkPlacements live in the request's namespace, or Kratix's own for the promise. */
+static const char *wp_namespace(const struct kfs_git_render *r)
+{
+	return r->request ? (r->ns ? r->ns : "default") : "kratix-platform-system";
+}
+
+/* ---- works -------------------------------------------------------------------------------- */
+
+static void strv_add(char ***v, size_t *n, char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0) {
+			free(s);
+			return;
+		}
+	*v = kfs_xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = s;
+}
+
+static void file_add(struct kfs_git_work *w, char *path, const char *data, size_t len)
+{
+	w->files = kfs_xrealloc(w->files, (w->nfiles + 1) * sizeof(*w->files));
+	struct kfs_git_file *f = &w->files[w->nfiles++];
+	f->path = path;
+	f->data = kfs_xmalloc(len + 1);
+	memcpy(f->data, data, len);
+	f->data[len] = '\0';
+	f->len = len;
+}
+
+static void frag_add(struct kfs_git_work *w, const char *file, const char *key, const char *data,
+		     size_t len)
+{
+	w->frags = kfs_xrealloc(w->frags, (w->nfrags + 1) * sizeof(*w->frags));
+	struct kfs_git_frag *f = &w->frags[w->nfrags++];
+	f->file = kfs_xstrdup(file);
+	f->key = kfs_xstrdup(key);
+	f->data = kfs_xstrndup(data, len);
+	f->len = len;
+}
+
+void kfs_git_work_free(struct kfs_git_work *w)
+{
+	free(w->name);
+	free(w->owner);
+	for (size_t i = 0; i < w->ndirs; i++)
+		free(w->dirs[i]);
+	free(w->dirs);
+	for (size_t i = 0; i < w->nindexes; i++)
+		free(w->indexes[i]);
+	free(w->indexes);
+	for (size_t i = 0; i < w->naggregates; i++)
+		free(w->aggregates[i]);
+	free(w->aggregates);
+	for (size_t i = 0; i < w->nfrags; i++) {
+		free(w->frags[i].file);
+		free(w->frags[i].key);
+		free(w->frags[i].data);
+	}
+	free(w->frags);
+	for (size_t i = 0; i < w->nfiles; i++) {
+		free(w->files[i].path);
+		free(w->files[i].data);
+	}
+	free(w->files);
+	memset(w, 0, sizeof(*w));
+}
+
+static char *aggregate_file(const struct kfs_destination *d)
+{
+	const char *p[] = {d->path, d->filename};
+	return join(p, 2);
+}
+
+/* Writes one placement's outputs into the work, per its destination's mode. */
+static void lay_out(struct kfs_git_work *w, const struct kfs_git_render *r,
+		    const struct kfs_destination *d, const struct kfs_placement *p,
+		    const struct kfs_output *outs, bool is_static)
+{
+	char id5[6];
+	kfs_git_id5(p->directory, id5);
+	char *wname = work_name(r, p->pipeline, is_static);
+	struct kfs_buf wp = {0};
+	kfs_buf_printf(&wp, "%s.%s-%s", wname, d->name, id5);
+
+	if (d->mode == KFS_FP_NESTED) {
+		char *dir = kfs_git_nested_dir(d, r->ns ? r->ns : "default", r->promise, r->request,
+					       p->pipeline, p->directory);
+		for (size_t i = 0; i < p->noutputs; i++) {
+			const struct kfs_output *o = &outs[p->outputs[i]];
+			const char *parts[] = {dir, o->path};
+			file_add(w, join(parts, 2), o->data, o->len);
+		}
+		free(dir);
+	} else if (d->mode == KFS_FP_NONE) {
+		/* The index lists what this WorkPlacement wrote, so the next write (or the
+		 * delete) removes exactly that: Kratix's .kratix/<ns>-<workplacement>.yaml. */
+		struct kfs_buf idx = {0};
+		kfs_buf_adds(&idx, p->noutputs ? "files:\n" : "files: []\n");
+		for (size_t i = 0; i < p->noutputs; i++) {
+			const struct kfs_output *o = &outs[p->outputs[i]];
+			const char *parts[] = {d->path, o->path};
+			char *path = join(parts, 2);
+			kfs_buf_printf(&idx, "- %s\n", path);
+			file_add(w, path, o->data, o->len);
+		}
+		struct kfs_buf name = {0};
+		kfs_buf_printf(&name, ".kratix/%s-%s.yaml", wp_namespace(r), wp.data);
+		const char *parts[] = {d->path, name.data};
+		file_add(w, join(parts, 2), idx.data, idx.len);
+		kfs_buf_free(&name);
+		kfs_buf_free(&idx);
+	} else {
+		char *file = aggregate_file(d);
+		for (size_t i = 0; i < p->noutputs; i++) {
+			const struct kfs_output *o = &outs[p->outputs[i]];
+			frag_add(w, file, wp.data, o->data, o->len);
+		}
+		free(file);
+	}
+	kfs_buf_free(&wp);
+	free(wname);
+}
+
+/* What a render owns on every destination, scheduled there or not, so that moving to another
+ * destination, or deleting, removes the old files. */
+static void add_owned(struct kfs_git_work *w, const struct kfs_destinations *ds,
+		      const struct kfs_git_render *r)
+{
+	const char *ns = r->ns ? r->ns : "default";
+
+	for (size_t i = 0; i < ds->n; i++) {
+		const struct kfs_destination *d = &ds->items[i];
+		if (d->mode == KFS_FP_NESTED) {
+			if (r->request) {
+				const char *p[] = {d->path, "resources", ns, r->promise, r->request};
+				strv_add(&w->dirs, &w->ndirs, join(p, 5));
+			} else {
+				const char *p[] = {d->path, "dependencies", r->promise};
+				strv_add(&w->dirs, &w->ndirs, join(p, 3));
+			}
+		} else if (d->mode == KFS_FP_AGGREGATED) {
+			strv_add(&w->aggregates, &w->naggregates, aggregate_file(d));
+		} else {
+			/* One index per pipeline Work; its name ends "-<hash>." so the prefix
+			 * cannot match another request's index. */
+			size_t np = r->npipelines + r->noutputs + 1;
+			for (size_t k = 0; k < np; k++) {
+				const char *pipe;
+				bool is_static = false;
+				if (k < r->npipelines)
+					pipe = r->pipelines[k];
+				else if (k < r->npipelines + r->noutputs)
+					pipe = r->outputs[k - r->npipelines].pipeline;
+				else if (!r->request)
+					pipe = "", is_static = true;
+				else
+					continue;
+				char *wname = work_name(r, pipe ? pipe : "", is_static);
+				struct kfs_buf b = {0};
+				kfs_buf_printf(&b, ".kratix/%s-%s.", wp_namespace(r), wname);
+				const char *p[] = {d->path, b.data};
+				strv_add(&w->indexes, &w->nindexes, join(p, 2));
+				kfs_buf_free(&b);
+				free(wname);
+			}
+		}
+	}
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct kfs_git_file *)a)->path,
+		      ((const struct kfs_git_file *)b)->path);
+}
+
+/* Sorts the files; of two with the same path the later one written wins. */
+static void sort_files(struct kfs_git_work *w)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->nfiles; i++) {
+		bool later = false;
+		for (size_t j = i + 1; j < w->nfiles && !later; j++)
+			later = strcmp(w->files[i].path, w->files[j].path) == 0;
+		if (later) {
+			free(w->files[i].path);
+			free(w->files[i].data);
+		} else {
+			w->files[n++] = w->files[i];
+		}
+	}
+	w->nfiles = n;
+	if (w->nfiles > 1)
+		qsort(w->files, w->nfiles, sizeof(*w->files), cmp_file);
+}
+
+int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_render *r,
+		       struct kfs_git_work *out, char **unscheduled, struct kfs_error *err)
+{
+	struct kfs_schedule s = {0}, st = {0};
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (unscheduled)
+		*unscheduled = NULL;
+	out->name = kfs_xstrdup(r->request ? r->request : r->promise);
+	struct kfs_buf owner = {0};
+	if (r->request)
+		kfs_buf_printf(&owner, "resource/%s/%s/%s", r->ns ? r->ns : "default", r->promise,
+			       r->request);
+	else
+		kfs_buf_printf(&owner, "promise/%s", r->promise);
+	out->owner = kfs_buf_steal(&owner);
+	out->delete = r->delete;
+	add_owned(out, d, r);
+	if (r->delete)
+		return 0;
+
+	struct kfs_sched_input in = {
+		.type = r->type,
+		.promise_selectors = r->promise_selectors,
+		.promise_workflow_selectors = r->promise_workflow_selectors,
+		.selectors = r->selectors,
+		.outputs = r->outputs,
+		.noutputs = r->noutputs,
+	};
+	rc = kfs_schedule(d, &in, &s, err);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < s.n; i++)
+		lay_out(out, r, &d->items[s.items[i].dest], &s.items[i], r->outputs, false);
+
+	/* Static dependencies are their own Work, scheduled by the promise's selectors only. */
+	if (!r->request && r->static_deps) {
+		struct kfs_buf path = {0};
+		kfs_buf_printf(&path, "static/%s-dependencies.yaml", r->promise);
+		struct kfs_output o = {.pipeline = "", .path = path.data,
+				       .data = (char *)r->static_deps,
+				       .len = strlen(r->static_deps)};
+		struct kfs_sched_input sin = {.type = KFS_WF_PROMISE,
+					      .promise_selectors = r->promise_selectors,
+					      .outputs = &o,
+					      .noutputs = 1};
+		rc = kfs_schedule(d, &sin, &st, err);
+		for (size_t i = 0; rc == 0 && i < st.n; i++)
+			lay_out(out, r, &d->items[st.items[i].dest], &st.items[i], &o, true);
+		kfs_buf_free(&path);
+	}
+	sort_files(out);
+	if (unscheduled && (s.unscheduled || st.unscheduled)) {
+		struct kfs_buf b = {0};
+		if (s.unscheduled)
+			kfs_buf_adds(&b, s.unscheduled);
+		if (st.unscheduled && (!s.unscheduled || strcmp(s.unscheduled, st.unscheduled)))
+			kfs_buf_printf(&b, "%s%s", b.len ? "; " : "", st.unscheduled);
+		*unscheduled = kfs_buf_steal(&b);
+	}
+out:
+	kfs_schedule_free(&s);
+	kfs_schedule_free(&st);
+	if (rc)
+		kfs_git_work_free(out);
+	return rc;
+}

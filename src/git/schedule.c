@@ -1,0 +1,428 @@
+/* Kratix Destinations and scheduling: which destination gets which outputs. */
+#include "kratixfs/gitstore.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kratixfs/buf.h"
+#include "kratixfs/files.h"
+
+static void dest_free(struct kfs_destination *d)
+{
+	free(d->name);
+	for (size_t i = 0; i < d->nlabels; i++) {
+		free(d->labels[i].key);
+		free(d->labels[i].value);
+	}
+	free(d->labels);
+	free(d->path);
+	free(d->filename);
+}
+
+void kfs_destinations_free(struct kfs_destinations *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		dest_free(&d->items[i]);
+	free(d->items);
+	d->items = NULL;
+	d->n = 0;
+}
+
+/* Go's filepath.Clean for the few shapes a destination path takes; "." and "/" mean the root. */
+static char *clean_path(const char *p)
+{
+	struct kfs_buf b = {0};
+	const char *s = p;
+
+	while (*s) {
+		while (*s == '/')
+			s++;
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n && !(n == 1 && s[0] == '.')) {
+			if (b.len)
+				kfs_buf_addc(&b, '/');
+			kfs_buf_add(&b, s, n);
+		}
+		s += n;
+	}
+	return kfs_buf_steal(&b);
+}
+
+static int load_one(const struct kfs_node *doc, const char *name, struct kfs_destination *d,
+		    struct kfs_error *err)
+{
+	const char *kind = kfs_node_text_at(doc, "kind");
+	if (!kind || strcmp(kind, "Destination") != 0)
+		return kfs_error_set(err, -EINVAL, "%s:%d: kind must be Destination, not %s", name,
+				     doc->line, kind ? kind : "(missing)");
+	const char *dname = kfs_node_text_at(doc, "metadata.name");
+	if (!dname || !*dname)
+		return kfs_error_set(err, -EINVAL, "%s:%d: metadata.name is missing", name,
+				     doc->line);
+	d->name = kfs_xstrdup(dname);
+
+	const struct kfs_node *labels = kfs_node_at(doc, "metadata.labels");
+	if (labels && labels->type == KFS_MAP) {
+		d->labels = kfs_xcalloc(labels->len ? labels->len : 1, sizeof(*d->labels));
+		for (size_t i = 0; i < labels->len; i++) {
+			const struct kfs_node *v = labels->pairs[i].value;
+			if (v->type == KFS_MAP || v->type == KFS_SEQ)
+				return kfs_error_set(err, -EINVAL,
+						     "%s:%d: metadata.labels.%s must be a string",
+						     name, v->line, labels->pairs[i].key);
+			d->labels[i].key = kfs_xstrdup(labels->pairs[i].key);
+			d->labels[i].value = kfs_xstrdup(v->text);
+			d->nlabels++;
+		}
+	} else if (labels && labels->type != KFS_NULL) {
+		return kfs_error_set(err, -EINVAL, "%s:%d: metadata.labels must be a map", name,
+				     labels->line);
+	}
+
+	/* Kratix's webhook defaults spec.path to the destination's name. */
+	const char *path = kfs_node_text_at(doc, "spec.path");
+	d->path = clean_path(path && *path ? path : dname);
+
+	const struct kfs_node *strict = kfs_node_at(doc, "spec.strictMatchLabels");
+	if (strict && strict->type != KFS_BOOL && strict->type != KFS_NULL)
+		return kfs_error_set(err, -EINVAL,
+				     "%s:%d: spec.strictMatchLabels must be true or false", name,
+				     strict->line);
+	d->strict = strict && strict->type == KFS_BOOL && kfs_node_truthy(strict);
+
+	const struct kfs_node *mode = kfs_node_at(doc, "spec.filepath.mode");
+	const char *m = mode ? mode->text : NULL;
+	if (!m || mode->type == KFS_NULL || strcmp(m, "nestedByMetadata") == 0)
+		d->mode = KFS_FP_NESTED;
+	else if (strcmp(m, "none") == 0)
+		d->mode = KFS_FP_NONE;
+	else if (strcmp(m, "aggregatedYAML") == 0)
+		d->mode = KFS_FP_AGGREGATED;
+	else
+		return kfs_error_set(err, -EINVAL,
+				     "%s:%d: spec.filepath.mode must be nestedByMetadata, none or "
+				     "aggregatedYAML, not %s",
+				     name, mode->line, m ? m : "(not a string)");
+	const char *fname = kfs_node_text_at(doc, "spec.filepath.filename");
+	d->filename = kfs_xstrdup(fname && *fname ? fname : "aggregated.yaml");
+	return 0;
+}
+
+static int cmp_dest(const void *a, const void *b)
+{
+	return strcmp(((const struct kfs_destination *)a)->name,
+		      ((const struct kfs_destination *)b)->name);
+}
+
+int kfs_destinations_parse(const char *buf, size_t len, const char *name,
+			   struct kfs_destinations *out, struct kfs_error *err)
+{
+	struct kfs_node **docs = NULL;
+	size_t n = 0;
+
+	out->items = NULL;
+	out->n = 0;
+	int rc = kfs_doc_parse_stream(buf, len, name, &docs, &n, err);
+	if (rc)
+		return rc;
+	if (n == 0) {
+		kfs_doc_free_stream(docs, n);
+		return kfs_error_set(err, -EINVAL, "%s: holds no Destination document", name);
+	}
+	out->items = kfs_xcalloc(n, sizeof(*out->items));
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = load_one(docs[i], name, &out->items[i], err);
+		out->n++;
+		for (size_t j = 0; rc == 0 && j < i; j++)
+			if (strcmp(out->items[j].name, out->items[i].name) == 0)
+				rc = kfs_error_set(err, -EINVAL,
+						   "%s:%d: destination %s is defined twice", name,
+						   docs[i]->line, out->items[i].name);
+	}
+	kfs_doc_free_stream(docs, n);
+	if (rc) {
+		kfs_destinations_free(out);
+		return rc;
+	}
+	qsort(out->items, out->n, sizeof(*out->items), cmp_dest);
+	return 0;
+}
+
+int kfs_destinations_load(const char *file, struct kfs_destinations *out, struct kfs_error *err)
+{
+	if (!file) {
+		out->items = kfs_xcalloc(1, sizeof(*out->items));
+		out->n = 1;
+		out->items[0].name = kfs_xstrdup("default");
+		out->items[0].path = kfs_xstrdup("default");
+		out->items[0].filename = kfs_xstrdup("aggregated.yaml");
+		return 0;
+	}
+	struct kfs_buf b = {0};
+	int rc = kfs_read_file(file, &b, err);
+	if (rc == 0)
+		rc = kfs_destinations_parse(b.data, b.len, file, out, err);
+	kfs_buf_free(&b);
+	return rc;
+}
+
+/* ---- selectors -------------------------------------------------------------------------- */
+
+/* A label set being merged: later sets override earlier keys, as Go maps do. */
+struct labelset {
+	struct kfs_label *items; /* borrowed strings */
+	size_t n, cap;
+};
+
+static void ls_set(struct labelset *ls, char *key, char *value)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (strcmp(ls->items[i].key, key) == 0) {
+			ls->items[i].value = value;
+			return;
+		}
+	if (ls->n == ls->cap) {
+		ls->cap = ls->cap ? ls->cap * 2 : 8;
+		ls->items = kfs_xrealloc(ls->items, ls->cap * sizeof(*ls->items));
+	}
+	ls->items[ls->n].key = key;
+	ls->items[ls->n++].value = value;
+}
+
+static void ls_add_map(struct labelset *ls, const struct kfs_node *m)
+{
+	if (!m || m->type != KFS_MAP)
+		return;
+	for (size_t i = 0; i < m->len; i++)
+		ls_set(ls, m->pairs[i].key, m->pairs[i].value->text);
+}
+
+/* Promise selectors: the first entry wins (Kratix's SquashPromiseScheduling). */
+static void ls_add_promise(struct labelset *ls, const struct kfs_node *seq)
+{
+	if (!seq || seq->type != KFS_SEQ)
+		return;
+	for (size_t i = seq->len; i-- > 0;)
+		ls_add_map(ls, kfs_map_get(seq->items[i], "matchLabels"));
+}
+
+static bool dest_matches(const struct kfs_destination *d, const struct labelset *ls)
+{
+	/* A strict destination with labels takes only works that select something. */
+	if (ls->n == 0)
+		return !(d->strict && d->nlabels > 0);
+	for (size_t i = 0; i < ls->n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < d->nlabels && !found; j++)
+			found = strcmp(d->labels[j].key, ls->items[i].key) == 0 &&
+				strcmp(d->labels[j].value, ls->items[i].value) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static void describe_labels(struct kfs_buf *b, const struct labelset *ls)
+{
+	if (ls->n == 0) {
+		kfs_buf_adds(b, "no destination takes works without labels (every destination with "
+				"labels sets strictMatchLabels)");
+		return;
+	}
+	kfs_buf_adds(b, "no destination has labels ");
+	for (size_t i = 0; i < ls->n; i++)
+		kfs_buf_printf(b, "%s%s=%s", i ? ", " : "", ls->items[i].key, ls->items[i].value);
+}
+
+/* One validated entry of destination-selectors.yaml. */
+struct wsel {
+	char *directory; /* cleaned; "." for the root */
+	const struct kfs_node *labels;
+};
+
+static int parse_selectors(const struct kfs_node *seq, struct wsel **out, size_t *n,
+			   struct kfs_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	if (!seq || seq->type == KFS_NULL)
+		return 0;
+	if (seq->type != KFS_SEQ)
+		return kfs_error_set(err, -EINVAL,
+				     "destination-selectors.yaml:%d: must be a list of "
+				     "{matchLabels, directory}",
+				     seq->line);
+	*out = kfs_xcalloc(seq->len ? seq->len : 1, sizeof(**out));
+	int rc = 0;
+	for (size_t i = 0; i < seq->len && rc == 0; i++) {
+		const struct kfs_node *e = seq->items[i];
+		const struct kfs_node *ml = kfs_map_get(e, "matchLabels");
+		const char *dir = e->type == KFS_MAP ? kfs_node_text_at(e, "directory") : NULL;
+		char *c = clean_path(dir ? dir : "");
+		if (!*c) {
+			free(c);
+			c = kfs_xstrdup(".");
+		}
+		(*out)[i].directory = c;
+		(*out)[i].labels = ml;
+		(*n)++;
+		if (!ml || ml->type != KFS_MAP || ml->len == 0)
+			rc = kfs_error_set(err, -EINVAL,
+					   "destination-selectors.yaml:%d: entry with index %zu has no "
+					   "matchLabels",
+					   e->line, i);
+		else if (strchr(c, '/') || strcmp(c, "..") == 0)
+			rc = kfs_error_set(err, -EINVAL,
+					   "destination-selectors.yaml:%d: directory %s: sub-directories "
+					   "are not allowed",
+					   e->line, c);
+		for (size_t j = 0; rc == 0 && j < i; j++)
+			if (strcmp((*out)[j].directory, c) == 0)
+				rc = kfs_error_set(err, -EINVAL,
+						   "destination-selectors.yaml:%d: directory %s is "
+						   "listed twice",
+						   e->line, c);
+	}
+	return rc;
+}
+
+static void free_selectors(struct wsel *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(s[i].directory);
+	free(s);
+}
+
+void kfs_schedule_free(struct kfs_schedule *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->items[i].pipeline);
+		free(s->items[i].directory);
+		free(s->items[i].outputs);
+	}
+	free(s->items);
+	free(s->unscheduled);
+	memset(s, 0, sizeof(*s));
+}
+
+static bool in_directory(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* Places one workload group: every matching destination for the promise workflow, the first
+ * (by name) for a request. Kratix picks a random one and keeps it; kratixfs picks the first so
+ * that the same input always gives the same repository. */
+static void place_group(const struct kfs_destinations *d, const struct kfs_sched_input *in,
+			const struct labelset *ls, const char *pipeline, const char *directory,
+			const size_t *outs, size_t nouts, struct kfs_schedule *s,
+			struct kfs_buf *unscheduled)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < d->n; i++) {
+		if (!dest_matches(&d->items[i], ls))
+			continue;
+		any = true;
+		s->items = kfs_xrealloc(s->items, (s->n + 1) * sizeof(*s->items));
+		struct kfs_placement *p = &s->items[s->n++];
+		p->dest = i;
+		p->pipeline = kfs_xstrdup(pipeline);
+		p->directory = kfs_xstrdup(directory);
+		p->outputs = kfs_xmalloc((nouts ? nouts : 1) * sizeof(*p->outputs));
+		memcpy(p->outputs, outs, nouts * sizeof(*outs));
+		p->noutputs = nouts;
+		if (in->type == KFS_WF_RESOURCE)
+			break;
+	}
+	if (any)
+		return;
+	if (unscheduled->len)
+		kfs_buf_adds(unscheduled, "; ");
+	size_t mark = unscheduled->len;
+	describe_labels(unscheduled, ls);
+	if (strcmp(directory, ".") != 0)
+		kfs_buf_printf(unscheduled, " (output folder %s)", directory);
+	/* The same message for several pipelines says nothing new. */
+	const char *msg = unscheduled->data + mark;
+	const char *prev = strstr(unscheduled->data, msg);
+	if (prev && prev != msg) {
+		unscheduled->len = mark >= 2 ? mark - 2 : mark;
+		unscheduled->data[unscheduled->len] = '\0';
+	}
+}
+
+int kfs_schedule(const struct kfs_destinations *d, const struct kfs_sched_input *in,
+		 struct kfs_schedule *out, struct kfs_error *err)
+{
+	struct wsel *sel;
+	size_t nsel;
+	struct kfs_buf unscheduled = {0};
+
+	memset(out, 0, sizeof(*out));
+	int rc = parse_selectors(in->selectors, &sel, &nsel, err);
+	if (rc) {
+		free_selectors(sel, nsel);
+		return rc;
+	}
+
+	/* The root group's labels: resource-workflow lowest, then promise-workflow, then promise
+	 * (Kratix's sortWorkloadGroupDestinationsByLowestPriority). */
+	struct labelset root = {0};
+	for (size_t i = 0; i < nsel; i++)
+		if (strcmp(sel[i].directory, ".") == 0)
+			ls_add_map(&root, sel[i].labels);
+	ls_add_promise(&root, in->promise_workflow_selectors);
+	ls_add_promise(&root, in->promise_selectors);
+
+	size_t *outs = kfs_xmalloc((in->noutputs ? in->noutputs : 1) * sizeof(*outs));
+	bool *done = kfs_xcalloc(in->noutputs ? in->noutputs : 1, sizeof(*done));
+	/* Kratix makes one Work per pipeline: group the outputs by pipeline, in order seen. */
+	for (size_t p = 0; p < in->noutputs; p++) {
+		if (done[p])
+			continue;
+		const char *pipeline = in->outputs[p].pipeline ? in->outputs[p].pipeline : "";
+		for (size_t k = 0; k < nsel; k++) {
+			if (strcmp(sel[k].directory, ".") == 0)
+				continue;
+			size_t n = 0;
+			for (size_t i = p; i < in->noutputs; i++) {
+				const char *pi = in->outputs[i].pipeline ? in->outputs[i].pipeline : "";
+				if (!done[i] && strcmp(pi, pipeline) == 0 &&
+				    in_directory(in->outputs[i].path, sel[k].directory)) {
+					outs[n++] = i;
+					done[i] = true;
+				}
+			}
+			if (n == 0)
+				continue;
+			/* A directory entry is scheduled by its own labels only. */
+			struct labelset ls = {0};
+			ls_add_map(&ls, sel[k].labels);
+			place_group(d, in, &ls, pipeline, sel[k].directory, outs, n, out,
+				    &unscheduled);
+			free(ls.items);
+		}
+		size_t n = 0;
+		for (size_t i = p; i < in->noutputs; i++) {
+			const char *pi = in->outputs[i].pipeline ? in->outputs[i].pipeline : "";
+			if (!done[i] && strcmp(pi, pipeline) == 0) {
+				outs[n++] = i;
+				done[i] = true;
+			}
+		}
+		if (n)
+			place_group(d, in, &root, pipeline, ".", outs, n, out, &unscheduled);
+	}
+	free(outs);
+	free(done);
+	free(root.items);
+	free_selectors(sel, nsel);
+	out->unscheduled = unscheduled.len ? kfs_buf_steal(&unscheduled) : NULL;
+	kfs_buf_free(&unscheduled);
+	return 0;
+}

@@ -1,0 +1,815 @@
+/* The Git state store: destinations, scheduling, Kratix's paths, the libgit2 writer and push,
+ * checked with the real git CLI. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kratixfs/doc.h"
+#include "kratixfs/gitstore.h"
+#include "testutil.h"
+
+/* Runs a shell command and returns its stdout (malloc'd). */
+static char *sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	struct kfs_buf b = {0};
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		kfs_buf_add(&b, chunk, n);
+	int st = pclose(p);
+	if (st != 0)
+		fail_msg("command failed (%d): %s\n%s", st, cmd, b.data ? b.data : "");
+	return kfs_buf_steal(&b);
+}
+
+static struct kfs_node *yaml(const char *text)
+{
+	struct kfs_node *n = NULL;
+	struct kfs_error err = {0};
+	if (kfs_doc_parse(text, strlen(text), "test.yaml", &n, &err) != 0)
+		fail_msg("%s", err.msg);
+	return n;
+}
+
+static void dests(const char *text, struct kfs_destinations *d)
+{
+	struct kfs_error err = {0};
+	if (kfs_destinations_parse(text, strlen(text), "destinations.yaml", d, &err) != 0)
+		fail_msg("%s", err.msg);
+}
+
+static const char *three_dests = "apiVersion: platform.kratix.io/v1alpha1\n"
+				 "kind: Destination\n"
+				 "metadata: {name: worker-dev, labels: {environment: dev}}\n"
+				 "spec: {path: dev}\n"
+				 "---\n"
+				 "apiVersion: platform.kratix.io/v1alpha1\n"
+				 "kind: Destination\n"
+				 "metadata: {name: worker-prod, labels: {environment: prod}}\n"
+				 "spec: {path: prod, strictMatchLabels: true}\n"
+				 "---\n"
+				 "apiVersion: platform.kratix.io/v1alpha1\n"
+				 "kind: Destination\n"
+				 "metadata: {name: a-plain}\n";
+
+#define OUT(pl, p, d) {(char *)(pl), (char *)(p), (char *)(d), sizeof(d) - 1}
+
+/* ---- ids, destinations ------------------------------------------------------------------- */
+
+static void test_id5(void **state)
+{
+	(void)state;
+	char id[6];
+	kfs_git_id5(".", id);
+	assert_string_equal(id, "5058f");
+	kfs_git_id5("abc", id); /* md5("abc") = 900150983cd2... */
+	assert_string_equal(id, "90015");
+	kfs_git_id5("", id); /* md5("") = d41d8cd98f00... */
+	assert_string_equal(id, "d41d8");
+	char *long_in = kfs_xmalloc(200);
+	memset(long_in, 'a', 199);
+	long_in[199] = '\0';
+	kfs_git_id5(long_in, id); /* several blocks */
+	char *want = sh("printf '%%s' %s | md5sum | cut -c1-5 | tr -d '\\n'", long_in);
+	assert_string_equal(id, want);
+	free(want);
+	free(long_in);
+}
+
+static void test_destinations_load(void **state)
+{
+	(void)state;
+	struct kfs_destinations d;
+	dests(three_dests, &d);
+	assert_int_equal(d.n, 3);
+	/* Sorted by name, as Kratix lists them. */
+	assert_string_equal(d.items[0].name, "a-plain");
+	assert_string_equal(d.items[0].path, "a-plain"); /* path defaults to the name */
+	assert_string_equal(d.items[1].name, "worker-dev");
+	assert_string_equal(d.items[1].labels[0].key, "environment");
+	assert_string_equal(d.items[1].labels[0].value, "dev");
+	assert_true(d.items[2].strict);
+	assert_int_equal(d.items[2].mode, KFS_FP_NESTED);
+	kfs_destinations_free(&d);
+
+	struct kfs_destinations def;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_destinations_load(NULL, &def, &err), 0);
+	assert_int_equal(def.n, 1);
+	assert_string_equal(def.items[0].name, "default");
+	assert_string_equal(def.items[0].path, "default");
+	kfs_destinations_free(&def);
+
+	const char *bad = "kind: Destination\nmetadata: {name: x}\nspec:\n  path: /\n"
+			  "---\nkind: Destination\nmetadata: {name: y}\nspec:\n  filepath:\n"
+			  "    mode: flat\n";
+	assert_int_equal(kfs_destinations_parse(bad, strlen(bad), "dests.yaml", &d, &err),
+			 -EINVAL);
+	assert_contains(err.msg, "dests.yaml:10: spec.filepath.mode must be nestedByMetadata");
+	assert_contains(err.msg, "not flat");
+
+	const char *wrong = "kind: Cluster\nmetadata: {name: x}\n";
+	assert_int_equal(kfs_destinations_parse(wrong, strlen(wrong), "d.yaml", &d, &err),
+			 -EINVAL);
+	assert_contains(err.msg, "d.yaml:1: kind must be Destination, not Cluster");
+}
+
+/* ---- scheduling -------------------------------------------------------------------------- */
+
+static void test_schedule_selectors(void **state)
+{
+	(void)state;
+	struct kfs_destinations d;
+	struct kfs_schedule s;
+	struct kfs_error err = {0};
+	dests(three_dests, &d);
+	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"), OUT("p1", "prod/b.yaml", "b: 1\n"),
+				    OUT("p1", "sub/c.yaml", "c: 1\n")};
+
+	/* Root selector dev; the prod folder goes to prod only, by its own labels. */
+	struct kfs_node *sel = yaml("- matchLabels: {environment: dev}\n"
+				    "- matchLabels: {environment: prod}\n  directory: prod/\n");
+	struct kfs_sched_input in = {.type = KFS_WF_RESOURCE, .selectors = sel, .outputs = outs,
+				     .noutputs = 3};
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
+	assert_null(s.unscheduled);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(d.items[s.items[0].dest].name, "worker-prod");
+	assert_string_equal(s.items[0].directory, "prod");
+	assert_int_equal(s.items[0].noutputs, 1);
+	assert_int_equal(s.items[0].outputs[0], 1);
+	assert_string_equal(d.items[s.items[1].dest].name, "worker-dev");
+	assert_string_equal(s.items[1].directory, ".");
+	assert_int_equal(s.items[1].noutputs, 2); /* a.yaml and sub/c.yaml */
+	kfs_schedule_free(&s);
+
+	/* The promise's selectors win over the workflow's root entry. */
+	struct kfs_node *psel = yaml("- matchLabels: {environment: prod}\n");
+	struct kfs_node *root = yaml("- matchLabels: {environment: dev}\n");
+	in.selectors = root;
+	in.promise_selectors = psel;
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(d.items[s.items[0].dest].name, "worker-prod");
+	kfs_schedule_free(&s);
+
+	/* No selectors: a request goes to one destination, never to a strict one with labels;
+	 * the promise workflow goes to every non-strict one. */
+	in.selectors = NULL;
+	in.promise_selectors = NULL;
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(d.items[s.items[0].dest].name, "a-plain");
+	kfs_schedule_free(&s);
+	in.type = KFS_WF_PROMISE;
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(d.items[s.items[0].dest].name, "a-plain");
+	assert_string_equal(d.items[s.items[1].dest].name, "worker-dev");
+	kfs_schedule_free(&s);
+
+	/* A label nobody has: nothing placed, and the status can say why. */
+	struct kfs_node *none = yaml("- matchLabels: {environment: staging, team: a}\n"
+				     "- matchLabels: {zone: eu}\n  directory: sub\n");
+	in.selectors = none;
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
+	assert_int_equal(s.n, 0);
+	assert_contains(s.unscheduled, "no destination has labels zone=eu (output folder sub)");
+	assert_contains(s.unscheduled, "no destination has labels environment=staging, team=a");
+	kfs_schedule_free(&s);
+
+	/* Invalid selector files are refused, naming the entry. */
+	struct kfs_node *nested = yaml("- matchLabels: {a: b}\n  directory: x/y\n");
+	in.selectors = nested;
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), -EINVAL);
+	assert_contains(err.msg, "directory x/y: sub-directories are not allowed");
+	kfs_schedule_free(&s);
+	struct kfs_node *empty = yaml("- directory: x\n");
+	in.selectors = empty;
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), -EINVAL);
+	assert_contains(err.msg, "entry with index 0 has no matchLabels");
+	kfs_schedule_free(&s);
+
+	kfs_node_free(sel);
+	kfs_node_free(psel);
+	kfs_node_free(root);
+	kfs_node_free(none);
+	kfs_node_free(nested);
+	kfs_node_free(empty);
+	kfs_destinations_free(&d);
+}
+
+static void test_strict_match_labels(void **state)
+{
+	(void)state;
+	struct kfs_destinations d;
+	struct kfs_schedule s;
+	struct kfs_error err = {0};
+	dests("kind: Destination\nmetadata: {name: only, labels: {env: prod}}\n"
+	      "spec: {strictMatchLabels: true}\n",
+	      &d);
+	struct kfs_output outs[] = {OUT("p", "a.yaml", "a: 1\n")};
+	struct kfs_sched_input in = {.type = KFS_WF_PROMISE, .outputs = outs, .noutputs = 1};
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
+	assert_int_equal(s.n, 0);
+	assert_contains(s.unscheduled, "no destination takes works without labels");
+	kfs_schedule_free(&s);
+	struct kfs_node *psel = yaml("- matchLabels: {env: prod}\n");
+	in.promise_selectors = psel;
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
+	assert_int_equal(s.n, 1);
+	kfs_schedule_free(&s);
+	kfs_node_free(psel);
+	kfs_destinations_free(&d);
+}
+
+/* ---- the writer ---------------------------------------------------------------------------- */
+
+struct fixture {
+	char *dir;
+	char repo[512];
+	struct kfs_destinations d;
+	struct kfs_git *g;
+};
+
+static struct fixture *fx_new(const char *dtext)
+{
+	struct fixture *f = kfs_xcalloc(1, sizeof(*f));
+	struct kfs_error err = {0};
+	f->dir = tu_mkdtemp();
+	snprintf(f->repo, sizeof(f->repo), "%s/state.git", f->dir);
+	if (dtext)
+		dests(dtext, &f->d);
+	else
+		assert_int_equal(kfs_destinations_load(NULL, &f->d, &err), 0);
+	struct kfs_git_options o = {.repo = f->repo, .backoff_min_ms = 20, .backoff_max_ms = 100};
+	if (kfs_git_open(&o, &f->g, &err) != 0)
+		fail_msg("%s", err.msg);
+	return f;
+}
+
+static void fx_free(struct fixture *f)
+{
+	kfs_git_close(f->g);
+	kfs_destinations_free(&f->d);
+	tu_rmdir(f->dir);
+	free(f);
+}
+
+/* Builds and commits one request's render; returns whether it made a commit. */
+static bool commit_request(struct fixture *f, const char *name, const struct kfs_output *outs,
+			   size_t n, const struct kfs_node *sel, bool del, char *commit)
+{
+	struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "postgresql",
+				   .request = name, .outputs = outs, .noutputs = n,
+				   .selectors = sel, .delete = del};
+	struct kfs_git_work w;
+	struct kfs_git_result res;
+	struct kfs_error err = {0};
+	char *why = NULL;
+	if (kfs_git_work_build(&f->d, &r, &w, &why, &err) != 0)
+		fail_msg("%s", err.msg);
+	free(why);
+	if (kfs_git_commit(f->g, &w, 1, &res, &err) != 0)
+		fail_msg("%s", err.msg);
+	kfs_git_work_free(&w);
+	if (commit)
+		strcpy(commit, res.commit);
+	return res.changed;
+}
+
+static void test_nested_paths_idempotent_delete(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(NULL);
+	struct kfs_output outs[] = {OUT("instance-configure", "postgresql-instance.yaml", "kind: A\n"),
+				    OUT("instance-configure", "sub/b.yaml", "kind: B\n")};
+	char c1[41], c2[41];
+
+	assert_true(commit_request(f, "my-db", outs, 2, NULL, false, c1));
+	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	assert_string_equal(ls, "default/resources/default/postgresql/my-db/instance-configure/"
+				"5058f/postgresql-instance.yaml\n"
+				"default/resources/default/postgresql/my-db/instance-configure/"
+				"5058f/sub/b.yaml\n");
+	free(ls);
+	char *log = sh("git --git-dir=%s log --format='%%an %%s' main", f->repo);
+	assert_string_equal(log, "kratix Update from: my-db\n");
+	free(log);
+	char *head = sh("git --git-dir=%s rev-parse main | tr -d '\\n'", f->repo);
+	assert_string_equal(head, c1);
+	free(head);
+	free(sh("git --git-dir=%s fsck --strict 2>&1", f->repo));
+
+	/* The same render again: no commit, the head is reported. */
+	assert_false(commit_request(f, "my-db", outs, 2, NULL, false, c2));
+	assert_string_equal(c1, c2);
+	char *count = sh("git --git-dir=%s rev-list --count main", f->repo);
+	assert_string_equal(count, "1\n");
+	free(count);
+
+	/* A render without sub/b.yaml removes it, and its now empty folder. */
+	assert_true(commit_request(f, "my-db", outs, 1, NULL, false, NULL));
+	ls = sh("git --git-dir=%s ls-tree -r -t --name-only main | grep -c sub || true", f->repo);
+	assert_string_equal(ls, "0\n");
+	free(ls);
+
+	/* Deleting the request removes everything it owned in a "Delete from:" commit. */
+	struct kfs_output other[] = {OUT("p", "x.yaml", "x: 1\n")};
+	assert_true(commit_request(f, "other", other, 1, NULL, false, NULL));
+	assert_true(commit_request(f, "my-db", outs, 1, NULL, true, NULL));
+	ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	assert_string_equal(ls, "default/resources/default/postgresql/other/p/5058f/x.yaml\n");
+	free(ls);
+	log = sh("git --git-dir=%s log -1 --format='%%an <%%ae> %%s' main", f->repo);
+	assert_string_equal(log, "kratix <kratix@kratix.io> Delete from: my-db\n");
+	free(log);
+	free(sh("git --git-dir=%s fsck --strict 2>&1", f->repo));
+	/* No work tree, no index: the repository stays bare. */
+	assert_int_equal(access(f->repo, F_OK), 0);
+	char idx[600];
+	snprintf(idx, sizeof(idx), "%s/index", f->repo);
+	assert_int_not_equal(access(idx, F_OK), 0);
+	fx_free(f);
+}
+
+/* Several works in one call (what a group commit holds): one commit, one line per work. */
+static void test_batch_message(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(NULL);
+	struct kfs_output o = {"p", "r.yaml", "r: 1\n", 5};
+	struct kfs_git_work w[3];
+	struct kfs_git_result res;
+	struct kfs_error err = {0};
+	const char *names[] = {"one", "two", "three"};
+	for (int i = 0; i < 3; i++) {
+		struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg",
+					   .request = names[i], .outputs = &o, .noutputs = 1,
+					   .delete = i == 2};
+		assert_int_equal(kfs_git_work_build(&f->d, &r, &w[i], NULL, &err), 0);
+	}
+	assert_int_equal(kfs_git_commit(f->g, w, 2, &res, &err), 0);
+	assert_true(res.changed);
+	char *log = sh("git --git-dir=%s log --format=%%B main", f->repo);
+	assert_string_equal(log, "Update from: one\nUpdate from: two\n\n");
+	free(log);
+	/* A delete of something never written changes nothing and makes no commit. */
+	assert_int_equal(kfs_git_commit(f->g, &w[2], 1, &res, &err), 0);
+	assert_false(res.changed);
+	char *count = sh("git --git-dir=%s rev-list --count main", f->repo);
+	assert_string_equal(count, "1\n");
+	free(count);
+	for (int i = 0; i < 3; i++)
+		kfs_git_work_free(&w[i]);
+	fx_free(f);
+}
+
+static void test_directory_routing_paths(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(three_dests);
+	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"), OUT("p1", "prod/b.yaml", "b: 1\n")};
+	struct kfs_node *sel = yaml("- matchLabels: {environment: dev}\n"
+				    "- matchLabels: {environment: prod}\n  directory: prod\n");
+	assert_true(commit_request(f, "my-db", outs, 2, sel, false, NULL));
+	char id[6];
+	kfs_git_id5("prod", id);
+	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "dev/resources/default/postgresql/my-db/p1/5058f/a.yaml\n"
+		 "prod/resources/default/postgresql/my-db/p1/%s/prod/b.yaml\n",
+		 id);
+	assert_string_equal(ls, want);
+	free(ls);
+
+	/* Routed elsewhere: the old destination's files go. */
+	struct kfs_node *sel2 = yaml("- matchLabels: {environment: prod}\n");
+	assert_true(commit_request(f, "my-db", outs, 1, sel2, false, NULL));
+	ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	assert_string_equal(ls, "prod/resources/default/postgresql/my-db/p1/5058f/a.yaml\n");
+	free(ls);
+	kfs_node_free(sel);
+	kfs_node_free(sel2);
+	fx_free(f);
+}
+
+static void test_promise_dependencies(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(NULL);
+	struct kfs_output outs[] = {OUT("promise-configure", "operator.yaml", "kind: Op\n")};
+	struct kfs_git_render r = {.type = KFS_WF_PROMISE, .promise = "postgresql",
+				   .outputs = outs, .noutputs = 1,
+				   .static_deps = "kind: Namespace\n"};
+	struct kfs_git_work w;
+	struct kfs_git_result res;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_git_work_build(&f->d, &r, &w, NULL, &err), 0);
+	assert_int_equal(kfs_git_commit(f->g, &w, 1, &res, &err), 0);
+	kfs_git_work_free(&w);
+	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	assert_string_equal(ls, "default/dependencies/postgresql/5058f/static/"
+				"postgresql-dependencies.yaml\n"
+				"default/dependencies/postgresql/promise-configure/5058f/"
+				"operator.yaml\n");
+	free(ls);
+	char *log = sh("git --git-dir=%s log --format=%%s main", f->repo);
+	assert_string_equal(log, "Update from: postgresql\n");
+	free(log);
+	fx_free(f);
+}
+
+static const char *mode_dests = "kind: Destination\nmetadata: {name: flat}\n"
+				"spec: {path: flat, filepath: {mode: none}}\n---\n"
+				"kind: Destination\nmetadata: {name: agg}\n"
+				"spec: {path: agg, filepath: {mode: aggregatedYAML}}\n";
+
+static void test_mode_none(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(mode_dests);
+	/* Both destinations have no labels: a request goes to the first by name (agg); the
+	 * promise workflow goes to both. */
+	struct kfs_output outs[] = {OUT("pc", "a.yaml", "a: 1\n"), OUT("pc", "d/b.yaml", "b: 1\n")};
+	struct kfs_git_render r = {.type = KFS_WF_PROMISE, .promise = "pg", .outputs = outs,
+				   .noutputs = 2};
+	struct kfs_git_work w;
+	struct kfs_git_result res;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_git_work_build(&f->d, &r, &w, NULL, &err), 0);
+	assert_int_equal(kfs_git_commit(f->g, &w, 1, &res, &err), 0);
+	kfs_git_work_free(&w);
+	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main -- flat", f->repo);
+	assert_string_equal(ls, "flat/.kratix/kratix-platform-system-pg-pc-"
+				"45f0f.flat-5058f.yaml\nflat/a.yaml\nflat/d/b.yaml\n");
+	free(ls);
+	char *idx = sh("git --git-dir=%s show main:flat/.kratix/kratix-platform-system-pg-pc-"
+		       "45f0f.flat-5058f.yaml",
+		       f->repo);
+	assert_string_equal(idx, "files:\n- flat/a.yaml\n- flat/d/b.yaml\n");
+	free(idx);
+
+	/* The next render drops d/b.yaml: the index says it was ours, so it goes. */
+	r.noutputs = 1;
+	assert_int_equal(kfs_git_work_build(&f->d, &r, &w, NULL, &err), 0);
+	assert_int_equal(kfs_git_commit(f->g, &w, 1, &res, &err), 0);
+	assert_true(res.changed);
+	kfs_git_work_free(&w);
+	ls = sh("git --git-dir=%s ls-tree -r --name-only main -- flat", f->repo);
+	assert_string_equal(ls, "flat/.kratix/kratix-platform-system-pg-pc-"
+				"45f0f.flat-5058f.yaml\nflat/a.yaml\n");
+	free(ls);
+
+	/* Delete: the files and the index go. */
+	r.delete = true;
+	assert_int_equal(kfs_git_work_build(&f->d, &r, &w, NULL, &err), 0);
+	assert_int_equal(kfs_git_commit(f->g, &w, 1, &res, &err), 0);
+	kfs_git_work_free(&w);
+	ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	assert_string_equal(ls, "");
+	free(ls);
+	fx_free(f);
+}
+
+static void test_mode_aggregated(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(mode_dests);
+	struct kfs_output o1[] = {OUT("p", "a.yaml", "a: 1\n"), OUT("p", "b.yaml", "b: 1\n")};
+	struct kfs_output o2[] = {OUT("p", "z.yaml", "z: 1\n")};
+	assert_true(commit_request(f, "zeta", o2, 1, NULL, false, NULL));
+	assert_true(commit_request(f, "alpha", o1, 2, NULL, false, NULL));
+	char *agg = sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
+	/* Ordered by WorkPlacement name (alpha's before zeta's), joined by "\n---\n". */
+	assert_string_equal(agg, "a: 1\n\n---\nb: 1\n\n---\nz: 1\n");
+	free(agg);
+	assert_true(commit_request(f, "alpha", o1, 2, NULL, true, NULL));
+	agg = sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
+	assert_string_equal(agg, "z: 1\n");
+	free(agg);
+	assert_true(commit_request(f, "zeta", o2, 1, NULL, true, NULL));
+	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	assert_string_equal(ls, "");
+	free(ls);
+	fx_free(f);
+}
+
+struct writer_arg {
+	struct fixture *f;
+	int id;
+};
+
+static void *writer(void *p)
+{
+	struct writer_arg *a = p;
+	for (int round = 0; round < 5; round++) {
+		char name[32], data[64];
+		snprintf(name, sizeof(name), "req-%d", a->id);
+		snprintf(data, sizeof(data), "round: %d\n", round);
+		struct kfs_output o = {"p", "r.yaml", data, strlen(data)};
+		struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg",
+					   .request = name, .outputs = &o, .noutputs = 1};
+		struct kfs_git_work w;
+		struct kfs_git_result res;
+		struct kfs_error err = {0};
+		if (kfs_git_work_build(&a->f->d, &r, &w, NULL, &err) ||
+		    kfs_git_commit(a->f->g, &w, 1, &res, &err))
+			fail_msg("%s", err.msg);
+		kfs_git_work_free(&w);
+		/* The commit exists when the call returns. */
+		char *has = sh("git --git-dir=%s cat-file -e %s && echo ok", a->f->repo,
+			       res.commit);
+		assert_string_equal(has, "ok\n");
+		free(has);
+	}
+	return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(NULL);
+	pthread_t t[8];
+	struct writer_arg a[8];
+	for (int i = 0; i < 8; i++) {
+		a[i] = (struct writer_arg){f, i};
+		pthread_create(&t[i], NULL, writer, &a[i]);
+	}
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 8; i++) {
+		char *v = sh("git --git-dir=%s show main:default/resources/default/pg/req-%d/p/5058f/"
+			     "r.yaml",
+			     f->repo, i);
+		assert_string_equal(v, "round: 4\n"); /* nobody's last write was lost */
+		free(v);
+	}
+	char *count = sh("git --git-dir=%s rev-list --count main", f->repo);
+	assert_true(atoi(count) >= 1 && atoi(count) <= 40);
+	free(count);
+	free(sh("git --git-dir=%s fsck --strict 2>&1", f->repo));
+	fx_free(f);
+}
+
+struct events {
+	pthread_mutex_t lock;
+	int pushed_true, pushed_false, committed;
+	char reason[KFS_ERROR_MAX];
+	char commit[41];
+};
+
+static void on_push(void *ctx, bool pushed, const char *head, const char *reason)
+{
+	struct events *e = ctx;
+	pthread_mutex_lock(&e->lock);
+	if (pushed)
+		e->pushed_true++;
+	else
+		e->pushed_false++, snprintf(e->reason, sizeof(e->reason), "%s", reason);
+	(void)head;
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void on_commit(void *ctx, const char *owner, const char *commit, const char *reason)
+{
+	struct events *e = ctx;
+	(void)owner;
+	pthread_mutex_lock(&e->lock);
+	if (commit) {
+		e->committed++;
+		snprintf(e->commit, sizeof(e->commit), "%s", commit);
+	} else {
+		snprintf(e->reason, sizeof(e->reason), "%s", reason);
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+static struct kfs_git *open_pushing(const char *repo, const char *remote, struct events *ev)
+{
+	struct kfs_git *g;
+	struct kfs_error err = {0};
+	struct kfs_git_options o = {.repo = repo, .remote = remote, .backoff_min_ms = 20,
+				    .backoff_max_ms = 100, .on_push = on_push,
+				    .on_commit = on_commit, .ctx = ev};
+	if (kfs_git_open(&o, &g, &err) != 0)
+		fail_msg("%s", err.msg);
+	return g;
+}
+
+static void put(struct kfs_git *g, const struct kfs_destinations *d, const char *name,
+		const char *data)
+{
+	struct kfs_output o = {"p", "r.yaml", (char *)data, strlen(data)};
+	struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg", .request = name,
+				   .outputs = &o, .noutputs = 1};
+	struct kfs_git_work w;
+	struct kfs_git_result res;
+	struct kfs_error err = {0};
+	if (kfs_git_work_build(d, &r, &w, NULL, &err) || kfs_git_commit(g, &w, 1, &res, &err))
+		fail_msg("%s", err.msg);
+	kfs_git_work_free(&w);
+}
+
+static void test_push_and_rejected_push(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	char remote[512], ra[512], rb[512];
+	struct kfs_destinations d;
+	struct kfs_error err = {0};
+	struct events ea = {.lock = PTHREAD_MUTEX_INITIALIZER},
+		      eb = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	snprintf(remote, sizeof(remote), "%s/remote.git", dir);
+	snprintf(ra, sizeof(ra), "%s/a.git", dir);
+	snprintf(rb, sizeof(rb), "%s/b.git", dir);
+	free(sh("git init -q --bare -b main %s", remote));
+	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
+
+	struct kfs_git *a = open_pushing(ra, remote, &ea);
+	struct kfs_git *b = open_pushing(rb, remote, &eb);
+	put(a, &d, "from-a", "a: 1\n");
+	if (kfs_git_push_wait(a, 10000) != 0)
+		fail_msg("push: %s", ea.reason);
+	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", remote);
+	assert_string_equal(ls, "default/resources/default/pg/from-a/p/5058f/r.yaml\n");
+	free(ls);
+	assert_true(ea.pushed_true >= 1);
+
+	/* b's history does not contain a's commit: its push is rejected, so it fetches,
+	 * re-applies its own paths on a's head and pushes again. */
+	put(b, &d, "from-b", "b: 1\n");
+	assert_int_equal(kfs_git_push_wait(b, 10000), 0);
+	put(a, &d, "from-a", "a: 2\n");
+	assert_int_equal(kfs_git_push_wait(a, 10000), 0);
+	ls = sh("git --git-dir=%s ls-tree -r --name-only main", remote);
+	assert_string_equal(ls, "default/resources/default/pg/from-a/p/5058f/r.yaml\n"
+				"default/resources/default/pg/from-b/p/5058f/r.yaml\n");
+	free(ls);
+	char *v = sh("git --git-dir=%s show main:default/resources/default/pg/from-a/p/5058f/r.yaml",
+		     remote);
+	assert_string_equal(v, "a: 2\n");
+	free(v);
+	char *log = sh("git --git-dir=%s log --format=%%s main", remote);
+	assert_string_equal(log, "Update from: from-a\nUpdate from: from-b\nUpdate from: from-a\n");
+	free(log);
+	free(sh("git --git-dir=%s fsck --strict 2>&1", remote));
+	free(sh("git clone -q %s %s/clone && test -f "
+		"%s/clone/default/resources/default/pg/from-b/p/5058f/r.yaml",
+		remote, dir, dir));
+	/* The local branch follows the remote: both writers now agree. */
+	char ha[41], hb[41];
+	kfs_git_head(a, ha);
+	char *rh = sh("git --git-dir=%s rev-parse main | tr -d '\\n'", remote);
+	assert_string_equal(ha, rh);
+	free(rh);
+	kfs_git_head(b, hb);
+	assert_true(hb[0] != '\0');
+
+	kfs_git_close(a);
+	kfs_git_close(b);
+	kfs_destinations_free(&d);
+	tu_rmdir(dir);
+}
+
+static void test_failing_remote_then_recovers(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	char remote[512], repo[512];
+	struct kfs_destinations d;
+	struct kfs_error err = {0};
+	struct events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	snprintf(remote, sizeof(remote), "%s/missing.git", dir);
+	snprintf(repo, sizeof(repo), "%s/local.git", dir);
+	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
+	struct kfs_git *g = open_pushing(repo, remote, &ev);
+	/* The commit returns at once even though the remote is not there. */
+	put(g, &d, "r1", "x: 1\n");
+	assert_int_equal(kfs_git_push_wait(g, 300), -ETIMEDOUT);
+	pthread_mutex_lock(&ev.lock);
+	assert_true(ev.pushed_false >= 1);
+	assert_contains(ev.reason, "missing.git");
+	pthread_mutex_unlock(&ev.lock);
+
+	free(sh("git init -q --bare -b main %s", remote));
+	kfs_git_push_now(g);
+	assert_int_equal(kfs_git_push_wait(g, 10000), 0);
+	pthread_mutex_lock(&ev.lock);
+	assert_true(ev.pushed_true >= 1);
+	pthread_mutex_unlock(&ev.lock);
+	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", remote);
+	assert_string_equal(ls, "default/resources/default/pg/r1/p/5058f/r.yaml\n");
+	free(ls);
+	kfs_git_close(g);
+	kfs_destinations_free(&d);
+	tu_rmdir(dir);
+}
+
+static void test_locked_repository_retried(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	char repo[512], lock[600];
+	struct kfs_destinations d;
+	struct kfs_error err = {0};
+	struct events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	snprintf(repo, sizeof(repo), "%s/state.git", dir);
+	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
+	struct kfs_git *g = open_pushing(repo, NULL, &ev);
+	put(g, &d, "first", "x: 1\n");
+
+	/* Another git process holds the branch lock. */
+	snprintf(lock, sizeof(lock), "%s/refs/heads/main.lock", repo);
+	FILE *fp = fopen(lock, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	struct kfs_output o = {"p", "r.yaml", "y: 1\n", 5};
+	struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg", .request = "second",
+				   .outputs = &o, .noutputs = 1};
+	struct kfs_git_work w;
+	struct kfs_git_result res;
+	assert_int_equal(kfs_git_work_build(&d, &r, &w, NULL, &err), 0);
+	assert_int_equal(kfs_git_commit(g, &w, 1, &res, &err), -EIO);
+	kfs_git_work_free(&w);
+	assert_contains(err.msg, repo);
+	assert_contains(err.msg, "locked");
+	assert_contains(err.msg, "retries");
+
+	/* The lock goes away: the background thread commits the work. */
+	unlink(lock);
+	for (int i = 0; i < 200; i++) {
+		pthread_mutex_lock(&ev.lock);
+		int done = ev.committed;
+		pthread_mutex_unlock(&ev.lock);
+		if (done)
+			break;
+		usleep(20000);
+	}
+	assert_int_equal(ev.committed, 1);
+	char *ls = sh("git --git-dir=%s ls-tree -r --name-only %s", repo, ev.commit);
+	assert_string_equal(ls, "default/resources/default/pg/first/p/5058f/r.yaml\n"
+				"default/resources/default/pg/second/p/5058f/r.yaml\n");
+	free(ls);
+	kfs_git_close(g);
+	kfs_destinations_free(&d);
+	tu_rmdir(dir);
+}
+
+static void test_open_errors(void **state)
+{
+	(void)state;
+	struct kfs_git *g;
+	struct kfs_error err = {0};
+	struct kfs_git_options o = {.repo = "/proc/kratixfs-cannot-exist/state.git"};
+	assert_int_equal(kfs_git_open(&o, &g, &err), -EIO);
+	assert_contains(err.msg, "/proc/kratixfs-cannot-exist/state.git");
+	char *dir = tu_mkdtemp();
+	char repo[512];
+	snprintf(repo, sizeof(repo), "%s/r.git", dir);
+	struct kfs_git_options o2 = {.repo = repo, .branch = "bad..name"};
+	assert_int_equal(kfs_git_open(&o2, &g, &err), -EINVAL);
+	assert_contains(err.msg, "git_branch=bad..name");
+	tu_rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_id5),
+		cmocka_unit_test(test_destinations_load),
+		cmocka_unit_test(test_schedule_selectors),
+		cmocka_unit_test(test_strict_match_labels),
+		cmocka_unit_test(test_nested_paths_idempotent_delete),
+		cmocka_unit_test(test_batch_message),
+		cmocka_unit_test(test_directory_routing_paths),
+		cmocka_unit_test(test_promise_dependencies),
+		cmocka_unit_test(test_mode_none),
+		cmocka_unit_test(test_mode_aggregated),
+		cmocka_unit_test(test_concurrent_writers),
+		cmocka_unit_test(test_push_and_rejected_push),
+		cmocka_unit_test(test_failing_remote_then_recovers),
+		cmocka_unit_test(test_locked_repository_retried),
+		cmocka_unit_test(test_open_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
