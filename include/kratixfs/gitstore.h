@@ -32,10 +32,11 @@ struct kfs_destination {
 	char *name;
 	struct kfs_label *labels; /* metadata.labels, in document order */
 	size_t nlabels;
-	char *path;               /* spec.path cleaned: "" for the repository root ("." or "/") */
-	bool strict;              /* spec.strictMatchLabels */
-	enum kfs_fpmode mode;     /* spec.filepath.mode, default nestedByMetadata */
-	char *filename;           /* spec.filepath.filename (aggregatedYAML), default aggregated.yaml */
+	char *path;	      /* spec.path cleaned: "" for the repository root ("." or "/") */
+	bool strict;	      /* spec.strictMatchLabels */
+	enum kfs_fpmode mode; /* spec.filepath.mode, default nestedByMetadata */
+	char *filename;	      /* spec.filepath.filename (aggregatedYAML), default aggregated.yaml */
+	bool any;	      /* the implicit "default" destination: it takes every work */
 };
 
 struct kfs_destinations {
@@ -44,7 +45,8 @@ struct kfs_destinations {
 };
 
 /* Loads a YAML stream of Kratix Destination documents; file NULL gives one destination
- * "default" with path "default" and no labels. Errors name the file, line and field. */
+ * "default" with path "default" that takes every work, whatever its selectors (it stands for
+ * "the cluster" when no destinations are configured). Errors name the file, line and field. */
 int kfs_destinations_load(const char *file, struct kfs_destinations *out, struct kfs_error *err);
 /* The same from bytes; name prefixes error messages. */
 int kfs_destinations_parse(const char *buf, size_t len, const char *name,
@@ -54,22 +56,22 @@ void kfs_destinations_free(struct kfs_destinations *d);
 /* ---- Scheduling ------------------------------------------------------------------------- */
 
 struct kfs_sched_input {
-	enum kfs_wtype type;                       /* resource: one destination; promise: all */
-	const struct kfs_node *promise_selectors;  /* promise spec.destinationSelectors, or NULL */
+	enum kfs_wtype type;			  /* resource: one destination; promise: all */
+	const struct kfs_node *promise_selectors; /* promise spec.destinationSelectors, or NULL */
 	const struct kfs_node *promise_workflow_selectors; /* the promise workflow's root
-							     * destination-selectors, or NULL */
-	const struct kfs_node *selectors;          /* this render's destination-selectors.yaml: a
-						    * sequence of {matchLabels, directory?}, or NULL */
-	const struct kfs_output *outputs;          /* this render's output files */
+							    * destination-selectors, or NULL */
+	const struct kfs_node *selectors; /* this render's destination-selectors.yaml: a
+					   * sequence of {matchLabels, directory?}, or NULL */
+	const struct kfs_output *outputs; /* this render's output files */
 	size_t noutputs;
 };
 
 /* One workload group placed on one destination (a Kratix WorkPlacement). */
 struct kfs_placement {
-	size_t dest;      /* index into kfs_destinations.items */
-	char *pipeline;   /* the outputs' pipeline */
-	char *directory;  /* "." or the selector's directory: id5 is md5 of it */
-	size_t *outputs;  /* indexes into kfs_sched_input.outputs; paths keep the directory */
+	size_t dest;	 /* index into kfs_destinations.items */
+	char *pipeline;	 /* the outputs' pipeline */
+	char *directory; /* "." or the selector's directory: id5 is md5 of it */
+	size_t *outputs; /* indexes into kfs_sched_input.outputs; paths keep the directory */
 	size_t noutputs;
 };
 
@@ -117,13 +119,13 @@ struct kfs_git_frag {
 };
 
 struct kfs_git_work {
-	char *name;      /* "Update from: <name>": the request or promise */
-	char *owner;     /* unique: "resource/<ns>/<promise>/<request>" or "promise/<promise>" */
-	bool delete;     /* "Delete from:": only removes what the work owns */
-	char **dirs;     /* folders owned: everything under them is replaced by files */
+	char *name;  /* "Update from: <name>": the request or promise */
+	char *owner; /* unique: "resource/<ns>/<promise>/<request>" or "promise/<promise>" */
+	bool delete; /* "Delete from:": only removes what the work owns */
+	char **dirs; /* folders owned: everything under them is replaced by files */
 	size_t ndirs;
-	char **indexes;  /* mode none: "<path>/.kratix/<prefix>": every index file whose name
-			  * starts with prefix is owned, with the files it lists */
+	char **indexes; /* mode none: "<path>/.kratix/<prefix>": every index file whose name
+			 * starts with prefix is owned, with the files it lists */
 	size_t nindexes;
 	char **aggregates; /* aggregatedYAML files this work takes part in */
 	size_t naggregates;
@@ -137,8 +139,8 @@ struct kfs_git_work {
 struct kfs_git_render {
 	enum kfs_wtype type;
 	const char *promise;
-	const char *request;   /* NULL for the promise workflow */
-	const char *ns;        /* the request's namespace; NULL means "default" */
+	const char *request; /* NULL for the promise workflow */
+	const char *ns;	     /* the request's namespace; NULL means "default" */
 	const struct kfs_output *outputs;
 	size_t noutputs;
 	const char *static_deps; /* promise: the static dependencies text, or NULL */
@@ -147,7 +149,7 @@ struct kfs_git_render {
 	const struct kfs_node *selectors;
 	const char *const *pipelines; /* every pipeline of the workflow (for mode none cleanup) */
 	size_t npipelines;
-	bool delete;           /* build the Delete work: owned paths, no files */
+	bool delete; /* build the Delete work: owned paths, no files */
 };
 
 /* Schedules and lays out one render into a work. *unscheduled (may be NULL) gets the
@@ -161,9 +163,9 @@ void kfs_git_work_free(struct kfs_git_work *w);
 struct kfs_git;
 
 struct kfs_git_options {
-	const char *repo;    /* bare repository; created if missing */
-	const char *branch;  /* NULL means "main" */
-	const char *remote;  /* -o git_push: URL or path, or NULL for no push */
+	const char *repo;	 /* bare repository; created if missing */
+	const char *branch;	 /* NULL means "main" */
+	const char *remote;	 /* -o git_push: URL or path, or NULL for no push */
 	unsigned backoff_min_ms; /* first retry delay (0: 200 ms); doubles up to backoff_max_ms */
 	unsigned backoff_max_ms; /* 0: 30 s */
 	/* Called from the background thread after each push attempt: pushed true with the pushed
@@ -174,8 +176,8 @@ struct kfs_git_options {
 };
 
 struct kfs_git_result {
-	bool changed;     /* false: the tree was the same, no commit made */
-	char commit[41];  /* the commit holding the works (the head when unchanged), "" if none */
+	bool changed;	 /* false: the tree was the same, no commit made */
+	char commit[41]; /* the commit holding the works (the head when unchanged), "" if none */
 };
 
 /* Opens (or creates) the bare repository and starts the background thread. */

@@ -23,6 +23,12 @@ struct kfs_store_options {
 	 * e.g. "requests/my-db", so a front end can invalidate caches from another thread. */
 	void (*on_publish)(void *ctx, const char *folder);
 	void *on_publish_ctx;
+	/* The Git state store (SPEC §8), all optional: a bare repository (created if missing),
+	 * its branch (default main), a remote to push to, and a YAML stream of Destinations. */
+	const char *git_repo;
+	const char *git_branch;
+	const char *git_push;
+	const char *destinations;
 };
 
 /* One file of a view: path relative to the view's folder ("output/x.yaml", "phase"). */

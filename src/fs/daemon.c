@@ -27,7 +27,7 @@
 #define DEFAULT_MAX_INPUT (1024 * 1024)
 /* Quiet time after the last change of a template before reloading, and the longest wait while
  * changes keep coming: "within a second" is the contract. */
-#define DEBOUNCE_MS 100
+#define DEBOUNCE_MS	100
 #define DEBOUNCE_MAX_MS 500
 
 struct daemon_conf {
@@ -40,39 +40,39 @@ struct daemon_conf {
 
 enum { KEY_HELP, KEY_VERSION };
 
-#define KFS_OPT(t, p) {t, offsetof(struct daemon_conf, p), 1}
+#define KFS_OPT(t, p)                                                                              \
+	{                                                                                          \
+		t, offsetof(struct daemon_conf, p), 1                                              \
+	}
 static const struct fuse_opt kfs_opts[] = {
-	KFS_OPT("promises=%s", promises),
-	KFS_OPT("state=%s", state),
-	KFS_OPT("max_input=%s", max_input),
-	FUSE_OPT_KEY("-h", KEY_HELP),
-	FUSE_OPT_KEY("--help", KEY_HELP),
-	FUSE_OPT_KEY("-V", KEY_VERSION),
-	FUSE_OPT_KEY("--version", KEY_VERSION),
-	FUSE_OPT_END,
+    KFS_OPT("promises=%s", promises),	    KFS_OPT("state=%s", state),
+    KFS_OPT("max_input=%s", max_input),	    FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),	    FUSE_OPT_KEY("-V", KEY_VERSION),
+    FUSE_OPT_KEY("--version", KEY_VERSION), FUSE_OPT_END,
 };
 
 void kfs_daemon_usage(FILE *out)
 {
-	fputs("Usage: kratixfs [-f] [-d] [-s] [-o OPTION[,OPTION...]] MOUNTPOINT\n"
-	      "\n"
-	      "Mounts the promises as files: write requests/<name>/object.yaml, read output/.\n"
-	      "\n"
-	      "  -f                   stay in the foreground\n"
-	      "  -d                   debug: print every FUSE request (implies -f)\n"
-	      "  -s                   single-threaded\n"
-	      "  -o promises=DIR      the promises folder, one sub-folder per promise\n"
-	      "                       (default " KFS_DEFAULT_PROMISES ")\n"
-	      "  -o state=DIR         where requests and outputs are kept (default\n"
-	      "                       $XDG_STATE_HOME/kratixfs, ~/.local/state/kratixfs,\n"
-	      "                       /var/lib/kratixfs for root)\n"
-	      "  -o max_input=BYTES   refuse larger object.yaml writes with EFBIG (default 1048576)\n"
-	      "  -h, --help           this help\n"
-	      "  -V, --version        the version\n"
-	      "\n"
-	      "Standard FUSE mount options (allow_other, ro, fsname=..., ...) pass through to FUSE.\n"
-	      "SIGHUP reloads the promises; SIGTERM and SIGINT unmount cleanly.\n",
-	      out);
+	fputs(
+	    "Usage: kratixfs [-f] [-d] [-s] [-o OPTION[,OPTION...]] MOUNTPOINT\n"
+	    "\n"
+	    "Mounts the promises as files: write requests/<name>/object.yaml, read output/.\n"
+	    "\n"
+	    "  -f                   stay in the foreground\n"
+	    "  -d                   debug: print every FUSE request (implies -f)\n"
+	    "  -s                   single-threaded\n"
+	    "  -o promises=DIR      the promises folder, one sub-folder per promise\n"
+	    "                       (default " KFS_DEFAULT_PROMISES ")\n"
+	    "  -o state=DIR         where requests and outputs are kept (default\n"
+	    "                       $XDG_STATE_HOME/kratixfs, ~/.local/state/kratixfs,\n"
+	    "                       /var/lib/kratixfs for root)\n"
+	    "  -o max_input=BYTES   refuse larger object.yaml writes with EFBIG (default 1048576)\n"
+	    "  -h, --help           this help\n"
+	    "  -V, --version        the version\n"
+	    "\n"
+	    "Standard FUSE mount options (allow_other, ro, fsname=..., ...) pass through to FUSE.\n"
+	    "SIGHUP reloads the promises; SIGTERM and SIGINT unmount cleanly.\n",
+	    out);
 }
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -155,8 +155,8 @@ static void add_watches(int ino, const char *dir, int depth)
 		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p))
 			continue;
 		struct stat st;
-		if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && stat(p, &st) == 0 &&
-					    S_ISDIR(st.st_mode)))
+		if (e->d_type == DT_DIR ||
+		    (e->d_type == DT_UNKNOWN && stat(p, &st) == 0 && S_ISDIR(st.st_mode)))
 			add_watches(ino, p, depth + 1);
 	}
 	closedir(d);
@@ -184,7 +184,8 @@ static void *watch_thread(void *arg)
 	bool pending = false;
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	for (;;) {
-		struct pollfd p[3] = {{w->stop, POLLIN, 0}, {w->sig, POLLIN, 0}, {w->ino, POLLIN, 0}};
+		struct pollfd p[3] = {
+		    {w->stop, POLLIN, 0}, {w->sig, POLLIN, 0}, {w->ino, POLLIN, 0}};
 		int timeout = -1;
 		if (pending) {
 			long long left = deadline - now_ms();
@@ -235,6 +236,10 @@ static int parse_size(const char *s, size_t *out)
 static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *promises)
 {
 	struct fuse_session *se = fuse_get_session(fs->fuse);
+	/* A shell starts background jobs with SIGINT ignored, and libfuse only handles signals
+	 * left at their default: SIGINT must unmount cleanly all the same. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	if (fuse_set_signal_handlers(se) != 0)
 		return 1;
 	pthread_t inval, watch;
@@ -259,8 +264,8 @@ static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *pro
 	} else {
 		/* libfuse's "unlimited" default (UINT_MAX) is refused by its own v1 conversion. */
 		struct fuse_loop_config lc = {
-			.clone_fd = o->clone_fd,
-			.max_idle_threads = o->max_idle_threads > 1000 ? 10 : o->max_idle_threads};
+		    .clone_fd = o->clone_fd,
+		    .max_idle_threads = o->max_idle_threads > 1000 ? 10 : o->max_idle_threads};
 		rc = fuse_loop_mt(fs->fuse, &lc);
 	}
 
@@ -338,8 +343,10 @@ int kfs_daemon_main(int argc, char **argv)
 		goto out;
 	}
 	if (inside(state, o.mountpoint) || inside(promises, o.mountpoint)) {
-		fprintf(stderr, "kratixfs: %s: the state and promises folders must be outside the "
-				"mount point\n", o.mountpoint);
+		fprintf(stderr,
+			"kratixfs: %s: the state and promises folders must be outside the "
+			"mount point\n",
+			o.mountpoint);
 		goto out;
 	}
 	struct kfs_buf sb = {0};
@@ -359,11 +366,11 @@ int kfs_daemon_main(int argc, char **argv)
 	fs.qtail = &fs.qhead;
 
 	struct kfs_store_options so = {
-		.promises_dir = promises,
-		.state_dir = state,
-		.max_input = fs.max_input,
-		.on_publish = kfs_fs_on_publish,
-		.on_publish_ctx = &fs,
+	    .promises_dir = promises,
+	    .state_dir = state,
+	    .max_input = fs.max_input,
+	    .on_publish = kfs_fs_on_publish,
+	    .on_publish_ctx = &fs,
 	};
 	struct kfs_error err = {0};
 	/* The store starts no thread, so it opens before the fork of fuse_daemonize and its

@@ -19,10 +19,10 @@ enum area { AREA_ROOT, AREA_PROMISES, AREA_REQUESTS };
 /* A path split into the store's view folder and the path inside it. */
 struct route {
 	enum area area;
-	bool list;             /* "/promises" or "/requests" themselves */
+	bool list;		    /* "/promises" or "/requests" themselves */
 	char folder[NAME_MAX + 16]; /* "", "promises/<p>", "requests/<name>" */
 	char name[NAME_MAX + 1];    /* promise or request name */
-	const char *rel;            /* path inside the view, "" for its folder */
+	const char *rel;	    /* path inside the view, "" for its folder */
 };
 
 enum htype { H_READ, H_WRITE, H_SCRATCH };
@@ -52,7 +52,7 @@ struct handle {
 
 /* Names a request folder's view may hold at its top: never scratch files. */
 static const char *const generated_names[] = {
-	"object.yaml", "status.yaml", "phase", "log", "feedback", "output", "metadata",
+    "object.yaml", "status.yaml", "phase", "log", "feedback", "output", "metadata",
 };
 
 static int stat_writer(const struct route *r, struct stat *st);
@@ -147,7 +147,8 @@ static bool is_writable_file(const struct route *r)
 
 static void scratch_path(char *out, size_t n, const char *request, const char *file)
 {
-	snprintf(out, n, "%s/%s%s%s", ctx()->scratch_dir, request, file ? "/" : "", file ? file : "");
+	snprintf(out, n, "%s/%s%s%s", ctx()->scratch_dir, request, file ? "/" : "",
+		 file ? file : "");
 }
 
 static int ensure_scratch_dir(const char *request)
@@ -662,7 +663,7 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		/* truncate(2) without an open file: the truncated content is the new request. */
 		struct handle *w = write_handle(&r, f, 0);
 		hbuf_resize(w, (size_t)size > ctx()->max_input + 1 ? ctx()->max_input + 1
-								  : (size_t)size);
+								   : (size_t)size);
 		rc = submit(w->target, w->name, w->data, w->len);
 		handle_free(w);
 	}
@@ -706,8 +707,8 @@ static int meta(const char *path, struct fuse_file_info *fi, enum meta_op op,
 		rc = kfs_view_file(v, r.rel) || r.rel[0] == '\0' ? 0 : -ENOENT;
 	} else {
 		rc = kfs_view_file(v, r.rel) || kfs_view_is_dir(v, r.rel) || r.rel[0] == '\0'
-			     ? -EROFS
-			     : -ENOENT;
+			 ? -EROFS
+			 : -ENOENT;
 	}
 	kfs_view_put(v);
 	return rc;
@@ -880,7 +881,9 @@ static int op_unlink(const char *path)
 			rc = -ENOENT;
 		}
 	} else if (has_object(v)) {
-		rc = kfs_view_file(v, r.rel) ? -EROFS : kfs_view_is_dir(v, r.rel) ? -EISDIR : -ENOENT;
+		rc = kfs_view_file(v, r.rel)	 ? -EROFS
+		     : kfs_view_is_dir(v, r.rel) ? -EISDIR
+						 : -ENOENT;
 	} else {
 		rc = 0; /* an empty request protects nothing: let `rm -rf` proceed */
 	}
@@ -930,7 +933,7 @@ static int op_rmdir(const char *path)
 	} else if (has_object(v)) {
 		rc = kfs_view_is_dir(v, r.rel) ? -ENOTEMPTY
 		     : kfs_view_file(v, r.rel) ? -ENOTDIR
-						: -ENOENT;
+					       : -ENOENT;
 	} else {
 		rc = 0; /* the folders of an empty request: nothing to protect */
 	}
@@ -944,7 +947,8 @@ static int read_file_fd(int fd, struct kfs_buf *out, size_t max)
 	ssize_t n;
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
 		if (out->len < max)
-			kfs_buf_add(out, chunk, (size_t)n > max - out->len ? max - out->len : (size_t)n);
+			kfs_buf_add(out, chunk,
+				    (size_t)n > max - out->len ? max - out->len : (size_t)n);
 	}
 	return n < 0 ? -errno : 0;
 }
@@ -1071,26 +1075,26 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 }
 
 static const struct fuse_operations operations = {
-	.init = op_init,
-	.getattr = op_getattr,
-	.access = op_access,
-	.readdir = op_readdir,
-	.open = op_open,
-	.create = op_create,
-	.read = op_read,
-	.write = op_write,
-	.flush = op_flush,
-	.release = op_release,
-	.fsync = op_fsync,
-	.truncate = op_truncate,
-	.utimens = op_utimens,
-	.chmod = op_chmod,
-	.chown = op_chown,
-	.mkdir = op_mkdir,
-	.unlink = op_unlink,
-	.rmdir = op_rmdir,
-	.rename = op_rename,
-	.statfs = op_statfs,
+    .init = op_init,
+    .getattr = op_getattr,
+    .access = op_access,
+    .readdir = op_readdir,
+    .open = op_open,
+    .create = op_create,
+    .read = op_read,
+    .write = op_write,
+    .flush = op_flush,
+    .release = op_release,
+    .fsync = op_fsync,
+    .truncate = op_truncate,
+    .utimens = op_utimens,
+    .chmod = op_chmod,
+    .chown = op_chown,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .rename = op_rename,
+    .statfs = op_statfs,
 };
 
 const struct fuse_operations *kfs_fs_operations(void)

@@ -39,8 +39,8 @@ struct req {
 
 struct kfs_git {
 	char *path;
-	char *refname;    /* refs/heads/<branch> */
-	char *tracking;   /* refs/remotes/kratixfs/<branch>: the remote's head after a fetch */
+	char *refname;	/* refs/heads/<branch> */
+	char *tracking; /* refs/remotes/kratixfs/<branch>: the remote's head after a fetch */
 	struct kfs_git_options opts;
 	char *remote;
 
@@ -56,7 +56,7 @@ struct kfs_git {
 	struct req *head, *tail;
 	bool committing;
 	bool stop, dirty, force;
-	char pushed[41];       /* the head the remote is known to have */
+	char pushed[41]; /* the head the remote is known to have */
 	pthread_t thread;
 	bool thread_started;
 };
@@ -290,18 +290,18 @@ static int apply_work(struct kfs_git *g, git_oid *id, const struct kfs_git_work 
 		const struct kfs_git_frag *f = &w->frags[i];
 		agg_remove_owner(g, f->file, w->owner);
 	}
-	for (size_t i = 0; rc == 0 && !w->delete && i < w->nfrags; i++) {
+	for (size_t i = 0; rc == 0 && !w->delete &&i < w->nfrags; i++) {
 		const struct kfs_git_frag *f = &w->frags[i];
 		g->agg = kfs_xrealloc(g->agg, (g->nagg + 1) * sizeof(*g->agg));
-		g->agg[g->nagg++] = (struct agg){kfs_xstrdup(f->file), kfs_xstrdup(w->owner),
-						 kfs_xstrdup(f->key), g->aggseq++,
-						 kfs_xstrndup(f->data, f->len), f->len};
+		g->agg[g->nagg++] = (struct agg){
+		    kfs_xstrdup(f->file), kfs_xstrdup(w->owner),	 kfs_xstrdup(f->key),
+		    g->aggseq++,	  kfs_xstrndup(f->data, f->len), f->len};
 	}
 	for (size_t i = 0; rc == 0 && i < w->naggregates; i++)
 		rc = aggregate(g, t, w->aggregates[i], &e);
 	for (size_t i = 0; rc == 0 && i < w->nfrags; i++)
 		rc = aggregate(g, t, w->frags[i].file, &e);
-	for (size_t i = 0; rc == 0 && !w->delete && i < w->nfiles; i++) {
+	for (size_t i = 0; rc == 0 && !w->delete &&i < w->nfiles; i++) {
 		git_oid bid;
 		rc = git_blob_create_from_buffer(&bid, g->repo, w->files[i].data, w->files[i].len);
 		if (rc == 0)
@@ -468,14 +468,15 @@ static void work_copy(struct kfs_git_work *d, const struct kfs_git_work *s)
 	d->frags = kfs_xcalloc(s->nfrags ? s->nfrags : 1, sizeof(*d->frags));
 	for (d->nfrags = 0; d->nfrags < s->nfrags; d->nfrags++) {
 		const struct kfs_git_frag *f = &s->frags[d->nfrags];
-		d->frags[d->nfrags] = (struct kfs_git_frag){kfs_xstrdup(f->file), kfs_xstrdup(f->key),
-							   kfs_xstrndup(f->data, f->len), f->len};
+		d->frags[d->nfrags] =
+		    (struct kfs_git_frag){kfs_xstrdup(f->file), kfs_xstrdup(f->key),
+					  kfs_xstrndup(f->data, f->len), f->len};
 	}
 	d->files = kfs_xcalloc(s->nfiles ? s->nfiles : 1, sizeof(*d->files));
 	for (d->nfiles = 0; d->nfiles < s->nfiles; d->nfiles++) {
 		const struct kfs_git_file *f = &s->files[d->nfiles];
 		d->files[d->nfiles] = (struct kfs_git_file){kfs_xstrdup(f->path),
-							   kfs_xstrndup(f->data, f->len), f->len};
+							    kfs_xstrndup(f->data, f->len), f->len};
 	}
 }
 

@@ -13,18 +13,16 @@
 /* ---- md5 (RFC 1321), for Kratix's ids: not for security ---------------------------------- */
 
 static const uint32_t md5_k[64] = {
-	0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
-	0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
-	0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
-	0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
-	0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
-	0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-	0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
-	0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-	0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
-	0xeb86d391};
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
 static const uint8_t md5_r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-				  5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+				  5, 9,	 14, 20, 5, 9,	14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
 				  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
 				  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
 
@@ -144,8 +142,8 @@ static char *work_name(const struct kfs_git_render *r, const char *pipeline, boo
 	if (is_static)
 		kfs_buf_printf(&id, "%s-static-deps", r->promise);
 	else if (r->request)
-		kfs_buf_printf(&id, "%s-%s-%s-%s", r->promise, r->request, r->ns ? r->ns : "default",
-			       pipeline);
+		kfs_buf_printf(&id, "%s-%s-%s-%s", r->promise, r->request,
+			       r->ns ? r->ns : "default", pipeline);
 	else
 		kfs_buf_printf(&id, "%s-%s", r->promise, pipeline);
 	char *name = object_name(id.data);
@@ -288,7 +286,8 @@ static void add_owned(struct kfs_git_work *w, const struct kfs_destinations *ds,
 		const struct kfs_destination *d = &ds->items[i];
 		if (d->mode == KFS_FP_NESTED) {
 			if (r->request) {
-				const char *p[] = {d->path, "resources", ns, r->promise, r->request};
+				const char *p[] = {d->path, "resources", ns, r->promise,
+						   r->request};
 				strv_add(&w->dirs, &w->ndirs, join(p, 5));
 			} else {
 				const char *p[] = {d->path, "dependencies", r->promise};
@@ -373,12 +372,12 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 		return 0;
 
 	struct kfs_sched_input in = {
-		.type = r->type,
-		.promise_selectors = r->promise_selectors,
-		.promise_workflow_selectors = r->promise_workflow_selectors,
-		.selectors = r->selectors,
-		.outputs = r->outputs,
-		.noutputs = r->noutputs,
+	    .type = r->type,
+	    .promise_selectors = r->promise_selectors,
+	    .promise_workflow_selectors = r->promise_workflow_selectors,
+	    .selectors = r->selectors,
+	    .outputs = r->outputs,
+	    .noutputs = r->noutputs,
 	};
 	rc = kfs_schedule(d, &in, &s, err);
 	if (rc)
@@ -390,7 +389,8 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 	if (!r->request && r->static_deps) {
 		struct kfs_buf path = {0};
 		kfs_buf_printf(&path, "static/%s-dependencies.yaml", r->promise);
-		struct kfs_output o = {.pipeline = "", .path = path.data,
+		struct kfs_output o = {.pipeline = "",
+				       .path = path.data,
 				       .data = (char *)r->static_deps,
 				       .len = strlen(r->static_deps)};
 		struct kfs_sched_input sin = {.type = KFS_WF_PROMISE,

@@ -159,6 +159,7 @@ int kfs_destinations_load(const char *file, struct kfs_destinations *out, struct
 		out->items[0].name = kfs_xstrdup("default");
 		out->items[0].path = kfs_xstrdup("default");
 		out->items[0].filename = kfs_xstrdup("aggregated.yaml");
+		out->items[0].any = true;
 		return 0;
 	}
 	struct kfs_buf b = {0};
@@ -211,6 +212,8 @@ static void ls_add_promise(struct labelset *ls, const struct kfs_node *seq)
 
 static bool dest_matches(const struct kfs_destination *d, const struct labelset *ls)
 {
+	if (d->any)
+		return true;
 	/* A strict destination with labels takes only works that select something. */
 	if (ls->n == 0)
 		return !(d->strict && d->nlabels > 0);
@@ -270,15 +273,17 @@ static int parse_selectors(const struct kfs_node *seq, struct wsel **out, size_t
 		(*out)[i].labels = ml;
 		(*n)++;
 		if (!ml || ml->type != KFS_MAP || ml->len == 0)
-			rc = kfs_error_set(err, -EINVAL,
-					   "destination-selectors.yaml:%d: entry with index %zu has no "
-					   "matchLabels",
-					   e->line, i);
+			rc = kfs_error_set(
+			    err, -EINVAL,
+			    "destination-selectors.yaml:%d: entry with index %zu has no "
+			    "matchLabels",
+			    e->line, i);
 		else if (strchr(c, '/') || strcmp(c, "..") == 0)
-			rc = kfs_error_set(err, -EINVAL,
-					   "destination-selectors.yaml:%d: directory %s: sub-directories "
-					   "are not allowed",
-					   e->line, c);
+			rc = kfs_error_set(
+			    err, -EINVAL,
+			    "destination-selectors.yaml:%d: directory %s: sub-directories "
+			    "are not allowed",
+			    e->line, c);
 		for (size_t j = 0; rc == 0 && j < i; j++)
 			if (strcmp((*out)[j].directory, c) == 0)
 				rc = kfs_error_set(err, -EINVAL,
@@ -391,7 +396,8 @@ int kfs_schedule(const struct kfs_destinations *d, const struct kfs_sched_input 
 				continue;
 			size_t n = 0;
 			for (size_t i = p; i < in->noutputs; i++) {
-				const char *pi = in->outputs[i].pipeline ? in->outputs[i].pipeline : "";
+				const char *pi =
+				    in->outputs[i].pipeline ? in->outputs[i].pipeline : "";
 				if (!done[i] && strcmp(pi, pipeline) == 0 &&
 				    in_directory(in->outputs[i].path, sel[k].directory)) {
 					outs[n++] = i;

@@ -23,6 +23,7 @@
 #include "kratixfs/render.h"
 #include "kratixfs/sha256.h"
 #include "kratixfs/status.h"
+#include "store_internal.h"
 
 /* ---------- blobs and views ---------- */
 
@@ -176,58 +177,8 @@ bool kfs_view_is_dir(const struct kfs_view *v, const char *path)
 
 /* ---------- requests ---------- */
 
-enum phase { PENDING, RENDERED, APPLIED, READY, ERROR, NPHASES };
-static const char *const phase_names[] = {"Pending", "Rendered", "Applied", "Ready", "Error"};
-
-struct request {
-	int refs;
-	char *name;     /* "" for the root pipeline slot */
-	bool removed;   /* taken out of the table; the last reference frees it */
-	pthread_mutex_t write_lock; /* serializes everything that changes the fields below */
-	char *object;   /* accepted input, NULL when the request is empty */
-	size_t object_len;
-	char *good;     /* input of the last good render (NULL: none) */
-	size_t good_len;
-	char *promise;  /* the promise that rendered it */
-	unsigned long long generation, observed;
-	enum phase phase;
-	char *message;
-	char *rejection; /* why the last write was refused, NULL once a write is accepted */
-	char *log;
-	struct kfs_node *conditions; /* sequence */
-	struct kfs_node *render_status; /* the pipelines' metadata/status.yaml, merged */
-	struct kfs_node *selectors;
-	pthread_mutex_t view_lock; /* guards view only: held for a pointer swap */
-	struct kfs_view *view;
-};
-
-struct promise_entry {
-	struct kfs_promise *p;   /* last good version, NULL if it never loaded */
-	char *name;              /* the folder's name */
-	char digest[KFS_DIGEST_LEN]; /* of every file in the folder, to see what changed */
-	char *error;             /* why the folder does not load now, or NULL */
-	struct kfs_view *view;
-};
-
-struct kfs_store {
-	char *promises_dir, *state_dir;
-	size_t max_input;
-	void (*on_publish)(void *ctx, const char *folder);
-	void *on_publish_ctx;
-
-	pthread_rwlock_t promises_lock; /* renders read; a reload writes */
-	struct promise_entry *promises;
-	size_t npromises;
-
-	pthread_rwlock_t table_lock;
-	struct request **requests; /* sorted by name */
-	size_t nrequests, cap;
-	struct request *slot;
-
-	pthread_mutex_t root_lock; /* guards the cached root view */
-	struct kfs_view *root;
-	uint64_t root_stamp, stamp; /* stamp grows with every publish */
-};
+const char *const kfs_phase_names[] = {"Pending", "Rendered", "Committed",
+				     "Applied", "Ready",    "Error"};
 
 static void request_free(struct request *r)
 {
@@ -235,6 +186,7 @@ static void request_free(struct request *r)
 	free(r->object);
 	free(r->good);
 	free(r->promise);
+	free(r->ns);
 	free(r->message);
 	free(r->rejection);
 	free(r->log);
@@ -247,7 +199,7 @@ static void request_free(struct request *r)
 	free(r);
 }
 
-static void request_put(struct request *r)
+void kfs_store_request_put(struct request *r)
 {
 	if (r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		request_free(r);
@@ -300,7 +252,7 @@ static struct request *table_find(struct kfs_store *s, const char *name, size_t 
 	return NULL;
 }
 
-static struct request *request_get(struct kfs_store *s, const char *name)
+struct request *kfs_store_request_get(struct kfs_store *s, const char *name)
 {
 	pthread_rwlock_rdlock(&s->table_lock);
 	struct request *r = table_find(s, name, NULL);
@@ -357,13 +309,15 @@ static void mask_secrets(struct kfs_node *n)
 
 /* ---------- status ---------- */
 
-static const char *const lifecycle_keys[] = {"phase", "generation", "observedGeneration",
-					     "inputDigest", "outputs", NULL};
+static const char *const lifecycle_keys[] = {"phase",	"generation", "observedGeneration",
+					     "inputDigest", "outputs",	  "commit",
+					     "pushed",	    NULL};
 
-static struct kfs_node *build_status(const struct request *r, const struct view_builder *outputs)
+static struct kfs_node *build_status(struct kfs_store *s, const struct request *r,
+				     const struct view_builder *outputs)
 {
 	struct kfs_node *st = kfs_node_new(KFS_MAP);
-	kfs_map_set(st, "phase", kfs_node_new_str(phase_names[r->phase]));
+	kfs_map_set(st, "phase", kfs_node_new_str(kfs_phase_names[r->phase]));
 	kfs_map_set(st, "message", kfs_node_new_str(r->message));
 	kfs_map_set(st, "generation", kfs_node_new_int((long long)r->generation));
 	kfs_map_set(st, "observedGeneration", kfs_node_new_int((long long)r->observed));
@@ -384,6 +338,7 @@ static struct kfs_node *build_status(const struct request *r, const struct view_
 		kfs_seq_append(outs, o);
 	}
 	kfs_map_set(st, "outputs", outs);
+	kfs_gitsync_status(s, r, st);
 	kfs_map_set(st, "conditions", kfs_node_copy(r->conditions));
 	/* The pipelines' own keys follow Kratix's merge; the lifecycle keys stay kratixfs's, and
 	 * the pipelines' message only speaks while there is no error to report. */
@@ -413,7 +368,7 @@ static const char *const request_dirs[] = {"output", "metadata", NULL};
 
 /* Builds and swaps r's view. new_outputs (a sequence of render outputs) replaces the outputs;
  * NULL keeps the ones published now. */
-static void publish(struct kfs_store *s, struct request *r, const struct kfs_render_result *res)
+void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_render_result *res)
 {
 	bool slot = r->name[0] == '\0';
 	struct view_builder outs = {0};
@@ -434,7 +389,7 @@ static void publish(struct kfs_store *s, struct request *r, const struct kfs_ren
 			vb_add_blob(&outs, f->path, b, false);
 		}
 	}
-	struct kfs_node *status = build_status(r, &outs);
+	struct kfs_node *status = build_status(s, r, &outs);
 	struct kfs_buf text = {0};
 	kfs_doc_emit(status, &text);
 	kfs_node_free(status);
@@ -454,7 +409,7 @@ static void publish(struct kfs_store *s, struct request *r, const struct kfs_ren
 			kfs_buf_free(&frag);
 		}
 		struct kfs_buf phase = {0};
-		kfs_buf_printf(&phase, "%s\n", phase_names[r->phase]);
+		kfs_buf_printf(&phase, "%s\n", kfs_phase_names[r->phase]);
 		vb_add(&vb, "phase", phase.data, phase.len, false);
 		kfs_buf_free(&phase);
 		vb_add(&vb, "feedback", "", 0, true);
@@ -496,13 +451,13 @@ static char *request_dir(const struct kfs_store *s, const struct request *r)
 	return kfs_buf_steal(&b);
 }
 
-static int persist(struct kfs_store *s, const struct request *r, struct kfs_error *err)
+int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_error *err)
 {
 	struct kfs_node *doc = kfs_node_new(KFS_MAP);
 	kfs_map_set(doc, "name", kfs_node_new_str(r->name));
 	kfs_map_set(doc, "generation", kfs_node_new_int((long long)r->generation));
 	kfs_map_set(doc, "observedGeneration", kfs_node_new_int((long long)r->observed));
-	kfs_map_set(doc, "phase", kfs_node_new_str(phase_names[r->phase]));
+	kfs_map_set(doc, "phase", kfs_node_new_str(kfs_phase_names[r->phase]));
 	kfs_map_set(doc, "message", kfs_node_new_str(r->message));
 	if (r->rejection)
 		kfs_map_set(doc, "rejection", kfs_node_new_str(r->rejection));
@@ -513,6 +468,8 @@ static int persist(struct kfs_store *s, const struct request *r, struct kfs_erro
 		kfs_map_set(doc, "good", kfs_node_new_scalar(KFS_STR, r->good, r->good_len));
 	if (r->log)
 		kfs_map_set(doc, "log", kfs_node_new_str(r->log));
+	if (r->commit[0])
+		kfs_map_set(doc, "commit", kfs_node_new_str(r->commit));
 	kfs_map_set(doc, "conditions", kfs_node_copy(r->conditions));
 	struct kfs_buf text = {0};
 	kfs_doc_emit(doc, &text);
@@ -588,6 +545,9 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 		struct kfs_render_result res;
 		struct kfs_error err = {0};
 		if (kfs_render(&in, &res, &err) == 0) {
+			kfs_node_free(e->wf_selectors);
+			e->wf_selectors = kfs_node_copy(res.selectors);
+			kfs_gitsync_promise(s, e, &res);
 			for (size_t i = 0; i < res.noutputs; i++) {
 				struct kfs_buf path = {0};
 				kfs_buf_printf(&path, "output/%s", res.outputs[i].path);
@@ -621,6 +581,8 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 	}
 	if (log.len && strstr(log.data, "failed"))
 		kfs_map_set(st, "workflow", kfs_node_new_str(log.data));
+	if (e->commit_error)
+		kfs_map_set(st, "commitError", kfs_node_new_str(e->commit_error));
 	kfs_map_set(st, "requests", kfs_node_new_int((long long)count_requests_of(s, e->name)));
 	if (p && p->warnings.len) {
 		struct kfs_node *w = kfs_node_new(KFS_SEQ);
@@ -644,7 +606,7 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 	e->view = vb_finish(&vb, dirs);
 }
 
-static const struct kfs_promise *find_promise(struct kfs_store *s, const char *name)
+const struct kfs_promise *kfs_store_find_promise(struct kfs_store *s, const char *name)
 {
 	for (size_t i = 0; i < s->npromises; i++)
 		if (s->promises[i].p && strcmp(s->promises[i].name, name) == 0)
@@ -671,16 +633,17 @@ static const struct kfs_promise *match_promise(struct kfs_store *s, const struct
 
 /* ---------- rendering a request ---------- */
 
-static void set_condition(struct request *r, const char *type, const char *status,
-			  const char *reason, const char *message)
+bool kfs_store_set_condition(struct request *r, const char *type, const char *status,
+			     const char *reason, const char *message)
 {
 	char now[32];
 	now_rfc3339(now);
 	struct kfs_node *holder = kfs_node_new(KFS_MAP);
 	kfs_map_set(holder, "conditions", r->conditions);
-	kfs_status_set_condition(holder, type, status, reason, message, now);
+	bool changed = kfs_status_set_condition(holder, type, status, reason, message, now);
 	r->conditions = kfs_map_take(holder, "conditions");
 	kfs_node_free(holder);
+	return changed;
 }
 
 static bool has_condition(const struct request *r, const char *type)
@@ -696,9 +659,11 @@ static bool has_condition(const struct request *r, const char *type)
 /* Renders data for r (write_lock held, promises read-locked). Returns the render's code and
  * leaves r updated for publishing; *res holds the outputs on success. */
 static int render_request(struct kfs_store *s, struct request *r, const char *data, size_t len,
-			  struct kfs_render_result *res, struct kfs_error *err)
+			  const struct kfs_promise **used, struct kfs_render_result *res,
+			  struct kfs_error *err)
 {
 	bool slot = r->name[0] == '\0';
+	*used = NULL;
 	struct kfs_node *doc = NULL;
 	memset(res, 0, sizeof(*res));
 	int rc = kfs_doc_parse(data, len, "object.yaml", &doc, err);
@@ -709,7 +674,7 @@ static int render_request(struct kfs_store *s, struct request *r, const char *da
 	const struct kfs_promise *p;
 	if (promise_wf) {
 		const char *name = kfs_node_text_at(doc, "metadata.name");
-		p = name ? find_promise(s, name) : NULL;
+		p = name ? kfs_store_find_promise(s, name) : NULL;
 		if (!p)
 			kfs_error_set(err, -EINVAL,
 				      "metadata.name: no promise named %s in the promises folder",
@@ -729,21 +694,26 @@ static int render_request(struct kfs_store *s, struct request *r, const char *da
 		.len = len,
 	};
 	rc = kfs_render(&in, res, err);
-	if (rc == 0 || rc == -EIO)
+	if (rc == 0 || rc == -EIO) {
 		set_text(&r->promise, p->name);
+		*used = p;
+	}
+	if (rc == 0 && !promise_wf)
+		set_text(&r->ns, kfs_node_text_at(res->object, "metadata.namespace"));
 	return rc;
 }
 
 /* Applies a render's outcome to r and publishes it. */
-static int apply_outcome(struct kfs_store *s, struct request *r, const char *data, size_t len,
-			 int rc, struct kfs_render_result *res, const struct kfs_error *err)
+static int apply_outcome(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
+			 const char *data, size_t len, int rc, struct kfs_render_result *res,
+			 const struct kfs_error *err)
 {
 	if (rc == -EINVAL || rc == -EFBIG) {
 		set_text(&r->rejection, err->msg);
 		set_text(&r->message, err->msg);
-		set_condition(r, "Rejected", "True", rc == -EFBIG ? "TooLarge" : "InvalidRequest",
+		kfs_store_set_condition(r, "Rejected", "True", rc == -EFBIG ? "TooLarge" : "InvalidRequest",
 			      err->msg);
-		publish(s, r, NULL);
+		kfs_store_publish(s, r, NULL);
 		return rc;
 	}
 	bool changed_input = !r->object || r->object_len != len || memcmp(r->object, data, len);
@@ -752,31 +722,35 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const char *dat
 		r->generation++;
 	set_text(&r->rejection, NULL);
 	if (has_condition(r, "Rejected"))
-		set_condition(r, "Rejected", "False", "Accepted", "");
+		kfs_store_set_condition(r, "Rejected", "False", "Accepted", "");
 	set_text(&r->log, res->log.data ? res->log.data : "");
 	if (rc < 0) {
 		r->phase = ERROR;
 		set_text(&r->message, err->msg);
-		set_condition(r, "ConfigureWorkflowCompleted", "False", "ConfigureWorkflowFailed",
+		kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "False", "ConfigureWorkflowFailed",
 			      err->msg);
-		set_condition(r, "Reconciled", "False", "ConfigureWorkflowFailed", err->msg);
-		publish(s, r, NULL);
+		kfs_store_set_condition(r, "Reconciled", "False", "ConfigureWorkflowFailed", err->msg);
+		kfs_store_publish(s, r, NULL);
 		return rc;
 	}
 	set_bytes(&r->good, &r->good_len, data, len);
 	r->observed = r->generation;
 	r->phase = RENDERED;
 	set_text(&r->message, "Resource requested");
-	set_condition(r, "ConfigureWorkflowCompleted", "True", "PipelinesExecutedSuccessfully",
+	kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "True", "PipelinesExecutedSuccessfully",
 		      "Pipelines completed");
-	set_condition(r, "Reconciled", "True", "Reconciled", "Reconciled");
+	kfs_store_set_condition(r, "Reconciled", "True", "Reconciled", "Reconciled");
 	kfs_node_free(r->render_status);
 	r->render_status = res->status;
 	res->status = NULL;
 	kfs_node_free(r->selectors);
 	r->selectors = res->selectors;
 	res->selectors = NULL;
-	publish(s, r, res);
+	/* Committing reads the selectors from the result: lend them back for the call. */
+	res->selectors = r->selectors;
+	kfs_gitsync_request(s, r, p, res);
+	res->selectors = NULL;
+	kfs_store_publish(s, r, res);
 	return 0;
 }
 
@@ -790,8 +764,8 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 			      "object.yaml: %zu bytes is larger than max_input (%zu bytes)", len,
 			      s->max_input);
 		struct kfs_render_result none = {0};
-		rc = apply_outcome(s, r, data, len, -EFBIG, &none, err);
-		persist(s, r, NULL);
+		rc = apply_outcome(s, r, NULL, data, len, -EFBIG, &none, err);
+		kfs_store_persist(s, r, NULL);
 		pthread_mutex_unlock(&r->write_lock);
 		return rc;
 	}
@@ -804,13 +778,14 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 		return rc;
 	}
 	struct kfs_render_result res;
+	const struct kfs_promise *p;
 	pthread_rwlock_rdlock(&s->promises_lock);
-	rc = render_request(s, r, data, len, &res, err);
+	rc = render_request(s, r, data, len, &p, &res, err);
+	rc = apply_outcome(s, r, p, data, len, rc, &res, err);
 	pthread_rwlock_unlock(&s->promises_lock);
-	rc = apply_outcome(s, r, data, len, rc, &res, err);
 	kfs_render_result_free(&res);
 	struct kfs_error perr = {0};
-	if (persist(s, r, &perr) < 0 && rc == 0)
+	if (kfs_store_persist(s, r, &perr) < 0 && rc == 0)
 		rc = kfs_error_set(err, -EIO, "state folder: %s", perr.msg);
 	pthread_mutex_unlock(&r->write_lock);
 	return rc;
@@ -819,12 +794,12 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 int kfs_store_submit(struct kfs_store *s, const char *name, const char *data, size_t len,
 		     struct kfs_error *err)
 {
-	struct request *r = request_get(s, name);
+	struct request *r = kfs_store_request_get(s, name);
 	if (!r)
 		return kfs_error_set(err, -ENOENT, "requests/%s: no such request (mkdir it first)",
 				     name);
 	int rc = submit(s, r, data, len, false, err);
-	request_put(r);
+	kfs_store_request_put(r);
 	return rc;
 }
 
@@ -852,16 +827,16 @@ int kfs_store_create(struct kfs_store *s, const char *name, struct kfs_error *er
 	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
 	pthread_rwlock_unlock(&s->table_lock);
 	pthread_mutex_lock(&r->write_lock);
-	int rc = persist(s, r, err);
-	publish(s, r, NULL);
+	int rc = kfs_store_persist(s, r, err);
+	kfs_store_publish(s, r, NULL);
 	pthread_mutex_unlock(&r->write_lock);
-	request_put(r);
+	kfs_store_request_put(r);
 	return rc;
 }
 
 int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_error *err)
 {
-	struct request *r = request_get(s, name);
+	struct request *r = kfs_store_request_get(s, name);
 	if (!r)
 		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
 	pthread_mutex_lock(&r->write_lock);
@@ -872,7 +847,7 @@ int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_er
 	}
 	/* Kratix runs the delete workflow before the request goes; its outputs are not kept. */
 	pthread_rwlock_rdlock(&s->promises_lock);
-	const struct kfs_promise *p = r->promise ? find_promise(s, r->promise) : NULL;
+	const struct kfs_promise *p = r->promise ? kfs_store_find_promise(s, r->promise) : NULL;
 	if (p && p->workflows[KFS_WF_RESOURCE][KFS_WF_DELETE].npipelines && r->good) {
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
 					      .action = KFS_WF_DELETE, .name = r->name,
@@ -882,13 +857,15 @@ int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_er
 		set_text(&r->log, res.log.data ? res.log.data : "");
 		kfs_render_result_free(&res);
 	}
+	if (rc == 0)
+		kfs_gitsync_request(s, r, p, NULL);
 	pthread_rwlock_unlock(&s->promises_lock);
 	if (rc < 0) {
 		kfs_error_prefix(err, "delete workflow");
 		r->phase = ERROR;
 		set_text(&r->message, err->msg);
-		publish(s, r, NULL);
-		persist(s, r, NULL);
+		kfs_store_publish(s, r, NULL);
+		kfs_store_persist(s, r, NULL);
 		rc = -EIO;
 		goto out;
 	}
@@ -904,11 +881,11 @@ int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_er
 	r->phase = PENDING;
 	set_text(&r->message, "Deleted: write object.yaml to request it again, or rmdir");
 	struct kfs_render_result none = {0};
-	publish(s, r, &none);
-	rc = persist(s, r, err);
+	kfs_store_publish(s, r, &none);
+	rc = kfs_store_persist(s, r, err);
 out:
 	pthread_mutex_unlock(&r->write_lock);
-	request_put(r);
+	kfs_store_request_put(r);
 	return rc;
 }
 
@@ -943,14 +920,14 @@ int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *er
 	free(dir);
 	kfs_buf_free(&scratch);
 	notify(s, "requests");
-	request_put(r);
+	kfs_store_request_put(r);
 	return rc;
 }
 
 int kfs_store_feedback(struct kfs_store *s, const char *name, const char *data, size_t len,
 		       struct kfs_error *err)
 {
-	struct request *r = request_get(s, name);
+	struct request *r = kfs_store_request_get(s, name);
 	if (!r)
 		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
 	char line[512];
@@ -1002,17 +979,17 @@ int kfs_store_feedback(struct kfs_store *s, const char *name, const char *data, 
 	r->phase = next;
 	if (next == ERROR) {
 		set_text(&r->message, message);
-		set_condition(r, "WorksSucceeded", "False", "ApplyFailed", message);
+		kfs_store_set_condition(r, "WorksSucceeded", "False", "ApplyFailed", message);
 	} else {
 		set_text(&r->message, next == READY ? "Ready" : "Applied by the GitOps agent");
-		set_condition(r, "WorksSucceeded", "True", next == READY ? "Ready" : "Applied",
+		kfs_store_set_condition(r, "WorksSucceeded", "True", next == READY ? "Ready" : "Applied",
 			      "");
 	}
-	publish(s, r, NULL);
-	rc = persist(s, r, err);
+	kfs_store_publish(s, r, NULL);
+	rc = kfs_store_persist(s, r, err);
 out:
 	pthread_mutex_unlock(&r->write_lock);
-	request_put(r);
+	kfs_store_request_put(r);
 	return rc;
 }
 
@@ -1047,7 +1024,7 @@ static struct kfs_view *root_view(struct kfs_store *s)
 	struct kfs_node *reqs = kfs_node_new(KFS_MAP);
 	kfs_map_set(reqs, "total", kfs_node_new_int((long long)total));
 	for (int i = 0; i < NPHASES; i++)
-		kfs_map_set(reqs, phase_names[i], kfs_node_new_int((long long)counts[i]));
+		kfs_map_set(reqs, kfs_phase_names[i], kfs_node_new_int((long long)counts[i]));
 	kfs_map_set(st, "requests", reqs);
 	struct kfs_buf text = {0};
 	kfs_doc_emit(st, &text);
@@ -1079,13 +1056,13 @@ struct kfs_view *kfs_store_view(struct kfs_store *s, const char *folder)
 	if (!*folder)
 		return root_view(s);
 	if (strncmp(folder, "requests/", 9) == 0) {
-		struct request *r = request_get(s, folder + 9);
+		struct request *r = kfs_store_request_get(s, folder + 9);
 		if (!r)
 			return NULL;
 		pthread_mutex_lock(&r->view_lock);
 		struct kfs_view *v = view_get(r->view);
 		pthread_mutex_unlock(&r->view_lock);
-		request_put(r);
+		kfs_store_request_put(r);
 		return v;
 	}
 	if (strncmp(folder, "promises/", 9) == 0) {
@@ -1173,6 +1150,8 @@ static int scan_promises(struct kfs_store *s, struct promise_entry *old, size_t 
 				e->p = prev->p, prev->p = NULL;
 				e->error = prev->error, prev->error = NULL;
 				e->view = prev->view, prev->view = NULL;
+				e->wf_selectors = prev->wf_selectors, prev->wf_selectors = NULL;
+				e->commit_error = prev->commit_error, prev->commit_error = NULL;
 				ch[n] = false;
 			} else {
 				struct kfs_error lerr = {0};
@@ -1213,6 +1192,8 @@ static void free_entries(struct promise_entry *list, size_t n)
 		kfs_promise_free(list[i].p);
 		free(list[i].name);
 		free(list[i].error);
+		free(list[i].commit_error);
+		kfs_node_free(list[i].wf_selectors);
 		kfs_view_put(list[i].view);
 	}
 	free(list);
@@ -1246,7 +1227,7 @@ static void rerender(struct kfs_store *s, char **promises, size_t np)
 			submit(s, r, object, len, true, &err);
 			free(object);
 		}
-		request_put(r);
+		kfs_store_request_put(r);
 	}
 	free(list);
 }
@@ -1297,7 +1278,7 @@ int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 static enum phase phase_of(const char *name)
 {
 	for (int i = 0; i < NPHASES; i++)
-		if (name && strcmp(phase_names[i], name) == 0)
+		if (name && strcmp(kfs_phase_names[i], name) == 0)
 			return (enum phase)i;
 	return PENDING;
 }
@@ -1319,6 +1300,8 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 							       : "");
 	set_text(&r->rejection, kfs_node_text_at(doc, "rejection"));
 	set_text(&r->log, kfs_node_text_at(doc, "log"));
+	const char *commit = kfs_node_text_at(doc, "commit");
+	snprintf(r->commit, sizeof(r->commit), "%s", commit ? commit : "");
 	const struct kfs_node *conds = kfs_map_get(doc, "conditions");
 	if (conds && conds->type == KFS_SEQ) {
 		kfs_node_free(r->conditions);
@@ -1330,10 +1313,12 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 	int rc = -1;
 	if (good && good->type == KFS_STR && r->object) {
 		struct kfs_error err = {0};
-		rc = render_request(s, r, good->text, good->len, &res, &err);
+		const struct kfs_promise *p;
+		rc = render_request(s, r, good->text, good->len, &p, &res, &err);
 		if (rc == 0) {
 			set_bytes(&r->good, &r->good_len, good->text, good->len);
 			r->render_status = res.status, res.status = NULL;
+			kfs_gitsync_request(s, r, p, &res);
 			r->selectors = res.selectors, res.selectors = NULL;
 		} else {
 			/* The promise changed while the daemon was down and no longer renders it. */
@@ -1341,12 +1326,13 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 			set_text(&r->message, err.msg);
 		}
 	}
-	publish(s, r, rc == 0 ? &res : NULL);
+	kfs_store_publish(s, r, rc == 0 ? &res : NULL);
 	kfs_render_result_free(&res);
 }
 
 static void recover(struct kfs_store *s)
 {
+	s->recovering = true;
 	struct kfs_buf dir = {0};
 	kfs_buf_printf(&dir, "%s/requests", s->state_dir);
 	DIR *d = opendir(dir.data);
@@ -1393,9 +1379,11 @@ static void recover(struct kfs_store *s)
 	if (kfs_doc_parse_file(dir.data, &doc, NULL) == 0)
 		recover_request(s, s->slot, doc);
 	else
-		publish(s, s->slot, NULL);
+		kfs_store_publish(s, s->slot, NULL);
 	kfs_node_free(doc);
 	kfs_buf_free(&dir);
+	s->recovering = false;
+	kfs_gitsync_flush(s);
 }
 
 static int mkdir_p(const char *path, struct kfs_error *err)
@@ -1442,6 +1430,8 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 	kfs_buf_free(&dir);
 	bool *changed = NULL;
 	if (rc == 0)
+		rc = kfs_gitsync_open(s, opts, err);
+	if (rc == 0)
 		rc = scan_promises(s, NULL, 0, &s->promises, &s->npromises, &changed, err);
 	free(changed);
 	if (rc < 0) {
@@ -1460,10 +1450,11 @@ void kfs_store_close(struct kfs_store *s)
 {
 	if (!s)
 		return;
+	kfs_gitsync_close(s);
 	for (size_t i = 0; i < s->nrequests; i++)
-		request_put(s->requests[i]);
+		kfs_store_request_put(s->requests[i]);
 	free(s->requests);
-	request_put(s->slot);
+	kfs_store_request_put(s->slot);
 	free_entries(s->promises, s->npromises);
 	kfs_view_put(s->root);
 	pthread_rwlock_destroy(&s->promises_lock);

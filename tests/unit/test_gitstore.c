@@ -70,7 +70,10 @@ static const char *three_dests = "apiVersion: platform.kratix.io/v1alpha1\n"
 				 "kind: Destination\n"
 				 "metadata: {name: a-plain}\n";
 
-#define OUT(pl, p, d) {(char *)(pl), (char *)(p), (char *)(d), sizeof(d) - 1}
+#define OUT(pl, p, d)                                                                              \
+	{                                                                                          \
+		(char *)(pl), (char *)(p), (char *)(d), sizeof(d) - 1                              \
+	}
 
 /* ---- ids, destinations ------------------------------------------------------------------- */
 
@@ -121,14 +124,12 @@ static void test_destinations_load(void **state)
 	const char *bad = "kind: Destination\nmetadata: {name: x}\nspec:\n  path: /\n"
 			  "---\nkind: Destination\nmetadata: {name: y}\nspec:\n  filepath:\n"
 			  "    mode: flat\n";
-	assert_int_equal(kfs_destinations_parse(bad, strlen(bad), "dests.yaml", &d, &err),
-			 -EINVAL);
+	assert_int_equal(kfs_destinations_parse(bad, strlen(bad), "dests.yaml", &d, &err), -EINVAL);
 	assert_contains(err.msg, "dests.yaml:10: spec.filepath.mode must be nestedByMetadata");
 	assert_contains(err.msg, "not flat");
 
 	const char *wrong = "kind: Cluster\nmetadata: {name: x}\n";
-	assert_int_equal(kfs_destinations_parse(wrong, strlen(wrong), "d.yaml", &d, &err),
-			 -EINVAL);
+	assert_int_equal(kfs_destinations_parse(wrong, strlen(wrong), "d.yaml", &d, &err), -EINVAL);
 	assert_contains(err.msg, "d.yaml:1: kind must be Destination, not Cluster");
 }
 
@@ -141,14 +142,15 @@ static void test_schedule_selectors(void **state)
 	struct kfs_schedule s;
 	struct kfs_error err = {0};
 	dests(three_dests, &d);
-	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"), OUT("p1", "prod/b.yaml", "b: 1\n"),
+	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"),
+				    OUT("p1", "prod/b.yaml", "b: 1\n"),
 				    OUT("p1", "sub/c.yaml", "c: 1\n")};
 
 	/* Root selector dev; the prod folder goes to prod only, by its own labels. */
 	struct kfs_node *sel = yaml("- matchLabels: {environment: dev}\n"
 				    "- matchLabels: {environment: prod}\n  directory: prod/\n");
-	struct kfs_sched_input in = {.type = KFS_WF_RESOURCE, .selectors = sel, .outputs = outs,
-				     .noutputs = 3};
+	struct kfs_sched_input in = {
+	    .type = KFS_WF_RESOURCE, .selectors = sel, .outputs = outs, .noutputs = 3};
 	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
 	assert_null(s.unscheduled);
 	assert_int_equal(s.n, 2);
@@ -278,9 +280,13 @@ static void fx_free(struct fixture *f)
 static bool commit_request(struct fixture *f, const char *name, const struct kfs_output *outs,
 			   size_t n, const struct kfs_node *sel, bool del, char *commit)
 {
-	struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "postgresql",
-				   .request = name, .outputs = outs, .noutputs = n,
-				   .selectors = sel, .delete = del};
+	struct kfs_git_render r = {.type = KFS_WF_RESOURCE,
+				   .promise = "postgresql",
+				   .request = name,
+				   .outputs = outs,
+				   .noutputs = n,
+				   .selectors = sel,
+				   .delete = del};
 	struct kfs_git_work w;
 	struct kfs_git_result res;
 	struct kfs_error err = {0};
@@ -300,8 +306,9 @@ static void test_nested_paths_idempotent_delete(void **state)
 {
 	(void)state;
 	struct fixture *f = fx_new(NULL);
-	struct kfs_output outs[] = {OUT("instance-configure", "postgresql-instance.yaml", "kind: A\n"),
-				    OUT("instance-configure", "sub/b.yaml", "kind: B\n")};
+	struct kfs_output outs[] = {
+	    OUT("instance-configure", "postgresql-instance.yaml", "kind: A\n"),
+	    OUT("instance-configure", "sub/b.yaml", "kind: B\n")};
 	char c1[41], c2[41];
 
 	assert_true(commit_request(f, "my-db", outs, 2, NULL, false, c1));
@@ -362,8 +369,11 @@ static void test_batch_message(void **state)
 	struct kfs_error err = {0};
 	const char *names[] = {"one", "two", "three"};
 	for (int i = 0; i < 3; i++) {
-		struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg",
-					   .request = names[i], .outputs = &o, .noutputs = 1,
+		struct kfs_git_render r = {.type = KFS_WF_RESOURCE,
+					   .promise = "pg",
+					   .request = names[i],
+					   .outputs = &o,
+					   .noutputs = 1,
 					   .delete = i == 2};
 		assert_int_equal(kfs_git_work_build(&f->d, &r, &w[i], NULL, &err), 0);
 	}
@@ -387,7 +397,8 @@ static void test_directory_routing_paths(void **state)
 {
 	(void)state;
 	struct fixture *f = fx_new(three_dests);
-	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"), OUT("p1", "prod/b.yaml", "b: 1\n")};
+	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"),
+				    OUT("p1", "prod/b.yaml", "b: 1\n")};
 	struct kfs_node *sel = yaml("- matchLabels: {environment: dev}\n"
 				    "- matchLabels: {environment: prod}\n  directory: prod\n");
 	assert_true(commit_request(f, "my-db", outs, 2, sel, false, NULL));
@@ -418,8 +429,10 @@ static void test_promise_dependencies(void **state)
 	(void)state;
 	struct fixture *f = fx_new(NULL);
 	struct kfs_output outs[] = {OUT("promise-configure", "operator.yaml", "kind: Op\n")};
-	struct kfs_git_render r = {.type = KFS_WF_PROMISE, .promise = "postgresql",
-				   .outputs = outs, .noutputs = 1,
+	struct kfs_git_render r = {.type = KFS_WF_PROMISE,
+				   .promise = "postgresql",
+				   .outputs = outs,
+				   .noutputs = 1,
 				   .static_deps = "kind: Namespace\n"};
 	struct kfs_git_work w;
 	struct kfs_git_result res;
@@ -451,8 +464,8 @@ static void test_mode_none(void **state)
 	/* Both destinations have no labels: a request goes to the first by name (agg); the
 	 * promise workflow goes to both. */
 	struct kfs_output outs[] = {OUT("pc", "a.yaml", "a: 1\n"), OUT("pc", "d/b.yaml", "b: 1\n")};
-	struct kfs_git_render r = {.type = KFS_WF_PROMISE, .promise = "pg", .outputs = outs,
-				   .noutputs = 2};
+	struct kfs_git_render r = {
+	    .type = KFS_WF_PROMISE, .promise = "pg", .outputs = outs, .noutputs = 2};
 	struct kfs_git_work w;
 	struct kfs_git_result res;
 	struct kfs_error err = {0};
@@ -527,8 +540,11 @@ static void *writer(void *p)
 		snprintf(name, sizeof(name), "req-%d", a->id);
 		snprintf(data, sizeof(data), "round: %d\n", round);
 		struct kfs_output o = {"p", "r.yaml", data, strlen(data)};
-		struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg",
-					   .request = name, .outputs = &o, .noutputs = 1};
+		struct kfs_git_render r = {.type = KFS_WF_RESOURCE,
+					   .promise = "pg",
+					   .request = name,
+					   .outputs = &o,
+					   .noutputs = 1};
 		struct kfs_git_work w;
 		struct kfs_git_result res;
 		struct kfs_error err = {0};
@@ -537,8 +553,8 @@ static void *writer(void *p)
 			fail_msg("%s", err.msg);
 		kfs_git_work_free(&w);
 		/* The commit exists when the call returns. */
-		char *has = sh("git --git-dir=%s cat-file -e %s && echo ok", a->f->repo,
-			       res.commit);
+		char *has =
+		    sh("git --git-dir=%s cat-file -e %s && echo ok", a->f->repo, res.commit);
 		assert_string_equal(has, "ok\n");
 		free(has);
 	}
@@ -558,9 +574,10 @@ static void test_concurrent_writers(void **state)
 	for (int i = 0; i < 8; i++)
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < 8; i++) {
-		char *v = sh("git --git-dir=%s show main:default/resources/default/pg/req-%d/p/5058f/"
-			     "r.yaml",
-			     f->repo, i);
+		char *v =
+		    sh("git --git-dir=%s show main:default/resources/default/pg/req-%d/p/5058f/"
+		       "r.yaml",
+		       f->repo, i);
 		assert_string_equal(v, "round: 4\n"); /* nobody's last write was lost */
 		free(v);
 	}
@@ -608,9 +625,13 @@ static struct kfs_git *open_pushing(const char *repo, const char *remote, struct
 {
 	struct kfs_git *g;
 	struct kfs_error err = {0};
-	struct kfs_git_options o = {.repo = repo, .remote = remote, .backoff_min_ms = 20,
-				    .backoff_max_ms = 100, .on_push = on_push,
-				    .on_commit = on_commit, .ctx = ev};
+	struct kfs_git_options o = {.repo = repo,
+				    .remote = remote,
+				    .backoff_min_ms = 20,
+				    .backoff_max_ms = 100,
+				    .on_push = on_push,
+				    .on_commit = on_commit,
+				    .ctx = ev};
 	if (kfs_git_open(&o, &g, &err) != 0)
 		fail_msg("%s", err.msg);
 	return g;
@@ -620,8 +641,11 @@ static void put(struct kfs_git *g, const struct kfs_destinations *d, const char 
 		const char *data)
 {
 	struct kfs_output o = {"p", "r.yaml", (char *)data, strlen(data)};
-	struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg", .request = name,
-				   .outputs = &o, .noutputs = 1};
+	struct kfs_git_render r = {.type = KFS_WF_RESOURCE,
+				   .promise = "pg",
+				   .request = name,
+				   .outputs = &o,
+				   .noutputs = 1};
 	struct kfs_git_work w;
 	struct kfs_git_result res;
 	struct kfs_error err = {0};
@@ -665,8 +689,9 @@ static void test_push_and_rejected_push(void **state)
 	assert_string_equal(ls, "default/resources/default/pg/from-a/p/5058f/r.yaml\n"
 				"default/resources/default/pg/from-b/p/5058f/r.yaml\n");
 	free(ls);
-	char *v = sh("git --git-dir=%s show main:default/resources/default/pg/from-a/p/5058f/r.yaml",
-		     remote);
+	char *v =
+	    sh("git --git-dir=%s show main:default/resources/default/pg/from-a/p/5058f/r.yaml",
+	       remote);
 	assert_string_equal(v, "a: 2\n");
 	free(v);
 	char *log = sh("git --git-dir=%s log --format=%%s main", remote);
@@ -744,8 +769,11 @@ static void test_locked_repository_retried(void **state)
 	assert_non_null(fp);
 	fclose(fp);
 	struct kfs_output o = {"p", "r.yaml", "y: 1\n", 5};
-	struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg", .request = "second",
-				   .outputs = &o, .noutputs = 1};
+	struct kfs_git_render r = {.type = KFS_WF_RESOURCE,
+				   .promise = "pg",
+				   .request = "second",
+				   .outputs = &o,
+				   .noutputs = 1};
 	struct kfs_git_work w;
 	struct kfs_git_result res;
 	assert_int_equal(kfs_git_work_build(&d, &r, &w, NULL, &err), 0);
@@ -795,21 +823,21 @@ static void test_open_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_id5),
-		cmocka_unit_test(test_destinations_load),
-		cmocka_unit_test(test_schedule_selectors),
-		cmocka_unit_test(test_strict_match_labels),
-		cmocka_unit_test(test_nested_paths_idempotent_delete),
-		cmocka_unit_test(test_batch_message),
-		cmocka_unit_test(test_directory_routing_paths),
-		cmocka_unit_test(test_promise_dependencies),
-		cmocka_unit_test(test_mode_none),
-		cmocka_unit_test(test_mode_aggregated),
-		cmocka_unit_test(test_concurrent_writers),
-		cmocka_unit_test(test_push_and_rejected_push),
-		cmocka_unit_test(test_failing_remote_then_recovers),
-		cmocka_unit_test(test_locked_repository_retried),
-		cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test(test_id5),
+	    cmocka_unit_test(test_destinations_load),
+	    cmocka_unit_test(test_schedule_selectors),
+	    cmocka_unit_test(test_strict_match_labels),
+	    cmocka_unit_test(test_nested_paths_idempotent_delete),
+	    cmocka_unit_test(test_batch_message),
+	    cmocka_unit_test(test_directory_routing_paths),
+	    cmocka_unit_test(test_promise_dependencies),
+	    cmocka_unit_test(test_mode_none),
+	    cmocka_unit_test(test_mode_aggregated),
+	    cmocka_unit_test(test_concurrent_writers),
+	    cmocka_unit_test(test_push_and_rejected_push),
+	    cmocka_unit_test(test_failing_remote_then_recovers),
+	    cmocka_unit_test(test_locked_repository_retried),
+	    cmocka_unit_test(test_open_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

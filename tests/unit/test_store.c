@@ -8,13 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kratixfs/store.h"
 #include "testutil.h"
 
 struct fixture {
 	char *dir;
-	char promises[512], state[512];
+	char promises[512], state[512], repo[512], remote[512];
+	bool git;
 	struct kfs_store *s;
 	int published;
 };
@@ -30,6 +32,10 @@ static void open_store(struct fixture *f)
 	struct kfs_store_options o = {.promises_dir = f->promises, .state_dir = f->state,
 				      .max_input = 4096, .on_publish = count_publish,
 				      .on_publish_ctx = f};
+	if (f->git) {
+		o.git_repo = f->repo;
+		o.git_push = f->remote;
+	}
 	struct kfs_error err = {0};
 	if (kfs_store_open(&o, &f->s, &err) != 0)
 		fail_msg("%s", err.msg);
@@ -48,6 +54,55 @@ static int setup(void **state)
 	open_store(f);
 	*state = f;
 	return 0;
+}
+
+static int setup_git(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	f->dir = tu_mkdtemp();
+	f->git = true;
+	snprintf(f->promises, sizeof(f->promises), "%s/promises", f->dir);
+	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
+	snprintf(f->repo, sizeof(f->repo), "%s/statestore.git", f->dir);
+	snprintf(f->remote, sizeof(f->remote), "%s/remote.git", f->dir);
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s && cp -r %s/templates/postgresql %s/ && git init -q --bare %s",
+		 f->promises, KFS_SOURCE_ROOT, f->promises, f->remote);
+	assert_int_equal(system(cmd), 0);
+	open_store(f);
+	*state = f;
+	return 0;
+}
+
+/* Runs a git command on the fixture's repository and returns its output. */
+static char *git_out(struct fixture *f, const char *args)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "git --git-dir=%s %s 2>&1", f->repo, args);
+	FILE *p = popen(cmd, "r");
+	struct kfs_buf b = {0};
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		kfs_buf_add(&b, chunk, n);
+	pclose(p);
+	return kfs_buf_steal(&b);
+}
+
+#define assert_git(f, args, needle)                                                                \
+	do {                                                                                       \
+		char *o_ = git_out(f, args);                                                       \
+		assert_contains(o_, needle);                                                       \
+		free(o_);                                                                          \
+	} while (0)
+
+static int count_commits(struct fixture *f)
+{
+	char *o = git_out(f, "rev-list --count main");
+	int n = atoi(o);
+	free(o);
+	return n;
 }
 
 static int teardown(void **state)
@@ -287,6 +342,50 @@ static void test_slot_and_promise_views(void **state)
 	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "phase: Available");
 }
 
+static void test_git_commit_through(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	/* The promise's dependencies are committed when it loads. */
+	assert_git(f, "ls-tree -r --name-only main",
+		   "default/dependencies/postgresql/5058f/static/postgresql-dependencies.yaml");
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	int before = count_commits(f);
+	submit_ok(f->s, "db1", medium);
+	assert_int_equal(count_commits(f), before + 1);
+	assert_git(f, "ls-tree -r --name-only main",
+		   "default/resources/team/postgresql/db1/instance-configure/5058f/statefulset.yaml");
+	assert_git(f, "log -1 --format='%an %s' main", "kratix Update from: db1");
+	assert_file_contains(f->s, "requests/db1", "phase", "Committed\n");
+	char *head = git_out(f, "rev-parse main");
+	head[40] = '\0';
+	assert_file_contains(f->s, "requests/db1", "status.yaml", head);
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "type: Committed");
+	free(head);
+	/* The same content again makes no commit, even through a re-render. */
+	assert_int_equal(kfs_store_reload(f->s, &err), 0);
+	assert_int_equal(count_commits(f), before + 1);
+	/* The push lands on the remote and the status says so. */
+	for (int i = 0; i < 100; i++) {
+		char *st = read_file(f->s, "requests/db1", "status.yaml");
+		bool pushed = strstr(st, "pushed: true") != NULL;
+		free(st);
+		if (pushed)
+			break;
+		usleep(50000);
+	}
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "pushed: true");
+	/* Deleting removes the request's files in a Delete commit. */
+	assert_int_equal(kfs_store_delete_object(f->s, "db1", &err), 0);
+	assert_git(f, "log -1 --format='%s' main", "Delete from: db1");
+	char *tree = git_out(f, "ls-tree -r --name-only main");
+	assert_null(strstr(tree, "resources/team/postgresql/db1"));
+	free(tree);
+	char *fsck = git_out(f, "fsck --strict");
+	assert_null(strstr(fsck, "error"));
+	free(fsck);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +396,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_and_promise_views, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_git_commit_through, setup_git, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

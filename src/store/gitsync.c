@@ -1,0 +1,398 @@
+/* Commit-through to the Git state store: each published render becomes a work committed before
+ * the writer's close() returns; push results come back from the Git thread as events that a
+ * worker applies to the requests' status (Pushed), so the Git thread never waits on a request. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kratixfs/doc.h"
+#include "store_internal.h"
+
+static void enqueue(struct kfs_store *s, struct git_event *e)
+{
+	pthread_mutex_lock(&s->git_lock);
+	struct git_event **tail = &s->events;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = e;
+	pthread_cond_signal(&s->events_cond);
+	pthread_mutex_unlock(&s->git_lock);
+}
+
+static void on_push(void *ctx, bool pushed, const char *head, const char *reason)
+{
+	struct git_event *e = kfs_xcalloc(1, sizeof(*e));
+	e->push = true;
+	e->ok = pushed;
+	snprintf(e->commit, sizeof(e->commit), "%s", head ? head : "");
+	e->reason = kfs_xstrdup(reason ? reason : "");
+	enqueue(ctx, e);
+}
+
+static void on_commit(void *ctx, const char *owner, const char *commit, const char *reason)
+{
+	struct git_event *e = kfs_xcalloc(1, sizeof(*e));
+	e->ok = commit && commit[0] && !(reason && reason[0]);
+	e->owner = kfs_xstrdup(owner ? owner : "");
+	snprintf(e->commit, sizeof(e->commit), "%s", commit ? commit : "");
+	e->reason = kfs_xstrdup(reason ? reason : "");
+	enqueue(ctx, e);
+}
+
+static void event_free(struct git_event *e)
+{
+	free(e->owner);
+	free(e->reason);
+	free(e);
+}
+
+/* Records a new commit's place in the order of commits (git_lock not held). */
+static unsigned long long note_commit(struct kfs_store *s, const char *hex, bool changed)
+{
+	pthread_mutex_lock(&s->git_lock);
+	if (changed) {
+		s->commit_seq++;
+		size_t slot = s->commit_seq % (sizeof(s->recent) / sizeof(s->recent[0]));
+		snprintf(s->recent[slot].hex, sizeof(s->recent[slot].hex), "%s", hex);
+		s->recent[slot].seq = s->commit_seq;
+	}
+	unsigned long long seq = s->commit_seq;
+	pthread_mutex_unlock(&s->git_lock);
+	return seq;
+}
+
+/* The Pushed condition of r from the store's push state; true when it changed. */
+static bool update_pushed(struct kfs_store *s, struct request *r)
+{
+	if (!s->pushing || !r->commit[0])
+		return false;
+	pthread_mutex_lock(&s->git_lock);
+	bool pushed = r->commit_seq <= s->pushed_seq;
+	char *reason = s->push_error ? kfs_xstrdup(s->push_error) : NULL;
+	pthread_mutex_unlock(&s->git_lock);
+	bool changed;
+	if (pushed)
+		changed = kfs_store_set_condition(r, "Pushed", "True", "Pushed", "");
+	else if (reason)
+		changed = kfs_store_set_condition(r, "Pushed", "False", "PushFailed", reason);
+	else
+		changed = kfs_store_set_condition(r, "Pushed", "False", "PushPending",
+						  "waiting for the next push");
+	free(reason);
+	return changed;
+}
+
+static void refresh_all(struct kfs_store *s)
+{
+	pthread_rwlock_rdlock(&s->table_lock);
+	size_t n = s->nrequests;
+	struct request **list = kfs_xcalloc(n ? n : 1, sizeof(*list));
+	for (size_t i = 0; i < n; i++) {
+		list[i] = s->requests[i];
+		__atomic_add_fetch(&list[i]->refs, 1, __ATOMIC_RELAXED);
+	}
+	pthread_rwlock_unlock(&s->table_lock);
+	for (size_t i = 0; i < n; i++) {
+		struct request *r = list[i];
+		pthread_mutex_lock(&r->write_lock);
+		if (update_pushed(s, r)) {
+			kfs_store_publish(s, r, NULL);
+			kfs_store_persist(s, r, NULL);
+		}
+		pthread_mutex_unlock(&r->write_lock);
+		kfs_store_request_put(r);
+	}
+	free(list);
+}
+
+static void handle_push(struct kfs_store *s, const struct git_event *e)
+{
+	unsigned long long before;
+	pthread_mutex_lock(&s->git_lock);
+	before = s->commit_seq;
+	pthread_mutex_unlock(&s->git_lock);
+	char head[41];
+	kfs_git_head(s->git, head);
+	pthread_mutex_lock(&s->git_lock);
+	if (e->ok) {
+		unsigned long long seq = 0;
+		for (size_t i = 0; i < sizeof(s->recent) / sizeof(s->recent[0]); i++)
+			if (strcmp(s->recent[i].hex, e->commit) == 0)
+				seq = s->recent[i].seq;
+		/* A pushed head that is the local head holds every commit made before we looked;
+		 * one rebuilt on a diverged remote is not in recent[] but is that head. */
+		if (!seq && strcmp(head, e->commit) == 0)
+			seq = before;
+		if (seq > s->pushed_seq)
+			s->pushed_seq = seq;
+		free(s->push_error);
+		s->push_error = NULL;
+	} else {
+		free(s->push_error);
+		s->push_error = kfs_xstrdup(e->reason[0] ? e->reason : "push failed");
+	}
+	pthread_mutex_unlock(&s->git_lock);
+	refresh_all(s);
+}
+
+static void handle_commit(struct kfs_store *s, const struct git_event *e)
+{
+	const char *slash = strrchr(e->owner, '/');
+	if (strncmp(e->owner, "resource/", 9) != 0 || !slash)
+		return;
+	struct request *r = kfs_store_request_get(s, slash + 1);
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->write_lock);
+	if (e->ok) {
+		snprintf(r->commit, sizeof(r->commit), "%s", e->commit);
+		r->commit_seq = note_commit(s, e->commit, true);
+		kfs_store_set_condition(r, "Committed", "True", "Committed", "");
+		if (r->phase == RENDERED)
+			r->phase = COMMITTED;
+		update_pushed(s, r);
+	} else {
+		kfs_store_set_condition(r, "Committed", "False", "CommitFailed", e->reason);
+	}
+	kfs_store_publish(s, r, NULL);
+	kfs_store_persist(s, r, NULL);
+	pthread_mutex_unlock(&r->write_lock);
+	kfs_store_request_put(r);
+}
+
+static void *worker(void *arg)
+{
+	struct kfs_store *s = arg;
+	pthread_mutex_lock(&s->git_lock);
+	while (!s->stopping) {
+		if (!s->events) {
+			pthread_cond_wait(&s->events_cond, &s->git_lock);
+			continue;
+		}
+		struct git_event *e = s->events;
+		s->events = e->next;
+		pthread_mutex_unlock(&s->git_lock);
+		if (e->push)
+			handle_push(s, e);
+		else
+			handle_commit(s, e);
+		event_free(e);
+		pthread_mutex_lock(&s->git_lock);
+	}
+	pthread_mutex_unlock(&s->git_lock);
+	return NULL;
+}
+
+int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *o, struct kfs_error *err)
+{
+	pthread_mutex_init(&s->git_lock, NULL);
+	pthread_cond_init(&s->events_cond, NULL);
+	if (!o->git_repo)
+		return 0;
+	int rc = kfs_destinations_load(o->destinations, &s->dests, err);
+	if (rc < 0)
+		return rc;
+	struct kfs_git_options go = {
+		.repo = o->git_repo,
+		.branch = o->git_branch,
+		.remote = o->git_push,
+		.on_push = on_push,
+		.on_commit = on_commit,
+		.ctx = s,
+	};
+	rc = kfs_git_open(&go, &s->git, err);
+	if (rc < 0)
+		return rc;
+	s->pushing = o->git_push != NULL;
+	if (pthread_create(&s->worker, NULL, worker, s) != 0)
+		return kfs_error_set(err, -EAGAIN, "cannot start the Git status thread");
+	s->worker_started = true;
+	return 0;
+}
+
+void kfs_gitsync_close(struct kfs_store *s)
+{
+	if (s->git)
+		kfs_git_close(s->git);
+	s->git = NULL;
+	if (s->worker_started) {
+		pthread_mutex_lock(&s->git_lock);
+		s->stopping = true;
+		pthread_cond_signal(&s->events_cond);
+		pthread_mutex_unlock(&s->git_lock);
+		pthread_join(s->worker, NULL);
+	}
+	while (s->events) {
+		struct git_event *e = s->events;
+		s->events = e->next;
+		event_free(e);
+	}
+	for (size_t i = 0; i < s->nbatch; i++)
+		kfs_git_work_free(&s->batch[i]);
+	free(s->batch);
+	free(s->batch_owners);
+	free(s->push_error);
+	kfs_destinations_free(&s->dests);
+	pthread_mutex_destroy(&s->git_lock);
+	pthread_cond_destroy(&s->events_cond);
+}
+
+static const struct promise_entry *entry_of(struct kfs_store *s, const char *name)
+{
+	for (size_t i = 0; i < s->npromises; i++)
+		if (strcmp(s->promises[i].name, name) == 0)
+			return &s->promises[i];
+	return NULL;
+}
+
+/* Records a commit outcome in r (write_lock held). */
+static void record(struct kfs_store *s, struct request *r, int rc,
+		   const struct kfs_git_result *res, const struct kfs_error *err)
+{
+	if (rc < 0) {
+		kfs_store_set_condition(r, "Committed", "False", "CommitFailed", err->msg);
+		return;
+	}
+	if (res->changed || !r->commit[0] || !res->commit[0]) {
+		snprintf(r->commit, sizeof(r->commit), "%s", res->commit);
+		r->commit_seq = note_commit(s, res->commit, res->changed);
+	}
+	kfs_store_set_condition(r, "Committed", "True", "Committed", "");
+	if (r->phase == RENDERED)
+		r->phase = COMMITTED;
+	update_pushed(s, r);
+}
+
+void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
+			 const struct kfs_render_result *res)
+{
+	if (!s->git || !r->name[0] || !r->promise)
+		return;
+	const struct promise_entry *e = entry_of(s, r->promise);
+	const struct kfs_workflow *wf =
+		p ? &p->workflows[KFS_WF_RESOURCE][KFS_WF_CONFIGURE] : NULL;
+	size_t np = wf ? wf->npipelines : 0;
+	const char **pipelines = kfs_xcalloc(np ? np : 1, sizeof(*pipelines));
+	for (size_t i = 0; i < np; i++)
+		pipelines[i] = wf->pipelines[i].name;
+	struct kfs_git_render gr = {
+		.type = KFS_WF_RESOURCE,
+		.promise = r->promise,
+		.request = r->name,
+		.ns = r->ns,
+		.outputs = res ? res->outputs : NULL,
+		.noutputs = res ? res->noutputs : 0,
+		.promise_selectors = p ? kfs_node_at(p->doc, "spec.destinationSelectors") : NULL,
+		.promise_workflow_selectors = e ? e->wf_selectors : NULL,
+		.selectors = res ? res->selectors : NULL,
+		.pipelines = pipelines,
+		.npipelines = np,
+		.delete = res == NULL,
+	};
+	struct kfs_git_work work;
+	char *unscheduled = NULL;
+	struct kfs_error err = {0};
+	int rc = kfs_git_work_build(&s->dests, &gr, &work, &unscheduled, &err);
+	free(pipelines);
+	if (rc < 0) {
+		kfs_store_set_condition(r, "Committed", "False", "InvalidDestinationSelectors",
+					err.msg);
+		return;
+	}
+	if (res) {
+		if (unscheduled)
+			kfs_store_set_condition(r, "Scheduled", "False", "NoMatchingDestination",
+						unscheduled);
+		else
+			kfs_store_set_condition(r, "Scheduled", "True", "Scheduled", "");
+	}
+	free(unscheduled);
+	if (s->recovering) {
+		s->batch = kfs_xrealloc(s->batch, (s->nbatch + 1) * sizeof(*s->batch));
+		s->batch_owners =
+			kfs_xrealloc(s->batch_owners, (s->nbatch + 1) * sizeof(*s->batch_owners));
+		s->batch[s->nbatch] = work;
+		s->batch_owners[s->nbatch++] = r;
+		return;
+	}
+	struct kfs_git_result result;
+	rc = kfs_git_commit(s->git, &work, 1, &result, &err);
+	kfs_git_work_free(&work);
+	if (res)
+		record(s, r, rc, &result, &err);
+	else if (rc == 0)
+		r->commit[0] = '\0';
+}
+
+void kfs_gitsync_flush(struct kfs_store *s)
+{
+	if (!s->git || s->nbatch == 0)
+		return;
+	struct kfs_git_result result;
+	struct kfs_error err = {0};
+	int rc = kfs_git_commit(s->git, s->batch, s->nbatch, &result, &err);
+	for (size_t i = 0; i < s->nbatch; i++) {
+		struct request *r = s->batch_owners[i];
+		record(s, r, rc, &result, &err);
+		kfs_store_publish(s, r, NULL);
+		kfs_git_work_free(&s->batch[i]);
+	}
+	free(s->batch);
+	free(s->batch_owners);
+	s->batch = NULL;
+	s->batch_owners = NULL;
+	s->nbatch = 0;
+}
+
+void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
+			 const struct kfs_render_result *res)
+{
+	if (!s->git || !e->p)
+		return;
+	const struct kfs_workflow *wf = &e->p->workflows[KFS_WF_PROMISE][KFS_WF_CONFIGURE];
+	const char **pipelines = kfs_xcalloc(wf->npipelines ? wf->npipelines : 1, sizeof(*pipelines));
+	for (size_t i = 0; i < wf->npipelines; i++)
+		pipelines[i] = wf->pipelines[i].name;
+	struct kfs_git_render gr = {
+		.type = KFS_WF_PROMISE,
+		.promise = e->p->name,
+		.outputs = res->outputs,
+		.noutputs = res->noutputs,
+		.static_deps = e->p->dependencies,
+		.promise_selectors = kfs_node_at(e->p->doc, "spec.destinationSelectors"),
+		.selectors = res->selectors,
+		.pipelines = pipelines,
+		.npipelines = wf->npipelines,
+	};
+	struct kfs_git_work work;
+	char *unscheduled = NULL;
+	struct kfs_error err = {0};
+	int rc = kfs_git_work_build(&s->dests, &gr, &work, &unscheduled, &err);
+	free(pipelines);
+	free(e->commit_error);
+	e->commit_error = NULL;
+	if (rc == 0) {
+		struct kfs_git_result result;
+		rc = kfs_git_commit(s->git, &work, 1, &result, &err);
+		kfs_git_work_free(&work);
+	}
+	if (rc < 0)
+		e->commit_error = kfs_xstrdup(err.msg);
+	else if (unscheduled)
+		e->commit_error = kfs_xstrdup(unscheduled);
+	free(unscheduled);
+}
+
+void kfs_gitsync_status(struct kfs_store *s, const struct request *r, struct kfs_node *status)
+{
+	if (!s->git || !r->commit[0])
+		return;
+	kfs_map_set(status, "commit", kfs_node_new_str(r->commit));
+	if (s->pushing) {
+		pthread_mutex_lock(&s->git_lock);
+		bool pushed = r->commit_seq <= s->pushed_seq;
+		pthread_mutex_unlock(&s->git_lock);
+		kfs_map_set(status, "pushed", kfs_node_new_bool(pushed));
+	}
+}

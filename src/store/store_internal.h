@@ -1,0 +1,130 @@
+/* What the store's two files share: store.c (requests, views, persistence) and gitsync.c
+ * (commits to the Git state store and the push state shown in each status). */
+#ifndef KRATIXFS_STORE_INTERNAL_H
+#define KRATIXFS_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "kratixfs/gitstore.h"
+#include "kratixfs/render.h"
+#include "kratixfs/sha256.h"
+#include "kratixfs/store.h"
+
+enum phase { PENDING, RENDERED, COMMITTED, APPLIED, READY, ERROR, NPHASES };
+extern const char *const kfs_phase_names[];
+
+struct request {
+	int refs;
+	char *name;   /* "" for the root pipeline slot */
+	bool removed; /* taken out of the table; the last reference frees it */
+	pthread_mutex_t write_lock; /* serializes everything that changes the fields below */
+	char *object; /* accepted input, NULL when the request is empty */
+	size_t object_len;
+	char *good; /* input of the last good render (NULL: none) */
+	size_t good_len;
+	char *promise;   /* the promise that rendered it */
+	char *ns;        /* its namespace, for the Git paths */
+	unsigned long long generation, observed;
+	enum phase phase;
+	char *message;
+	char *rejection; /* why the last write was refused, NULL once a write is accepted */
+	char *log;
+	struct kfs_node *conditions;    /* sequence */
+	struct kfs_node *render_status; /* the pipelines' metadata/status.yaml, merged */
+	struct kfs_node *selectors;
+	char commit[41];                /* the commit holding the last good render, or "" */
+	unsigned long long commit_seq;  /* which of the store's commits that was */
+	pthread_mutex_t view_lock;      /* guards view only: held for a pointer swap */
+	struct kfs_view *view;
+};
+
+struct promise_entry {
+	struct kfs_promise *p;       /* last good version, NULL if it never loaded */
+	char *name;                  /* the folder's name */
+	char digest[KFS_DIGEST_LEN]; /* of every file in the folder, to see what changed */
+	char *error;                 /* why the folder does not load now, or NULL */
+	char *commit_error;          /* why its dependencies are not committed, or NULL */
+	struct kfs_node *wf_selectors; /* the promise workflow's destination selectors */
+	struct kfs_view *view;
+};
+
+/* One event from the Git background thread, handled by the store's worker thread so that the
+ * Git thread never waits for a request's lock. */
+struct git_event {
+	struct git_event *next;
+	bool push;           /* a push attempt; else a retried commit landed or failed */
+	bool ok;
+	char *owner;         /* commit events: the work's owner */
+	char commit[41];     /* the pushed head, or the retried commit */
+	char *reason;
+};
+
+struct kfs_store {
+	char *promises_dir, *state_dir;
+	size_t max_input;
+	void (*on_publish)(void *ctx, const char *folder);
+	void *on_publish_ctx;
+
+	pthread_rwlock_t promises_lock; /* renders read; a reload writes */
+	struct promise_entry *promises;
+	size_t npromises;
+
+	pthread_rwlock_t table_lock;
+	struct request **requests; /* sorted by name */
+	size_t nrequests, cap;
+	struct request *slot;
+
+	pthread_mutex_t root_lock; /* guards the cached root view */
+	struct kfs_view *root;
+	uint64_t root_stamp, stamp; /* stamp grows with every publish */
+
+	/* Git (gitsync.c); git is NULL without -o git. */
+	struct kfs_git *git;
+	struct kfs_destinations dests;
+	bool pushing;                   /* -o git_push is set */
+	pthread_mutex_t git_lock;       /* guards the fields below */
+	unsigned long long commit_seq;  /* commits made so far */
+	unsigned long long pushed_seq;  /* commits known to be on the remote */
+	struct { char hex[41]; unsigned long long seq; } recent[64]; /* commit -> seq */
+	char *push_error;               /* the last push failure, NULL once a push lands */
+	struct git_event *events;       /* queue for the worker */
+	pthread_cond_t events_cond;
+	bool stopping;
+	pthread_t worker;
+	bool worker_started;
+	struct kfs_git_work *batch;     /* works of the requests being recovered */
+	struct request **batch_owners;
+	size_t nbatch;
+	bool recovering;
+};
+
+/* store.c */
+struct request *kfs_store_request_get(struct kfs_store *s, const char *name);
+void kfs_store_request_put(struct request *r);
+bool kfs_store_set_condition(struct request *r, const char *type, const char *status,
+			     const char *reason, const char *message);
+/* Rebuilds r's view; res (outputs) NULL keeps the published outputs. write_lock held. */
+void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_render_result *res);
+int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_error *err);
+const struct kfs_promise *kfs_store_find_promise(struct kfs_store *s, const char *name);
+
+/* gitsync.c */
+/* Opens the repository and destinations and starts the worker; a no-op without opts->git_repo. */
+int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *opts,
+		     struct kfs_error *err);
+void kfs_gitsync_close(struct kfs_store *s);
+/* Commits r's render (res NULL: the Delete work) and records the outcome in r: commit,
+ * Committed condition, phase. write_lock held, promises read-locked. While recovering, the work
+ * is only queued, for kfs_gitsync_flush. */
+void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
+			 const struct kfs_render_result *res);
+/* Commits the recovered requests' works as one commit (so aggregated files get every part). */
+void kfs_gitsync_flush(struct kfs_store *s);
+/* Commits a promise's workflow outputs and static dependencies. promises write-locked. */
+void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
+			 const struct kfs_render_result *res);
+/* The status keys Git adds: commit, pushed, and the Pushed condition's state. */
+void kfs_gitsync_status(struct kfs_store *s, const struct request *r, struct kfs_node *status);
+
+#endif
