@@ -1,9 +1,12 @@
 /* kratixfs: the daemon (a FUSE mount) and its sub-commands, which share one engine. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
-#include "../fs/fs.h"
+#include "../fs/usage.h"
 
 static const char usage[] =
 	"Usage: kratixfs [-f] [-d] [-s] [-o OPTIONS] MOUNTPOINT   (the daemon)\n"
@@ -22,6 +25,27 @@ static const char usage[] =
 	"Each command has --help. Options of every command: -h/--help, -V/--version.\n"
 	"\n";
 
+/* Runs the daemon binary: beside this one in a build tree, else where it is installed. */
+static int exec_daemon(char **argv)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(path, sizeof(path), "%s/kratixfs-daemon", self);
+			if (access(path, X_OK) == 0)
+				execv(path, argv);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/kratixfs-daemon", KFS_DAEMON_DIR);
+	execv(path, argv);
+	cli_errorf("%s: %s (the daemon is not installed)", path, strerror(errno));
+	return EXIT_FAILED;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -31,7 +55,7 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
 		fputs(usage, stdout);
-		kfs_daemon_usage(stdout);
+		fputs(KFS_DAEMON_USAGE, stdout);
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
@@ -45,5 +69,5 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "validate") == 0)
 		return cmd_validate(argc - 1, argv + 1);
 	/* Anything else is the daemon's command line: options and a mount point. */
-	return kfs_daemon_main(argc, argv);
+	return exec_daemon(argv);
 }

@@ -1,6 +1,7 @@
 /* The daemon: options, the store, the mount, and two helper threads that serve no request:
  * cache invalidation after a publish, and reloads (SIGHUP, or the promises folder changing). */
-#include "fs.h" /* first: it sets FUSE_USE_VERSION */
+#include "fs.h"
+#include "usage.h" /* first: it sets FUSE_USE_VERSION */
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +35,10 @@ struct daemon_conf {
 	char *promises;
 	char *state;
 	char *max_input;
+	char *git;
+	char *git_branch;
+	char *git_push;
+	char *destinations;
 	int help;
 	int version;
 };
@@ -46,33 +51,16 @@ enum { KEY_HELP, KEY_VERSION };
 	}
 static const struct fuse_opt kfs_opts[] = {
     KFS_OPT("promises=%s", promises),	    KFS_OPT("state=%s", state),
-    KFS_OPT("max_input=%s", max_input),	    FUSE_OPT_KEY("-h", KEY_HELP),
+    KFS_OPT("max_input=%s", max_input),	    KFS_OPT("git=%s", git),
+    KFS_OPT("git_branch=%s", git_branch),   KFS_OPT("git_push=%s", git_push),
+    KFS_OPT("destinations=%s", destinations), FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),	    FUSE_OPT_KEY("-V", KEY_VERSION),
     FUSE_OPT_KEY("--version", KEY_VERSION), FUSE_OPT_END,
 };
 
 void kfs_daemon_usage(FILE *out)
 {
-	fputs(
-	    "Usage: kratixfs [-f] [-d] [-s] [-o OPTION[,OPTION...]] MOUNTPOINT\n"
-	    "\n"
-	    "Mounts the promises as files: write requests/<name>/object.yaml, read output/.\n"
-	    "\n"
-	    "  -f                   stay in the foreground\n"
-	    "  -d                   debug: print every FUSE request (implies -f)\n"
-	    "  -s                   single-threaded\n"
-	    "  -o promises=DIR      the promises folder, one sub-folder per promise\n"
-	    "                       (default " KFS_DEFAULT_PROMISES ")\n"
-	    "  -o state=DIR         where requests and outputs are kept (default\n"
-	    "                       $XDG_STATE_HOME/kratixfs, ~/.local/state/kratixfs,\n"
-	    "                       /var/lib/kratixfs for root)\n"
-	    "  -o max_input=BYTES   refuse larger object.yaml writes with EFBIG (default 1048576)\n"
-	    "  -h, --help           this help\n"
-	    "  -V, --version        the version\n"
-	    "\n"
-	    "Standard FUSE mount options (allow_other, ro, fsname=..., ...) pass through to FUSE.\n"
-	    "SIGHUP reloads the promises; SIGTERM and SIGINT unmount cleanly.\n",
-	    out);
+	fputs(KFS_DAEMON_USAGE, out);
 }
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -125,6 +113,21 @@ static char *default_state_dir(void)
 
 /* True when dir is the mount point or lies below it: the daemon would then read its own mount
  * and deadlock. */
+/* fuse_daemonize moves to "/": a relative -o path must be made absolute first. A remote that
+ * is not a local path (a URL) is kept as it is. */
+static void make_absolute(char **path)
+{
+	if (!*path || (*path)[0] == '/' || strstr(*path, "://") || strchr(*path, '@'))
+		return;
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return;
+	struct kfs_buf b = {0};
+	kfs_buf_printf(&b, "%s/%s", cwd, *path);
+	free(*path);
+	*path = kfs_buf_steal(&b);
+}
+
 static bool inside(const char *dir, const char *mnt)
 {
 	size_t n = strlen(mnt);
@@ -342,10 +345,14 @@ int kfs_daemon_main(int argc, char **argv)
 		fprintf(stderr, "kratixfs: -o promises=%s: %s\n", promises_arg, strerror(errno));
 		goto out;
 	}
-	if (inside(state, o.mountpoint) || inside(promises, o.mountpoint)) {
+	make_absolute(&conf.git);
+	make_absolute(&conf.git_push);
+	make_absolute(&conf.destinations);
+	if (inside(state, o.mountpoint) || inside(promises, o.mountpoint) ||
+	    (conf.git && inside(conf.git, o.mountpoint))) {
 		fprintf(stderr,
-			"kratixfs: %s: the state and promises folders must be outside the "
-			"mount point\n",
+			"kratixfs: %s: the state, promises and git folders must be outside "
+			"the mount point\n",
 			o.mountpoint);
 		goto out;
 	}
@@ -371,6 +378,10 @@ int kfs_daemon_main(int argc, char **argv)
 	    .max_input = fs.max_input,
 	    .on_publish = kfs_fs_on_publish,
 	    .on_publish_ctx = &fs,
+	    .git_repo = conf.git,
+	    .git_branch = conf.git_branch,
+	    .git_push = conf.git_push,
+	    .destinations = conf.destinations,
 	};
 	struct kfs_error err = {0};
 	/* The store starts no thread, so it opens before the fork of fuse_daemonize and its
@@ -414,6 +425,10 @@ out:
 	free(scratch);
 	free(conf.promises);
 	free(conf.state);
+	free(conf.git);
+	free(conf.git_branch);
+	free(conf.git_push);
+	free(conf.destinations);
 	free(conf.max_input);
 	fuse_opt_free_args(&args);
 	return rc;
