@@ -15,6 +15,8 @@
 
 #include "kratixfs/error.h"
 
+enum kfs_log_level { KFS_LOG_ERROR, KFS_LOG_WARN, KFS_LOG_INFO, KFS_LOG_DEBUG };
+
 struct kfs_store_options {
 	const char *promises_dir; /* one sub-folder per promise */
 	const char *state_dir;    /* created if missing */
@@ -29,6 +31,11 @@ struct kfs_store_options {
 	const char *git_branch;
 	const char *git_push;
 	const char *destinations;
+	/* One line per event (render, rejection, commit, push, delete, reload) with the request's
+	 * name and the duration, e.g. "render request=my-db promise=postgresql generation=2
+	 * outputs=3 duration=0.15ms". Never a secret value. NULL: no log. */
+	void (*log)(void *ctx, enum kfs_log_level level, const char *line);
+	void *log_ctx;
 };
 
 /* One file of a view: path relative to the view's folder ("output/x.yaml", "phase"). */

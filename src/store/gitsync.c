@@ -133,6 +133,10 @@ static void handle_push(struct kfs_store *s, const struct git_event *e)
 		s->push_error = kfs_xstrdup(e->reason[0] ? e->reason : "push failed");
 	}
 	pthread_mutex_unlock(&s->git_lock);
+	if (e->ok)
+		kfs_store_log(s, KFS_LOG_INFO, "push head=%.12s result=ok", e->commit);
+	else
+		kfs_store_log(s, KFS_LOG_WARN, "push result=failed error=\"%s\"", e->reason);
 	refresh_all(s);
 }
 
@@ -317,8 +321,18 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 		return;
 	}
 	struct kfs_git_result result;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	rc = kfs_git_commit(s->git, &work, 1, &result, &err);
 	kfs_git_work_free(&work);
+	if (rc < 0)
+		kfs_store_log(s, KFS_LOG_WARN,
+			      "commit request=%s result=failed duration=%.3fms error=\"%s\"",
+			      r->name, kfs_store_elapsed_ms(&start), err.msg);
+	else
+		kfs_store_log(s, KFS_LOG_INFO, "commit request=%s commit=%.12s %s duration=%.3fms",
+			      r->name, result.commit, result.changed ? "changed" : "unchanged",
+			      kfs_store_elapsed_ms(&start));
 	if (res)
 		record(s, r, rc, &result, &err);
 	else if (rc == 0)

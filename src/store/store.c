@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,7 +275,64 @@ static void table_insert(struct kfs_store *s, struct request *r, size_t pos)
 	s->nrequests++;
 }
 
-/* ---------- time, masking ---------- */
+/* ---------- time, masking, logging ---------- */
+
+double kfs_store_elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+void kfs_store_log(struct kfs_store *s, enum kfs_log_level level, const char *fmt, ...)
+{
+	if (!s->log)
+		return;
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (char *c = line; *c; c++)
+		if (*c == '\n')
+			*c = ' '; /* one event, one line */
+	s->log(s->log_ctx, level, line);
+}
+
+char *kfs_store_mask(const char *msg)
+{
+	struct kfs_buf out = {0};
+	while (*msg) {
+		const char *nl = strchr(msg, '\n');
+		size_t len = nl ? (size_t)(nl - msg) + 1 : strlen(msg);
+		char *line = kfs_xstrndup(msg, len);
+		bool secret = strcasestr(line, "password") || strcasestr(line, "token");
+		for (const char *c = line; *c; c++) {
+			if (secret && *c == '"') {
+				const char *end = strchr(c + 1, '"');
+				while (end && end[-1] == '\\')
+					end = strchr(end + 1, '"');
+				if (end) {
+					kfs_buf_adds(&out, "\"***\"");
+					c = end;
+					continue;
+				}
+			}
+			if (secret && strncmp(c, "got ", 4) == 0) {
+				kfs_buf_adds(&out, "got ***");
+				while (*c && *c != ')' && *c != '\n')
+					c++;
+				if (!*c)
+					break;
+			}
+			kfs_buf_addc(&out, *c);
+		}
+		free(line);
+		msg += len;
+	}
+	return kfs_buf_steal(&out);
+}
 
 static void now_rfc3339(char out[32])
 {
@@ -709,11 +767,13 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 			 const struct kfs_error *err)
 {
 	if (rc == -EINVAL || rc == -EFBIG) {
-		set_text(&r->rejection, err->msg);
-		set_text(&r->message, err->msg);
-		kfs_store_set_condition(r, "Rejected", "True", rc == -EFBIG ? "TooLarge" : "InvalidRequest",
-			      err->msg);
+		char *masked = kfs_store_mask(err->msg);
+		set_text(&r->rejection, masked);
+		set_text(&r->message, masked);
+		kfs_store_set_condition(r, "Rejected", "True",
+					rc == -EFBIG ? "TooLarge" : "InvalidRequest", masked);
 		kfs_store_publish(s, r, NULL);
+		free(masked);
 		return rc;
 	}
 	bool changed_input = !r->object || r->object_len != len || memcmp(r->object, data, len);
@@ -725,12 +785,14 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 		kfs_store_set_condition(r, "Rejected", "False", "Accepted", "");
 	set_text(&r->log, res->log.data ? res->log.data : "");
 	if (rc < 0) {
+		char *masked = kfs_store_mask(err->msg);
 		r->phase = ERROR;
-		set_text(&r->message, err->msg);
-		kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "False", "ConfigureWorkflowFailed",
-			      err->msg);
-		kfs_store_set_condition(r, "Reconciled", "False", "ConfigureWorkflowFailed", err->msg);
+		set_text(&r->message, masked);
+		kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "False",
+					"ConfigureWorkflowFailed", masked);
+		kfs_store_set_condition(r, "Reconciled", "False", "ConfigureWorkflowFailed", masked);
 		kfs_store_publish(s, r, NULL);
+		free(masked);
 		return rc;
 	}
 	set_bytes(&r->good, &r->good_len, data, len);
@@ -754,6 +816,32 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	return 0;
 }
 
+static void log_outcome(struct kfs_store *s, const struct request *r, int rc,
+			const struct kfs_render_result *res, const struct kfs_error *err,
+			const struct timespec *start)
+{
+	const char *name = r->name[0] ? r->name : "(input/object.yaml)";
+	double ms = kfs_store_elapsed_ms(start);
+	if (rc == 0) {
+		kfs_store_log(s, KFS_LOG_INFO,
+			      "render request=%s promise=%s generation=%llu outputs=%zu phase=%s "
+			      "duration=%.3fms",
+			      name, r->promise ? r->promise : "-", r->generation, res->noutputs,
+			      kfs_phase_names[r->phase], ms);
+		return;
+	}
+	char *masked = kfs_store_mask(err->msg);
+	if (rc == -EIO)
+		kfs_store_log(s, KFS_LOG_ERROR,
+			      "render-failed request=%s promise=%s generation=%llu duration=%.3fms "
+			      "error=\"%s\"",
+			      name, r->promise ? r->promise : "-", r->generation, ms, masked);
+	else
+		kfs_store_log(s, KFS_LOG_WARN, "reject request=%s duration=%.3fms error=\"%s\"",
+			      name, ms, masked);
+	free(masked);
+}
+
 static int submit(struct kfs_store *s, struct request *r, const char *data, size_t len, bool force,
 		  struct kfs_error *err)
 {
@@ -764,7 +852,10 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 			      "object.yaml: %zu bytes is larger than max_input (%zu bytes)", len,
 			      s->max_input);
 		struct kfs_render_result none = {0};
+		struct timespec start;
+		clock_gettime(CLOCK_MONOTONIC, &start);
 		rc = apply_outcome(s, r, NULL, data, len, -EFBIG, &none, err);
+		log_outcome(s, r, rc, &none, err, &start);
 		kfs_store_persist(s, r, NULL);
 		pthread_mutex_unlock(&r->write_lock);
 		return rc;
@@ -779,10 +870,13 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 	}
 	struct kfs_render_result res;
 	const struct kfs_promise *p;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	pthread_rwlock_rdlock(&s->promises_lock);
 	rc = render_request(s, r, data, len, &p, &res, err);
 	rc = apply_outcome(s, r, p, data, len, rc, &res, err);
 	pthread_rwlock_unlock(&s->promises_lock);
+	log_outcome(s, r, rc, &res, err, &start);
 	kfs_render_result_free(&res);
 	struct kfs_error perr = {0};
 	if (kfs_store_persist(s, r, &perr) < 0 && rc == 0)
@@ -862,6 +956,8 @@ int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_er
 	pthread_rwlock_unlock(&s->promises_lock);
 	if (rc < 0) {
 		kfs_error_prefix(err, "delete workflow");
+		kfs_store_log(s, KFS_LOG_ERROR, "delete-failed request=%s error=\"%s\"", r->name,
+			      err->msg);
 		r->phase = ERROR;
 		set_text(&r->message, err->msg);
 		kfs_store_publish(s, r, NULL);
@@ -880,6 +976,8 @@ int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_er
 	r->conditions = kfs_node_new(KFS_SEQ);
 	r->phase = PENDING;
 	set_text(&r->message, "Deleted: write object.yaml to request it again, or rmdir");
+	kfs_store_log(s, KFS_LOG_INFO, "delete request=%s promise=%s", r->name,
+		      r->promise ? r->promise : "-");
 	struct kfs_render_result none = {0};
 	kfs_store_publish(s, r, &none);
 	rc = kfs_store_persist(s, r, err);
@@ -920,6 +1018,7 @@ int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *er
 	free(dir);
 	kfs_buf_free(&scratch);
 	notify(s, "requests");
+	kfs_store_log(s, KFS_LOG_INFO, "remove request=%s", name);
 	kfs_store_request_put(r);
 	return rc;
 }
@@ -1270,6 +1369,12 @@ int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 			notify(s, folder.data);
 		kfs_buf_free(&folder);
 	}
+	for (size_t i = 0; i < n; i++)
+		if (changed[i])
+			kfs_store_log(s, list[i].error ? KFS_LOG_WARN : KFS_LOG_INFO,
+				      "reload promise=%s result=%s%s%s", list[i].name,
+				      list[i].error ? "failed error=\"" : "loaded",
+				      list[i].error ? list[i].error : "", list[i].error ? "\"" : "");
 	free(changed);
 	kfs_free_list(names, nn);
 	return 0;
@@ -1416,6 +1521,8 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 	s->max_input = opts->max_input;
 	s->on_publish = opts->on_publish;
 	s->on_publish_ctx = opts->on_publish_ctx;
+	s->log = opts->log;
+	s->log_ctx = opts->log_ctx;
 	pthread_rwlock_init(&s->promises_lock, NULL);
 	pthread_rwlock_init(&s->table_lock, NULL);
 	pthread_mutex_init(&s->root_lock, NULL);

@@ -65,6 +65,8 @@ struct kfs_store {
 	size_t max_input;
 	void (*on_publish)(void *ctx, const char *folder);
 	void *on_publish_ctx;
+	void (*log)(void *ctx, enum kfs_log_level level, const char *line);
+	void *log_ctx;
 
 	pthread_rwlock_t promises_lock; /* renders read; a reload writes */
 	struct promise_entry *promises;
@@ -100,6 +102,14 @@ struct kfs_store {
 };
 
 /* store.c */
+/* Logs one event line (see kfs_store_options.log). */
+void kfs_store_log(struct kfs_store *s, enum kfs_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Masks secret values in a message meant for a log or a status: on every line that names a
+ * password or token, quoted values and what follows "got " are replaced by "***". */
+char *kfs_store_mask(const char *msg);
+/* Milliseconds since start, for durations in log lines. */
+double kfs_store_elapsed_ms(const struct timespec *start);
 struct request *kfs_store_request_get(struct kfs_store *s, const char *name);
 void kfs_store_request_put(struct request *r);
 bool kfs_store_set_condition(struct request *r, const char *type, const char *status,

@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include "kratixfs/store.h"
+#include "../../src/store/store_internal.h"
 #include "testutil.h"
 
 struct fixture {
+	struct kfs_buf log;
 	char *dir;
 	char promises[512], state[512], repo[512], remote[512];
 	bool git;
@@ -27,11 +29,19 @@ static void count_publish(void *ctx, const char *folder)
 	((struct fixture *)ctx)->published++;
 }
 
+static void collect_log(void *ctx, enum kfs_log_level level, const char *line)
+{
+	struct fixture *f = ctx;
+	kfs_buf_printf(&f->log, "%d %s\n", (int)level, line);
+}
+
 static void open_store(struct fixture *f)
 {
 	struct kfs_store_options o = {.promises_dir = f->promises, .state_dir = f->state,
 				      .max_input = 4096, .on_publish = count_publish,
 				      .on_publish_ctx = f};
+	o.log = collect_log;
+	o.log_ctx = f;
 	if (f->git) {
 		o.git_repo = f->repo;
 		o.git_push = f->remote;
@@ -110,6 +120,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	kfs_store_close(f->s);
 	tu_rmdir(f->dir);
+	kfs_buf_free(&f->log);
 	free(f);
 	return 0;
 }
@@ -386,6 +397,37 @@ static void test_git_commit_through(void **state)
 	free(fsck);
 }
 
+/* One log line per event, with the request and the duration; secrets never appear. */
+static void test_log_lines(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	assert_contains(f->log.data, "2 render request=db1 promise=postgresql generation=1 outputs=3");
+	assert_contains(f->log.data, "duration=");
+	const char *bad = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			  "spec: {size: huge, adminPassword: hunter2}\n";
+	assert_int_equal(kfs_store_submit(f->s, "db1", bad, strlen(bad), &err), -EINVAL);
+	assert_contains(f->log.data, "1 reject request=db1");
+	assert_int_equal(kfs_store_delete_object(f->s, "db1", &err), 0);
+	assert_contains(f->log.data, "delete request=db1");
+	assert_null(strstr(f->log.data, "hunter2"));
+}
+
+static void test_mask(void **state)
+{
+	(void)state;
+	char *m = kfs_store_mask("spec.size: must be one of small (got \"huge\")\n"
+				 "spec.dbPassword: must be integer, got string \"s3cret\"\n"
+				 "spec.apiToken: must match ^x$ (got \"abc\")");
+	assert_contains(m, "(got \"huge\")");
+	assert_null(strstr(m, "s3cret"));
+	assert_null(strstr(m, "abc"));
+	assert_contains(m, "spec.dbPassword: must be integer, got ***");
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +439,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_and_promise_views, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_git_commit_through, setup_git, teardown),
+		cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
+		cmocka_unit_test(test_mask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
