@@ -1,10 +1,18 @@
 # A thin wrapper around meson: `make check` is what CI runs, `make demo` what a newcomer runs.
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+# systemd: systemd-analyze verifies the unit in `make check`; tree prints the demo's mount.
 DEBIAN_DEPS = meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3 libyaml-dev \
-              libgit2-dev libcmocka-dev valgrind vim git diffutils yq gawk
+              libgit2-dev libcmocka-dev valgrind vim git diffutils yq gawk systemd tree
 
-.PHONY: all deps build check test test-asan test-valgrind demo clean
+# The demo: a mount at ./kratix, its state folder, Git state store and log under build/demo/.
+DEMO_MNT   = $(CURDIR)/kratix
+DEMO_DIR   = $(abspath $(BUILD))/demo
+DEMO_REQ   = $(DEMO_MNT)/requests/my-db
+
+.PHONY: all deps build check test test-asan test-valgrind demo undemo install clean
 
 all: build
 
@@ -20,7 +28,7 @@ deps:
 	fi
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD)
+	meson setup $(BUILD) --prefix=$(PREFIX)
 
 $(BUILD_ASAN)/build.ninja:
 	meson setup $(BUILD_ASAN) -Db_sanitize=address,undefined -Db_lundef=false
@@ -31,27 +39,70 @@ build: deps $(BUILD)/build.ninja
 test: build
 	meson test -C $(BUILD) --print-errorlogs
 
+# Under valgrind the YAML fuzz runs fewer rounds: its coverage comes from the other two builds.
 test-valgrind: build
-	meson test -C $(BUILD) --print-errorlogs --suite unit \
+	KFS_FUZZ_ROUNDS=60 meson test -C $(BUILD) --print-errorlogs --suite unit --timeout-multiplier 4 \
 	  --wrapper 'valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99'
 
 test-asan: deps $(BUILD_ASAN)/build.ninja
 	meson compile -C $(BUILD_ASAN)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  meson test -C $(BUILD_ASAN) --print-errorlogs
+	  meson test -C $(BUILD_ASAN) --print-errorlogs --no-suite ship
 
 # Everything CI checks: the plain build and its tests, the unit tests under valgrind, then the
-# sanitizer build and every test again.
+# sanitizer build and every test again (but the 'ship' suite: make demo, make install, mount(8),
+# systemd, which test the packaging rather than the code).
 check: test test-valgrind test-asan
 
-demo: build
-	@echo "make demo mounts kratixfs; the FUSE daemon is not built yet. Meanwhile, render the"
-	@echo "seed's request with the engine:"
-	@d=$$(mktemp -d); mkdir -p $$d/input; \
-	cp templates/postgresql/example-resource.yaml $$d/input/object.yaml; \
-	./$(BUILD)/kratixfs render --promises templates --kratix $$d && \
-	(cd $$d && find output metadata -type f | sort | while read f; do echo "==> $$f"; cat "$$f"; done); \
-	rm -rf $$d
+# Installs what is missing, builds, mounts kratixfs at ./kratix, writes the seed's my-db request
+# and shows what came of it. A second run unmounts the first mount and starts afresh.
+demo: deps
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --prefix=$(PREFIX) >$(BUILD).setup.log 2>&1 || \
+	  { cat $(BUILD).setup.log; exit 1; }
+	@rm -f $(BUILD).setup.log
+	@meson compile -C $(BUILD) >$(BUILD)/compile.log 2>&1 || { cat $(BUILD)/compile.log; exit 1; }
+	@$(MAKE) -s --no-print-directory undemo >/dev/null
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) $(DEMO_MNT)
+	@setsid $(abspath $(BUILD))/kratixfs -f -o promises=$(CURDIR)/templates,state=$(DEMO_DIR)/state \
+	  -o git=$(DEMO_DIR)/statestore.git $(DEMO_MNT) </dev/null >$(DEMO_DIR)/kratixfs.log 2>&1 & \
+	  echo $$! >$(DEMO_DIR)/kratixfs.pid; \
+	  for i in $$(seq 100); do mountpoint -q $(DEMO_MNT) && break; sleep 0.05; done; \
+	  mountpoint -q $(DEMO_MNT) || { echo "make demo: kratixfs did not mount:"; \
+	    cat $(DEMO_DIR)/kratixfs.log; exit 1; } >&2
+	@mkdir $(DEMO_REQ) && cp templates/postgresql/example-resource.yaml $(DEMO_REQ)/object.yaml
+	@echo "kratixfs is mounted at ./kratix; the seed's request is in kratix/requests/my-db."
+	@echo; echo '$$ tree kratix'; tree --noreport kratix
+	@echo; echo '$$ cat kratix/requests/my-db/output/statefulset.yaml'; \
+	  cat $(DEMO_REQ)/output/statefulset.yaml
+	@echo; echo '$$ cat kratix/requests/my-db/status.yaml'; cat $(DEMO_REQ)/status.yaml
+	@echo; echo '$$ git -C build/demo/statestore.git log --name-only'; \
+	  git -C $(DEMO_DIR)/statestore.git log --name-only --format='commit %h  %an  %s' | cat
+	@echo; echo "Try more (the log is in $(BUILD)/demo/kratixfs.log):"; \
+	  echo "  sed -i 's/size: medium/size: large/' kratix/requests/my-db/object.yaml"; \
+	  echo "  grep replicas kratix/requests/my-db/output/statefulset.yaml     # replicas: 3"; \
+	  echo "  sed -i 's/size: large/size: huge/' kratix/requests/my-db/object.yaml   # refused"; \
+	  echo "  grep message kratix/requests/my-db/status.yaml                  # says why"; \
+	  echo "  mkdir kratix/requests/db2"; \
+	  echo "  sed 's/my-db/db2/; s/medium/small/' templates/postgresql/example-resource.yaml >kratix/requests/db2/object.yaml"; \
+	  echo "  git clone -q $(BUILD)/demo/statestore.git /tmp/statestore && find /tmp/statestore -name '*.yaml'"; \
+	  echo "Stop with: make undemo"
+
+# Unmounts the demo (its daemon exits cleanly) and keeps build/demo/ to look at.
+undemo:
+	@if grep -qs " $(DEMO_MNT) " /proc/mounts; then \
+	  fusermount3 -u $(DEMO_MNT) 2>/dev/null || fusermount3 -uz $(DEMO_MNT); fi; \
+	pid=$$(cat $(DEMO_DIR)/kratixfs.pid 2>/dev/null); \
+	if [ -n "$$pid" ]; then \
+	  for i in $$(seq 100); do grep -qs '^State:[^Z]*$$' /proc/$$pid/status || break; \
+	    sleep 0.05; done; \
+	  rm -f $(DEMO_DIR)/kratixfs.pid; fi; \
+	rmdir $(DEMO_MNT) 2>/dev/null; \
+	echo "kratixfs unmounted from ./kratix; its state, Git store and log stay in $(BUILD)/demo/"
+
+# meson install: PREFIX (default /usr/local) and DESTDIR honoured.
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

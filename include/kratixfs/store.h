@@ -78,6 +78,9 @@ const struct kfs_view_file *kfs_view_file(const struct kfs_view *v, const char *
 /* True when path ("" for the view's own folder) is a folder of v. */
 bool kfs_view_is_dir(const struct kfs_view *v, const char *path);
 
+/* When anything was last published: the mtime of the requests/ and promises/ folders. */
+struct timespec kfs_store_mtime(struct kfs_store *s);
+
 /* Names of requests or promises (sorted); free with kfs_store_free_names. */
 int kfs_store_list(struct kfs_store *s, const char *kind /* "requests" | "promises" */,
 		   char ***names, size_t *n);

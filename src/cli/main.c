@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,7 +10,7 @@
 #include "../fs/usage.h"
 
 static const char usage[] =
-	"Usage: kratixfs [-f] [-d] [-s] [-o OPTIONS] MOUNTPOINT   (the daemon)\n"
+	"Usage: kratixfs [-f] [-d] [-s] [-o OPTIONS] [SOURCE] MOUNTPOINT   (the daemon)\n"
 	"       kratixfs COMMAND [ARGS]\n"
 	"\n"
 	"Kratix Promises as files: write a resource request, read the rendered manifests.\n"
@@ -23,12 +24,14 @@ static const char usage[] =
 	"                                           print them defaulted and pruned\n"
 	"\n"
 	"Each command has --help. Options of every command: -h/--help, -V/--version.\n"
+	"See kratixfs(8) and mount.kratixfs(8).\n"
 	"\n";
 
-/* Runs the daemon binary: beside this one in a build tree, else where it is installed. */
+/* Runs the daemon binary: beside this one in a build tree, else in <libexecdir>/kratixfs seen
+ * from this binary (a DESTDIR or relocated install), else where it was meant to be installed. */
 static int exec_daemon(char **argv)
 {
-	char self[PATH_MAX], path[PATH_MAX + 32];
+	char self[PATH_MAX], path[PATH_MAX + sizeof(KFS_DAEMON_REL) + 32];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
@@ -36,6 +39,9 @@ static int exec_daemon(char **argv)
 		if (slash) {
 			*slash = '\0';
 			snprintf(path, sizeof(path), "%s/kratixfs-daemon", self);
+			if (access(path, X_OK) == 0)
+				execv(path, argv);
+			snprintf(path, sizeof(path), "%s/%s/kratixfs-daemon", self, KFS_DAEMON_REL);
 			if (access(path, X_OK) == 0)
 				execv(path, argv);
 		}
@@ -53,17 +59,24 @@ int main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	const char *cmd = argv[1];
+	char bundled[PATH_MAX];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
 		fputs(usage, stdout);
-		fputs(KFS_DAEMON_USAGE, stdout);
+		printf(KFS_DAEMON_USAGE, kfs_bundled_promises(bundled));
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("kratixfs %s\n", KFS_VERSION);
 		return EXIT_OK;
 	}
-	if (strcmp(cmd, "render") == 0)
+	if (strcmp(cmd, "render") == 0) {
+		/* render reads its default from $KRATIXFS_PROMISES: an installed binary points it
+		 * at its installed promises, which the compiled-in source path is not. */
+		const char *p = kfs_bundled_promises(bundled);
+		if (strcmp(p, KFS_DEFAULT_PROMISES) != 0)
+			setenv("KRATIXFS_PROMISES", p, 0);
 		return cmd_render(argc - 1, argv + 1);
+	}
 	if (strcmp(cmd, "test") == 0)
 		return cmd_test(argc - 1, argv + 1);
 	if (strcmp(cmd, "validate") == 0)

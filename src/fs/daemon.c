@@ -5,10 +5,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +18,11 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kratixfs/buf.h"
-
-#ifndef KFS_DEFAULT_PROMISES
-#define KFS_DEFAULT_PROMISES "/usr/share/kratixfs/promises"
-#endif
 
 #define DEFAULT_MAX_INPUT (1024 * 1024)
 /* Quiet time after the last change of a template before reloading, and the longest wait while
@@ -39,44 +38,171 @@ struct daemon_conf {
 	char *git_branch;
 	char *git_push;
 	char *destinations;
+	char *log_level;
+	char *exec_timeout;
+	/* The free arguments: [SOURCE] MOUNTPOINT, as mount(8) and fstab pass them. */
+	char *nonopt[2];
+	int nnonopt;
+	bool fsname;
 	int help;
 	int version;
 };
 
 enum { KEY_HELP, KEY_VERSION };
 
+/* Options mount(8) and fstab add for themselves: dropped, so that an fstab line works whether
+ * mount(8) runs mount.kratixfs or mount.fuse3 runs kratixfs. */
+static const char *const mount_only_opts[] = {
+    "nofail", "_netdev", "noauto", "auto", "user", "nouser", "users", "owner", "defaults", NULL,
+};
+
 #define KFS_OPT(t, p)                                                                              \
 	{                                                                                          \
 		t, offsetof(struct daemon_conf, p), 1                                              \
 	}
 static const struct fuse_opt kfs_opts[] = {
-    KFS_OPT("promises=%s", promises),	    KFS_OPT("state=%s", state),
-    KFS_OPT("max_input=%s", max_input),	    KFS_OPT("git=%s", git),
-    KFS_OPT("git_branch=%s", git_branch),   KFS_OPT("git_push=%s", git_push),
-    KFS_OPT("destinations=%s", destinations), FUSE_OPT_KEY("-h", KEY_HELP),
-    FUSE_OPT_KEY("--help", KEY_HELP),	    FUSE_OPT_KEY("-V", KEY_VERSION),
-    FUSE_OPT_KEY("--version", KEY_VERSION), FUSE_OPT_END,
+    KFS_OPT("promises=%s", promises),	      KFS_OPT("state=%s", state),
+    KFS_OPT("max_input=%s", max_input),	      KFS_OPT("git=%s", git),
+    KFS_OPT("git_branch=%s", git_branch),     KFS_OPT("git_push=%s", git_push),
+    KFS_OPT("destinations=%s", destinations), KFS_OPT("log_level=%s", log_level),
+    KFS_OPT("exec_timeout=%s", exec_timeout), FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),	      FUSE_OPT_KEY("-V", KEY_VERSION),
+    FUSE_OPT_KEY("--version", KEY_VERSION),   FUSE_OPT_END,
 };
 
 void kfs_daemon_usage(FILE *out)
 {
-	fputs(KFS_DAEMON_USAGE, out);
+	char buf[PATH_MAX];
+	fprintf(out, KFS_DAEMON_USAGE, kfs_bundled_promises(buf));
 }
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
-	(void)arg;
 	(void)outargs;
 	struct daemon_conf *c = data;
-	if (key == KEY_HELP) {
+	switch (key) {
+	case KEY_HELP:
 		c->help = 1;
 		return 0;
-	}
-	if (key == KEY_VERSION) {
+	case KEY_VERSION:
 		c->version = 1;
 		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		/* Kept aside: fuse_parse_cmdline takes the mount point alone. */
+		if (c->nnonopt == 2) {
+			fprintf(stderr, "kratixfs: %s: unexpected argument (try kratixfs --help)\n",
+				arg);
+			return -1;
+		}
+		c->nonopt[c->nnonopt++] = kfs_xstrdup(arg);
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		for (const char *const *m = mount_only_opts; *m; m++)
+			if (strcmp(arg, *m) == 0)
+				return 0;
+		if (strncmp(arg, "x-", 2) == 0 || strncmp(arg, "comment=", 8) == 0)
+			return 0;
+		if (strncmp(arg, "fsname=", 7) == 0)
+			c->fsname = true;
+		return 1;
 	}
 	return 1;
+}
+
+/* ---------- the log: one line per event ---------- */
+
+/* Where the store's and the daemon's event lines go: stderr in the foreground (with the
+ * journal's priority prefix when stderr is the journal), syslog once daemonized. */
+struct logger {
+	enum kfs_log_level max;
+	bool syslog;
+	bool journal;
+};
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const int level_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+
+static int parse_level(const char *s, enum kfs_log_level *out)
+{
+	for (int i = KFS_LOG_ERROR; i <= KFS_LOG_DEBUG; i++)
+		if (strcmp(s, level_names[i]) == 0) {
+			*out = (enum kfs_log_level)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* True when systemd connected stderr to the journal: it then timestamps each line itself and
+ * reads a "<N>" prefix as the priority. */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* Copies text into out (size bytes) with a URL's credentials (the "user:token@" after the
+ * scheme) masked as "***@": libgit2's errors quote a remote as given; a log holds no secret. */
+static void mask_userinfo(const char *text, char *out, size_t size)
+{
+	size_t o = 0;
+	for (const char *p = text; *p && o + 1 < size;) {
+		if (strncmp(p, "://", 3) == 0) {
+			size_t n = strcspn(p + 3, "@/ \"'");
+			if (n > 0 && p[3 + n] == '@' && o + 7 < size) {
+				memcpy(out + o, "://***", 6);
+				o += 6;
+				p += 3 + n;
+				continue;
+			}
+		}
+		out[o++] = *p++;
+	}
+	out[o] = '\0';
+}
+
+static void log_line(void *ctx, enum kfs_log_level level, const char *text)
+{
+	const struct logger *lg = ctx;
+	if (level > lg->max)
+		return;
+	char line[2048];
+	mask_userinfo(text, line, sizeof(line));
+	if (lg->syslog) {
+		syslog(level_prio[level], "%s %s", level_names[level], line);
+		return;
+	}
+	if (lg->journal) {
+		fprintf(stderr, "<%d>%s %s\n", level_prio[level], level_names[level], line);
+		return;
+	}
+	struct timespec now;
+	struct tm tm;
+	char ts[40], zone[8];
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(zone, sizeof(zone), "%z", &tm);
+	/* One fprintf per line: stdio locks the stream, so lines of two threads never mix. */
+	fprintf(stderr, "%s.%03ld%s %s %s\n", ts, now.tv_nsec / 1000000, zone, level_names[level],
+		line);
+}
+
+static void logf_(const struct logger *lg, enum kfs_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(const struct logger *lg, enum kfs_log_level level, const char *fmt, ...)
+{
+	if (level > lg->max)
+		return;
+	char line[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_line((void *)lg, level, line);
 }
 
 static int mkdir_p(const char *path)
@@ -111,9 +237,7 @@ static char *default_state_dir(void)
 	return kfs_buf_steal(&b);
 }
 
-/* True when dir is the mount point or lies below it: the daemon would then read its own mount
- * and deadlock. */
-/* fuse_daemonize moves to "/": a relative -o path must be made absolute first. A remote that
+/* The daemon moves to "/": a relative -o path must be made absolute first. A remote that
  * is not a local path (a URL) is kept as it is. */
 static void make_absolute(char **path)
 {
@@ -128,6 +252,8 @@ static void make_absolute(char **path)
 	*path = kfs_buf_steal(&b);
 }
 
+/* True when dir is the mount point or lies below it: the daemon would then read its own mount
+ * and deadlock. */
 static bool inside(const char *dir, const char *mnt)
 {
 	size_t n = strlen(mnt);
@@ -137,6 +263,7 @@ static bool inside(const char *dir, const char *mnt)
 /* The watcher: inotify on every folder of the promises tree, plus SIGHUP through a signalfd. */
 struct watcher {
 	struct kfs_fs *fs;
+	const struct logger *log;
 	const char *dir;
 	int ino, sig, stop;
 };
@@ -172,12 +299,17 @@ static long long now_ms(void)
 	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void reload(struct kfs_fs *fs, const char *why)
+static void reload(const struct watcher *w, const char *trigger)
 {
 	struct kfs_error err = {0};
-	int rc = kfs_store_reload(fs->store, &err);
+	long long start = now_ms();
+	int rc = kfs_store_reload(w->fs->store, &err);
 	if (rc < 0)
-		fprintf(stderr, "kratixfs: reload (%s): %s\n", why, err.msg);
+		logf_(w->log, KFS_LOG_ERROR, "reload trigger=%s promises=%s error=\"%s\"", trigger,
+		      w->dir, err.msg);
+	else
+		logf_(w->log, KFS_LOG_INFO, "reload trigger=%s promises=%s duration=%lldms",
+		      trigger, w->dir, now_ms() - start);
 }
 
 static void *watch_thread(void *arg)
@@ -202,7 +334,7 @@ static void *watch_thread(void *arg)
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(w->sig, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				reload(w->fs, "SIGHUP");
+				reload(w, "SIGHUP");
 		}
 		if (w->ino >= 0 && (p[2].revents & POLLIN)) {
 			while (read(w->ino, buf, sizeof(buf)) > 0)
@@ -218,7 +350,7 @@ static void *watch_thread(void *arg)
 		if (pending && now_ms() >= deadline) {
 			pending = false;
 			add_watches(w->ino, w->dir, 0); /* folders created since the last scan */
-			reload(w->fs, w->dir);
+			reload(w, "inotify");
 		}
 	}
 	return NULL;
@@ -236,7 +368,8 @@ static int parse_size(const char *s, size_t *out)
 }
 
 /* Runs the mounted file system until it is unmounted or signalled. */
-static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *promises)
+static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *promises,
+		 const struct logger *lg, const char **why)
 {
 	struct fuse_session *se = fuse_get_session(fs->fuse);
 	/* A shell starts background jobs with SIGINT ignored, and libfuse only handles signals
@@ -246,7 +379,7 @@ static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *pro
 	if (fuse_set_signal_handlers(se) != 0)
 		return 1;
 	pthread_t inval, watch;
-	struct watcher w = {.fs = fs, .dir = promises};
+	struct watcher w = {.fs = fs, .log = lg, .dir = promises};
 	sigset_t hup;
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
@@ -254,8 +387,8 @@ static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *pro
 	w.stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	w.ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (w.ino < 0)
-		fprintf(stderr, "kratixfs: inotify: %s (templates reload on SIGHUP only)\n",
-			strerror(errno));
+		logf_(lg, KFS_LOG_WARN, "inotify error=\"%s\" (templates reload on SIGHUP only)",
+		      strerror(errno));
 	else
 		add_watches(w.ino, promises, 0);
 	pthread_create(&inval, NULL, kfs_fs_inval_thread, fs);
@@ -274,7 +407,7 @@ static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *pro
 
 	uint64_t one = 1;
 	if (write(w.stop, &one, sizeof(one)) < 0)
-		fprintf(stderr, "kratixfs: eventfd: %s\n", strerror(errno));
+		logf_(lg, KFS_LOG_ERROR, "eventfd error=\"%s\"", strerror(errno));
 	pthread_mutex_lock(&fs->qlock);
 	fs->stopping = true;
 	pthread_cond_broadcast(&fs->qcond);
@@ -287,7 +420,99 @@ static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *pro
 		close(w.ino);
 	fuse_remove_signal_handlers(se);
 	/* The loop returns the signal that ended it: SIGTERM/SIGINT are a clean stop. */
+	if (rc == 0)
+		*why = "unmounted";
+	else if (rc == SIGTERM || rc == SIGINT)
+		*why = rc == SIGTERM ? "SIGTERM" : "SIGINT";
 	return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
+}
+
+/* Moves to the background before the store starts its Git threads (a fork keeps only the
+ * calling thread). The parent waits until the child reports: it exits 0 once the mount is up,
+ * or 1 after the child has printed why not on the stderr they share. */
+static int go_background(int *ready_fd)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+		close(p[0]);
+		close(p[1]);
+		return e;
+	}
+	if (pid > 0) {
+		char c = 0;
+		close(p[1]);
+		ssize_t n;
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 && c == '0' ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	*ready_fd = p[1];
+	return 0;
+}
+
+/* The mount is up: detach from the terminal and release the waiting parent. */
+static void background_ready(int ready_fd)
+{
+	if (chdir("/") < 0)
+		return;
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	if (write(ready_fd, "0", 1) < 0)
+		return; /* the parent is gone: nobody to tell */
+	close(ready_fd);
+}
+
+/* Takes [SOURCE] MOUNTPOINT from the free arguments: SOURCE names the promises folder, as an
+ * fstab line's first field does, unless it is a placeholder ("kratixfs", "none"). */
+static int take_positionals(struct daemon_conf *c, struct fuse_args *args)
+{
+	if (c->nnonopt == 0)
+		return 0; /* fuse_parse_cmdline reports the missing mount point */
+	char *mnt = c->nonopt[c->nnonopt - 1];
+	char *src = c->nnonopt == 2 ? c->nonopt[0] : NULL;
+	if (src && *src && strcmp(src, "kratixfs") != 0 && strcmp(src, "none") != 0) {
+		if (c->promises && strcmp(c->promises, src) != 0) {
+			fprintf(stderr,
+				"kratixfs: %s: the source and -o promises=%s name different "
+				"folders: give one\n",
+				src, c->promises);
+			return -1;
+		}
+		if (!c->promises)
+			c->promises = kfs_xstrdup(src);
+	}
+	return fuse_opt_add_arg(args, mnt);
+}
+
+/* fsname shows in findmnt and /proc/mounts: the promises folder, as for a disk its device. */
+static int add_fsname(struct fuse_args *args, const char *promises)
+{
+	struct kfs_buf b = {0};
+	kfs_buf_printf(&b, "fsname=%s", promises);
+	char *opts = NULL;
+	int rc = fuse_opt_add_opt_escaped(&opts, b.data);
+	kfs_buf_free(&b);
+	if (rc == 0) {
+		struct kfs_buf o = {0};
+		kfs_buf_printf(&o, "-o%s", opts);
+		rc = fuse_opt_add_arg(args, o.data);
+		kfs_buf_free(&o);
+	}
+	free(opts);
+	return rc;
 }
 
 int kfs_daemon_main(int argc, char **argv)
@@ -303,7 +528,9 @@ int kfs_daemon_main(int argc, char **argv)
 	struct daemon_conf conf = {0};
 	struct fuse_cmdline_opts o = {0};
 	struct kfs_fs fs = {0};
+	struct logger lg = {.max = KFS_LOG_INFO};
 	char *state = NULL, *promises = NULL, *scratch = NULL;
+	const char *why = "error";
 	int rc = 1;
 
 	if (fuse_opt_parse(&args, &conf, kfs_opts, opt_proc) != 0)
@@ -318,10 +545,24 @@ int kfs_daemon_main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (fuse_parse_cmdline(&args, &o) != 0)
+	if (conf.log_level && parse_level(conf.log_level, &lg.max) != 0) {
+		fprintf(stderr,
+			"kratixfs: -o log_level=%s: must be one of error, warn, info, debug\n",
+			conf.log_level);
+		goto out;
+	}
+	if (take_positionals(&conf, &args) != 0 || fuse_parse_cmdline(&args, &o) != 0)
 		goto out;
 	if (!o.mountpoint) {
 		fprintf(stderr, "kratixfs: no mount point (try kratixfs --help)\n");
+		goto out;
+	}
+	/* Checked now so that an fstab line written for exec mode (SPEC §10) is right when the
+	 * render engine runs it; this version refuses exec-mode containers at promise load. */
+	size_t exec_timeout;
+	if (conf.exec_timeout && parse_size(conf.exec_timeout, &exec_timeout) != 0) {
+		fprintf(stderr, "kratixfs: -o exec_timeout=%s: not a positive number of seconds\n",
+			conf.exec_timeout);
 		goto out;
 	}
 	fs.max_input = DEFAULT_MAX_INPUT;
@@ -339,7 +580,8 @@ int kfs_daemon_main(int argc, char **argv)
 		goto out;
 	}
 	free(state_arg);
-	const char *promises_arg = conf.promises ? conf.promises : KFS_DEFAULT_PROMISES;
+	char bundled[PATH_MAX];
+	const char *promises_arg = conf.promises ? conf.promises : kfs_bundled_promises(bundled);
 	promises = realpath(promises_arg, NULL);
 	if (!promises) {
 		fprintf(stderr, "kratixfs: -o promises=%s: %s\n", promises_arg, strerror(errno));
@@ -356,6 +598,8 @@ int kfs_daemon_main(int argc, char **argv)
 			o.mountpoint);
 		goto out;
 	}
+	if (!conf.fsname && add_fsname(&args, promises) != 0)
+		goto out;
 	struct kfs_buf sb = {0};
 	kfs_buf_printf(&sb, "%s/scratch", state);
 	scratch = kfs_buf_steal(&sb);
@@ -363,6 +607,28 @@ int kfs_daemon_main(int argc, char **argv)
 		fprintf(stderr, "kratixfs: %s: %s\n", scratch, strerror(errno));
 		goto out;
 	}
+
+	/* Daemonized, every event line goes to syslog from the start (recovery renders too); the
+	 * errors that stop the mount still reach the terminal on stderr. */
+	int ready_fd = -1;
+	if (!o.foreground) {
+		int e2 = go_background(&ready_fd);
+		if (e2 < 0) {
+			fprintf(stderr, "kratixfs: cannot go to the background: %s\n",
+				strerror(-e2));
+			goto out;
+		}
+		openlog("kratixfs", LOG_PID, LOG_DAEMON);
+		lg.syslog = true;
+	} else {
+		lg.journal = stderr_is_journal();
+	}
+	logf_(&lg, KFS_LOG_INFO,
+	      "start version=%s mountpoint=%s promises=%s state=%s git=%s git_branch=%s "
+	      "git_push=%s log_level=%s",
+	      KFS_VERSION, o.mountpoint, promises, state, conf.git ? conf.git : "-",
+	      conf.git_branch ? conf.git_branch : "main", conf.git_push ? conf.git_push : "-",
+	      level_names[lg.max]);
 
 	fs.scratch_dir = scratch;
 	fs.uid = getuid();
@@ -382,12 +648,15 @@ int kfs_daemon_main(int argc, char **argv)
 	    .git_branch = conf.git_branch,
 	    .git_push = conf.git_push,
 	    .destinations = conf.destinations,
+	    .log = log_line,
+	    .log_ctx = &lg,
 	};
 	struct kfs_error err = {0};
-	/* The store starts no thread, so it opens before the fork of fuse_daemonize and its
-	 * errors reach the terminal. */
+	/* Its errors reach the terminal: a background child keeps stderr until it is mounted. */
 	if (kfs_store_open(&so, &fs.store, &err) != 0) {
 		fprintf(stderr, "kratixfs: %s\n", err.msg);
+		logf_(&lg, KFS_LOG_ERROR, "start-failed mountpoint=%s error=\"%s\"", o.mountpoint,
+		      err.msg);
 		goto out_q;
 	}
 	fs.fuse = fuse_new(&args, kfs_fs_operations(), sizeof(struct fuse_operations), &fs);
@@ -395,11 +664,15 @@ int kfs_daemon_main(int argc, char **argv)
 		goto out_store;
 	if (fuse_mount(fs.fuse, o.mountpoint) != 0)
 		goto out_fuse;
-	if (fuse_daemonize(o.foreground) != 0) {
+	if (ready_fd >= 0) {
+		background_ready(ready_fd);
+		ready_fd = -1;
+	} else if (fuse_daemonize(1) != 0) {
 		fuse_unmount(fs.fuse);
 		goto out_fuse;
 	}
-	rc = serve(&fs, &o, promises);
+	logf_(&lg, KFS_LOG_INFO, "mounted mountpoint=%s pid=%ld", o.mountpoint, (long)getpid());
+	rc = serve(&fs, &o, promises, &lg, &why);
 	fuse_unmount(fs.fuse);
 out_fuse:
 	fuse_destroy(fs.fuse);
@@ -408,6 +681,8 @@ out_store:
 	fs.stopping = true; /* the store's last publishes need no invalidation */
 	pthread_mutex_unlock(&fs.qlock);
 	kfs_store_close(fs.store);
+	logf_(&lg, rc == 0 ? KFS_LOG_INFO : KFS_LOG_ERROR, "stop mountpoint=%s reason=%s",
+	      o.mountpoint, why);
 out_q:
 	while (fs.qhead) {
 		struct kfs_inval *q = fs.qhead;
@@ -418,6 +693,10 @@ out_q:
 	pthread_cond_destroy(&fs.qcond);
 	pthread_mutex_destroy(&fs.qlock);
 	pthread_mutex_destroy(&fs.wlock);
+	if (lg.syslog)
+		closelog();
+	if (ready_fd >= 0)
+		close(ready_fd); /* the parent reads EOF: not mounted */
 out:
 	free(o.mountpoint);
 	free(state);
@@ -430,6 +709,10 @@ out:
 	free(conf.git_push);
 	free(conf.destinations);
 	free(conf.max_input);
+	free(conf.log_level);
+	free(conf.exec_timeout);
+	for (int i = 0; i < conf.nnonopt; i++)
+		free(conf.nonopt[i]);
 	fuse_opt_free_args(&args);
 	return rc;
 }

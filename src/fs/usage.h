@@ -1,18 +1,57 @@
-/* The daemon's usage text: printed by `kratixfs --help` (src/cli) and by the daemon itself, so
- * the two can never disagree. */
+/* The daemon's usage text and the bundled promises folder: shared by `kratixfs --help` (src/cli)
+ * and by the daemon itself, so the two can never disagree. */
 #ifndef KRATIXFS_DAEMON_USAGE_H
 #define KRATIXFS_DAEMON_USAGE_H
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The source tree's templates/: the default of a binary run from its build tree. */
+#ifndef KFS_DEFAULT_PROMISES
+#define KFS_DEFAULT_PROMISES "/usr/share/kratixfs/promises"
+#endif
+/* <datadir>/kratixfs/promises seen from the folder the binary is installed in. Relative, so that
+ * a DESTDIR or relocated install finds its own copy. */
+#ifndef KFS_PROMISES_REL
+#define KFS_PROMISES_REL "../share/kratixfs/promises"
+#endif
+
+/* The installed promises when they exist beside this binary, else the source tree's. Fills buf
+ * (PATH_MAX bytes) and returns it, or returns KFS_DEFAULT_PROMISES. */
+static inline const char *kfs_bundled_promises(char *buf)
+{
+	char self[PATH_MAX], path[PATH_MAX + sizeof(KFS_PROMISES_REL) + 2];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return KFS_DEFAULT_PROMISES;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return KFS_DEFAULT_PROMISES;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/%s", self, KFS_PROMISES_REL);
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || !realpath(path, buf))
+		return KFS_DEFAULT_PROMISES;
+	return buf;
+}
+
+/* A printf format: its one %s is the default promises folder. */
 #define KFS_DAEMON_USAGE \
-	"Usage: kratixfs [-f] [-d] [-s] [-o OPTION[,OPTION...]] MOUNTPOINT\n" \
+	"Usage: kratixfs [-f] [-d] [-s] [-o OPTION[,OPTION...]] [SOURCE] MOUNTPOINT\n" \
 	"\n" \
 	"Mounts the promises as files: write requests/<name>/object.yaml, read output/.\n" \
+	"SOURCE, as mount(8) and /etc/fstab pass it, is the promises folder (-o promises=).\n" \
 	"\n" \
-	"  -f                   stay in the foreground\n" \
+	"  -f                   stay in the foreground; log to stderr\n" \
 	"  -d                   debug: print every FUSE request (implies -f)\n" \
 	"  -s                   single-threaded\n" \
 	"  -o promises=DIR      the promises folder, one sub-folder per promise\n" \
-	"                       (default " KFS_DEFAULT_PROMISES ")\n" \
+	"                       (default %s)\n" \
 	"  -o state=DIR         where requests and outputs are kept (default\n" \
 	"                       $XDG_STATE_HOME/kratixfs, ~/.local/state/kratixfs,\n" \
 	"                       /var/lib/kratixfs for root)\n" \
@@ -23,10 +62,18 @@
 	"  -o git_push=REMOTE   push each commit in the background to a URL or path\n" \
 	"  -o destinations=FILE Kratix Destination documents (default: one destination\n" \
 	"                       \"default\" at path default/ that takes every work)\n" \
+	"  -o exec_timeout=SECS time limit of an exec-mode pipeline (default 60); this\n" \
+	"                       version does not run exec mode: such promises fail to load\n" \
+	"  -o log_level=LEVEL   error, warn, info or debug (default info): one line per\n" \
+	"                       render, rejection, commit and push, to stderr with -f,\n" \
+	"                       else to syslog (the journal) as kratixfs\n" \
 	"  -h, --help           this help\n" \
 	"  -V, --version        the version\n" \
 	"\n" \
-	"Standard FUSE mount options (allow_other, ro, fsname=..., ...) pass through to FUSE.\n" \
-	"SIGHUP reloads the promises; SIGTERM and SIGINT unmount cleanly.\n"
+	"Standard FUSE mount options (allow_other, ro, fsname=..., ...) pass through to FUSE;\n" \
+	"mount(8)'s own (nofail, _netdev, noauto, auto, user, users, nouser, owner, defaults,\n" \
+	"x-*, comment=*) are ignored.\n" \
+	"SIGHUP re-reads the promises; SIGTERM and SIGINT unmount cleanly.\n" \
+	"Exit status: 0 unmounted cleanly, 1 could not mount or failed while mounted.\n"
 
 #endif

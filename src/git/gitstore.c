@@ -424,6 +424,12 @@ static int apply_batch(struct kfs_git *g, const struct kfs_git_work *const *work
 				*any = true;
 			}
 		}
+		/* Works of one batch can undo each other (an aggregate rebuilt part by part after
+		 * a restart, a write and its revert): only the final tree says whether to commit. */
+		if (git_oid_equal(&tree_id, &base_id)) {
+			*any = false;
+			memset(changed, 0, n * sizeof(*changed));
+		}
 		if (!*any) {
 			kfs_buf_free(&msg);
 			if (has)

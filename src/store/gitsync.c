@@ -250,6 +250,15 @@ static const struct promise_entry *entry_of(struct kfs_store *s, const char *nam
 	return NULL;
 }
 
+/* While recovering, works wait for kfs_gitsync_flush; owner NULL is a promise's work. */
+static void queue(struct kfs_store *s, struct kfs_git_work *work, struct request *owner)
+{
+	s->batch = kfs_xrealloc(s->batch, (s->nbatch + 1) * sizeof(*s->batch));
+	s->batch_owners = kfs_xrealloc(s->batch_owners, (s->nbatch + 1) * sizeof(*s->batch_owners));
+	s->batch[s->nbatch] = *work;
+	s->batch_owners[s->nbatch++] = owner;
+}
+
 /* Records a commit outcome in r (write_lock held). */
 static void record(struct kfs_store *s, struct request *r, int rc,
 		   const struct kfs_git_result *res, const struct kfs_error *err)
@@ -313,11 +322,7 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 	}
 	free(unscheduled);
 	if (s->recovering) {
-		s->batch = kfs_xrealloc(s->batch, (s->nbatch + 1) * sizeof(*s->batch));
-		s->batch_owners =
-			kfs_xrealloc(s->batch_owners, (s->nbatch + 1) * sizeof(*s->batch_owners));
-		s->batch[s->nbatch] = work;
-		s->batch_owners[s->nbatch++] = r;
+		queue(s, &work, r);
 		return;
 	}
 	struct kfs_git_result result;
@@ -348,8 +353,10 @@ void kfs_gitsync_flush(struct kfs_store *s)
 	int rc = kfs_git_commit(s->git, s->batch, s->nbatch, &result, &err);
 	for (size_t i = 0; i < s->nbatch; i++) {
 		struct request *r = s->batch_owners[i];
-		record(s, r, rc, &result, &err);
-		kfs_store_publish(s, r, NULL);
+		if (r) {
+			record(s, r, rc, &result, &err);
+			kfs_store_publish(s, r, NULL);
+		}
 		kfs_git_work_free(&s->batch[i]);
 	}
 	free(s->batch);
@@ -386,7 +393,10 @@ void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 	free(pipelines);
 	free(e->commit_error);
 	e->commit_error = NULL;
-	if (rc == 0) {
+	if (rc == 0 && s->recovering) {
+		/* Committed with the recovered requests: an aggregated file needs every part. */
+		queue(s, &work, NULL);
+	} else if (rc == 0) {
 		struct kfs_git_result result;
 		rc = kfs_git_commit(s->git, &work, 1, &result, &err);
 		kfs_git_work_free(&work);

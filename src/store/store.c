@@ -24,6 +24,7 @@
 #include "kratixfs/render.h"
 #include "kratixfs/sha256.h"
 #include "kratixfs/status.h"
+#include "journal.h"
 #include "store_internal.h"
 
 /* ---------- blobs and views ---------- */
@@ -417,6 +418,10 @@ static struct kfs_node *build_status(struct kfs_store *s, const struct request *
 
 static void notify(struct kfs_store *s, const char *folder)
 {
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	__atomic_store_n(&s->changed_ns, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
+			 __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->stamp, 1, __ATOMIC_RELAXED);
 	if (s->on_publish)
 		s->on_publish(s->on_publish_ctx, folder);
@@ -499,16 +504,6 @@ void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_
 
 /* ---------- persistence ---------- */
 
-static char *request_dir(const struct kfs_store *s, const struct request *r)
-{
-	struct kfs_buf b = {0};
-	if (r->name[0])
-		kfs_buf_printf(&b, "%s/requests/%s", s->state_dir, r->name);
-	else
-		kfs_buf_printf(&b, "%s/slot", s->state_dir);
-	return kfs_buf_steal(&b);
-}
-
 int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_error *err)
 {
 	struct kfs_node *doc = kfs_node_new(KFS_MAP);
@@ -532,9 +527,7 @@ int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_e
 	struct kfs_buf text = {0};
 	kfs_doc_emit(doc, &text);
 	kfs_node_free(doc);
-	char *dir = request_dir(s, r);
-	int rc = kfs_write_file(dir, "request.yaml", text.data, text.len, err);
-	free(dir);
+	int rc = kfs_journal_put(s->journal, r->name, text.data, text.len, err);
 	kfs_buf_free(&text);
 	return rc;
 }
@@ -1009,13 +1002,11 @@ int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *er
 	r->removed = true;
 	pthread_mutex_unlock(&r->write_lock);
 	pthread_rwlock_unlock(&s->table_lock);
-	char *dir = request_dir(s, r);
 	struct kfs_buf scratch = {0};
 	kfs_buf_printf(&scratch, "%s/scratch/%s", s->state_dir, name);
-	int rc = kfs_remove_tree(dir, err);
+	int rc = kfs_journal_put(s->journal, name, NULL, 0, err);
 	if (rc == 0)
 		rc = kfs_remove_tree(scratch.data, err);
-	free(dir);
 	kfs_buf_free(&scratch);
 	notify(s, "requests");
 	kfs_store_log(s, KFS_LOG_INFO, "remove request=%s", name);
@@ -1199,6 +1190,12 @@ int kfs_store_list(struct kfs_store *s, const char *kind, char ***names, size_t 
 		return 0;
 	}
 	return -ENOENT;
+}
+
+struct timespec kfs_store_mtime(struct kfs_store *s)
+{
+	int64_t ns = __atomic_load_n(&s->changed_ns, __ATOMIC_RELAXED);
+	return (struct timespec){.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
 }
 
 void kfs_store_free_names(char **names, size_t n)
@@ -1435,60 +1432,40 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 	kfs_render_result_free(&res);
 }
 
-static void recover(struct kfs_store *s)
+/* Called by the journal for each request it holds, in name order. */
+static void recover_one(void *ctx, const char *name, const char *payload, size_t len)
+{
+	struct kfs_store *s = ctx;
+	struct kfs_node *doc = NULL;
+	struct kfs_error err = {0};
+	if (kfs_doc_parse(payload, len, "journal record", &doc, &err) < 0) {
+		kfs_store_log(s, KFS_LOG_ERROR, "recover request=%s result=failed error=\"%s\"",
+			      name, err.msg);
+		return;
+	}
+	struct request *r = s->slot;
+	if (name[0]) {
+		size_t pos;
+		r = table_find(s, name, &pos);
+		if (!r) {
+			r = request_new(name);
+			table_insert(s, r, pos);
+		}
+	}
+	recover_request(s, r, doc);
+	kfs_node_free(doc);
+}
+
+/* Reads the state folder back: every request is rendered again from its last good input. */
+static int recover(struct kfs_store *s, struct kfs_error *err)
 {
 	s->recovering = true;
-	struct kfs_buf dir = {0};
-	kfs_buf_printf(&dir, "%s/requests", s->state_dir);
-	DIR *d = opendir(dir.data);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.' || !kfs_is_dns_label(de->d_name))
-			continue;
-		struct kfs_buf sub = {0}, file = {0};
-		kfs_buf_printf(&sub, "%s/%s", dir.data, de->d_name);
-		kfs_buf_printf(&file, "%s/request.yaml", sub.data);
-		/* A write interrupted before its rename leaves a temporary file: drop it. */
-		char **names;
-		size_t n;
-		if (kfs_list_files(sub.data, &names, &n, NULL) == 0) {
-			for (size_t i = 0; i < n; i++)
-				if (strstr(names[i], ".kratixfs-tmp.")) {
-					struct kfs_buf t = {0};
-					kfs_buf_printf(&t, "%s/%s", sub.data, names[i]);
-					unlink(t.data);
-					kfs_buf_free(&t);
-				}
-			kfs_free_list(names, n);
-		}
-		struct kfs_node *doc = NULL;
-		struct kfs_error err = {0};
-		if (kfs_doc_parse_file(file.data, &doc, &err) == 0) {
-			struct request *r = request_new(de->d_name);
-			size_t pos;
-			if (!table_find(s, r->name, &pos))
-				table_insert(s, r, pos);
-			recover_request(s, r, doc);
-		} else {
-			fprintf(stderr, "kratixfs: %s: cannot recover: %s\n", sub.data, err.msg);
-		}
-		kfs_node_free(doc);
-		kfs_buf_free(&sub);
-		kfs_buf_free(&file);
-	}
-	if (d)
-		closedir(d);
-	kfs_buf_reset(&dir);
-	kfs_buf_printf(&dir, "%s/slot/request.yaml", s->state_dir);
-	struct kfs_node *doc = NULL;
-	if (kfs_doc_parse_file(dir.data, &doc, NULL) == 0)
-		recover_request(s, s->slot, doc);
-	else
+	int rc = kfs_journal_open(s->state_dir, recover_one, s, &s->journal, err);
+	if (!s->slot->view)
 		kfs_store_publish(s, s->slot, NULL);
-	kfs_node_free(doc);
-	kfs_buf_free(&dir);
 	s->recovering = false;
 	kfs_gitsync_flush(s);
+	return rc;
 }
 
 static int mkdir_p(const char *path, struct kfs_error *err)
@@ -1528,12 +1505,8 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 	pthread_mutex_init(&s->root_lock, NULL);
 	s->slot = request_new("");
 	struct kfs_buf dir = {0};
-	kfs_buf_printf(&dir, "%s/requests", s->state_dir);
-	int rc = mkdir_p(dir.data, err);
-	kfs_buf_reset(&dir);
 	kfs_buf_printf(&dir, "%s/scratch", s->state_dir);
-	if (rc == 0)
-		rc = mkdir_p(dir.data, err);
+	int rc = mkdir_p(dir.data, err);
 	kfs_buf_free(&dir);
 	bool *changed = NULL;
 	if (rc == 0)
@@ -1546,7 +1519,19 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 		*out = NULL;
 		return rc;
 	}
-	recover(s);
+	/* The promise workflows run first, so that the requests are scheduled with their
+	 * destination-selectors; their works join the recovery's single commit. The views are
+	 * built again after it, with the request counts. */
+	s->recovering = true;
+	for (size_t i = 0; i < s->npromises; i++)
+		build_promise_view(s, &s->promises[i]);
+	if (rc == 0)
+		rc = recover(s, err);
+	if (rc < 0) {
+		kfs_store_close(s);
+		*out = NULL;
+		return rc;
+	}
 	for (size_t i = 0; i < s->npromises; i++)
 		build_promise_view(s, &s->promises[i]);
 	*out = s;
@@ -1558,6 +1543,7 @@ void kfs_store_close(struct kfs_store *s)
 	if (!s)
 		return;
 	kfs_gitsync_close(s);
+	kfs_journal_close(s->journal);
 	for (size_t i = 0; i < s->nrequests; i++)
 		kfs_store_request_put(s->requests[i]);
 	free(s->requests);

@@ -68,6 +68,8 @@ struct kfs_store {
 	void (*log)(void *ctx, enum kfs_log_level level, const char *line);
 	void *log_ctx;
 
+	struct kfs_journal *journal; /* the state folder's records (journal.h) */
+
 	pthread_rwlock_t promises_lock; /* renders read; a reload writes */
 	struct promise_entry *promises;
 	size_t npromises;
@@ -80,6 +82,7 @@ struct kfs_store {
 	pthread_mutex_t root_lock; /* guards the cached root view */
 	struct kfs_view *root;
 	uint64_t root_stamp, stamp; /* stamp grows with every publish */
+	int64_t changed_ns;         /* CLOCK_REALTIME of the last publish, atomic */
 
 	/* Git (gitsync.c); git is NULL without -o git. */
 	struct kfs_git *git;

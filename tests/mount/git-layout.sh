@@ -1,0 +1,223 @@
+#!/bin/bash
+# -o destinations=FILE with the real git CLI: destination-selectors.yaml with a `directory` entry
+# routes that output sub-folder to its own destination (id5 = md5 of the folder), and each
+# filepath mode (nestedByMetadata, none, aggregatedYAML) writes and deletes where Kratix does.
+. "$(dirname "$0")/lib.sh"
+command -v git >/dev/null || { echo "SKIP: git is missing"; exit 77; }
+
+G() { git --git-dir="$REPO" "$@"; }
+count() { G rev-list --count main 2>/dev/null || echo 0; }
+files() { G ls-tree -r --name-only main | sort | tr '\n' ' '; }
+# destination NAME K=V[,K=V] PATH [MODE [FILENAME]]: one Kratix Destination document.
+destination() {
+	printf -- '---\napiVersion: platform.kratix.io/v1alpha1\nkind: Destination\n'
+	printf 'metadata:\n  name: %s\n  labels:\n' "$1"
+	printf '%s\n' "$2" | tr ',' '\n' | sed 's/^\([^=]*\)=\(.*\)$/    \1: \2/'
+	printf 'spec:\n  path: %s\n' "$3"
+	if [ -n "${4:-}" ]; then
+		printf '  filepath:\n    mode: %s\n' "$4"
+		[ -n "${5:-}" ] && printf '    filename: %s\n' "$5"
+	fi
+}
+# use NAME: a fresh state folder and repository for the next mount.
+use() {
+	STATE=$WORK/state-$1
+	REPO=$WORK/$1.git
+	mkdir -p "$STATE"
+}
+fresh_request() {
+	mkdir "$MNT/requests/$1"
+	request "$1" "$2" >"$MNT/requests/$1/object.yaml"
+}
+
+# --- routing: the postgresql promise, plus an output sub-folder routed by its own labels -------
+T=$PROMISES/postgresql/workflows/resource/configure/instance-configure/postgresql-configure/templates
+mkdir -p "$T/output/monitoring"
+cat >"$T/output/monitoring/servicemonitor.yaml" <<'EOF'
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ .metadata.name }}
+  namespace: {{ .metadata.namespace | quote }}
+EOF
+cat >"$T/metadata/destination-selectors.yaml" <<'EOF'
+- directory: monitoring
+  matchLabels:
+    environment: monitoring
+EOF
+{
+	destination dev environment=dev clusters/dev
+	destination mon environment=monitoring clusters/mon
+	destination prod environment=prod clusters/prod
+} >"$WORK/routing.yaml"
+use routing
+mount_fs -o "git=$REPO,destinations=$WORK/routing.yaml"
+fresh_request my-db medium
+ID5=$(printf monitoring | md5sum | cut -c1-5)
+R=resources/my-namespace/postgresql/my-db/instance-configure
+check_eq "routing: one commit for the request, both destinations" \
+	"$(G log -1 --format=%s main)" "Update from: my-db"
+check_eq "routing: the root outputs go to the promise's environment=dev destination" \
+	"$(G ls-tree -r --name-only main -- clusters/dev/resources | tr '\n' ' ')" \
+	"clusters/dev/$R/5058f/secret.yaml clusters/dev/$R/5058f/service.yaml clusters/dev/$R/5058f/statefulset.yaml "
+check_eq "routing: monitoring/ goes to environment=monitoring, under md5(monitoring)[:5], folder kept" \
+	"$(G ls-tree -r --name-only main -- clusters/mon | tr '\n' ' ')" \
+	"clusters/mon/$R/$ID5/monitoring/servicemonitor.yaml "
+check_grep "routing: the ServiceMonitor is the request's" \
+	<(G show "main:clusters/mon/$R/$ID5/monitoring/servicemonitor.yaml") "name: my-db"
+check_eq "routing: nothing for prod (no selector matches it)" \
+	"$(G ls-tree -r --name-only main -- clusters/prod | wc -l)" "0"
+check "routing: the promise's dependencies go to dev" \
+	G cat-file -e "main:clusters/dev/dependencies/postgresql/promise-configure/5058f/serviceaccount.yaml"
+check_eq "routing: the dependencies are not on mon" \
+	"$(G ls-tree -r --name-only main -- clusters/mon/dependencies | wc -l)" "0"
+check_eq "routing: Scheduled is True" \
+	"$(grep -A1 'type: Scheduled' "$MNT/requests/my-db/status.yaml" | awk '/status:/{print $2}')" \
+	'"True"'
+
+# Re-routing: the request's own selectors change (now to prod); the old files must go.
+cat >"$T/metadata/destination-selectors.yaml" <<'EOF'
+- directory: monitoring
+  matchLabels:
+    environment: prod
+EOF
+kill -HUP "$DAEMON_PID"
+wait_for 5000 sh -c "git --git-dir='$REPO' ls-tree -r --name-only main -- clusters/prod | grep -q ."
+check_eq "re-route after reload: monitoring/ moved to prod" \
+	"$(G ls-tree -r --name-only main -- clusters/prod clusters/mon | tr '\n' ' ')" \
+	"clusters/prod/$R/$ID5/monitoring/servicemonitor.yaml "
+check "re-route: the dev files stay" G cat-file -e "main:clusters/dev/$R/5058f/statefulset.yaml"
+
+n=$(count)
+rm -rf "$MNT/requests/my-db"
+check_eq "routing: rm -rf is one Delete from: commit" "$(count) $(G log -1 --format=%s main)" \
+	"$((n + 1)) Delete from: my-db"
+check_eq "routing: rm -rf removes the request from every destination" \
+	"$(G ls-tree -r --name-only main | grep -c my-db)" "0"
+check "routing: fsck" G fsck --strict --no-dangling --no-progress
+unmount_fs
+cp -r "$SOURCE_ROOT/templates/postgresql" "$WORK/pristine"
+rm -rf "$PROMISES/postgresql"
+mv "$WORK/pristine" "$PROMISES/postgresql"
+
+# Selectors no destination has: the request renders, Scheduled says why, nothing is committed.
+destination other environment=other clusters/other >"$WORK/other.yaml"
+use unscheduled
+mount_fs -o "git=$REPO,destinations=$WORK/other.yaml"
+fresh_request lonely small
+check_grep "no matching destination: Scheduled False names the labels" \
+	"$MNT/requests/lonely/status.yaml" "environment=dev"
+check_eq "no matching destination: no file of the request is committed" \
+	"$(G ls-tree -r --name-only main 2>/dev/null | grep -c lonely)" "0"
+unmount_fs
+
+# The promise workflow's own destination-selectors.yaml joins the promise's for every request:
+# gold (environment=dev, tier=gold) takes the request, a-silver (environment=dev) must not, even
+# after a restart, when the requests are rendered again before anything else.
+PW=$PROMISES/postgresql/workflows/promise/configure/promise-configure/dependencies/templates
+printf -- '- matchLabels:\n    tier: gold\n' >"$PW/metadata/destination-selectors.yaml"
+{
+	destination a-silver environment=dev silver
+	destination gold environment=dev,tier=gold gold
+} >"$WORK/tiers.yaml"
+use tiers
+mount_fs -o "git=$REPO,destinations=$WORK/tiers.yaml"
+fresh_request my-db medium
+check_eq "promise-workflow selectors: the request goes to gold only" \
+	"$(G ls-tree -r --name-only main | grep /resources/ | cut -d/ -f1 | sort -u)" "gold"
+check_eq "promise-workflow selectors: the promise workflow's outputs too" \
+	"$(G ls-tree -r --name-only main | grep /promise-configure/ | cut -d/ -f1 | sort -u)" "gold"
+check_eq "promise-workflow selectors: spec.dependencies only by the promise's (both)" \
+	"$(G ls-tree -r --name-only main | grep /static/ | cut -d/ -f1 | sort -u | tr '\n' ' ')" \
+	"gold silver "
+n=$(count)
+head_tiers=$(G rev-parse main)
+unmount_fs
+mount_fs -o "git=$REPO,destinations=$WORK/tiers.yaml"
+sleep 0.5
+check_eq "promise-workflow selectors: a restart commits nothing" "$(count)" "$n"
+check_eq "promise-workflow selectors: after a restart the request is still on gold only" \
+	"$(G ls-tree -r --name-only main | grep /resources/ | cut -d/ -f1 | sort -u)" "gold"
+check_eq "promise-workflow selectors: a restart keeps the head" "$(G rev-parse main)" "$head_tiers"
+unmount_fs
+rm -f "$PW/metadata/destination-selectors.yaml"
+
+# --- mode none: files at the destination's root, with a .kratix/ index per WorkPlacement -------
+destination flat environment=dev flat none >"$WORK/none.yaml"
+use none
+mount_fs -o "git=$REPO,destinations=$WORK/none.yaml"
+fresh_request my-db medium
+check_eq "none: the outputs at <path>/<file>" \
+	"$(G ls-tree --name-only main flat/ | grep -v -e '^flat/\.kratix$' -e static | tr '\n' ' ')" \
+	"flat/secret.yaml flat/secrets-role.yaml flat/service.yaml flat/serviceaccount.yaml flat/statefulset.yaml flat/status-clusterrole.yaml "
+check "none: the statefulset is my-db's, medium" \
+	sh -c "git --git-dir='$REPO' show main:flat/statefulset.yaml | grep -q 'replicas: 2'"
+idx=$(G ls-tree --name-only main flat/.kratix/ | grep 'flat/.kratix/my-namespace-postgresql-my-db-')
+check_eq "none: one index for the request, in .kratix/<namespace>-<workplacement>.yaml" \
+	"$(printf '%s\n' "$idx" | grep -c '\.yaml$')" "1"
+check_eq "none: the index lists the request's files" "$(G show "main:$idx")" \
+	"$(printf 'files:\n- flat/secret.yaml\n- flat/service.yaml\n- flat/statefulset.yaml')"
+check "none: the promise's index exists too" \
+	sh -c "git --git-dir='$REPO' ls-tree --name-only main flat/.kratix/ | grep -q kratix-platform-system-postgresql"
+request my-db small >"$MNT/requests/my-db/object.yaml"
+check "none: a rewrite replaces the file" \
+	sh -c "git --git-dir='$REPO' show main:flat/statefulset.yaml | grep -q 'replicas: 1'"
+n=$(count)
+cp "$MNT/requests/my-db/object.yaml" "$WORK/same.yaml"
+cp "$WORK/same.yaml" "$MNT/requests/my-db/object.yaml"
+check_eq "none: the same content, no commit" "$(count)" "$n"
+before=$(G rev-parse main)
+rm -rf "$MNT/requests/my-db"
+check_eq "none: rm -rf removes the files and the index, nothing else" \
+	"$(G diff --name-status "$before" main | sort | tr '\t\n' ' ')" \
+	"D $idx D flat/secret.yaml D flat/service.yaml D flat/statefulset.yaml "
+check_eq "none: rm -rf: Delete from: my-db" "$(G log -1 --format=%s main)" "Delete from: my-db"
+check "none: fsck" G fsck --strict --no-dangling --no-progress
+unmount_fs
+
+# --- aggregatedYAML: every workload of the destination in one file -----------------------------
+destination all environment=dev agg aggregatedYAML everything.yaml >"$WORK/agg.yaml"
+use agg
+mount_fs -o "git=$REPO,destinations=$WORK/agg.yaml"
+fresh_request db-a small
+fresh_request db-b large
+check_eq "aggregatedYAML: one file, spec.filepath.filename" "$(files)" "agg/everything.yaml "
+G show main:agg/everything.yaml >"$WORK/all.yaml"
+check_eq "aggregatedYAML: both requests' StatefulSets" \
+	"$(awk '/^kind: StatefulSet/ { s = 1 } s && /^  name:/ { print $2; s = 0 }' "$WORK/all.yaml" |
+		sort | tr '\n' ' ')" \
+	"db-a db-b "
+check_eq "aggregatedYAML: both Services and Secrets" \
+	"$(grep -c -e '^kind: Service$' -e '^kind: Secret$' "$WORK/all.yaml")" "4"
+check_grep "aggregatedYAML: the promise's dependencies are in it" "$WORK/all.yaml" \
+	"kind: ServiceAccount"
+check_grep "aggregatedYAML: and the static ones" "$WORK/all.yaml" "name: postgresql-system"
+check "aggregatedYAML: documents are joined by ---" grep -qx -- '---' "$WORK/all.yaml"
+if command -v yq >/dev/null 2>&1; then
+	check "aggregatedYAML: the file parses as a YAML stream" yq -e . "$WORK/all.yaml"
+fi
+n=$(count)
+head_agg=$(G rev-parse main)
+unmount_fs
+mount_fs -o "git=$REPO,destinations=$WORK/agg.yaml"
+sleep 0.5
+check_eq "aggregatedYAML: a restart commits nothing" "$(count)" "$n"
+check_eq "aggregatedYAML: a restart keeps the head" "$(G rev-parse main)" "$head_agg"
+check "aggregatedYAML: after the restart the file still holds db-a" \
+	sh -c "git --git-dir='$REPO' show main:agg/everything.yaml | grep -q 'name: db-a'"
+request db-b small >"$MNT/requests/db-b/object.yaml"
+G show main:agg/everything.yaml >"$WORK/all.yaml"
+check_eq "aggregatedYAML: after the restart, a change keeps the other request's part" \
+	"$(grep -c 'instance: db-a' "$WORK/all.yaml")" "$(grep -c 'instance: db-b' "$WORK/all.yaml")"
+rm -rf "$MNT/requests/db-a"
+G show main:agg/everything.yaml >"$WORK/all.yaml"
+check_eq "aggregatedYAML: rm -rf db-a: Delete from: db-a" "$(G log -1 --format=%s main)" \
+	"Delete from: db-a"
+check_eq "aggregatedYAML: db-a's part is gone" "$(grep -c 'db-a' "$WORK/all.yaml")" "0"
+check_grep "aggregatedYAML: db-b's part stays" "$WORK/all.yaml" "name: db-b"
+rm -rf "$MNT/requests/db-b"
+check_grep "aggregatedYAML: with no request left, the dependencies stay" \
+	<(G show main:agg/everything.yaml) "kind: ServiceAccount"
+check "aggregatedYAML: fsck" G fsck --strict --no-dangling --no-progress
+unmount_fs
+finish

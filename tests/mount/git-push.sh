@@ -1,0 +1,211 @@
+#!/bin/bash
+# -o git_push=REMOTE, checked with the real git CLI: a local bare remote, `git daemon` on
+# 127.0.0.1 (down, then back), someone else's commit on the remote, and two daemons with their
+# own state pushing 100 requests each to one remote at the same time: the remote ends with all
+# 200 requests' files and every commit of both daemons in its history.
+. "$(dirname "$0")/lib.sh"
+command -v git >/dev/null || { echo "SKIP: git is missing"; exit 77; }
+[ -x "$(git --exec-path)/git-daemon" ] || { echo "SKIP: git daemon is missing"; exit 77; }
+
+SRV=$WORK/srv
+REMOTE=$SRV/remote.git
+GD_PID=
+PORT=
+MNT2=$WORK/mnt2
+DAEMON2_PID=
+mkdir -p "$SRV" "$MNT2"
+
+stop_all() {
+	if mountpoint -q "$MNT2" 2>/dev/null; then
+		fusermount3 -u "$MNT2" 2>/dev/null || fusermount3 -uz "$MNT2" 2>/dev/null
+	fi
+	[ -n "$DAEMON2_PID" ] && kill "$DAEMON2_PID" 2>/dev/null
+	stop_git_daemon
+	cleanup
+}
+trap stop_all EXIT
+
+R() { git --git-dir="$REMOTE" "$@"; }
+L() { git --git-dir="$REPO" "$@"; }
+same_head() { [ "$(R rev-parse -q --verify main)" = "$(L rev-parse -q --verify main)" ]; }
+pushed() { grep -qx 'pushed: true' "$MNT/requests/$1/status.yaml"; }
+fresh_request() {
+	mkdir "$1/requests/$2" && request "$2" "$3" >"$1/requests/$2/object.yaml"
+}
+
+# start_git_daemon [PORT]: git daemon on 127.0.0.1 serving $SRV, on PORT or a free one.
+start_git_daemon() {
+	local want=${1:-} try port
+	for try in $(seq 20); do
+		port=${want:-$((20000 + RANDOM % 40000))}
+		git daemon --reuseaddr --enable=receive-pack --export-all --base-path="$SRV" \
+			--listen=127.0.0.1 --port="$port" "$SRV" >>"$WORK/git-daemon.log" 2>&1 &
+		GD_PID=$!
+		for _ in $(seq 100); do
+			kill -0 "$GD_PID" 2>/dev/null || break
+			if git ls-remote "git://127.0.0.1:$port/remote.git" >/dev/null 2>&1; then
+				PORT=$port
+				return 0
+			fi
+			sleep 0.05
+		done
+		stop_git_daemon
+		[ -n "$want" ] && [ "$try" -ge 5 ] && break
+		[ -n "$want" ] && sleep 0.5
+	done
+	fail "git daemon: no port to listen on"
+	cat "$WORK/git-daemon.log" >&2
+	return 1
+}
+stop_git_daemon() {
+	if [ -n "$GD_PID" ]; then
+		kill "$GD_PID" 2>/dev/null
+		wait "$GD_PID" 2>/dev/null
+	fi
+	GD_PID=
+}
+
+git init -q --bare "$REMOTE"
+
+# --- a local bare remote: a path ---------------------------------------------------------------
+REPO=$WORK/local.git
+mount_fs -o "git=$REPO,git_push=$REMOTE"
+fresh_request "$MNT" p1 medium
+check "path remote: the remote gets the local head" wait_for 10000 same_head
+check "path remote: status.yaml says pushed: true" wait_for 5000 pushed p1
+check_eq "path remote: Pushed condition True" \
+	"$(grep -A1 'type: Pushed' "$MNT/requests/p1/status.yaml" | awk '/status:/{print $2}')" '"True"'
+check_eq "path remote: the remote's log is kratixfs's" \
+	"$(R log --format='%an %s' main | tr '\n' '|')" \
+	"kratix Update from: p1|kratix Update from: postgresql|"
+git clone -q "$REMOTE" "$WORK/clone" 2>"$WORK/err"
+check_eq "path remote: a clone of the remote has the request's files" \
+	"$(ls "$WORK/clone/default/resources/my-namespace/postgresql/p1/instance-configure/5058f" | tr '\n' ' ')" \
+	"secret.yaml service.yaml statefulset.yaml "
+check "path remote: the clone's statefulset is p1's" \
+	grep -q 'name: p1$' "$WORK/clone/default/resources/my-namespace/postgresql/p1/instance-configure/5058f/statefulset.yaml"
+
+# Someone else pushes to the remote: kratixfs fetches, re-applies its change on top, pushes.
+echo "Hands off default/: kratixfs writes it." >"$WORK/clone/README.md"
+git -C "$WORK/clone" add README.md
+git -C "$WORK/clone" -c user.name=Ops -c user.email=ops@example.com commit -q -m "Add a README"
+git -C "$WORK/clone" push -q origin main 2>"$WORK/err"
+human=$(git -C "$WORK/clone" rev-parse HEAD)
+fresh_request "$MNT" p2 small
+check "diverged remote: kratixfs's change lands on the remote" wait_for 10000 sh -c \
+	"git --git-dir='$REMOTE' cat-file -e main:default/resources/my-namespace/postgresql/p2/instance-configure/5058f/statefulset.yaml"
+check "diverged remote: the other commit is kept in the history" \
+	R merge-base --is-ancestor "$human" main
+check "diverged remote: README.md is still there" R cat-file -e main:README.md
+check_eq "diverged remote: the re-applied commit keeps its message and author" \
+	"$(R log -1 --format='%an %s' main)" "kratix Update from: p2"
+check "diverged remote: the local branch follows the remote" wait_for 10000 same_head
+check "diverged remote: p2 is pushed" wait_for 5000 pushed p2
+check_eq "diverged remote: history is linear" "$(R rev-list --min-parents=2 --count main)" "0"
+unmount_fs
+
+# --- git daemon on 127.0.0.1 ---------------------------------------------------------------------
+start_git_daemon || { finish; exit 1; }
+URL=git://127.0.0.1:$PORT/remote.git
+REPO=$WORK/net.git
+STATE=$WORK/state-net
+mkdir -p "$STATE"
+mount_fs -o "git=$REPO,git_push=$URL"
+fresh_request "$MNT" n1 large
+check "git daemon: the remote gets the local head" wait_for 10000 same_head
+check "git daemon: the remote keeps the earlier history" R merge-base --is-ancestor "$human" main
+check "git daemon: n1 is pushed" wait_for 5000 pushed n1
+check "git daemon: the earlier daemon's request is still on the remote" \
+	R cat-file -e main:default/resources/my-namespace/postgresql/p1/instance-configure/5058f/service.yaml
+
+stop_git_daemon
+fresh_request "$MNT" n2 small
+check_eq "remote down: the commit is made anyway" "$(L log -1 --format=%s main)" "Update from: n2"
+check "remote down: Pushed turns False with a reason" wait_for 10000 \
+	grep -q 'reason: PushFailed' "$MNT/requests/n2/status.yaml"
+check_grep "remote down: the reason names the remote" "$MNT/requests/n2/status.yaml" "$URL"
+check_eq "remote down: status.yaml says pushed: false" \
+	"$(grep '^pushed:' "$MNT/requests/n2/status.yaml")" "pushed: false"
+sleep 1
+start_git_daemon "$PORT" || { finish; exit 1; }
+check "remote back: the backoff retry pushes n2" wait_for 30000 same_head
+check "remote back: n2 is pushed" wait_for 5000 pushed n2
+unmount_fs
+
+# --- two daemons, their own state, one remote, 100 requests each at the same time --------------
+REPO=$WORK/a.git
+STATE=$WORK/state-a
+mkdir -p "$STATE" "$WORK/state-b"
+mount_fs -o "git=$REPO,git_push=$URL"
+"$KRATIXFS" -f -o "promises=$PROMISES,state=$WORK/state-b,git=$WORK/b.git,git_push=$URL" \
+	"$MNT2" >>"$WORK/daemon2.log" 2>&1 &
+DAEMON2_PID=$!
+for _ in $(seq 100); do mountpoint -q "$MNT2" && break; sleep 0.05; done
+check "second daemon mounted" mountpoint -q "$MNT2"
+writer() {
+	local mnt=$1 prefix=$2 i
+	for i in $(seq 1 100); do
+		fresh_request "$mnt" "$prefix-$i" small || echo "$prefix-$i failed" >>"$WORK/errors"
+	done
+}
+touch "$WORK/errors"
+start=$(date +%s%N)
+writer "$MNT" a &
+wa=$!
+writer "$MNT2" b &
+wb=$!
+wait "$wa" "$wb"
+check_eq "200 writes succeed" "$(cat "$WORK/errors")" ""
+on_remote() {
+	R ls-tree -r --name-only main -- default/resources/my-namespace/postgresql |
+		grep -c '/statefulset.yaml$'
+}
+# The remote has both daemons' last commits once each local head is in its history.
+settled() {
+	[ "$(on_remote)" = 200 ] &&
+		R merge-base --is-ancestor "$(git --git-dir="$WORK/a.git" rev-parse main)" main &&
+		R merge-base --is-ancestor "$(git --git-dir="$WORK/b.git" rev-parse main)" main
+}
+check "two daemons: the remote ends with all 200 requests and both daemons' heads" \
+	wait_for 120000 settled
+echo "     (settled $(( ($(date +%s%N) - start) / 1000000 )) ms after the first write;" \
+	"remote: $(R rev-list --count main) commits)"
+check_eq "two daemons: every request's three files are on the remote" \
+	"$(R ls-tree -r --name-only main -- default/resources/my-namespace/postgresql | wc -l)" "600"
+bad=""
+for i in 1 50 100; do
+	for p in a b; do
+		m=$MNT
+		[ $p = b ] && m=$MNT2
+		R show "main:default/resources/my-namespace/postgresql/$p-$i/instance-configure/5058f/statefulset.yaml" |
+			cmp -s - "$m/requests/$p-$i/output/statefulset.yaml" || bad="$bad $p-$i"
+	done
+done
+check_eq "two daemons: the remote's files are what the mounts render" "$bad" ""
+R log --format=%B main | grep '^Update from: [ab]-' | sort >"$WORK/remote-lines"
+missing=""
+for i in $(seq 1 100); do
+	for p in a b; do
+		grep -qx "Update from: $p-$i" "$WORK/remote-lines" || missing="$missing $p-$i"
+	done
+done
+check_eq "two daemons: no lost commit (every request's Update line is in the remote's log)" \
+	"$missing" ""
+check_eq "two daemons: no Update line twice" "$(uniq -d "$WORK/remote-lines" | wc -l)" "0"
+check "two daemons: the earlier history is kept" R merge-base --is-ancestor "$human" main
+check_eq "two daemons: history is linear" "$(R rev-list --min-parents=2 --count main)" "0"
+check_eq "two daemons: every commit is kratix's or the README's" \
+	"$(R log --format='%an' main | sort -u | tr '\n' ' ')" "Ops kratix "
+check "two daemons: git fsck on the remote" R fsck --strict --no-dangling --no-progress
+notpushed=0
+for i in $(seq 1 100); do
+	grep -qx 'pushed: true' "$MNT/requests/a-$i/status.yaml" || notpushed=$((notpushed + 1))
+done
+check_eq "two daemons: status.yaml says pushed: true for all of a's requests" "$notpushed" "0"
+check "two daemons: and for b's (they settle when b's next push lands)" wait_for 10000 \
+	sh -c "! grep -L '^pushed: true' '$MNT2'/requests/b-*/status.yaml | grep -q ."
+fusermount3 -u "$MNT2"
+wait "$DAEMON2_PID"
+DAEMON2_PID=
+unmount_fs
+finish

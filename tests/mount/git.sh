@@ -1,0 +1,149 @@
+#!/bin/bash
+# -o git=REPO, checked with the real git CLI: what `git clone` shows, the log's messages and
+# authors, fsck, no commit for the same content, `Delete from:` on rm -rf, close() returning only
+# once the commit exists, a restart that commits nothing, and -o git_branch.
+. "$(dirname "$0")/lib.sh"
+command -v git >/dev/null || { echo "SKIP: git is missing"; exit 77; }
+
+REPO=$WORK/state.git
+G() { git --git-dir="$REPO" "$@"; }
+count() { G rev-list --count main 2>/dev/null || echo 0; }
+DIR=default/resources/my-namespace/postgresql/my-db/instance-configure/5058f
+DEPS=default/dependencies/postgresql
+
+mount_fs -o "git=$REPO"
+check "the bare repository is created" test -f "$REPO/HEAD"
+check_eq "it is bare" "$(G rev-parse --is-bare-repository)" "true"
+wait_for 5000 G rev-parse -q --verify main
+check_eq "loading the promise commits its dependencies" "$(G log -1 --format=%s main)" \
+	"Update from: postgresql"
+check "promise workflow outputs under dependencies/<promise>/<pipeline>/5058f" \
+	G cat-file -e "main:$DEPS/promise-configure/5058f/serviceaccount.yaml"
+check "spec.dependencies under dependencies/<promise>/5058f/static" \
+	G cat-file -e "main:$DEPS/5058f/static/postgresql-dependencies.yaml"
+n0=$(count)
+
+mkdir "$MNT/requests/my-db"
+check_eq "mkdir alone commits nothing" "$(count)" "$n0"
+cp "$SEED" "$MNT/requests/my-db/object.yaml"
+# No wait: close() returns only once the commit exists.
+check_eq "the commit exists when cp returns" "$(G log -1 --format=%s main)" "Update from: my-db"
+check_eq "one commit for one request" "$(count)" "$((n0 + 1))"
+check_eq "status.yaml commit is the branch head" \
+	"$(awk '/^commit:/{print $2}' "$MNT/requests/my-db/status.yaml")" "$(G rev-parse main)"
+check_eq "phase is Committed" "$(cat "$MNT/requests/my-db/phase")" "Committed"
+
+late=""
+for i in $(seq 1 20); do
+	mkdir "$MNT/requests/c$i"
+	request "c$i" small >"$MNT/requests/c$i/object.yaml"
+	G cat-file -e "main:default/resources/my-namespace/postgresql/c$i/instance-configure/5058f/statefulset.yaml" \
+		2>/dev/null || late="$late c$i"
+	G log -1 --format=%s main | grep -qx "Update from: c$i" || late="$late c$i(message)"
+done
+check_eq "20 writes in a row: each commit is there when the shell's > returns" "$late" ""
+n1=$(count)
+
+git clone -q "$REPO" "$WORK/clone" 2>"$WORK/err"
+check_eq "git clone checks out main" "$(git -C "$WORK/clone" rev-parse --abbrev-ref HEAD)" "main"
+check "clone: the request's files under <path>/resources/<ns>/<promise>/<request>/<pipeline>/5058f" \
+	diff -r "$GOLDEN/my-db/output" "$WORK/clone/$DIR"
+check "clone: the promise workflow's files match the golden promise case" \
+	diff -r "$GOLDEN/promise/output" "$WORK/clone/$DEPS/promise-configure/5058f"
+check_eq "clone: metadata/status.yaml is never committed" \
+	"$(cd "$WORK/clone" && git ls-files | grep -c 'status.yaml')" "0"
+check_eq "clone: nothing outside default/" \
+	"$(cd "$WORK/clone" && git ls-files | grep -cv '^default/')" "0"
+
+check_eq "every author and committer is kratix <kratix@kratix.io>" \
+	"$(G log --format='%an <%ae>|%cn <%ce>' main | sort -u)" \
+	"kratix <kratix@kratix.io>|kratix <kratix@kratix.io>"
+check_eq "every message is Update from: <name>" \
+	"$(G log --format=%B main | grep -v '^$' | grep -cv '^Update from: ')" "0"
+check_eq "history is linear" "$(G rev-list --min-parents=2 --count main)" "0"
+
+cp "$SEED" "$MNT/requests/my-db/object.yaml"
+check_eq "cp of the same content: no commit" "$(count)" "$n1"
+sh -c "cat '$SEED' > '$MNT/requests/my-db/object.yaml'"
+check_eq "> of the same content: no commit" "$(count)" "$n1"
+check "touch object.yaml: no error" touch "$MNT/requests/my-db/object.yaml"
+check_eq "touch: no commit" "$(count)" "$n1"
+
+request my-db small >"$MNT/requests/my-db/object.yaml"
+check_eq "a change: one commit" "$(count)" "$((n1 + 1))"
+check_eq "the change's message" "$(G log -1 --format=%s main)" "Update from: my-db"
+check_eq "the change touches only my-db's files" \
+	"$(G diff --name-only main~1 main | grep -cv "^$DIR/")" "0"
+check_grep "the committed statefulset has replicas: 1" <(G show "main:$DIR/statefulset.yaml") \
+	"replicas: 1"
+
+mkdir "$MNT/requests/nons"
+request nons small | grep -v 'namespace:' >"$MNT/requests/nons/object.yaml"
+check "a request without a namespace goes to resources/default/" \
+	G cat-file -e "main:default/resources/default/postgresql/nons/instance-configure/5058f/service.yaml"
+
+n2=$(count)
+before=$(G rev-parse main)
+rm -rf "$MNT/requests/my-db"
+check_eq "rm -rf: one commit" "$(count)" "$((n2 + 1))"
+check_eq "rm -rf: Delete from: my-db" "$(G log -1 --format=%s main)" "Delete from: my-db"
+check_eq "rm -rf: it deletes exactly the three files" \
+	"$(G diff --name-status "$before" main | sort | tr '\t\n' ' ')" \
+	"D $DIR/secret.yaml D $DIR/service.yaml D $DIR/statefulset.yaml "
+check_eq "rm -rf: the request's folder is gone from the tree" \
+	"$(G ls-tree -r --name-only main | grep -c '/my-db/')" "0"
+check "rm -rf: the other requests stay" \
+	G cat-file -e "main:default/resources/my-namespace/postgresql/c1/instance-configure/5058f/secret.yaml"
+git -C "$WORK/clone" pull -q --ff-only 2>"$WORK/err"
+check_eq "git pull in the clone removes the folder" "$(test -e "$WORK/clone/$DIR" && echo yes)" ""
+check_eq "the Delete commit is kratix's too" "$(G log -1 --format='%an <%ae>' main)" \
+	"kratix <kratix@kratix.io>"
+
+check "git fsck --strict is clean" G fsck --strict --no-dangling --no-progress
+check_eq "git fsck prints nothing" "$(cat "$WORK/out" "$WORK/err")" ""
+
+# A restart renders every request again: the same bytes, so no commit.
+n3=$(count)
+head3=$(G rev-parse main)
+unmount_fs
+mount_fs -o "git=$REPO"
+check_eq "restart: the head did not move" "$(G rev-parse main)" "$head3"
+check_eq "restart: no commit" "$(count)" "$n3"
+check_eq "restart: status.yaml still names a commit" \
+	"$(grep -c '^commit: [0-9a-f]\{40\}$' "$MNT/requests/c1/status.yaml")" "1"
+request c1 large >"$MNT/requests/c1/object.yaml"
+check_eq "restart: a change after it commits again" "$(G log -1 --format=%s main)" \
+	"Update from: c1"
+check "git fsck after the restart" G fsck --strict --no-dangling --no-progress
+unmount_fs
+
+# -o git_branch: another branch, which HEAD names so that a clone checks it out.
+REPO2=$WORK/branch.git
+STATE=$WORK/state-branch
+mkdir -p "$STATE"
+mount_fs -o "git=$REPO2,git_branch=deploy"
+mkdir "$MNT/requests/b1"
+request b1 medium >"$MNT/requests/b1/object.yaml"
+check_eq "git_branch: the branch holds the commit" \
+	"$(git --git-dir="$REPO2" log -1 --format=%s deploy)" "Update from: b1"
+check_fails "git_branch: no main branch" git --git-dir="$REPO2" rev-parse -q --verify main
+git clone -q "$REPO2" "$WORK/clone2" 2>"$WORK/err"
+check "git_branch: git clone checks it out with the files" \
+	test -f "$WORK/clone2/default/resources/my-namespace/postgresql/b1/instance-configure/5058f/statefulset.yaml"
+unmount_fs
+
+# A bad branch name stops the mount with a message that names it.
+"$KRATIXFS" -f -o "promises=$PROMISES,state=$STATE,git=$WORK/bad.git,git_branch=a..b" "$MNT" \
+	>"$WORK/bad.log" 2>&1 &
+bad=$!
+for _ in $(seq 100); do kill -0 "$bad" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$bad" 2>/dev/null; then
+	fail "git_branch=a..b: the daemon is still running"
+	fusermount3 -u "$MNT" 2>/dev/null
+	kill "$bad" 2>/dev/null
+else
+	pass "git_branch=a..b: the daemon exits"
+fi
+wait "$bad" 2>/dev/null
+check_grep "git_branch=a..b: the message names the option" "$WORK/bad.log" "git_branch=a..b"
+finish
