@@ -217,9 +217,9 @@ int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *o, str
 
 void kfs_gitsync_close(struct kfs_store *s)
 {
-	if (s->git)
-		kfs_git_close(s->git);
-	s->git = NULL;
+	/* The worker calls libgit2 too: it must be gone before libgit2 shuts down, or its
+	 * thread-local error state is never freed. Events the Git thread sends meanwhile are
+	 * dropped below. */
 	if (s->worker_started) {
 		pthread_mutex_lock(&s->git_lock);
 		s->stopping = true;
@@ -227,6 +227,9 @@ void kfs_gitsync_close(struct kfs_store *s)
 		pthread_mutex_unlock(&s->git_lock);
 		pthread_join(s->worker, NULL);
 	}
+	if (s->git)
+		kfs_git_close(s->git);
+	s->git = NULL;
 	while (s->events) {
 		struct git_event *e = s->events;
 		s->events = e->next;
