@@ -192,8 +192,8 @@ static void request_free(struct request *r)
 	free(r->message);
 	free(r->rejection);
 	free(r->log);
-	kfs_node_free(r->conditions);
-	kfs_node_free(r->render_status);
+	free(r->conditions);
+	free(r->render_status);
 	kfs_node_free(r->selectors);
 	kfs_view_put(r->view);
 	pthread_mutex_destroy(&r->write_lock);
@@ -214,7 +214,6 @@ static struct request *request_new(const char *name)
 	r->name = kfs_xstrdup(name);
 	pthread_mutex_init(&r->write_lock, NULL);
 	pthread_mutex_init(&r->view_lock, NULL);
-	r->conditions = kfs_node_new(KFS_SEQ);
 	r->message = kfs_xstrdup("Waiting for object.yaml");
 	return r;
 }
@@ -230,6 +229,28 @@ static void set_bytes(char **field, size_t *len, const char *data, size_t n)
 	free(*field);
 	*field = data ? kfs_xstrndup(data, n) : NULL;
 	*len = data ? n : 0;
+}
+
+/* Parses YAML text the store wrote itself; NULL text gives empty_type's empty node. */
+static struct kfs_node *load_yaml(const char *text, enum kfs_type empty_type)
+{
+	struct kfs_node *n = NULL;
+	if (!text || kfs_doc_parse(text, strlen(text), "state", &n, NULL) < 0)
+		return kfs_node_new(empty_type);
+	return n;
+}
+
+/* Stores n (freed) as YAML text in *field; NULL or an empty collection clears it. */
+static void store_yaml(char **field, struct kfs_node *n)
+{
+	free(*field);
+	*field = NULL;
+	if (n && !((n->type == KFS_SEQ || n->type == KFS_MAP) && n->len == 0)) {
+		struct kfs_buf b = {0};
+		kfs_doc_emit(n, &b);
+		*field = kfs_buf_steal(&b);
+	}
+	kfs_node_free(n);
 }
 
 /* Finds a request in the sorted table; *pos is where it is or would go. */
@@ -398,11 +419,11 @@ static struct kfs_node *build_status(struct kfs_store *s, const struct request *
 	}
 	kfs_map_set(st, "outputs", outs);
 	kfs_gitsync_status(s, r, st);
-	kfs_map_set(st, "conditions", kfs_node_copy(r->conditions));
+	kfs_map_set(st, "conditions", load_yaml(r->conditions, KFS_SEQ));
 	/* The pipelines' own keys follow Kratix's merge; the lifecycle keys stay kratixfs's, and
 	 * the pipelines' message only speaks while there is no error to report. */
-	if (r->render_status && r->render_status->type == KFS_MAP) {
-		struct kfs_node *frag = kfs_node_copy(r->render_status);
+	if (r->render_status) {
+		struct kfs_node *frag = load_yaml(r->render_status, KFS_MAP);
 		for (const char *const *k = lifecycle_keys; *k; k++)
 			kfs_node_free(kfs_map_take(frag, *k));
 		if (r->phase == ERROR || r->rejection)
@@ -464,7 +485,7 @@ void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_
 		vb_add(&vb, "status.yaml", text.data, text.len, false);
 		if (r->render_status) {
 			struct kfs_buf frag = {0};
-			struct kfs_node *masked = kfs_node_copy(r->render_status);
+			struct kfs_node *masked = load_yaml(r->render_status, KFS_MAP);
 			mask_secrets(masked);
 			kfs_doc_emit(masked, &frag);
 			kfs_node_free(masked);
@@ -523,7 +544,7 @@ int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_e
 		kfs_map_set(doc, "log", kfs_node_new_str(r->log));
 	if (r->commit[0])
 		kfs_map_set(doc, "commit", kfs_node_new_str(r->commit));
-	kfs_map_set(doc, "conditions", kfs_node_copy(r->conditions));
+	kfs_map_set(doc, "conditions", load_yaml(r->conditions, KFS_SEQ));
 	struct kfs_buf text = {0};
 	kfs_doc_emit(doc, &text);
 	kfs_node_free(doc);
@@ -690,21 +711,24 @@ bool kfs_store_set_condition(struct request *r, const char *type, const char *st
 	char now[32];
 	now_rfc3339(now);
 	struct kfs_node *holder = kfs_node_new(KFS_MAP);
-	kfs_map_set(holder, "conditions", r->conditions);
+	kfs_map_set(holder, "conditions", load_yaml(r->conditions, KFS_SEQ));
 	bool changed = kfs_status_set_condition(holder, type, status, reason, message, now);
-	r->conditions = kfs_map_take(holder, "conditions");
+	if (changed)
+		store_yaml(&r->conditions, kfs_map_take(holder, "conditions"));
 	kfs_node_free(holder);
 	return changed;
 }
 
 static bool has_condition(const struct request *r, const char *type)
 {
-	for (size_t i = 0; i < r->conditions->len; i++) {
-		const char *t = kfs_node_text_at(r->conditions->items[i], "type");
-		if (t && strcmp(t, type) == 0)
-			return true;
+	struct kfs_node *conds = load_yaml(r->conditions, KFS_SEQ);
+	bool found = false;
+	for (size_t i = 0; i < conds->len && !found; i++) {
+		const char *t = kfs_node_text_at(conds->items[i], "type");
+		found = t && strcmp(t, type) == 0;
 	}
-	return false;
+	kfs_node_free(conds);
+	return found;
 }
 
 /* Renders data for r (write_lock held, promises read-locked). Returns the render's code and
@@ -795,8 +819,7 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "True", "PipelinesExecutedSuccessfully",
 		      "Pipelines completed");
 	kfs_store_set_condition(r, "Reconciled", "True", "Reconciled", "Reconciled");
-	kfs_node_free(r->render_status);
-	r->render_status = res->status;
+	store_yaml(&r->render_status, res->status);
 	res->status = NULL;
 	kfs_node_free(r->selectors);
 	r->selectors = res->selectors;
@@ -961,12 +984,12 @@ int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_er
 	set_bytes(&r->object, &r->object_len, NULL, 0);
 	set_bytes(&r->good, &r->good_len, NULL, 0);
 	set_text(&r->rejection, NULL);
-	kfs_node_free(r->render_status);
+	free(r->render_status);
 	r->render_status = NULL;
 	kfs_node_free(r->selectors);
 	r->selectors = NULL;
-	kfs_node_free(r->conditions);
-	r->conditions = kfs_node_new(KFS_SEQ);
+	free(r->conditions);
+	r->conditions = NULL;
 	r->phase = PENDING;
 	set_text(&r->message, "Deleted: write object.yaml to request it again, or rmdir");
 	kfs_store_log(s, KFS_LOG_INFO, "delete request=%s promise=%s", r->name,
@@ -1406,8 +1429,7 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 	snprintf(r->commit, sizeof(r->commit), "%s", commit ? commit : "");
 	const struct kfs_node *conds = kfs_map_get(doc, "conditions");
 	if (conds && conds->type == KFS_SEQ) {
-		kfs_node_free(r->conditions);
-		r->conditions = kfs_node_copy(conds);
+		store_yaml(&r->conditions, kfs_node_copy(conds));
 	}
 	if (object && object->type == KFS_STR)
 		set_bytes(&r->object, &r->object_len, object->text, object->len);
@@ -1419,7 +1441,8 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 		rc = render_request(s, r, good->text, good->len, &p, &res, &err);
 		if (rc == 0) {
 			set_bytes(&r->good, &r->good_len, good->text, good->len);
-			r->render_status = res.status, res.status = NULL;
+			store_yaml(&r->render_status, res.status);
+			res.status = NULL;
 			kfs_gitsync_request(s, r, p, &res);
 			r->selectors = res.selectors, res.selectors = NULL;
 		} else {

@@ -65,7 +65,7 @@ stop_git_daemon() {
 	GD_PID=
 }
 
-git init -q --bare "$REMOTE"
+git init -q --bare -b main "$REMOTE"
 
 # --- a local bare remote: a path ---------------------------------------------------------------
 REPO=$WORK/local.git
@@ -158,7 +158,7 @@ wait "$wa" "$wb"
 check_eq "200 writes succeed" "$(cat "$WORK/errors")" ""
 on_remote() {
 	R ls-tree -r --name-only main -- default/resources/my-namespace/postgresql |
-		grep -c '/statefulset.yaml$'
+		grep -c '/postgresql/[ab]-[0-9]*/.*/statefulset.yaml$'
 }
 # The remote has both daemons' last commits once each local head is in its history.
 settled() {
@@ -171,7 +171,10 @@ check "two daemons: the remote ends with all 200 requests and both daemons' head
 echo "     (settled $(( ($(date +%s%N) - start) / 1000000 )) ms after the first write;" \
 	"remote: $(R rev-list --count main) commits)"
 check_eq "two daemons: every request's three files are on the remote" \
-	"$(R ls-tree -r --name-only main -- default/resources/my-namespace/postgresql | wc -l)" "600"
+	"$(R ls-tree -r --name-only main -- default/resources/my-namespace/postgresql |
+		grep -c '/postgresql/[ab]-[0-9]*/')" "600"
+check "two daemons: the requests of the earlier daemons stay" \
+	R cat-file -e main:default/resources/my-namespace/postgresql/n2/instance-configure/5058f/service.yaml
 bad=""
 for i in 1 50 100; do
 	for p in a b; do
