@@ -14,6 +14,11 @@
 #include "fs.h"
 #include "kratixfs/buf.h"
 
+/* Seconds the kernel keeps a name it looked up. The high-level API cannot drop a name, so
+ * this bounds how long a path whose type changed (an output file that became a folder) fails
+ * once with EIO before the kernel looks it up again. */
+#define KFS_ENTRY_TIMEOUT 1.0
+
 enum area { AREA_ROOT, AREA_PROMISES, AREA_REQUESTS };
 
 /* A path split into the store's view folder and the path inside it. */
@@ -414,6 +419,8 @@ static int open_scratch(const struct route *r, int flags, mode_t mode, struct fu
 	h->fd = fd;
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;
+	/* Every write already went to the real file: a FLUSH would do nothing. */
+	fi->noflush = 1;
 	return 0;
 }
 
@@ -456,10 +463,9 @@ static int do_open(const char *path, struct fuse_file_info *fi, bool create, mod
 			rc = -EROFS;
 			goto out;
 		}
-		if (!f && !create && strcmp(r.rel, "feedback") != 0) {
-			rc = -ENOENT;
-			goto out;
-		}
+		/* A write OPEN of a missing object.yaml is no error: the kernel sends OPEN, not
+		 * CREATE (O_CREAT stripped), while it holds the name: another writer is open, or
+		 * a rejected first write left it cached. The content is the user's all the same. */
 		if (create && f && (fi->flags & O_EXCL)) {
 			rc = -EEXIST;
 			goto out;
@@ -470,11 +476,19 @@ static int do_open(const char *path, struct fuse_file_info *fi, bool create, mod
 		fi->direct_io = 1;
 		goto out;
 	}
+	if (!f) {
+		/* object.yaml stats while a writer has it open, and a cached name outlives a
+		 * rejected write: nothing accepted to read yet. */
+		rc = -ENOENT;
+		goto out;
+	}
 	struct handle *h = handle_new(H_READ);
 	h->view = v;
 	h->file = f;
 	v = NULL;
 	fi->fh = (uintptr_t)h;
+	/* op_flush has nothing to do for a read handle: no FLUSH round trip on its close. */
+	fi->noflush = 1;
 	if (cacheable(&r))
 		fi->keep_cache = 1;
 	else
@@ -1036,10 +1050,14 @@ static int op_statfs(const char *path, struct statvfs *st)
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	(void)conn;
-	/* No attribute or name caching: every stat sees the last publish. Output pages are
-	 * cached per open (keep_cache) and invalidated by the invalidation thread. */
+	/* Names are cached, which saves a LOOKUP per path component: a name the daemon no
+	 * longer has (an output dropped by a re-render) still reaches the daemon on open and
+	 * stat, which answer ENOENT from the current view. Attributes and missing names are
+	 * never cached: every stat and read asks for the size of what the open file reads, as
+	 * handles of one file opened before and after a publish read different texts. Output
+	 * pages are cached per open (keep_cache) and dropped after each publish. */
 	cfg->use_ino = 0;
-	cfg->entry_timeout = 0;
+	cfg->entry_timeout = KFS_ENTRY_TIMEOUT;
 	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 0;
 	cfg->kernel_cache = 0;
@@ -1102,9 +1120,13 @@ static void invalidate_folder(struct kfs_fs *fs, const char *folder)
 	if (!v)
 		return;
 	char p[PATH_MAX];
+	struct route r;
 	for (size_t i = 0; i < v->nfiles; i++) {
 		snprintf(p, sizeof(p), "/%s%s%s", folder, folder[0] ? "/" : "", v->files[i].path);
-		fuse_invalidate_path(fs->fuse, p); /* -ENOENT: the kernel never looked it up */
+		/* Only page-cached files hold anything to drop: attributes are never cached and the
+		 * other files are read with direct I/O. One notification less per write. */
+		if (route(p, &r) == 0 && cacheable(&r))
+			fuse_invalidate_path(fs->fuse, p); /* -ENOENT: never looked up */
 	}
 	kfs_view_put(v);
 }

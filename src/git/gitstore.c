@@ -425,7 +425,7 @@ static int apply_batch(struct kfs_git *g, const struct kfs_git_work *const *work
 			}
 		}
 		/* Works of one batch can undo each other (an aggregate rebuilt part by part after
-		 * a restart, a write and its revert): only the final tree says whether to commit. */
+		 * a restart, a write and its revert): only the final tree decides. */
 		if (git_oid_equal(&tree_id, &base_id)) {
 			*any = false;
 			memset(changed, 0, n * sizeof(*changed));
@@ -742,6 +742,46 @@ static int push_ref_cb(const char *refname, const char *status, void *data)
 	return 0;
 }
 
+/* The remote's path when libgit2 pushes to it with its local transport (a path or file://):
+ * that transport moves the branch by force, not by compare-and-swap as receive-pack does. */
+static const char *local_remote_path(const char *url)
+{
+	if (strncmp(url, "file://", 7) == 0)
+		return url + 7;
+	if (strstr(url, "://"))
+		return NULL;
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+	return colon && (!slash || colon < slash) ? NULL : url; /* host:path is ssh */
+}
+
+/* Moves the local remote's branch from theirs (NULL: absent) to ours, only if nobody moved it
+ * since the fetch, as receive-pack would; the objects came with the incoming ref. */
+static int local_move(const char *path, const char *refname, const char *incoming,
+		      const git_oid *ours, const git_oid *theirs, struct kfs_error *err)
+{
+	git_repository *r = NULL;
+	git_reference *ref = NULL;
+	if (git_repository_open_bare(&r, path))
+		return git_fail(err, "opening the remote", path);
+	int rc = theirs ? git_reference_create_matching(&ref, r, refname, ours, 1, theirs,
+							"kratixfs: push")
+			: git_reference_create(&ref, r, refname, ours, 0, "kratixfs: push");
+	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ENOTFOUND)
+		rc = kfs_error_set(err, -EIO, "git %s: push rejected: %s moved since the fetch",
+				   path, refname);
+	else if (rc)
+		rc = git_fail(err, "pushing", path);
+	git_reference_free(ref);
+	ref = NULL;
+	/* The incoming ref only carried the objects; another daemon may have replaced it. */
+	if (git_reference_lookup(&ref, r, incoming) == 0 && git_reference_target(ref) &&
+	    git_oid_equal(git_reference_target(ref), ours))
+		git_reference_delete(ref);
+	git_reference_free(ref);
+	git_repository_free(r);
+	return rc;
+}
+
 /* One push attempt: fetch, re-apply if the remote moved, push. 0 with head set, or an error.
  * The network parts use a second repository handle, without rlock, so commits go on. */
 static int push_once(struct kfs_git *g, char head[41], struct kfs_error *err)
@@ -805,8 +845,16 @@ static int push_once(struct kfs_git *g, char head[41], struct kfs_error *err)
 		goto out;
 	}
 	git_reference_free(pref);
-	kfs_buf_printf(&pspec, ":%s", g->refname);
-	char *ps_[] = {pspec.data};
+	const char *lpath = local_remote_path(g->remote);
+	struct kfs_buf incoming = {0};
+	if (lpath)
+		kfs_buf_printf(&incoming, "refs/kratixfs/incoming/%s",
+			       g->refname + strlen("refs/heads/"));
+	/* Forced to incoming: another daemon's incoming ref is no ancestor of ours. */
+	struct kfs_buf spec = {0};
+	kfs_buf_printf(&spec, "%s%s:%s", lpath ? "+" : "", pspec.data,
+		       lpath ? incoming.data : g->refname);
+	char *ps_[] = {spec.data};
 	git_strarray push_specs = {ps_, 1};
 	git_push_options po;
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
@@ -816,6 +864,11 @@ static int push_once(struct kfs_git *g, char head[41], struct kfs_error *err)
 		rc = git_fail(err, "pushing", g->remote);
 	else if (st.msg[0])
 		rc = kfs_error_set(err, -EIO, "git %s: push rejected: %s", g->remote, st.msg);
+	if (rc == 0 && lpath)
+		rc = local_move(lpath, g->refname, incoming.data, &local,
+				has_theirs == 1 ? &theirs : NULL, err);
+	kfs_buf_free(&incoming);
+	kfs_buf_free(&spec);
 	if (rc == 0) {
 		/* Record what the remote now has, so that a later attempt knows it. */
 		git_reference *ref = NULL;

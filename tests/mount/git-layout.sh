@@ -95,7 +95,7 @@ check_eq "routing: rm -rf is one Delete from: commit" "$(count) $(G log -1 --for
 check_eq "routing: rm -rf removes the request from every destination" \
 	"$(G ls-tree -r --name-only main | grep -c my-db)" "0"
 check "routing: fsck" G fsck --strict --no-dangling --no-progress
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 cp -r "$SOURCE_ROOT/templates/postgresql" "$WORK/pristine"
 rm -rf "$PROMISES/postgresql"
 mv "$WORK/pristine" "$PROMISES/postgresql"
@@ -109,7 +109,7 @@ check_grep "no matching destination: Scheduled False names the labels" \
 	"$MNT/requests/lonely/status.yaml" "environment=dev"
 check_eq "no matching destination: no file of the request is committed" \
 	"$(G ls-tree -r --name-only main 2>/dev/null | grep -c lonely)" "0"
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 
 # The promise workflow's own destination-selectors.yaml joins the promise's for every request:
 # gold (environment=dev, tier=gold) takes the request, a-silver (environment=dev) must not, even
@@ -132,14 +132,14 @@ check_eq "promise-workflow selectors: spec.dependencies only by the promise's (b
 	"gold silver "
 n=$(count)
 head_tiers=$(G rev-parse main)
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 mount_fs -o "git=$REPO,destinations=$WORK/tiers.yaml"
 sleep 0.5
 check_eq "promise-workflow selectors: a restart commits nothing" "$(count)" "$n"
 check_eq "promise-workflow selectors: after a restart the request is still on gold only" \
 	"$(G ls-tree -r --name-only main | grep /resources/ | cut -d/ -f1 | sort -u)" "gold"
 check_eq "promise-workflow selectors: a restart keeps the head" "$(G rev-parse main)" "$head_tiers"
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 rm -f "$PW/metadata/destination-selectors.yaml"
 
 # --- mode none: files at the destination's root, with a .kratix/ index per WorkPlacement -------
@@ -173,7 +173,7 @@ check_eq "none: rm -rf removes the files and the index, nothing else" \
 	"D $idx D flat/secret.yaml D flat/service.yaml D flat/statefulset.yaml "
 check_eq "none: rm -rf: Delete from: my-db" "$(G log -1 --format=%s main)" "Delete from: my-db"
 check "none: fsck" G fsck --strict --no-dangling --no-progress
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 
 # --- aggregatedYAML: every workload of the destination in one file -----------------------------
 destination all environment=dev agg aggregatedYAML everything.yaml >"$WORK/agg.yaml"
@@ -198,7 +198,7 @@ if command -v yq >/dev/null 2>&1; then
 fi
 n=$(count)
 head_agg=$(G rev-parse main)
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 mount_fs -o "git=$REPO,destinations=$WORK/agg.yaml"
 sleep 0.5
 check_eq "aggregatedYAML: a restart commits nothing" "$(count)" "$n"
@@ -219,5 +219,5 @@ rm -rf "$MNT/requests/db-b"
 check_grep "aggregatedYAML: with no request left, the dependencies stay" \
 	<(G show main:agg/everything.yaml) "kind: ServiceAccount"
 check "aggregatedYAML: fsck" G fsck --strict --no-dangling --no-progress
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 finish

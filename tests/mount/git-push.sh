@@ -66,6 +66,7 @@ stop_git_daemon() {
 }
 
 git init -q --bare -b main "$REMOTE"
+git --git-dir="$REMOTE" config core.logAllRefUpdates always
 
 # --- a local bare remote: a path ---------------------------------------------------------------
 REPO=$WORK/local.git
@@ -102,7 +103,7 @@ check_eq "diverged remote: the re-applied commit keeps its message and author" \
 check "diverged remote: the local branch follows the remote" wait_for 10000 same_head
 check "diverged remote: p2 is pushed" wait_for 5000 pushed p2
 check_eq "diverged remote: history is linear" "$(R rev-list --min-parents=2 --count main)" "0"
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 
 # --- git daemon on 127.0.0.1 ---------------------------------------------------------------------
 start_git_daemon || { finish; exit 1; }
@@ -130,85 +131,99 @@ sleep 1
 start_git_daemon "$PORT" || { finish; exit 1; }
 check "remote back: the backoff retry pushes n2" wait_for 30000 same_head
 check "remote back: n2 is pushed" wait_for 5000 pushed n2
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 
 # --- two daemons, their own state, one remote, 100 requests each at the same time --------------
-REPO=$WORK/a.git
-STATE=$WORK/state-a
-mkdir -p "$STATE" "$WORK/state-b"
-mount_fs -o "git=$REPO,git_push=$URL"
-"$KRATIXFS" -f -o "promises=$PROMISES,state=$WORK/state-b,git=$WORK/b.git,git_push=$URL" \
-	"$MNT2" >>"$WORK/daemon2.log" 2>&1 &
-DAEMON2_PID=$!
-for _ in $(seq 100); do mountpoint -q "$MNT2" && break; sleep 0.05; done
-check "second daemon mounted" mountpoint -q "$MNT2"
+# two_daemons LABEL URL A B: daemons A and B (also the requests' prefixes) push to URL.
+two_daemons() {
+	local what=$1 url=$2 a=$3 b=$4 start wa wb bad missing notpushed i p m
+	REPO=$WORK/$a.git
+	STATE=$WORK/state-$a
+	mkdir -p "$STATE" "$WORK/state-$b"
+	mount_fs -o "git=$REPO,git_push=$url"
+	"$KRATIXFS" -f -o "promises=$PROMISES,state=$WORK/state-$b,git=$WORK/$b.git,git_push=$url" \
+		"$MNT2" >>"$WORK/daemon2.log" 2>&1 &
+	DAEMON2_PID=$!
+	for _ in $(seq 100); do mountpoint -q "$MNT2" && break; sleep 0.05; done
+	check "$what: second daemon mounted" mountpoint -q "$MNT2"
+	: >"$WORK/errors"
+	start=$(date +%s%N)
+	writer "$MNT" "$a" &
+	wa=$!
+	writer "$MNT2" "$b" &
+	wb=$!
+	wait "$wa" "$wb"
+	check_eq "$what: 200 writes succeed" "$(cat "$WORK/errors")" ""
+	check "$what: the remote ends with all 200 requests and both daemons' heads" \
+		wait_for 120000 settled "$a" "$b"
+	echo "     ($what: settled $((($(date +%s%N) - start) / 1000000)) ms after the first" \
+		"write; remote: $(R rev-list --count main) commits)"
+	check_eq "$what: every request's three files are on the remote" \
+		"$(R ls-tree -r --name-only main -- default/resources/my-namespace/postgresql |
+			grep -c "/postgresql/\($a\|$b\)-[0-9]*/")" "600"
+	bad=""
+	for i in 1 50 100; do
+		for p in "$a" "$b"; do
+			m=$MNT
+			[ "$p" = "$b" ] && m=$MNT2
+			R show "main:default/resources/my-namespace/postgresql/$p-$i/instance-configure/5058f/statefulset.yaml" |
+				cmp -s - "$m/requests/$p-$i/output/statefulset.yaml" || bad="$bad $p-$i"
+		done
+	done
+	check_eq "$what: the remote's files are what the mounts render" "$bad" ""
+	R log --format=%B main | grep "^Update from: \($a\|$b\)-" | sort >"$WORK/remote-lines"
+	missing=""
+	for i in $(seq 1 100); do
+		for p in "$a" "$b"; do
+			grep -qx "Update from: $p-$i" "$WORK/remote-lines" || missing="$missing $p-$i"
+		done
+	done
+	check_eq "$what: every request's Update line is in the remote's log" "$missing" ""
+	check_eq "$what: no Update line twice" "$(uniq -d "$WORK/remote-lines" | wc -l)" "0"
+	check "$what: the earlier history is kept" R merge-base --is-ancestor "$human" main
+	check "$what: the earlier daemons' requests stay" \
+		R cat-file -e main:default/resources/my-namespace/postgresql/n2/instance-configure/5058f/service.yaml
+	check_eq "$what: history is linear" "$(R rev-list --min-parents=2 --count main)" "0"
+	check_eq "$what: the branch only ever moved forward (reflog)" "$(non_ff)" ""
+	check_eq "$what: every commit is kratix's or the README's" \
+		"$(R log --format='%an' main | sort -u | tr '\n' ' ')" "Ops kratix "
+	check "$what: git fsck on the remote" R fsck --strict --no-dangling --no-progress
+	notpushed=0
+	for i in $(seq 1 100); do
+		grep -qx 'pushed: true' "$MNT/requests/$a-$i/status.yaml" ||
+			notpushed=$((notpushed + 1))
+	done
+	check_eq "$what: status.yaml says pushed: true for all of $a's requests" "$notpushed" "0"
+	check "$what: and for $b's" wait_for 10000 \
+		sh -c "! grep -L '^pushed: true' '$MNT2'/requests/$b-*/status.yaml | grep -q ."
+	fusermount3 -u "$MNT2"
+	check "$what: the second daemon exits 0" wait "$DAEMON2_PID"
+	DAEMON2_PID=
+	check "unmount: the daemon exits 0" unmount_fs
+}
 writer() {
 	local mnt=$1 prefix=$2 i
 	for i in $(seq 1 100); do
 		fresh_request "$mnt" "$prefix-$i" small || echo "$prefix-$i failed" >>"$WORK/errors"
 	done
 }
-touch "$WORK/errors"
-start=$(date +%s%N)
-writer "$MNT" a &
-wa=$!
-writer "$MNT2" b &
-wb=$!
-wait "$wa" "$wb"
-check_eq "200 writes succeed" "$(cat "$WORK/errors")" ""
-on_remote() {
-	R ls-tree -r --name-only main -- default/resources/my-namespace/postgresql |
-		grep -c '/postgresql/[ab]-[0-9]*/.*/statefulset.yaml$'
-}
 # The remote has both daemons' last commits once each local head is in its history.
 settled() {
-	[ "$(on_remote)" = 200 ] &&
-		R merge-base --is-ancestor "$(git --git-dir="$WORK/a.git" rev-parse main)" main &&
-		R merge-base --is-ancestor "$(git --git-dir="$WORK/b.git" rev-parse main)" main
+	[ "$(R ls-tree -r --name-only main -- default/resources/my-namespace/postgresql |
+		grep -c "/postgresql/\($1\|$2\)-[0-9]*/.*/statefulset.yaml$")" = 200 ] &&
+		R merge-base --is-ancestor "$(git --git-dir="$WORK/$1.git" rev-parse main)" main &&
+		R merge-base --is-ancestor "$(git --git-dir="$WORK/$2.git" rev-parse main)" main
 }
-check "two daemons: the remote ends with all 200 requests and both daemons' heads" \
-	wait_for 120000 settled
-echo "     (settled $(( ($(date +%s%N) - start) / 1000000 )) ms after the first write;" \
-	"remote: $(R rev-list --count main) commits)"
-check_eq "two daemons: every request's three files are on the remote" \
-	"$(R ls-tree -r --name-only main -- default/resources/my-namespace/postgresql |
-		grep -c '/postgresql/[ab]-[0-9]*/')" "600"
-check "two daemons: the requests of the earlier daemons stay" \
-	R cat-file -e main:default/resources/my-namespace/postgresql/n2/instance-configure/5058f/service.yaml
-bad=""
-for i in 1 50 100; do
-	for p in a b; do
-		m=$MNT
-		[ $p = b ] && m=$MNT2
-		R show "main:default/resources/my-namespace/postgresql/$p-$i/instance-configure/5058f/statefulset.yaml" |
-			cmp -s - "$m/requests/$p-$i/output/statefulset.yaml" || bad="$bad $p-$i"
+# Every move of the remote's branch whose old head is not in the new head's history.
+non_ff() {
+	local prev="" h
+	R reflog show --format=%H main | tac | while read -r h; do
+		[ -n "$prev" ] && ! R merge-base --is-ancestor "$prev" "$h" && echo "$prev..$h"
+		prev=$h
 	done
-done
-check_eq "two daemons: the remote's files are what the mounts render" "$bad" ""
-R log --format=%B main | grep '^Update from: [ab]-' | sort >"$WORK/remote-lines"
-missing=""
-for i in $(seq 1 100); do
-	for p in a b; do
-		grep -qx "Update from: $p-$i" "$WORK/remote-lines" || missing="$missing $p-$i"
-	done
-done
-check_eq "two daemons: no lost commit (every request's Update line is in the remote's log)" \
-	"$missing" ""
-check_eq "two daemons: no Update line twice" "$(uniq -d "$WORK/remote-lines" | wc -l)" "0"
-check "two daemons: the earlier history is kept" R merge-base --is-ancestor "$human" main
-check_eq "two daemons: history is linear" "$(R rev-list --min-parents=2 --count main)" "0"
-check_eq "two daemons: every commit is kratix's or the README's" \
-	"$(R log --format='%an' main | sort -u | tr '\n' ' ')" "Ops kratix "
-check "two daemons: git fsck on the remote" R fsck --strict --no-dangling --no-progress
-notpushed=0
-for i in $(seq 1 100); do
-	grep -qx 'pushed: true' "$MNT/requests/a-$i/status.yaml" || notpushed=$((notpushed + 1))
-done
-check_eq "two daemons: status.yaml says pushed: true for all of a's requests" "$notpushed" "0"
-check "two daemons: and for b's (they settle when b's next push lands)" wait_for 10000 \
-	sh -c "! grep -L '^pushed: true' '$MNT2'/requests/b-*/status.yaml | grep -q ."
-fusermount3 -u "$MNT2"
-wait "$DAEMON2_PID"
-DAEMON2_PID=
-unmount_fs
+}
+
+# libgit2 moves a path remote's branch by force: kratixfs must not lose the other's commits.
+two_daemons "path remote" "$REMOTE" c d
+two_daemons "git daemon" "$URL" a b
 finish

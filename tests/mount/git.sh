@@ -105,7 +105,7 @@ check_eq "git fsck prints nothing" "$(cat "$WORK/out" "$WORK/err")" ""
 # A restart renders every request again: the same bytes, so no commit.
 n3=$(count)
 head3=$(G rev-parse main)
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 mount_fs -o "git=$REPO"
 check_eq "restart: the head did not move" "$(G rev-parse main)" "$head3"
 check_eq "restart: no commit" "$(count)" "$n3"
@@ -115,7 +115,7 @@ request c1 large >"$MNT/requests/c1/object.yaml"
 check_eq "restart: a change after it commits again" "$(G log -1 --format=%s main)" \
 	"Update from: c1"
 check "git fsck after the restart" G fsck --strict --no-dangling --no-progress
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 
 # -o git_branch: another branch, which HEAD names so that a clone checks it out.
 REPO2=$WORK/branch.git
@@ -130,7 +130,7 @@ check_fails "git_branch: no main branch" git --git-dir="$REPO2" rev-parse -q --v
 git clone -q "$REPO2" "$WORK/clone2" 2>"$WORK/err"
 check "git_branch: git clone checks it out with the files" \
 	test -f "$WORK/clone2/default/resources/my-namespace/postgresql/b1/instance-configure/5058f/statefulset.yaml"
-unmount_fs
+check "unmount: the daemon exits 0" unmount_fs
 
 # A bad branch name stops the mount with a message that names it.
 "$KRATIXFS" -f -o "promises=$PROMISES,state=$STATE,git=$WORK/bad.git,git_branch=a..b" "$MNT" \
