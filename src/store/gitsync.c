@@ -136,7 +136,7 @@ static void handle_push(struct kfs_store *s, const struct git_event *e)
 	if (e->ok)
 		kfs_store_log(s, KFS_LOG_INFO, "push head=%.12s result=ok", e->commit);
 	else
-		kfs_store_log(s, KFS_LOG_WARN, "push result=failed error=\"%s\"", e->reason);
+		kfs_store_log_error(s, KFS_LOG_WARN, e->reason, "push result=failed");
 	refresh_all(s);
 }
 
@@ -334,9 +334,9 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 	rc = kfs_git_commit(s->git, &work, 1, &result, &err);
 	kfs_git_work_free(&work);
 	if (rc < 0)
-		kfs_store_log(s, KFS_LOG_WARN,
-			      "commit request=%s result=failed duration=%.3fms error=\"%s\"",
-			      r->name, kfs_store_elapsed_ms(&start), err.msg);
+		kfs_store_log_error(s, KFS_LOG_WARN, err.msg,
+				    "commit request=%s result=failed duration=%.3fms", r->name,
+				    kfs_store_elapsed_ms(&start));
 	else
 		kfs_store_log(s, KFS_LOG_INFO, "commit request=%s commit=%.12s %s duration=%.3fms",
 			      r->name, result.commit, result.changed ? "changed" : "unchanged",

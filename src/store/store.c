@@ -307,19 +307,44 @@ double kfs_store_elapsed_ms(const struct timespec *start)
 	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-void kfs_store_log(struct kfs_store *s, enum kfs_log_level level, const char *fmt, ...)
+static void log_v(struct kfs_store *s, enum kfs_log_level level, const char *error,
+		  const char *fmt, va_list ap)
 {
 	if (!s->log)
 		return;
-	char line[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	for (char *c = line; *c; c++)
+	struct kfs_buf line = {0};
+	char head[1024];
+	vsnprintf(head, sizeof(head), fmt, ap);
+	kfs_buf_adds(&line, head);
+	if (error) {
+		/* Quoted as a YAML double-quoted scalar: one line, quotes escaped, secrets masked. */
+		char *masked = kfs_store_mask(error);
+		kfs_buf_adds(&line, " error=");
+		kfs_yaml_quote(masked, strlen(masked), &line);
+		free(masked);
+	}
+	for (char *c = line.data; *c; c++)
 		if (*c == '\n')
 			*c = ' '; /* one event, one line */
-	s->log(s->log_ctx, level, line);
+	s->log(s->log_ctx, level, line.data);
+	kfs_buf_free(&line);
+}
+
+void kfs_store_log(struct kfs_store *s, enum kfs_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_v(s, level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void kfs_store_log_error(struct kfs_store *s, enum kfs_log_level level, const char *error,
+			 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_v(s, level, error, fmt, ap);
+	va_end(ap);
 }
 
 char *kfs_store_mask(const char *msg)
@@ -846,16 +871,14 @@ static void log_outcome(struct kfs_store *s, const struct request *r, int rc,
 			      kfs_phase_names[r->phase], ms);
 		return;
 	}
-	char *masked = kfs_store_mask(err->msg);
 	if (rc == -EIO)
-		kfs_store_log(s, KFS_LOG_ERROR,
-			      "render-failed request=%s promise=%s generation=%llu duration=%.3fms "
-			      "error=\"%s\"",
-			      name, r->promise ? r->promise : "-", r->generation, ms, masked);
+		kfs_store_log_error(s, KFS_LOG_ERROR, err->msg,
+				    "render-failed request=%s promise=%s generation=%llu "
+				    "duration=%.3fms",
+				    name, r->promise ? r->promise : "-", r->generation, ms);
 	else
-		kfs_store_log(s, KFS_LOG_WARN, "reject request=%s duration=%.3fms error=\"%s\"",
-			      name, ms, masked);
-	free(masked);
+		kfs_store_log_error(s, KFS_LOG_WARN, err->msg, "reject request=%s duration=%.3fms",
+				    name, ms);
 }
 
 static int submit(struct kfs_store *s, struct request *r, const char *data, size_t len, bool force,
@@ -972,8 +995,7 @@ int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_er
 	pthread_rwlock_unlock(&s->promises_lock);
 	if (rc < 0) {
 		kfs_error_prefix(err, "delete workflow");
-		kfs_store_log(s, KFS_LOG_ERROR, "delete-failed request=%s error=\"%s\"", r->name,
-			      err->msg);
+		kfs_store_log_error(s, KFS_LOG_ERROR, err->msg, "delete-failed request=%s", r->name);
 		r->phase = ERROR;
 		set_text(&r->message, err->msg);
 		kfs_store_publish(s, r, NULL);
@@ -1391,10 +1413,9 @@ int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 	}
 	for (size_t i = 0; i < n; i++)
 		if (changed[i])
-			kfs_store_log(s, list[i].error ? KFS_LOG_WARN : KFS_LOG_INFO,
-				      "reload promise=%s result=%s%s%s", list[i].name,
-				      list[i].error ? "failed error=\"" : "loaded",
-				      list[i].error ? list[i].error : "", list[i].error ? "\"" : "");
+			kfs_store_log_error(s, list[i].error ? KFS_LOG_WARN : KFS_LOG_INFO,
+					    list[i].error, "reload promise=%s result=%s", list[i].name,
+					    list[i].error ? "failed" : "loaded");
 	free(changed);
 	kfs_free_list(names, nn);
 	return 0;
@@ -1462,8 +1483,8 @@ static void recover_one(void *ctx, const char *name, const char *payload, size_t
 	struct kfs_node *doc = NULL;
 	struct kfs_error err = {0};
 	if (kfs_doc_parse(payload, len, "journal record", &doc, &err) < 0) {
-		kfs_store_log(s, KFS_LOG_ERROR, "recover request=%s result=failed error=\"%s\"",
-			      name, err.msg);
+		kfs_store_log_error(s, KFS_LOG_ERROR, err.msg, "recover request=%s result=failed",
+				    name);
 		return;
 	}
 	struct request *r = s->slot;

@@ -110,6 +110,9 @@ struct kfs_store {
 /* Logs one event line (see kfs_store_options.log). */
 void kfs_store_log(struct kfs_store *s, enum kfs_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same with " error=<message>" appended, quoted and masked. */
+void kfs_store_log_error(struct kfs_store *s, enum kfs_log_level level, const char *error,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Masks secret values in a message meant for a log or a status: on every line that names a
  * password or token, quoted values and what follows "got " are replaced by "***". */
 char *kfs_store_mask(const char *msg);

@@ -75,6 +75,9 @@ request r2 large >"$WORK/r2.yaml"
 check "a valid request written right after it is accepted" \
 	sh -c "cat '$WORK/r2.yaml' > '$R2/object.yaml'"
 check_grep "  ... and its output reads" "$R2/output/statefulset.yaml" "replicas: 3"
+mkdir "$MNT/requests/r3"
+check_fails "cat of an object.yaml that a writer holds open, not yet closed" \
+	bash -c "exec 3>'$MNT/requests/r3/object.yaml'; cat '$MNT/requests/r3/object.yaml'"
 check "the daemon is still serving" test -d "$MNT/requests"
 check "unmount" unmount_fs
 finish
