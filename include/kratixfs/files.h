@@ -13,6 +13,11 @@ int kfs_read_file(const char *path, struct kfs_buf *out, struct kfs_error *err);
  * reader never sees half a file. */
 int kfs_write_file(const char *dir, const char *rel, const char *data, size_t len,
 		   struct kfs_error *err);
+/* Creates dir/rel, which must not exist yet (-EEXIST), writing it in place: cheaper than
+ * kfs_write_file (no rename, which on ext4 also flushes), for a reader that looks only once the
+ * writer is done, as Kratix reads a pipeline's output after its container exits. */
+int kfs_write_new_file(const char *dir, const char *rel, const char *data, size_t len,
+		       struct kfs_error *err);
 /* Removes dir and everything under it; a missing dir is fine. */
 int kfs_remove_tree(const char *dir, struct kfs_error *err);
 /* Lists the files under dir (skipping names that start with '.'), relative, '/'-separated and

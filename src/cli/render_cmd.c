@@ -71,6 +71,15 @@ static const struct kfs_promise *choose_promise(const struct kfs_promise_set *se
 	return p;
 }
 
+/* A pipeline's output folder starts empty, so files are created in place; one that exists
+ * (an earlier container wrote it) is replaced atomically. */
+static int write_output(const char *dir, const char *rel, const char *data, size_t len,
+			struct kfs_error *err)
+{
+	int rc = kfs_write_new_file(dir, rel, data, len, err);
+	return rc == -EEXIST ? kfs_write_file(dir, rel, data, len, err) : rc;
+}
+
 static int write_results(const char *kratix, const struct kfs_render_result *r,
 			 struct kfs_error *err)
 {
@@ -78,7 +87,7 @@ static int write_results(const char *kratix, const struct kfs_render_result *r,
 	int rc = 0;
 	kfs_buf_printf(&dir, "%s/output", kratix);
 	for (size_t i = 0; i < r->noutputs && rc == 0; i++)
-		rc = kfs_write_file(dir.data, r->outputs[i].path, r->outputs[i].data,
+		rc = write_output(dir.data, r->outputs[i].path, r->outputs[i].data,
 				    r->outputs[i].len, err);
 	kfs_buf_reset(&dir);
 	kfs_buf_printf(&dir, "%s/metadata", kratix);
@@ -89,7 +98,7 @@ static int write_results(const char *kratix, const struct kfs_render_result *r,
 			continue;
 		struct kfs_buf text = {0};
 		kfs_doc_emit(meta[i], &text);
-		rc = kfs_write_file(dir.data, names[i], text.data, text.len, err);
+		rc = write_output(dir.data, names[i], text.data, text.len, err);
 		kfs_buf_free(&text);
 	}
 	kfs_buf_free(&dir);

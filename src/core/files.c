@@ -42,36 +42,71 @@ static int mkdir_parents(char *path, struct kfs_error *err)
 	return 0;
 }
 
+/* Opens path with flags, creating missing parent folders only when the open says they are
+ * missing: in the common case they exist and that costs no syscall. */
+static int open_creating(char *path, int flags, struct kfs_error *err)
+{
+	int fd = open(path, flags, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		int rc = mkdir_parents(path, err);
+		if (rc < 0)
+			return rc;
+		fd = open(path, flags, 0644);
+	}
+	if (fd < 0)
+		return kfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Writes all of data to fd and closes it. */
+static int write_close(int fd, const char *data, size_t len, const char *path,
+		       struct kfs_error *err)
+{
+	int rc = 0;
+	for (size_t off = 0; rc == 0 && off < len;) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			rc = kfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
+		else
+			off += (size_t)w;
+	}
+	if (close(fd) < 0 && rc == 0)
+		rc = kfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
+	return rc;
+}
+
 int kfs_write_file(const char *dir, const char *rel, const char *data, size_t len,
 		   struct kfs_error *err)
 {
 	struct kfs_buf path = {0}, tmp = {0};
 	kfs_buf_printf(&path, "%s/%s", dir, rel);
 	kfs_buf_printf(&tmp, "%s.kratixfs-tmp.%ld", path.data, (long)getpid());
-	int rc = mkdir_parents(path.data, err);
-	int fd = -1;
-	if (rc == 0) {
-		fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0)
-			rc = kfs_error_set(err, -errno, "%s: %s", tmp.data, strerror(errno));
-	}
-	for (size_t off = 0; rc == 0 && off < len;) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			rc = kfs_error_set(err, -errno, "%s: %s", tmp.data, strerror(errno));
-		else
-			off += (size_t)w;
-	}
-	if (fd >= 0 && close(fd) < 0 && rc == 0)
-		rc = kfs_error_set(err, -errno, "%s: %s", tmp.data, strerror(errno));
+	int rc = open_creating(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, err);
+	if (rc >= 0)
+		rc = write_close(rc, data, len, tmp.data, err);
 	if (rc == 0 && rename(tmp.data, path.data) < 0)
 		rc = kfs_error_set(err, -errno, "%s: %s", path.data, strerror(errno));
-	if (rc < 0 && fd >= 0)
+	if (rc < 0)
 		unlink(tmp.data);
 	kfs_buf_free(&path);
 	kfs_buf_free(&tmp);
+	return rc;
+}
+
+int kfs_write_new_file(const char *dir, const char *rel, const char *data, size_t len,
+		       struct kfs_error *err)
+{
+	struct kfs_buf path = {0};
+	kfs_buf_printf(&path, "%s/%s", dir, rel);
+	int rc = open_creating(path.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, err);
+	if (rc >= 0) {
+		rc = write_close(rc, data, len, path.data, err);
+		if (rc < 0)
+			unlink(path.data);
+	}
+	kfs_buf_free(&path);
 	return rc;
 }
 
