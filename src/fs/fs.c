@@ -697,7 +697,12 @@ static int meta(const char *path, struct fuse_file_info *fi, enum meta_op op,
 				       : lchown(p, uid, gid);
 		rc = rc < 0 ? -errno : 0;
 	} else if (is_writable_file(&r) || (r.area == AREA_REQUESTS && r.rel[0] == '\0')) {
-		rc = kfs_view_file(v, r.rel) || r.rel[0] == '\0' ? 0 : -ENOENT;
+		/* futimens/fchmod on a file being written arrive without its handle (cp -p,
+		 * touch of a new object.yaml): an open writer makes the file exist. */
+		struct stat st;
+		rc = kfs_view_file(v, r.rel) || r.rel[0] == '\0' || stat_writer(&r, &st) == 0
+			     ? 0
+			     : -ENOENT;
 	} else {
 		rc = kfs_view_file(v, r.rel) || kfs_view_is_dir(v, r.rel) || r.rel[0] == '\0'
 			 ? -EROFS

@@ -423,3 +423,24 @@ void kfs_gitsync_status(struct kfs_store *s, const struct request *r, struct kfs
 		kfs_map_set(status, "pushed", kfs_node_new_bool(pushed));
 	}
 }
+
+void kfs_gitsync_root_status(struct kfs_store *s, struct kfs_node *status)
+{
+	if (!s->git)
+		return;
+	char head[41];
+	kfs_git_head(s->git, head);
+	struct kfs_node *git = kfs_node_new(KFS_MAP);
+	kfs_map_set(git, "head", kfs_node_new_str(head));
+	if (s->pushing) {
+		pthread_mutex_lock(&s->git_lock);
+		bool pushed = s->pushed_seq == s->commit_seq;
+		char *reason = s->push_error ? kfs_xstrdup(s->push_error) : NULL;
+		pthread_mutex_unlock(&s->git_lock);
+		kfs_map_set(git, "pushed", kfs_node_new_bool(pushed));
+		if (reason)
+			kfs_map_set(git, "pushError", kfs_node_new_str(reason));
+		free(reason);
+	}
+	kfs_map_set(status, "git", git);
+}

@@ -1161,6 +1161,7 @@ static struct kfs_view *root_view(struct kfs_store *s)
 	for (int i = 0; i < NPHASES; i++)
 		kfs_map_set(reqs, kfs_phase_names[i], kfs_node_new_int((long long)counts[i]));
 	kfs_map_set(st, "requests", reqs);
+	kfs_gitsync_root_status(s, st);
 	struct kfs_buf text = {0};
 	kfs_doc_emit(st, &text);
 	kfs_node_free(st);

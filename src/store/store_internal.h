@@ -142,6 +142,8 @@ void kfs_gitsync_flush(struct kfs_store *s);
 /* Commits a promise's workflow outputs and static dependencies. promises write-locked. */
 void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 			 const struct kfs_render_result *res);
+/* The root status.yaml's `git` map: the branch head and whether it is pushed. */
+void kfs_gitsync_root_status(struct kfs_store *s, struct kfs_node *status);
 /* The status keys Git adds: commit, pushed, and the Pushed condition's state. */
 void kfs_gitsync_status(struct kfs_store *s, const struct request *r, struct kfs_node *status);
 

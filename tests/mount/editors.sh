@@ -62,6 +62,15 @@ fd = os.open('$R/object.yaml', os.O_WRONLY | os.O_TRUNC)
 os.write(fd, open('$WORK/medium.yaml','rb').read()); os.fsync(fd); os.close(fd)"
 check_grep "after fsync+close: replicas: 2" "$R/output/statefulset.yaml" "replicas: 2"
 
+# A request's first object.yaml written with its times preserved (cp -p sets them through the
+# open file, before the close that renders it), and touch of a request that has none yet.
+check "mkdir a second request" mkdir "$MNT/requests/fresh"
+sed 's/name: my-db/name: fresh/' "$WORK/medium.yaml" >"$WORK/fresh.yaml"
+check "cp -p into a new request's object.yaml" cp -p "$WORK/fresh.yaml" "$MNT/requests/fresh/object.yaml"
+check_grep "cp -p into a new request: rendered" "$MNT/requests/fresh/phase" "Rendered"
+check "mkdir a third request" mkdir "$MNT/requests/untouched"
+check "touch of an object.yaml that does not exist yet" touch "$MNT/requests/untouched/object.yaml"
+
 check "unmount" unmount_fs
 check "scratch state is kept outside the mount" test -d "$STATE/scratch/my-db"
 finish

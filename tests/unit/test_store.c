@@ -372,6 +372,7 @@ static void test_git_commit_through(void **state)
 	head[40] = '\0';
 	assert_file_contains(f->s, "requests/db1", "status.yaml", head);
 	assert_file_contains(f->s, "requests/db1", "status.yaml", "type: Committed");
+	assert_file_contains(f->s, "", "status.yaml", head); /* the daemon-wide git head */
 	free(head);
 	/* The same content again makes no commit, even through a re-render. */
 	assert_int_equal(kfs_store_reload(f->s, &err), 0);
