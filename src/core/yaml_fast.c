@@ -1,8 +1,9 @@
 /* A one-pass parser for the YAML that manifests are written in: block maps and sequences,
- * single-line plain and quoted scalars, comments, document markers and single-line flow
- * collections. It mirrors libyaml 0.2.5's scanner rules for that subset, line numbers included,
- * and declines (returns 0) on anything else, so libyaml stays the reference and the error source.
- * tests/unit/test_yaml_fast.c checks it against libyaml, mutations included. */
+ * single-line plain and quoted scalars, literal and folded block scalars, comments, document
+ * markers and single-line flow collections. It mirrors libyaml 0.2.5's scanner rules for that
+ * subset, line numbers included, and declines (returns 0) on anything else, so libyaml stays the
+ * reference and the error source. tests/unit/test_yaml_fast.c checks it against libyaml, mutations
+ * included. */
 #include "yaml_fast.h"
 
 #include <limits.h>
@@ -662,9 +663,134 @@ fail:
 	return false;
 }
 
+/* ---------- block scalars ---------- */
+
+static inline void put(char *out, size_t *o, char c)
+{
+	if (out)
+		out[*o] = c;
+	(*o)++;
+}
+
+/* libyaml's yaml_parser_scan_block_scalar_breaks: eats indentation (all of it while the indent
+ * is unknown) and empty lines, counting them; then fixes the indent from the deepest of them. */
+static void block_breaks(struct fp *p, long *indent, long parent, size_t *breaks)
+{
+	long max = 0;
+	for (;;) {
+		size_t i = p->pos;
+		while ((!*indent || (long)(i - p->ls) < *indent) && i < p->n && p->b[i] == ' ')
+			i++;
+		p->pos = i;
+		if ((long)(i - p->ls) > max)
+			max = (long)(i - p->ls);
+		if (i >= p->n || p->b[i] != '\n')
+			break;
+		p->pos = p->ls = i + 1;
+		p->line++;
+		(*breaks)++;
+	}
+	if (!*indent) {
+		*indent = max > parent + 1 ? max : parent + 1;
+		if (*indent < 1)
+			*indent = 1;
+	}
+}
+
+/* The body of a block scalar whose header line ended at pos, as libyaml's
+ * yaml_parser_scan_block_scalar builds it (line breaks are only '\n' here). Writes it to out
+ * unless NULL and returns its length; leaves pos at the start of the line that ended it. */
+static size_t block_body(struct fp *p, bool literal, int chomp, long indent, long parent, char *out)
+{
+	size_t o = 0, breaks = 0;
+	bool leading_break = false, leading_blank = false;
+	block_breaks(p, &indent, parent, &breaks);
+	while ((long)(p->pos - p->ls) == indent && p->pos < p->n) {
+		bool trailing_blank = p->b[p->pos] == ' ';
+		/* Folding joins two lines with a space, or drops the break before empty lines. */
+		if (!literal && leading_break && !leading_blank && !trailing_blank) {
+			if (!breaks)
+				put(out, &o, ' ');
+		} else if (leading_break) {
+			put(out, &o, '\n');
+		}
+		for (; breaks; breaks--)
+			put(out, &o, '\n');
+		leading_blank = trailing_blank;
+		const char *nl = memchr(p->b + p->pos, '\n', p->n - p->pos);
+		size_t e = nl ? (size_t)(nl - p->b) : p->n;
+		if (out)
+			memcpy(out + o, p->b + p->pos, e - p->pos);
+		o += e - p->pos;
+		p->pos = e;
+		leading_break = e < p->n;
+		if (leading_break) {
+			p->pos = p->ls = e + 1;
+			p->line++;
+		}
+		block_breaks(p, &indent, parent, &breaks);
+	}
+	if (chomp != -1 && leading_break)
+		put(out, &o, '\n');
+	if (chomp == 1)
+		for (; breaks; breaks--)
+			put(out, &o, '\n');
+	if (p->pos < p->n)
+		p->pos = p->ls;
+	return o;
+}
+
+static inline bool is_digit(const struct fp *p)
+{
+	return p->pos < p->n && p->b[p->pos] >= '0' && p->b[p->pos] <= '9';
+}
+
+/* A "|" or ">" scalar at pos; parent is the column of the enclosing block collection (libyaml's
+ * parser->indent), which the content must be indented past. Leaves the next line looked at. */
+static bool parse_block_scalar(struct fp *p, long parent, struct kfs_node **out)
+{
+	int line = p->line, chomp = 0;
+	long inc = 0;
+	bool literal = p->b[p->pos] == '|';
+	p->pos++;
+	/* A chomping indicator and an indentation indicator (1-9), in either order. */
+	for (int k = 0; k < 2; k++) {
+		if (!chomp && (at(p, '+') || at(p, '-'))) {
+			chomp = at(p, '+') ? 1 : -1;
+			p->pos++;
+		} else if (!inc && is_digit(p)) {
+			inc = p->b[p->pos] - '0';
+			if (!inc)
+				return false; /* libyaml's error */
+			p->pos++;
+		}
+	}
+	if (!end_line(p) || !count_node(p))
+		return false;
+	long indent = inc ? parent + inc : 0;
+	if (!p->build) {
+		block_body(p, literal, chomp, indent, parent, NULL);
+	} else {
+		size_t pos = p->pos, ls = p->ls;
+		int bline = p->line;
+		size_t len = block_body(p, literal, chomp, indent, parent, NULL);
+		p->pos = pos, p->ls = ls, p->line = bline;
+		struct kfs_node *n = kfs_xcalloc(1, sizeof(*n));
+		n->type = KFS_STR;
+		n->text = kfs_xmalloc(len + 1);
+		block_body(p, literal, chomp, indent, parent, n->text);
+		n->text[len] = '\0';
+		n->len = len;
+		n->line = line;
+		*out = n;
+	}
+	next_line(p);
+	return true;
+}
+
 /* ---------- block collections ---------- */
 
-static bool parse_inline(struct fp *p, bool nested_ok, bool scalar_ok, int depth,
+static bool parse_inline(struct fp *p, bool nested_ok, bool scalar_ok, long parent, int depth,
 			 struct kfs_node **out);
 static bool parse_seq(struct fp *p, bool indentless, int depth, struct kfs_node **out);
 
@@ -675,7 +801,7 @@ static bool parse_below(struct fp *p, long indent, bool in_map, int line, int de
 {
 	next_line(p);
 	if (p->col > indent)
-		return parse_inline(p, true, true, depth, out);
+		return parse_inline(p, true, true, indent, depth, out);
 	if (in_map && p->col == indent && is_dash(p))
 		return parse_seq(p, true, depth, out);
 	return new_null(p, line, out);
@@ -711,7 +837,7 @@ static bool parse_map(struct fp *p, int depth, struct kfs_node **out)
 		if (rest_is_empty(p))
 			ok = end_line(p) && parse_below(p, col, true, colon_line, depth, &v);
 		else
-			ok = parse_inline(p, false, true, depth, &v);
+			ok = parse_inline(p, false, true, col, depth, &v);
 		if (!ok) {
 			if (p->build)
 				free(key);
@@ -752,7 +878,7 @@ static bool parse_seq(struct fp *p, bool indentless, int depth, struct kfs_node 
 		if (rest_is_empty(p))
 			ok = end_line(p) && parse_below(p, col, false, dash_line, depth, &item);
 		else
-			ok = parse_inline(p, true, true, depth, &item);
+			ok = parse_inline(p, true, true, col, depth, &item);
 		if (!ok)
 			goto fail;
 		if (p->build)
@@ -770,8 +896,9 @@ fail:
 }
 
 /* A node starting at pos on the current line: a scalar or flow collection that ends the line,
- * or (nested_ok) a block sequence or map starting here. Leaves the next line looked at. */
-static bool parse_inline(struct fp *p, bool nested_ok, bool scalar_ok, int depth,
+ * a block scalar (in a collection whose column is parent), or (nested_ok) a block sequence or
+ * map starting here. Leaves the next line looked at. */
+static bool parse_inline(struct fp *p, bool nested_ok, bool scalar_ok, long parent, int depth,
 			 struct kfs_node **out)
 {
 	const char *b = p->b;
@@ -783,6 +910,8 @@ static bool parse_inline(struct fp *p, bool nested_ok, bool scalar_ok, int depth
 		p->col = (long)(p->pos - p->ls);
 		return parse_seq(p, false, depth, out);
 	}
+	if (c == '|' || c == '>')
+		return scalar_ok && parse_block_scalar(p, parent, out);
 	if (c == '[' || c == '{') {
 		if (!parse_flow(p, depth, &node))
 			return false;
@@ -846,7 +975,7 @@ static bool parse_stream(struct fp *p, struct kfs_node ***docs, size_t *ndocs)
 		}
 		implicit_ok = false;
 		struct kfs_node *root = NULL;
-		if (!parse_inline(p, true, false, 0, &root))
+		if (!parse_inline(p, true, false, -1, 0, &root))
 			return false;
 		if (!p->build)
 			continue;

@@ -195,6 +195,122 @@ static void test_documents(void **state)
 	assert_null(docs);
 }
 
+/* Literal and folded block scalars: libyaml's chomping, indentation and line rules. */
+static void test_block_scalars(void **state)
+{
+	(void)state;
+	const char *cases[] = {
+	    "a: |\n  one\n  two\nb: 1\n",      /* clip */
+	    "a: |-\n  one\n  two\nb: 1\n",     /* strip */
+	    "a: |+\n  one\n  two\n\n\nb: 1\n", /* keep */
+	    "a: |\n  one\n\n\nb: 1\n",
+	    "a: |-\n  one\n\n\nb: 1\n",
+	    "a: |\nb: 1\n", /* empty */
+	    "a: |-\nb: 1\n",
+	    "a: |+\nb: 1\n",
+	    "a: |+\n\n  \nb: 1\n",
+	    "a: |\n\n\n",
+	    "a: |", /* "|" right before the end */
+	    "a: |+",
+	    "a: |\n",
+	    "a: |\n  last\n", /* at the end of the document */
+	    "a: |\n  last",
+	    "a: |+\n  last\n\n  ",
+	    "a: |+\n  last\n\n     ",
+	    "a: |\n  x\n  ",
+	    "a:\n  b: |\n    text\n  c: less indented key\nd: 1\n",
+	    "a: |\n  top\n    more indented\n      deeper\n  back\n", /* inner lines */
+	    "a: |\n  trailing spaces   \n  x  \n",
+	    "a: |\n  x\n     \n  y\n",		   /* a spaces-only line past the indent */
+	    "a: |\n  one\n\n  two\n\n\n  three\n", /* blank lines inside */
+	    "a: |\n\n\n  after leading empty lines\n",
+	    "a: |\n    \n  \n    deepest empty line first\n",
+	    "- |\n  one\n- |-\n  two\n- |+\n  three\n\n- >\n  four\n  five\n", /* sequences */
+	    "a:\n- |\n  x\n- |\n  y\nb: 1\n",
+	    "- - |\n    x\n  - |\n   y\n",
+	    "- a: |\n    x\n  b: |\n    y\n",
+	    "- |\n     \n- x\n",
+	    "a: | # comment\n  x\n", /* comments */
+	    "a: |- #c\n  x\n",
+	    "a: |#c\n  x\n",
+	    "a: >-#c\n  x\n",
+	    "a: |\n  # not a comment\n  x\n # a comment\nb: 1\n",
+	    "a: |\n  x\n# comment\n\nb: 1\n",
+	    "a: |+\n  x\n\n# comment\n\nb: 1\n",
+	    "a: |2\n    two more\n  x\n", /* indentation indicators */
+	    "a: |1\n  x\n",
+	    "a: |-2\n  x\n\n",
+	    "a: |2-\n  x\n",
+	    "a: |+1\n  x\n\n",
+	    "a:\n  b: |2\n     x\n    y\n",
+	    "a: |2\n     \n  x\n",
+	    "a:\n  |\n   below the key\nb: 1\n", /* on the line below */
+	    "-\n  |\n  x\n",
+	    "a: |\n  x\n---\nb: |\n  y\n...\n",
+	    "a: |\n  é ✓ 😀 \"q\" 'q' # [x] {y} : - |\n",
+	    "a: >\n  folded\n  lines\n\n  para\n    more\n  back\n", /* folded */
+	    "a: >-\n  x\n  y\n",
+	    "a: >+\n  x\n\n",
+	    "a: >\n\n  x\n   y\n  z\n\n\n  w\n",
+	    "a: >\n  x\n   \n  y\n",
+	    "a: >2\n    x\n  y\n",
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_fast(cases[i]);
+
+	/* The values themselves, not only libyaml's agreement. */
+	struct kfs_node **docs;
+	size_t n;
+	const char *text = "clip: |\n  a\n   b\n\n\nstrip: |-\n  a\n\nkeep: |+\n  a\n\n\n"
+			   "empty: |\nind: |1\n  x\nfold: >\n  a\n  b\n\n  c\nlast: |";
+	assert_int_equal(kfs_yaml_fast_parse(text, strlen(text), &docs, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(kfs_node_text_at(docs[0], "clip"), "a\n b\n");
+	assert_string_equal(kfs_node_text_at(docs[0], "strip"), "a");
+	assert_string_equal(kfs_node_text_at(docs[0], "keep"), "a\n\n\n");
+	assert_string_equal(kfs_node_text_at(docs[0], "empty"), "");
+	assert_string_equal(kfs_node_text_at(docs[0], "ind"), " x\n");
+	assert_string_equal(kfs_node_text_at(docs[0], "fold"), "a b\nc\n");
+	assert_string_equal(kfs_node_text_at(docs[0], "last"), "");
+	/* Always a string, marked at the indicator's line. */
+	const struct kfs_node *e = kfs_map_get(docs[0], "empty");
+	assert_int_equal(e->type, KFS_STR);
+	assert_int_equal(e->line, 13);
+	assert_int_equal(kfs_map_get(docs[0], "keep")->line, 9);
+	assert_int_equal(kfs_map_get(docs[0], "ind")->line, 14);
+	kfs_doc_free_stream(docs, n);
+	text = "a: |\n  1\nb: |-\n  true\nc: >-\n  null\n";
+	assert_int_equal(kfs_yaml_fast_parse(text, strlen(text), &docs, &n), 1);
+	assert_int_equal(kfs_map_get(docs[0], "a")->type, KFS_STR);
+	assert_int_equal(kfs_map_get(docs[0], "b")->type, KFS_STR);
+	assert_int_equal(kfs_map_get(docs[0], "c")->type, KFS_STR);
+	assert_string_equal(kfs_node_text_at(docs[0], "c"), "null");
+	kfs_doc_free_stream(docs, n);
+}
+
+/* Promises describe their fields in block scalars; they must not cost a libyaml parse. */
+static void test_promises_take_fast_path(void **state)
+{
+	(void)state;
+	glob_t g;
+	assert_int_equal(
+	    glob(KFS_SOURCE_ROOT "/tests/fixtures/real-promises/*/promise.yaml", 0, NULL, &g), 0);
+	assert_true(
+	    glob(KFS_SOURCE_ROOT "/templates/postgresql/promise.yaml", GLOB_APPEND, NULL, &g) == 0);
+	assert_true(g.gl_pathc >= 5);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct kfs_buf text = {0};
+		struct kfs_error err = {0};
+		if (kfs_read_file(g.gl_pathv[i], &text, &err) != 0)
+			fail_msg("%s", err.msg);
+		if (!differential(text.data, text.len, NULL))
+			fail_msg("fast path declined %s", g.gl_pathv[i]);
+		assert_int_equal(kfs_yaml_fast_check(text.data, text.len), 1);
+		kfs_buf_free(&text);
+	}
+	globfree(&g);
+}
+
 /* Missing values and items: libyaml marks them right after the ':' or '-'. */
 static void test_null_lines(void **state)
 {
@@ -233,8 +349,18 @@ static void test_fallbacks(void **state)
 	const char *cases[] = {
 	    "a: &x 1\nb: *x\n", /* anchors, aliases */
 	    "a: !!str 1\n",	/* tags */
-	    "a: |\n  text\n",	/* block scalars */
-	    "a: >\n  text\n",
+	    "a: |0\n  text\n",	/* invalid block scalar headers */
+	    "a: |10\n  text\n",
+	    "a: |+-\n  text\n",
+	    "a: |x\n  text\n",
+	    "a: | x\n  text\n",
+	    "|\n  text\n", /* a scalar document */
+	    "--- |\n  text\n",
+	    "a: [|]\n",
+	    "|: x\n",
+	    "a: |\n    x\n  y\n", /* content below the block's indent */
+	    "a: |\n    x\n  y: 1\n",
+	    "a:\n  b: |\n   x\n  \tc: 1\n",
 	    "a: multi\n  line\n",     /* multi-line plain */
 	    "a: \"multi\n  line\"\n", /* multi-line quoted */
 	    "a: 'open\n",
@@ -378,6 +504,8 @@ static const char *const own_seeds[] = {
     "- name: a\n  args: [\"--x\", \"-y\"]\n  env:\n    - name: E\n      value: \"\\u00e9\\n\"\n"
     "- - nested\n  - seq\n-\n- last: ~\n",
     "---\na: 1\n...\n---\n# doc two\nb:\n  c:\n    d: true\n  e: []\n---\n",
+    "a: |\n  one\n    two\n\n  three\nb: |-\n  x\n\nc: |+\n  y\n\nd: >\n  f\n  g\n\n  h\n"
+    "e:\n- |2\n   z\n- |\n\n  w\n  - v\nf: |\n",
     "spec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: web\n  ports:\n"
     "  - port: 80\n    targetPort: 8080\n  - {port: 443, name: https}\n",
 };
@@ -394,6 +522,52 @@ static void fuzz_one(const char *seed, size_t len, size_t rounds, uint64_t *rng,
 		differential(b.data, b.len, st);
 		kfs_buf_free(&b);
 	}
+}
+
+/* Random documents of block scalar headers, content lines, spaces-only lines and keys at
+ * random indents: the edges of libyaml's indentation and chomping rules. */
+static void test_block_scalar_fuzz(void **state)
+{
+	(void)state;
+	static const char *const heads[] = {"|",  "|-",	 "|+",	">",  ">-",   ">+",
+					    "|1", "|2-", "|+2", ">1", "| #c", "|-#c"};
+	static const char *const lines[] = {"x", "x y", "# h", "x  ", "- x", "k: v", ""};
+	const char *env = getenv("KFS_FUZZ_ROUNDS");
+	const char *seed_env = getenv("KFS_FUZZ_SEED");
+	size_t rounds = (env ? strtoul(env, NULL, 10) : 1200) * 10;
+	uint64_t rng = seed_env ? strtoull(seed_env, NULL, 0) * 2 + 1 : 0x2545f4914f6cdd1dULL;
+	struct stats st = {0};
+	for (size_t r = 0; r < rounds; r++) {
+		struct kfs_buf b = {0};
+		size_t nlines = 1 + rng_next(&rng) % 8;
+		for (size_t l = 0; l < nlines; l++) {
+			uint64_t x = rng_next(&rng);
+			kfs_buf_fill(&b, ' ', x % 6);
+			x /= 6;
+			const char *head = heads[(x / 5) % (sizeof(heads) / sizeof(heads[0]))];
+			switch (x % 5) {
+			case 0:
+				kfs_buf_printf(&b, "k%zu: %s", l, head);
+				break;
+			case 1:
+				kfs_buf_printf(&b, "- %s", head);
+				break;
+			case 2:
+				kfs_buf_printf(&b, "- k%zu: %s", l, head);
+				break;
+			default:
+				kfs_buf_adds(&b,
+					     lines[(x / 5) % (sizeof(lines) / sizeof(lines[0]))]);
+				break;
+			}
+			if (l + 1 < nlines || rng_next(&rng) % 4)
+				kfs_buf_addc(&b, '\n');
+		}
+		differential(b.data, b.len, &st);
+		kfs_buf_free(&b);
+	}
+	print_message("block scalar fuzz: %zu cases, %zu on the fast path\n", st.cases, st.fast);
+	assert_true(st.fast * 8 > st.cases);
 }
 
 static void test_mutation_fuzz(void **state)
@@ -420,10 +594,8 @@ static void test_mutation_fuzz(void **state)
 			struct kfs_error err = {0};
 			if (kfs_read_file(g.gl_pathv[j], &text, &err) != 0)
 				fail_msg("%s", err.msg);
-			/* Rendered outputs and requests take the fast path unmutated (promises
-			 * hold block scalars, which the subset leaves to libyaml). */
-			if (!differential(text.data, text.len, &seeds) &&
-			    !strstr(g.gl_pathv[j], "promise.yaml"))
+			/* Every fixture takes the fast path unmutated. */
+			if (!differential(text.data, text.len, &seeds))
 				fail_msg("fast path declined %s", g.gl_pathv[j]);
 			/* Big files cost libyaml time; mutate them less. */
 			size_t n = text.len > 1500 ? rounds / 4 : rounds;
@@ -452,9 +624,12 @@ int main(void)
 	    cmocka_unit_test(test_scalars),
 	    cmocka_unit_test(test_flow),
 	    cmocka_unit_test(test_documents),
+	    cmocka_unit_test(test_block_scalars),
+	    cmocka_unit_test(test_promises_take_fast_path),
 	    cmocka_unit_test(test_null_lines),
 	    cmocka_unit_test(test_fallbacks),
 	    cmocka_unit_test(test_errors_stay_libyaml),
+	    cmocka_unit_test(test_block_scalar_fuzz),
 	    cmocka_unit_test(test_mutation_fuzz),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
