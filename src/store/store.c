@@ -1,10 +1,10 @@
 /* The store: requests, their lifecycle and published views, persisted in the state folder.
  *
- * Persistence: each request keeps one file, <state>/requests/<name>/request.yaml, written through
- * a temporary file and rename, holding the accepted input, the input of the last good render,
- * the generations and the conditions. Outputs are not stored: render() is a pure function, so a
- * restart re-renders the last good input and gets the same bytes. One rename per accepted write
- * is what makes a crash at any point leave either the old or the new state. */
+ * Persistence: every change of a request appends one record to the state folder's journal
+ * (journal.h): the accepted input, the input of the last good render, the generations and the
+ * conditions. Outputs are not stored: render() is a pure function, so a restart re-renders the
+ * last good input and gets the same bytes. One checksummed append per change is what makes a
+ * crash at any point leave either the old or the new state. */
 #include "kratixfs/store.h"
 
 #include <dirent.h>
@@ -1430,7 +1430,7 @@ static enum phase phase_of(const char *name)
 	return PENDING;
 }
 
-/* Rebuilds a request from its request.yaml: the last good input is rendered again. */
+/* Rebuilds a request from its journal record: the last good input is rendered again. */
 static void recover_request(struct kfs_store *s, struct request *r, const struct kfs_node *doc)
 {
 	const struct kfs_node *object = kfs_map_get(doc, "object");
