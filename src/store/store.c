@@ -102,13 +102,12 @@ static void add_dir(char ***dirs, size_t *n, size_t *cap, const char *path, size
 	(*dirs)[(*n)++] = kfs_xstrndup(path, len);
 }
 
-static uint64_t next_serial;
-
-static struct kfs_view *vb_finish(struct view_builder *vb, const char *const *fixed_dirs)
+static struct kfs_view *vb_finish(struct kfs_store *s, struct view_builder *vb,
+				  const char *const *fixed_dirs)
 {
 	struct kfs_view *v = kfs_xcalloc(1, sizeof(*v));
 	v->refs = 1;
-	v->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
+	v->serial = __atomic_add_fetch(&s->next_serial, 1, __ATOMIC_RELAXED);
 	clock_gettime(CLOCK_REALTIME, &v->mtime);
 	v->files = vb->files;
 	v->nfiles = vb->n;
@@ -535,7 +534,7 @@ void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_
 		       true);
 	kfs_buf_free(&text);
 	static const char *const slot_dirs[] = {"input", "output", "metadata", NULL};
-	struct kfs_view *v = vb_finish(&vb, slot ? slot_dirs : request_dirs);
+	struct kfs_view *v = vb_finish(s, &vb, slot ? slot_dirs : request_dirs);
 	pthread_mutex_lock(&r->view_lock);
 	struct kfs_view *old = r->view;
 	r->view = v;
@@ -700,7 +699,7 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 	kfs_buf_free(&log);
 	static const char *const dirs[] = {"output", NULL};
 	kfs_view_put(e->view);
-	e->view = vb_finish(&vb, dirs);
+	e->view = vb_finish(s, &vb, dirs);
 }
 
 const struct kfs_promise *kfs_store_find_promise(struct kfs_store *s, const char *name)
@@ -1180,7 +1179,7 @@ static struct kfs_view *root_view(struct kfs_store *s)
 	kfs_view_put(slot);
 	static const char *const dirs[] = {"input", "output", "metadata", NULL};
 	kfs_view_put(s->root);
-	s->root = vb_finish(&vb, dirs);
+	s->root = vb_finish(s, &vb, dirs);
 	s->root_stamp = stamp;
 	struct kfs_view *v = view_get(s->root);
 	pthread_mutex_unlock(&s->root_lock);

@@ -85,6 +85,7 @@ struct kfs_store {
 	struct kfs_view *root;
 	uint64_t root_stamp, stamp; /* stamp grows with every publish */
 	int64_t changed_ns;         /* CLOCK_REALTIME of the last publish, atomic */
+	uint64_t next_serial;       /* the last view serial handed out, atomic */
 
 	/* Git (gitsync.c); git is NULL without -o git. */
 	struct kfs_git *git;
