@@ -124,6 +124,23 @@ struct walk_ctx {
 	const char *root;
 };
 
+/* Drops the removals of paths that t does not have: git_tree_create_updated refuses them. */
+static void drop_absent_removals(struct edits *e, git_tree *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->n; i++) {
+		if (e->u[i].action == GIT_TREE_UPDATE_REMOVE && !tree_has(t, e->paths[i])) {
+			free(e->paths[i]);
+			continue;
+		}
+		e->paths[n] = e->paths[i];
+		e->u[n] = e->u[i];
+		e->u[n].path = e->paths[n];
+		n++;
+	}
+	e->n = n;
+}
+
 static int walk_cb(const char *dir, const git_tree_entry *te, void *payload)
 {
 	struct walk_ctx *w = payload;
@@ -308,19 +325,8 @@ static int apply_work(struct kfs_git *g, git_oid *id, const struct kfs_git_work 
 			edit_add(&e, GIT_TREE_UPDATE_UPSERT, &bid, w->files[i].path);
 	}
 	/* Removing a path a later write brought back is an upsert; one still absent is a no-op. */
-	size_t n = 0;
-	for (size_t i = 0; rc == 0 && i < e.n; i++) {
-		if (e.u[i].action == GIT_TREE_UPDATE_REMOVE && !tree_has(t, e.paths[i])) {
-			free(e.paths[i]);
-			continue;
-		}
-		e.paths[n] = e.paths[i];
-		e.u[n] = e.u[i];
-		e.u[n].path = e.paths[n];
-		n++;
-	}
 	if (rc == 0)
-		e.n = n;
+		drop_absent_removals(&e, t);
 	if (rc == 0 && e.n)
 		rc = git_tree_create_updated(id, g->repo, t, e.n, e.u);
 	if (rc)
@@ -661,19 +667,8 @@ static int replay(struct kfs_git *g, const git_oid *local, const git_oid *remote
 		rc = git_diff_tree_to_tree(&diff, g->repo, bt, lt, NULL);
 	if (rc == 0)
 		rc = git_diff_foreach(diff, replay_cb, NULL, NULL, NULL, &e);
-	size_t n = 0;
-	for (size_t i = 0; rc == 0 && i < e.n; i++) {
-		if (e.u[i].action == GIT_TREE_UPDATE_REMOVE && !tree_has(rt, e.paths[i])) {
-			free(e.paths[i]);
-			continue;
-		}
-		e.paths[n] = e.paths[i];
-		e.u[n] = e.u[i];
-		e.u[n].path = e.paths[n];
-		n++;
-	}
 	if (rc == 0)
-		e.n = n;
+		drop_absent_removals(&e, rt);
 	tree_id = *git_tree_id(rt);
 	if (rc == 0 && e.n)
 		rc = git_tree_create_updated(&tree_id, g->repo, rt, e.n, e.u);
