@@ -32,19 +32,13 @@ static const char usage[] =
 static int exec_daemon(char **argv)
 {
 	char self[PATH_MAX], path[PATH_MAX + sizeof(KFS_DAEMON_REL) + 32];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(path, sizeof(path), "%s/kratixfs-daemon", self);
-			if (access(path, X_OK) == 0)
-				execv(path, argv);
-			snprintf(path, sizeof(path), "%s/%s/kratixfs-daemon", self, KFS_DAEMON_REL);
-			if (access(path, X_OK) == 0)
-				execv(path, argv);
-		}
+	if (kfs_self_dir(self)) {
+		snprintf(path, sizeof(path), "%s/kratixfs-daemon", self);
+		if (access(path, X_OK) == 0)
+			execv(path, argv);
+		snprintf(path, sizeof(path), "%s/%s/kratixfs-daemon", self, KFS_DAEMON_REL);
+		if (access(path, X_OK) == 0)
+			execv(path, argv);
 	}
 	snprintf(path, sizeof(path), "%s/kratixfs-daemon", KFS_DAEMON_DIR);
 	execv(path, argv);
@@ -69,14 +63,8 @@ int main(int argc, char **argv)
 		printf("kratixfs %s\n", KFS_VERSION);
 		return EXIT_OK;
 	}
-	if (strcmp(cmd, "render") == 0) {
-		/* render reads its default from $KRATIXFS_PROMISES: an installed binary points it
-		 * at its installed promises, which the compiled-in source path is not. */
-		const char *p = kfs_bundled_promises(bundled);
-		if (strcmp(p, KFS_DEFAULT_PROMISES) != 0)
-			setenv("KRATIXFS_PROMISES", p, 0);
+	if (strcmp(cmd, "render") == 0)
 		return cmd_render(argc - 1, argv + 1);
-	}
 	if (strcmp(cmd, "test") == 0)
 		return cmd_test(argc - 1, argv + 1);
 	if (strcmp(cmd, "validate") == 0)

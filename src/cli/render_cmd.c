@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fs/usage.h"
 #include "cli.h"
 #include "kratixfs/doc.h"
 #include "kratixfs/files.h"
@@ -115,11 +116,12 @@ int cmd_render(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
+	char bundled[PATH_MAX];
 	const char *promises = getenv("KRATIXFS_PROMISES");
 	const char *kratix = "/kratix";
 	size_t max_input = KFS_DEFAULT_MAX_INPUT;
 	if (!promises || !*promises)
-		promises = KFS_DEFAULT_PROMISES;
+		promises = kfs_bundled_promises(bundled);
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {

@@ -4,6 +4,7 @@
 #define KRATIXFS_DAEMON_USAGE_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +21,27 @@
 #define KFS_PROMISES_REL "../share/kratixfs/promises"
 #endif
 
+/* The folder this binary is in, into dir (PATH_MAX bytes); false when /proc says nothing. */
+static inline bool kfs_self_dir(char *dir)
+{
+	ssize_t n = readlink("/proc/self/exe", dir, PATH_MAX - 1);
+	if (n <= 0)
+		return false;
+	dir[n] = '\0';
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	return true;
+}
+
 /* The installed promises when they exist beside this binary, else the source tree's. Fills buf
  * (PATH_MAX bytes) and returns it, or returns KFS_DEFAULT_PROMISES. */
 static inline const char *kfs_bundled_promises(char *buf)
 {
 	char self[PATH_MAX], path[PATH_MAX + sizeof(KFS_PROMISES_REL) + 2];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
+	if (!kfs_self_dir(self))
 		return KFS_DEFAULT_PROMISES;
-	self[n] = '\0';
-	char *slash = strrchr(self, '/');
-	if (!slash)
-		return KFS_DEFAULT_PROMISES;
-	*slash = '\0';
 	snprintf(path, sizeof(path), "%s/%s", self, KFS_PROMISES_REL);
 	struct stat st;
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || !realpath(path, buf))
