@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "samples.h"
 #include "kratixfs/buf.h"
 
 #define MAX_N	      10000000
@@ -39,33 +40,13 @@
 
 extern char **environ;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted samples, in microseconds. */
-static double pct_us(const uint64_t *sorted, size_t n, double p)
-{
-	size_t i = (size_t)(p / 100.0 * (double)n);
-	return (double)sorted[i >= n ? n - 1 : i] / 1000.0;
-}
-
 static void print_stats(uint64_t *samples, size_t n, uint64_t total_ns)
 {
 	qsort(samples, n, sizeof(*samples), cmp_u64);
 	printf("n %zu\n", n);
-	printf("median_us %.2f\n", pct_us(samples, n, 50));
-	printf("p90_us %.2f\n", pct_us(samples, n, 90));
-	printf("p99_us %.2f\n", pct_us(samples, n, 99));
+	printf("median_us %.2f\n", percentile_us(samples, n, 50));
+	printf("p90_us %.2f\n", percentile_us(samples, n, 90));
+	printf("p99_us %.2f\n", percentile_us(samples, n, 99));
 	printf("max_us %.2f\n", (double)samples[n - 1] / 1000.0);
 	printf("total_s %.3f\n", (double)total_ns / 1e9);
 	printf("per_s %.0f\n", (double)n * 1e9 / (double)total_ns);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "samples.h"
 #include "kratixfs/doc.h"
 #include "kratixfs/error.h"
 #include "kratixfs/files.h"
@@ -20,28 +21,6 @@
 #define DEFAULT_ITERATIONS 20000
 #define MAX_ITERATIONS	   10000000
 #define LOAD_ITERATIONS	   200
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted samples, in microseconds. */
-static double percentile_us(const uint64_t *sorted, size_t n, double p)
-{
-	size_t i = (size_t)(p / 100.0 * (double)n);
-	if (i >= n)
-		i = n - 1;
-	return (double)sorted[i] / 1000.0;
-}
 
 /* The median time of loading the promises folder, which `kratixfs render` pays once per process:
  * it tells how much of the whole-process time is start-up rather than rendering. */
