@@ -17,6 +17,9 @@ struct kfs_render_input {
 			       * different one; NULL to take the document's own */
 	const char *data;     /* the input document: a request, or the Promise for type promise */
 	size_t len;
+	struct kfs_node *doc; /* data already parsed, or NULL: kfs_render takes it over (it becomes
+			       * the result's object), so a caller that parsed to choose the
+			       * promise does not parse twice */
 };
 
 struct kfs_output {

@@ -203,6 +203,8 @@ int cmd_render(int argc, char **argv)
 	}
 	if (in.promise->warnings.len)
 		cli_print_lines(in.promise->dir, in.promise->warnings.data);
+	in.doc = doc;
+	doc = NULL; /* kfs_render takes it over */
 	rc = kfs_render(&in, &result, &err);
 	if (rc < 0) {
 		cli_report(path.data, &err);

@@ -91,8 +91,8 @@ static void render_case(const struct kfs_promise *p, const char *input_path, str
 			.action = KFS_WF_CONFIGURE,
 			.data = input.data,
 			.len = input.len,
+			.doc = doc, /* NULL when it does not parse: render reports why */
 		};
-		kfs_node_free(doc);
 		rc = kfs_render(&in, &out, &err);
 	}
 	if (rc < 0) {

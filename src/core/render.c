@@ -194,8 +194,10 @@ int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *r,
 	       struct kfs_error *err)
 {
 	memset(r, 0, sizeof(*r));
-	int rc = kfs_doc_parse(in->data, in->len, "object.yaml", &r->object, err);
-	if (rc < 0)
+	int rc = 0;
+	if (in->doc)
+		r->object = in->doc;
+	else if (kfs_doc_parse(in->data, in->len, "object.yaml", &r->object, err) < 0)
 		return -EINVAL;
 	if ((rc = admit_input(in, r->object, err)) < 0)
 		return rc;

@@ -781,9 +781,10 @@ static int render_request(struct kfs_store *s, struct request *r, const char *da
 	} else {
 		p = match_promise(s, doc, err);
 	}
-	kfs_node_free(doc);
-	if (!p)
+	if (!p) {
+		kfs_node_free(doc);
 		return -EINVAL;
+	}
 	struct kfs_render_input in = {
 		.promise = p,
 		.type = promise_wf ? KFS_WF_PROMISE : KFS_WF_RESOURCE,
@@ -791,6 +792,7 @@ static int render_request(struct kfs_store *s, struct request *r, const char *da
 		.name = slot ? NULL : r->name,
 		.data = data,
 		.len = len,
+		.doc = doc,
 	};
 	rc = kfs_render(&in, res, err);
 	if (rc == 0 || rc == -EIO) {

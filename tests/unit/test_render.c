@@ -212,6 +212,24 @@ static void test_rejected_input(void **state)
 	kfs_render_result_free(&r);
 }
 
+/* A caller that parsed the input already hands the tree over instead of parsing twice. */
+static void test_preparsed_input(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_node *doc;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_doc_parse(request, strlen(request), "r.yaml", &doc, &err), 0);
+	struct kfs_render_input in = {.promise = f->p, .type = KFS_WF_RESOURCE, .data = "not: [yaml",
+				      .len = 10, .doc = doc};
+	struct kfs_render_result r;
+	if (kfs_render(&in, &r, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_ptr_equal(r.object, doc);
+	assert_string_equal(kfs_render_output(&r, "app.yaml")->data,
+			    "name: web1\ntier: web\npipeline: first\npromise: v2\n");
+	kfs_render_result_free(&r);
+}
+
 /* A request written into a folder takes the folder's name, and may not claim another. */
 static void test_folder_name(void **state)
 {
@@ -289,6 +307,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_promise_workflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folder_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preparsed_input, setup, teardown),
 		cmocka_unit_test(test_render_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
