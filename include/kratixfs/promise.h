@@ -14,6 +14,9 @@
 
 enum kfs_wtype { KFS_WF_PROMISE, KFS_WF_RESOURCE };
 enum kfs_waction { KFS_WF_CONFIGURE, KFS_WF_DELETE };
+/* Kratix's words for them: "promise"/"resource", "configure"/"delete". */
+extern const char *const kfs_wtype_names[2];
+extern const char *const kfs_waction_names[2];
 
 /* One file a container renders: its path relative to templates/output (or "status.yaml" and
  * "destination-selectors.yaml" for the metadata ones). */

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const wtype_names[] = {"promise", "resource"};
-static const char *const waction_names[] = {"configure", "delete"};
+const char *const kfs_wtype_names[2] = {"promise", "resource"};
+const char *const kfs_waction_names[2] = {"configure", "delete"};
 
 /* ---------- small helpers ---------- */
 
@@ -105,15 +105,15 @@ static int load_workflow_names(struct kfs_promise *p, const char *file, struct k
 	for (int t = 0; t < 2; t++) {
 		for (int a = 0; a < 2; a++) {
 			const struct kfs_node *list =
-				kfs_map_get(kfs_map_get(wfs, wtype_names[t]), waction_names[a]);
+				kfs_map_get(kfs_map_get(wfs, kfs_wtype_names[t]), kfs_waction_names[a]);
 			if (!list)
 				continue;
 			if (list->type != KFS_SEQ)
 				return kfs_error_set(err, -EINVAL,
 						     "%s:%d: spec.workflows.%s.%s must be a list of "
 						     "Pipelines",
-						     file, list->line, wtype_names[t],
-						     waction_names[a]);
+						     file, list->line, kfs_wtype_names[t],
+						     kfs_waction_names[a]);
 			struct kfs_workflow *wf = &p->workflows[t][a];
 			wf->pipelines = kfs_xcalloc(list->len, sizeof(*wf->pipelines));
 			for (size_t i = 0; i < list->len; i++) {
@@ -125,7 +125,7 @@ static int load_workflow_names(struct kfs_promise *p, const char *file, struct k
 						err, -EINVAL,
 						"%s:%d: spec.workflows.%s.%s[%zu] needs metadata.name "
 						"and spec.containers",
-						file, pl->line, wtype_names[t], waction_names[a], i);
+						file, pl->line, kfs_wtype_names[t], kfs_waction_names[a], i);
 				struct kfs_pipeline *pipe = &wf->pipelines[wf->npipelines++];
 				pipe->name = kfs_xstrdup(name);
 				pipe->containers = kfs_xcalloc(cs->len, sizeof(*pipe->containers));
@@ -334,7 +334,7 @@ int kfs_promise_load_dir(const char *dir, struct kfs_promise **out, struct kfs_e
 				for (size_t c = 0; c < pl->ncontainers && rc == 0; c++) {
 					struct kfs_buf label = {0};
 					kfs_buf_printf(&label, "workflows/%s/%s/%s/%s",
-						       wtype_names[t], waction_names[a], pl->name,
+						       kfs_wtype_names[t], kfs_waction_names[a], pl->name,
 						       pl->containers[c].name);
 					rc = load_container(&pl->containers[c], dir, label.data,
 							    err);

@@ -7,8 +7,6 @@
 
 #include "kratixfs/status.h"
 
-static const char *const wtype_names[] = {"promise", "resource"};
-static const char *const waction_names[] = {"configure", "delete"};
 
 static bool is_yaml_path(const char *path)
 {
@@ -203,8 +201,8 @@ int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *r,
 		return rc;
 	const struct kfs_workflow *wf = &in->promise->workflows[in->type][in->action];
 	struct kfs_node *workflow = kfs_node_new(KFS_MAP);
-	kfs_map_set(workflow, "type", kfs_node_new_str(wtype_names[in->type]));
-	kfs_map_set(workflow, "action", kfs_node_new_str(waction_names[in->action]));
+	kfs_map_set(workflow, "type", kfs_node_new_str(kfs_wtype_names[in->type]));
+	kfs_map_set(workflow, "action", kfs_node_new_str(kfs_waction_names[in->action]));
 	struct kfs_tcontext ctx = {
 		.root = r->object,
 		.promise = in->promise->tcontext_promise,
@@ -228,7 +226,7 @@ int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *r,
 	}
 	if (rc == 0 && in->pipeline && !ran)
 		rc = kfs_error_set(err, -EIO, "pipeline %s is not in the %s %s workflow of promise %s",
-				   in->pipeline, wtype_names[in->type], waction_names[in->action],
+				   in->pipeline, kfs_wtype_names[in->type], kfs_waction_names[in->action],
 				   in->promise->name);
 	if (rc < 0)
 		kfs_buf_printf(&r->log, "error: %s\n", err ? err->msg : "render failed");
