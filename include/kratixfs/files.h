@@ -18,6 +18,8 @@ int kfs_write_file(const char *dir, const char *rel, const char *data, size_t le
  * writer is done, as Kratix reads a pipeline's output after its container exits. */
 int kfs_write_new_file(const char *dir, const char *rel, const char *data, size_t len,
 		       struct kfs_error *err);
+/* Makes dir and its missing parents (mode 0755); an existing one is fine. */
+int kfs_mkdir_p(const char *dir, struct kfs_error *err);
 /* Removes dir and everything under it; a missing dir is fine. */
 int kfs_remove_tree(const char *dir, struct kfs_error *err);
 /* Lists the files under dir (skipping names that start with '.'), relative, '/'-separated and

@@ -27,6 +27,7 @@ int kfs_read_file(const char *path, struct kfs_buf *out, struct kfs_error *err)
 	return 0;
 }
 
+/* Makes every folder of path up to its last '/' (all of it when it ends in one). */
 static int mkdir_parents(char *path, struct kfs_error *err)
 {
 	for (char *p = path + 1; *p; p++) {
@@ -40,6 +41,15 @@ static int mkdir_parents(char *path, struct kfs_error *err)
 			return kfs_error_set(err, -e, "%.*s: %s", (int)(p - path), path, strerror(e));
 	}
 	return 0;
+}
+
+int kfs_mkdir_p(const char *dir, struct kfs_error *err)
+{
+	struct kfs_buf path = {0};
+	kfs_buf_printf(&path, "%s/", dir);
+	int rc = mkdir_parents(path.data, err);
+	kfs_buf_free(&path);
+	return rc;
 }
 
 /* Opens path with flags, creating missing parent folders only when the open says they are

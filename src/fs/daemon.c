@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "kratixfs/buf.h"
+#include "kratixfs/files.h"
 
 #define DEFAULT_MAX_INPUT (1024 * 1024)
 /* Quiet time after the last change of a template before reloading, and the longest wait while
@@ -203,24 +204,6 @@ static void logf_(const struct logger *lg, enum kfs_log_level level, const char 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	log_line((void *)lg, level, line);
-}
-
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 static char *default_state_dir(void)
@@ -572,10 +555,16 @@ int kfs_daemon_main(int argc, char **argv)
 		goto out;
 	}
 	char *state_arg = conf.state ? kfs_xstrdup(conf.state) : default_state_dir();
-	int e = mkdir_p(state_arg);
+	/* The state holds every request: a new state folder is the daemon's user's alone. */
+	struct kfs_error merr = {0};
+	int e = 0;
+	if (mkdir(state_arg, 0700) < 0 && errno == ENOENT &&
+	    (e = kfs_mkdir_p(state_arg, &merr)) == 0)
+		chmod(state_arg, 0700);
 	state = e == 0 ? realpath(state_arg, NULL) : NULL;
 	if (!state) {
-		fprintf(stderr, "kratixfs: -o state=%s: %s\n", state_arg, strerror(e ? -e : errno));
+		fprintf(stderr, "kratixfs: -o state=%s: %s\n", state_arg,
+			e ? merr.msg : strerror(errno));
 		free(state_arg);
 		goto out;
 	}

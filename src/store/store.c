@@ -1514,27 +1514,6 @@ static int recover(struct kfs_store *s, struct kfs_error *err)
 	return rc;
 }
 
-static int mkdir_p(const char *path, struct kfs_error *err)
-{
-	char *p = kfs_xstrdup(path);
-	for (char *c = p + 1;; c++) {
-		if (*c != '/' && *c != '\0')
-			continue;
-		char saved = *c;
-		*c = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			int rc = kfs_error_set(err, -errno, "%s: %s", p, strerror(errno));
-			free(p);
-			return rc;
-		}
-		*c = saved;
-		if (!saved)
-			break;
-	}
-	free(p);
-	return 0;
-}
-
 int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 		   struct kfs_error *err)
 {
@@ -1552,7 +1531,7 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 	s->slot = request_new("");
 	struct kfs_buf dir = {0};
 	kfs_buf_printf(&dir, "%s/scratch", s->state_dir);
-	int rc = mkdir_p(dir.data, err);
+	int rc = kfs_mkdir_p(dir.data, err);
 	kfs_buf_free(&dir);
 	bool *changed = NULL;
 	if (rc == 0)
