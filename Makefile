@@ -5,7 +5,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 # systemd: systemd-analyze verifies the unit in `make check`; tree prints the demo's mount.
 DEBIAN_DEPS = meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3 libyaml-dev \
-              libgit2-dev libcmocka-dev valgrind vim git diffutils yq gawk systemd tree python3
+              libgit2-dev zlib1g-dev libcmocka-dev valgrind vim git diffutils yq gawk systemd tree python3 bash-builtins
 
 # The demo: a mount at ./kratix, its state folder, Git state store and log under build/demo/.
 DEMO_MNT   = $(CURDIR)/kratix

@@ -20,6 +20,8 @@ void kfs_buf_addc(struct kfs_buf *b, char c);
 void kfs_buf_fill(struct kfs_buf *b, char c, size_t n);
 /* Appends printf-formatted text. */
 void kfs_buf_printf(struct kfs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Makes room for extra more bytes (and the NUL), for a writer that fills data + len itself. */
+void kfs_buf_reserve(struct kfs_buf *b, size_t extra);
 /* Empties b, keeping its memory. */
 void kfs_buf_reset(struct kfs_buf *b);
 /* Hands the bytes to the caller (never NULL; "" when empty) and empties b. */

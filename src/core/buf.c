@@ -48,7 +48,7 @@ char *kfs_xstrdup(const char *s)
 	return kfs_xstrndup(s, strlen(s));
 }
 
-static void reserve(struct kfs_buf *b, size_t extra)
+void kfs_buf_reserve(struct kfs_buf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1;
 	if (need <= b->cap)
@@ -62,7 +62,7 @@ static void reserve(struct kfs_buf *b, size_t extra)
 
 void kfs_buf_add(struct kfs_buf *b, const char *s, size_t len)
 {
-	reserve(b, len);
+	kfs_buf_reserve(b, len);
 	if (len)
 		memcpy(b->data + b->len, s, len);
 	b->len += len;
@@ -76,14 +76,14 @@ void kfs_buf_adds(struct kfs_buf *b, const char *s)
 
 void kfs_buf_addc(struct kfs_buf *b, char c)
 {
-	reserve(b, 1);
+	kfs_buf_reserve(b, 1);
 	b->data[b->len++] = c;
 	b->data[b->len] = '\0';
 }
 
 void kfs_buf_fill(struct kfs_buf *b, char c, size_t n)
 {
-	reserve(b, n);
+	kfs_buf_reserve(b, n);
 	memset(b->data + b->len, c, n);
 	b->len += n;
 	b->data[b->len] = '\0';
@@ -97,7 +97,7 @@ void kfs_buf_printf(struct kfs_buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n <= 0)
 		return;
-	reserve(b, (size_t)n);
+	kfs_buf_reserve(b, (size_t)n);
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);

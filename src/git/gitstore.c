@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "kratixfs/buf.h"
+#include "kratixfs/gitpacks.h"
 
 /* Kratix's gitAuthor defaults to name "kratix" and no email; libgit2 refuses an empty email, so
  * kratixfs signs with Kratix's own domain. */
@@ -46,6 +47,7 @@ struct kfs_git {
 
 	pthread_mutex_t rlock; /* the repository handle, agg parts, retry works */
 	git_repository *repo;
+	struct kfs_gitpacks *packs; /* repo's object database */
 	struct agg *agg;
 	size_t nagg, aggseq;
 	struct kfs_git_work *retry;
@@ -347,11 +349,11 @@ static int empty_tree(git_repository *repo, git_oid *id)
 	return rc;
 }
 
-/* Commits tree on parent (NULL: a root commit) and moves refname to it if it still points at
- * expect (NULL: if it does not exist yet); -EAGAIN when another writer moved it first. */
-static int commit_tree(git_repository *repo, const char *refname, const git_oid *parent,
-		       const git_oid *expect, const git_oid *tree_id, const char *msg, git_oid *out,
-		       const char *path, struct kfs_error *err)
+/* Commits tree on parent (NULL: a root commit) and moves the branch to it if it still points at
+ * expect (NULL: if it does not exist yet); -EAGAIN when another writer moved it first. The new
+ * objects reach the disk, as one pack, before the branch may point at them. */
+static int commit_tree(struct kfs_git *g, const git_oid *parent, const git_oid *expect,
+		       const git_oid *tree_id, const char *msg, git_oid *out, struct kfs_error *err)
 {
 	git_signature *sig = NULL;
 	git_tree *tree = NULL;
@@ -359,19 +361,24 @@ static int commit_tree(git_repository *repo, const char *refname, const git_oid 
 	git_reference *ref = NULL;
 	int rc = git_signature_now(&sig, AUTHOR_NAME, AUTHOR_EMAIL);
 	if (rc == 0)
-		rc = git_tree_lookup(&tree, repo, tree_id);
+		rc = git_tree_lookup(&tree, g->repo, tree_id);
 	if (rc == 0 && parent)
-		rc = git_commit_lookup(&pc, repo, parent);
+		rc = git_commit_lookup(&pc, g->repo, parent);
 	const git_commit *parents[1] = {pc};
 	if (rc == 0)
-		rc = git_commit_create(out, repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0,
+		rc = git_commit_create(out, g->repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0,
 				       parents);
+	if (rc == 0 && kfs_gitpacks_flush(g->packs, err)) {
+		rc = -EIO;
+		goto out;
+	}
 	if (rc == 0) {
 		if (expect)
-			rc = git_reference_create_matching(&ref, repo, refname, out, 1, expect,
+			rc = git_reference_create_matching(&ref, g->repo, g->refname, out, 1, expect,
 							   "kratixfs: commit");
 		else
-			rc = git_reference_create(&ref, repo, refname, out, 0, "kratixfs: commit");
+			rc = git_reference_create(&ref, g->repo, g->refname, out, 0,
+						  "kratixfs: commit");
 	}
 	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS)
 		rc = -EAGAIN;
@@ -379,7 +386,8 @@ static int commit_tree(git_repository *repo, const char *refname, const git_oid 
 		rc = git_fail(err,
 			      rc == GIT_ELOCKED ? "the branch is locked (another git process?)"
 						: "committing",
-			      path);
+			      g->path);
+out:
 	git_reference_free(ref);
 	git_commit_free(pc);
 	git_tree_free(tree);
@@ -445,8 +453,8 @@ static int apply_batch(struct kfs_git *g, const struct kfs_git_work *const *work
 			return 0;
 		}
 		kfs_buf_addc(&msg, '\n');
-		int rc = commit_tree(g->repo, g->refname, has ? &head : NULL, has ? &head : NULL,
-				     &tree_id, msg.data, &commit, g->path, err);
+		int rc = commit_tree(g, has ? &head : NULL, has ? &head : NULL, &tree_id, msg.data,
+				     &commit, err);
 		kfs_buf_free(&msg);
 		if (rc == -EAGAIN)
 			continue;
@@ -649,7 +657,10 @@ static int replay(struct kfs_git *g, const git_oid *local, const git_oid *remote
 	git_revwalk *walk = NULL;
 	struct edits e = {0};
 	struct kfs_buf msg = {0};
-	int rc = git_commit_lookup(&lc, g->repo, local);
+	/* The fetch, through another handle, brought the remote's objects in a new pack. */
+	int rc = kfs_gitpacks_refresh(g->packs, err);
+	if (rc == 0)
+		rc = git_commit_lookup(&lc, g->repo, local);
 
 	if (rc == 0)
 		rc = git_commit_lookup(&rc_, g->repo, remote);
@@ -706,8 +717,7 @@ static int replay(struct kfs_git *g, const git_oid *local, const git_oid *remote
 		rc = rc ? git_fail(err, "moving the branch", g->path) : 0;
 	} else {
 		kfs_buf_addc(&msg, '\n');
-		rc = commit_tree(g->repo, g->refname, remote, local, &tree_id, msg.data, &commit,
-				 g->path, err);
+		rc = commit_tree(g, remote, local, &tree_id, msg.data, &commit, err);
 		if (rc == -EAGAIN)
 			rc = kfs_error_set(err, -EIO, "git %s: the branch moved while re-applying",
 					   g->path);
@@ -1050,6 +1060,9 @@ int kfs_git_open(const struct kfs_git_options *opts, struct kfs_git **out, struc
 		rc = git_fail(err, "opening or creating the bare repository", g->path);
 		goto fail;
 	}
+	rc = kfs_gitpacks_attach(g->repo, &g->packs, err);
+	if (rc)
+		goto fail;
 	if (pthread_create(&g->thread, NULL, background, g) != 0) {
 		rc = kfs_error_set(err, -EAGAIN, "git %s: cannot start the push thread", g->path);
 		goto fail;
@@ -1085,6 +1098,7 @@ void kfs_git_close(struct kfs_git *g)
 	for (size_t i = 0; i < g->nretry; i++)
 		kfs_git_work_free(&g->retry[i]);
 	free(g->retry);
+	kfs_gitpacks_free(g->packs);
 	git_repository_free(g->repo);
 	pthread_cond_destroy(&g->qcond);
 	pthread_mutex_destroy(&g->qlock);

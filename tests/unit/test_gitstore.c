@@ -19,27 +19,6 @@
 #include "testutil.h"
 
 /* Runs a shell command and returns its stdout (malloc'd). */
-static char *sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	struct kfs_buf b = {0};
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-		kfs_buf_add(&b, chunk, n);
-	int st = pclose(p);
-	if (st != 0)
-		fail_msg("command failed (%d): %s\n%s", st, cmd, b.data ? b.data : "");
-	return kfs_buf_steal(&b);
-}
-
 static struct kfs_node *yaml(const char *text)
 {
 	struct kfs_node *n = NULL;
@@ -91,7 +70,7 @@ static void test_id5(void **state)
 	memset(long_in, 'a', 199);
 	long_in[199] = '\0';
 	kfs_git_id5(long_in, id); /* several blocks */
-	char *want = sh("printf '%%s' %s | md5sum | cut -c1-5 | tr -d '\\n'", long_in);
+	char *want = tu_sh("printf '%%s' %s | md5sum | cut -c1-5 | tr -d '\\n'", long_in);
 	assert_string_equal(id, want);
 	free(want);
 	free(long_in);
@@ -312,30 +291,30 @@ static void test_nested_paths_idempotent_delete(void **state)
 	char c1[41], c2[41];
 
 	assert_true(commit_request(f, "my-db", outs, 2, NULL, false, c1));
-	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
 	assert_string_equal(ls, "default/resources/default/postgresql/my-db/instance-configure/"
 				"5058f/postgresql-instance.yaml\n"
 				"default/resources/default/postgresql/my-db/instance-configure/"
 				"5058f/sub/b.yaml\n");
 	free(ls);
-	char *log = sh("git --git-dir=%s log --format='%%an %%s' main", f->repo);
+	char *log = tu_sh("git --git-dir=%s log --format='%%an %%s' main", f->repo);
 	assert_string_equal(log, "kratix Update from: my-db\n");
 	free(log);
-	char *head = sh("git --git-dir=%s rev-parse main | tr -d '\\n'", f->repo);
+	char *head = tu_sh("git --git-dir=%s rev-parse main | tr -d '\\n'", f->repo);
 	assert_string_equal(head, c1);
 	free(head);
-	free(sh("git --git-dir=%s fsck --strict 2>&1", f->repo));
+	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", f->repo));
 
 	/* The same render again: no commit, the head is reported. */
 	assert_false(commit_request(f, "my-db", outs, 2, NULL, false, c2));
 	assert_string_equal(c1, c2);
-	char *count = sh("git --git-dir=%s rev-list --count main", f->repo);
+	char *count = tu_sh("git --git-dir=%s rev-list --count main", f->repo);
 	assert_string_equal(count, "1\n");
 	free(count);
 
 	/* A render without sub/b.yaml removes it, and its now empty folder. */
 	assert_true(commit_request(f, "my-db", outs, 1, NULL, false, NULL));
-	ls = sh("git --git-dir=%s ls-tree -r -t --name-only main | grep -c sub || true", f->repo);
+	ls = tu_sh("git --git-dir=%s ls-tree -r -t --name-only main | grep -c sub || true", f->repo);
 	assert_string_equal(ls, "0\n");
 	free(ls);
 
@@ -343,13 +322,13 @@ static void test_nested_paths_idempotent_delete(void **state)
 	struct kfs_output other[] = {OUT("p", "x.yaml", "x: 1\n")};
 	assert_true(commit_request(f, "other", other, 1, NULL, false, NULL));
 	assert_true(commit_request(f, "my-db", outs, 1, NULL, true, NULL));
-	ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
 	assert_string_equal(ls, "default/resources/default/postgresql/other/p/5058f/x.yaml\n");
 	free(ls);
-	log = sh("git --git-dir=%s log -1 --format='%%an <%%ae> %%s' main", f->repo);
+	log = tu_sh("git --git-dir=%s log -1 --format='%%an <%%ae> %%s' main", f->repo);
 	assert_string_equal(log, "kratix <kratix@kratix.io> Delete from: my-db\n");
 	free(log);
-	free(sh("git --git-dir=%s fsck --strict 2>&1", f->repo));
+	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", f->repo));
 	/* No work tree, no index: the repository stays bare. */
 	assert_int_equal(access(f->repo, F_OK), 0);
 	char idx[600];
@@ -379,13 +358,13 @@ static void test_batch_message(void **state)
 	}
 	assert_int_equal(kfs_git_commit(f->g, w, 2, &res, &err), 0);
 	assert_true(res.changed);
-	char *log = sh("git --git-dir=%s log --format=%%B main", f->repo);
+	char *log = tu_sh("git --git-dir=%s log --format=%%B main", f->repo);
 	assert_string_equal(log, "Update from: one\nUpdate from: two\n\n");
 	free(log);
 	/* A delete of something never written changes nothing and makes no commit. */
 	assert_int_equal(kfs_git_commit(f->g, &w[2], 1, &res, &err), 0);
 	assert_false(res.changed);
-	char *count = sh("git --git-dir=%s rev-list --count main", f->repo);
+	char *count = tu_sh("git --git-dir=%s rev-list --count main", f->repo);
 	assert_string_equal(count, "1\n");
 	free(count);
 	for (int i = 0; i < 3; i++)
@@ -404,7 +383,7 @@ static void test_directory_routing_paths(void **state)
 	assert_true(commit_request(f, "my-db", outs, 2, sel, false, NULL));
 	char id[6];
 	kfs_git_id5("prod", id);
-	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
 	char want[1024];
 	snprintf(want, sizeof(want),
 		 "dev/resources/default/postgresql/my-db/p1/5058f/a.yaml\n"
@@ -416,7 +395,7 @@ static void test_directory_routing_paths(void **state)
 	/* Routed elsewhere: the old destination's files go. */
 	struct kfs_node *sel2 = yaml("- matchLabels: {environment: prod}\n");
 	assert_true(commit_request(f, "my-db", outs, 1, sel2, false, NULL));
-	ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
 	assert_string_equal(ls, "prod/resources/default/postgresql/my-db/p1/5058f/a.yaml\n");
 	free(ls);
 	kfs_node_free(sel);
@@ -440,13 +419,13 @@ static void test_promise_dependencies(void **state)
 	assert_int_equal(kfs_git_work_build(&f->d, &r, &w, NULL, &err), 0);
 	assert_int_equal(kfs_git_commit(f->g, &w, 1, &res, &err), 0);
 	kfs_git_work_free(&w);
-	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
 	assert_string_equal(ls, "default/dependencies/postgresql/5058f/static/"
 				"postgresql-dependencies.yaml\n"
 				"default/dependencies/postgresql/promise-configure/5058f/"
 				"operator.yaml\n");
 	free(ls);
-	char *log = sh("git --git-dir=%s log --format=%%s main", f->repo);
+	char *log = tu_sh("git --git-dir=%s log --format=%%s main", f->repo);
 	assert_string_equal(log, "Update from: postgresql\n");
 	free(log);
 	fx_free(f);
@@ -472,11 +451,11 @@ static void test_mode_none(void **state)
 	assert_int_equal(kfs_git_work_build(&f->d, &r, &w, NULL, &err), 0);
 	assert_int_equal(kfs_git_commit(f->g, &w, 1, &res, &err), 0);
 	kfs_git_work_free(&w);
-	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main -- flat", f->repo);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main -- flat", f->repo);
 	assert_string_equal(ls, "flat/.kratix/kratix-platform-system-pg-pc-"
 				"45f0f.flat-5058f.yaml\nflat/a.yaml\nflat/d/b.yaml\n");
 	free(ls);
-	char *idx = sh("git --git-dir=%s show main:flat/.kratix/kratix-platform-system-pg-pc-"
+	char *idx = tu_sh("git --git-dir=%s show main:flat/.kratix/kratix-platform-system-pg-pc-"
 		       "45f0f.flat-5058f.yaml",
 		       f->repo);
 	assert_string_equal(idx, "files:\n- flat/a.yaml\n- flat/d/b.yaml\n");
@@ -488,7 +467,7 @@ static void test_mode_none(void **state)
 	assert_int_equal(kfs_git_commit(f->g, &w, 1, &res, &err), 0);
 	assert_true(res.changed);
 	kfs_git_work_free(&w);
-	ls = sh("git --git-dir=%s ls-tree -r --name-only main -- flat", f->repo);
+	ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main -- flat", f->repo);
 	assert_string_equal(ls, "flat/.kratix/kratix-platform-system-pg-pc-"
 				"45f0f.flat-5058f.yaml\nflat/a.yaml\n");
 	free(ls);
@@ -498,7 +477,7 @@ static void test_mode_none(void **state)
 	assert_int_equal(kfs_git_work_build(&f->d, &r, &w, NULL, &err), 0);
 	assert_int_equal(kfs_git_commit(f->g, &w, 1, &res, &err), 0);
 	kfs_git_work_free(&w);
-	ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
 	assert_string_equal(ls, "");
 	free(ls);
 	fx_free(f);
@@ -512,16 +491,16 @@ static void test_mode_aggregated(void **state)
 	struct kfs_output o2[] = {OUT("p", "z.yaml", "z: 1\n")};
 	assert_true(commit_request(f, "zeta", o2, 1, NULL, false, NULL));
 	assert_true(commit_request(f, "alpha", o1, 2, NULL, false, NULL));
-	char *agg = sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
+	char *agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
 	/* Ordered by WorkPlacement name (alpha's before zeta's), joined by "\n---\n". */
 	assert_string_equal(agg, "a: 1\n\n---\nb: 1\n\n---\nz: 1\n");
 	free(agg);
 	assert_true(commit_request(f, "alpha", o1, 2, NULL, true, NULL));
-	agg = sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
+	agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
 	assert_string_equal(agg, "z: 1\n");
 	free(agg);
 	assert_true(commit_request(f, "zeta", o2, 1, NULL, true, NULL));
-	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
 	assert_string_equal(ls, "");
 	free(ls);
 	fx_free(f);
@@ -554,7 +533,7 @@ static void *writer(void *p)
 		kfs_git_work_free(&w);
 		/* The commit exists when the call returns. */
 		char *has =
-		    sh("git --git-dir=%s cat-file -e %s && echo ok", a->f->repo, res.commit);
+		    tu_sh("git --git-dir=%s cat-file -e %s && echo ok", a->f->repo, res.commit);
 		assert_string_equal(has, "ok\n");
 		free(has);
 	}
@@ -575,16 +554,16 @@ static void test_concurrent_writers(void **state)
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < 8; i++) {
 		char *v =
-		    sh("git --git-dir=%s show main:default/resources/default/pg/req-%d/p/5058f/"
+		    tu_sh("git --git-dir=%s show main:default/resources/default/pg/req-%d/p/5058f/"
 		       "r.yaml",
 		       f->repo, i);
 		assert_string_equal(v, "round: 4\n"); /* nobody's last write was lost */
 		free(v);
 	}
-	char *count = sh("git --git-dir=%s rev-list --count main", f->repo);
+	char *count = tu_sh("git --git-dir=%s rev-list --count main", f->repo);
 	assert_true(atoi(count) >= 1 && atoi(count) <= 40);
 	free(count);
-	free(sh("git --git-dir=%s fsck --strict 2>&1", f->repo));
+	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", f->repo));
 	fx_free(f);
 }
 
@@ -666,7 +645,7 @@ static void test_push_and_rejected_push(void **state)
 	snprintf(remote, sizeof(remote), "%s/remote.git", dir);
 	snprintf(ra, sizeof(ra), "%s/a.git", dir);
 	snprintf(rb, sizeof(rb), "%s/b.git", dir);
-	free(sh("git init -q --bare -b main %s", remote));
+	free(tu_sh("git init -q --bare -b main %s", remote));
 	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
 
 	struct kfs_git *a = open_pushing(ra, remote, &ea);
@@ -674,7 +653,7 @@ static void test_push_and_rejected_push(void **state)
 	put(a, &d, "from-a", "a: 1\n");
 	if (kfs_git_push_wait(a, 10000) != 0)
 		fail_msg("push: %s", ea.reason);
-	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", remote);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", remote);
 	assert_string_equal(ls, "default/resources/default/pg/from-a/p/5058f/r.yaml\n");
 	free(ls);
 	assert_true(ea.pushed_true >= 1);
@@ -685,26 +664,26 @@ static void test_push_and_rejected_push(void **state)
 	assert_int_equal(kfs_git_push_wait(b, 10000), 0);
 	put(a, &d, "from-a", "a: 2\n");
 	assert_int_equal(kfs_git_push_wait(a, 10000), 0);
-	ls = sh("git --git-dir=%s ls-tree -r --name-only main", remote);
+	ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", remote);
 	assert_string_equal(ls, "default/resources/default/pg/from-a/p/5058f/r.yaml\n"
 				"default/resources/default/pg/from-b/p/5058f/r.yaml\n");
 	free(ls);
 	char *v =
-	    sh("git --git-dir=%s show main:default/resources/default/pg/from-a/p/5058f/r.yaml",
+	    tu_sh("git --git-dir=%s show main:default/resources/default/pg/from-a/p/5058f/r.yaml",
 	       remote);
 	assert_string_equal(v, "a: 2\n");
 	free(v);
-	char *log = sh("git --git-dir=%s log --format=%%s main", remote);
+	char *log = tu_sh("git --git-dir=%s log --format=%%s main", remote);
 	assert_string_equal(log, "Update from: from-a\nUpdate from: from-b\nUpdate from: from-a\n");
 	free(log);
-	free(sh("git --git-dir=%s fsck --strict 2>&1", remote));
-	free(sh("git clone -q %s %s/clone && test -f "
+	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", remote));
+	free(tu_sh("git clone -q %s %s/clone && test -f "
 		"%s/clone/default/resources/default/pg/from-b/p/5058f/r.yaml",
 		remote, dir, dir));
 	/* The local branch follows the remote: both writers now agree. */
 	char ha[41], hb[41];
 	kfs_git_head(a, ha);
-	char *rh = sh("git --git-dir=%s rev-parse main | tr -d '\\n'", remote);
+	char *rh = tu_sh("git --git-dir=%s rev-parse main | tr -d '\\n'", remote);
 	assert_string_equal(ha, rh);
 	free(rh);
 	kfs_git_head(b, hb);
@@ -736,13 +715,13 @@ static void test_failing_remote_then_recovers(void **state)
 	assert_contains(ev.reason, "missing.git");
 	pthread_mutex_unlock(&ev.lock);
 
-	free(sh("git init -q --bare -b main %s", remote));
+	free(tu_sh("git init -q --bare -b main %s", remote));
 	kfs_git_push_now(g);
 	assert_int_equal(kfs_git_push_wait(g, 10000), 0);
 	pthread_mutex_lock(&ev.lock);
 	assert_true(ev.pushed_true >= 1);
 	pthread_mutex_unlock(&ev.lock);
-	char *ls = sh("git --git-dir=%s ls-tree -r --name-only main", remote);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", remote);
 	assert_string_equal(ls, "default/resources/default/pg/r1/p/5058f/r.yaml\n");
 	free(ls);
 	kfs_git_close(g);
@@ -794,7 +773,7 @@ static void test_locked_repository_retried(void **state)
 		usleep(20000);
 	}
 	assert_int_equal(ev.committed, 1);
-	char *ls = sh("git --git-dir=%s ls-tree -r --name-only %s", repo, ev.commit);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only %s", repo, ev.commit);
 	assert_string_equal(ls, "default/resources/default/pg/first/p/5058f/r.yaml\n"
 				"default/resources/default/pg/second/p/5058f/r.yaml\n");
 	free(ls);

@@ -2,9 +2,12 @@
 #ifndef KRATIXFS_TESTUTIL_H
 #define KRATIXFS_TESTUTIL_H
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kratixfs/buf.h"
 #include "kratixfs/error.h"
 #include "kratixfs/files.h"
 
@@ -30,6 +33,28 @@ static inline void tu_rmdir(char *dir)
 	struct kfs_error err = {0};
 	assert_int_equal(kfs_remove_tree(dir, &err), 0);
 	free(dir);
+}
+
+/* Runs a shell command and returns its standard output; a failing command fails the test. */
+static inline char *tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline char *tu_sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	struct kfs_buf b = {0};
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		kfs_buf_add(&b, chunk, n);
+	int st = pclose(p);
+	if (st != 0)
+		fail_msg("command failed (%d): %s\n%s", st, cmd, b.data ? b.data : "");
+	return kfs_buf_steal(&b);
 }
 
 /* Asserts that haystack contains needle, printing both when it does not. */

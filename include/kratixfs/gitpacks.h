@@ -1,0 +1,39 @@
+/* The object database kratixfs commits through: new objects are kept in memory and written to
+ * disk as one pack per commit (two files) instead of one loose file per object (about twelve a
+ * commit), and small packs are merged as they pile up, so the number of packs, and with it the
+ * cost of every object lookup, grows with the logarithm of the history.
+ *
+ *   kfs_gitpacks_attach(repo, &p, err)   gives repo this object database
+ *   ... git_blob_create_*, git_tree_create_updated, git_commit_create ...   (in memory)
+ *   kfs_gitpacks_flush(p, err)           before a reference may point at the new objects
+ *
+ * Packs are standard (version 2, with version 2 indexes): git, libgit2, Argo CD and Flux read
+ * them. The packs kratixfs writes hold no deltas, so merging copies entries byte for byte. Packs
+ * written by others (a fetch, git gc) are read, never merged. Not thread-safe: one caller at a
+ * time, as for the git_repository it serves. */
+#ifndef KRATIXFS_GITPACKS_H
+#define KRATIXFS_GITPACKS_H
+
+#include <git2.h>
+#include <stddef.h>
+
+#include "kratixfs/error.h"
+
+/* How many packs of one size make one pack of the next size. */
+#define KFS_GITPACKS_FANOUT 8
+
+struct kfs_gitpacks;
+
+int kfs_gitpacks_attach(git_repository *repo, struct kfs_gitpacks **out, struct kfs_error *err);
+/* Writes the objects created since the last flush as one pack (nothing to write: no pack), then
+ * merges the newest packs when KFS_GITPACKS_FANOUT of one size have piled up. */
+int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err);
+/* Looks at the pack folder again, for packs another process wrote (a fetch). Lookups that miss
+ * do it by themselves only when the folder changed since the last look. */
+int kfs_gitpacks_refresh(struct kfs_gitpacks *p, struct kfs_error *err);
+/* The number of packs this database wrote and still has (merged ones counted once). */
+size_t kfs_gitpacks_count(const struct kfs_gitpacks *p);
+/* Detaches nothing: the repository keeps the object database; this frees the bookkeeping. */
+void kfs_gitpacks_free(struct kfs_gitpacks *p);
+
+#endif

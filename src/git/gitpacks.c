@@ -1,0 +1,805 @@
+/* kratixfs's object database: an in-memory backend for new objects, written out as one pack per
+ * flush, and tiered merging of those packs. Formats: git's Documentation/gitformat-pack.txt
+ * (pack version 2, index version 2). */
+#include "kratixfs/gitpacks.h"
+
+#include <errno.h>
+#include <git2/sys/odb_backend.h>
+#include <git2/sys/repository.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "kratixfs/buf.h"
+#include "kratixfs/files.h"
+
+/* ---- SHA-1, for the checksums that end a pack and an index ------------------------------- */
+
+struct sha1 {
+	uint32_t h[5];
+	uint64_t len;
+	uint8_t buf[64];
+	size_t n;
+};
+
+static uint32_t rol(uint32_t x, int n)
+{
+	return (x << n) | (x >> (32 - n));
+}
+
+static void sha1_block(uint32_t h[5], const uint8_t *p)
+{
+	uint32_t w[80];
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (int i = 16; i < 80; i++)
+		w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+	for (int i = 0; i < 80; i++) {
+		uint32_t f, k;
+		if (i < 20)
+			f = (b & c) | (~b & d), k = 0x5a827999;
+		else if (i < 40)
+			f = b ^ c ^ d, k = 0x6ed9eba1;
+		else if (i < 60)
+			f = (b & c) | (b & d) | (c & d), k = 0x8f1bbcdc;
+		else
+			f = b ^ c ^ d, k = 0xca62c1d6;
+		uint32_t t = rol(a, 5) + f + e + k + w[i];
+		e = d;
+		d = c;
+		c = rol(b, 30);
+		b = a;
+		a = t;
+	}
+	h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+}
+
+static void sha1_init(struct sha1 *s)
+{
+	static const uint32_t iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
+				       0xc3d2e1f0};
+	memcpy(s->h, iv, sizeof(iv));
+	s->len = 0;
+	s->n = 0;
+}
+
+static void sha1_add(struct sha1 *s, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	s->len += len;
+	if (s->n) {
+		size_t take = 64 - s->n < len ? 64 - s->n : len;
+		memcpy(s->buf + s->n, p, take);
+		s->n += take, p += take, len -= take;
+		if (s->n < 64)
+			return;
+		sha1_block(s->h, s->buf);
+		s->n = 0;
+	}
+	for (; len >= 64; p += 64, len -= 64)
+		sha1_block(s->h, p);
+	memcpy(s->buf, p, len);
+	s->n = len;
+}
+
+static void sha1_done(struct sha1 *s, uint8_t out[20])
+{
+	uint64_t bits = s->len * 8;
+	uint8_t pad[72] = {0x80};
+	size_t padlen = (s->n < 56 ? 56 : 120) - s->n;
+	for (int i = 0; i < 8; i++)
+		pad[padlen + i] = (uint8_t)(bits >> (56 - 8 * i));
+	sha1_add(s, pad, padlen + 8);
+	for (int i = 0; i < 20; i++)
+		out[i] = (uint8_t)(s->h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+/* ---- new objects, in memory until the next flush -------------------------------------------- */
+
+struct memobj {
+	git_oid id;
+	git_object_t type;
+	size_t len;
+	unsigned char *data;
+};
+
+struct membackend {
+	git_odb_backend parent;
+	struct memobj *objs;
+	size_t n, cap;
+	uint32_t *slots; /* open addressing on the id's first bytes: index + 1, 0 is empty */
+	size_t nslots;	 /* a power of two, at least twice n */
+};
+
+static size_t slot_of(const git_oid *id, size_t nslots)
+{
+	uint32_t h;
+	memcpy(&h, id->id, sizeof(h));
+	return h & (nslots - 1);
+}
+
+static struct memobj *mem_find(struct membackend *m, const git_oid *id)
+{
+	for (size_t i = m->nslots ? slot_of(id, m->nslots) : 0; m->nslots;
+	     i = (i + 1) & (m->nslots - 1)) {
+		uint32_t s = m->slots[i];
+		if (!s)
+			return NULL;
+		if (git_oid_equal(&m->objs[s - 1].id, id))
+			return &m->objs[s - 1];
+	}
+	return NULL;
+}
+
+static void mem_index(struct membackend *m, size_t nslots)
+{
+	free(m->slots);
+	m->slots = kfs_xcalloc(nslots, sizeof(*m->slots));
+	m->nslots = nslots;
+	for (size_t k = 0; k < m->n; k++) {
+		size_t i = slot_of(&m->objs[k].id, nslots);
+		while (m->slots[i])
+			i = (i + 1) & (nslots - 1);
+		m->slots[i] = (uint32_t)(k + 1);
+	}
+}
+
+static int mem_write(git_odb_backend *b, const git_oid *id, const void *data, size_t len,
+		     git_object_t type)
+{
+	struct membackend *m = (struct membackend *)b;
+	if (mem_find(m, id))
+		return 0;
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 64;
+		m->objs = kfs_xrealloc(m->objs, m->cap * sizeof(*m->objs));
+	}
+	struct memobj *o = &m->objs[m->n++];
+	o->id = *id;
+	o->type = type;
+	o->len = len;
+	o->data = kfs_xmalloc(len ? len : 1);
+	memcpy(o->data, data, len);
+	if (m->n * 2 > m->nslots)
+		mem_index(m, m->nslots ? m->nslots * 2 : 128);
+	else {
+		size_t i = slot_of(id, m->nslots);
+		while (m->slots[i])
+			i = (i + 1) & (m->nslots - 1);
+		m->slots[i] = (uint32_t)m->n;
+	}
+	return 0;
+}
+
+static int mem_read(void **out, size_t *len, git_object_t *type, git_odb_backend *b,
+		    const git_oid *id)
+{
+	struct memobj *o = mem_find((struct membackend *)b, id);
+	if (!o)
+		return GIT_ENOTFOUND;
+	*out = git_odb_backend_data_alloc(b, o->len);
+	if (!*out)
+		return -1;
+	memcpy(*out, o->data, o->len);
+	*len = o->len;
+	*type = o->type;
+	return 0;
+}
+
+static int mem_read_header(size_t *len, git_object_t *type, git_odb_backend *b, const git_oid *id)
+{
+	struct memobj *o = mem_find((struct membackend *)b, id);
+	if (!o)
+		return GIT_ENOTFOUND;
+	*len = o->len;
+	*type = o->type;
+	return 0;
+}
+
+static int mem_exists(git_odb_backend *b, const git_oid *id)
+{
+	return mem_find((struct membackend *)b, id) != NULL;
+}
+
+static void mem_clear(struct membackend *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->objs[i].data);
+	m->n = 0;
+	if (m->slots)
+		memset(m->slots, 0, m->nslots * sizeof(*m->slots));
+}
+
+static void mem_free(git_odb_backend *b)
+{
+	struct membackend *m = (struct membackend *)b;
+	mem_clear(m);
+	free(m->objs);
+	free(m->slots);
+	free(m);
+}
+
+static struct membackend *mem_new(void)
+{
+	struct membackend *m = kfs_xcalloc(1, sizeof(*m));
+	m->parent.version = GIT_ODB_BACKEND_VERSION;
+	m->parent.read = mem_read;
+	m->parent.read_header = mem_read_header;
+	m->parent.write = mem_write;
+	m->parent.exists = mem_exists;
+	m->parent.free = mem_free;
+	return m;
+}
+
+/* ---- libgit2's pack backend, refreshed only when the pack folder changed -------------------- *
+ * libgit2 rescans the pack folder on every lookup that misses, and every new object misses
+ * once; the scan compares each pack with every loaded one. This wrapper lets a rescan through
+ * only when the folder's inode or times moved since the last one. */
+
+struct packproxy {
+	git_odb_backend parent;
+	git_odb_backend *inner;
+	char *dir;
+	struct stat seen;
+	bool have_seen;
+};
+
+#define INNER(b) (((struct packproxy *)(b))->inner)
+
+static int px_read(void **out, size_t *len, git_object_t *type, git_odb_backend *b,
+		   const git_oid *id)
+{
+	return INNER(b)->read(out, len, type, INNER(b), id);
+}
+
+static int px_read_prefix(git_oid *full, void **out, size_t *len, git_object_t *type,
+			  git_odb_backend *b, const git_oid *id, size_t n)
+{
+	return INNER(b)->read_prefix(full, out, len, type, INNER(b), id, n);
+}
+
+static int px_read_header(size_t *len, git_object_t *type, git_odb_backend *b, const git_oid *id)
+{
+	return INNER(b)->read_header(len, type, INNER(b), id);
+}
+
+static int px_exists(git_odb_backend *b, const git_oid *id)
+{
+	return INNER(b)->exists(INNER(b), id);
+}
+
+static int px_exists_prefix(git_oid *full, git_odb_backend *b, const git_oid *id, size_t n)
+{
+	return INNER(b)->exists_prefix(full, INNER(b), id, n);
+}
+
+static int px_foreach(git_odb_backend *b, git_odb_foreach_cb cb, void *payload)
+{
+	return INNER(b)->foreach(INNER(b), cb, payload);
+}
+
+static int px_writepack(git_odb_writepack **out, git_odb_backend *b, git_odb *odb,
+			git_indexer_progress_cb cb, void *payload)
+{
+	return INNER(b)->writepack(out, INNER(b), odb, cb, payload);
+}
+
+/* "Not here", without asking: libgit2 asks before it writes any object, and the pack
+ * backend answers every miss with a formatted error message, which cost more than the rest of
+ * a commit's lookups together. An object written again lands in the next pack a second time;
+ * merges keep one copy. */
+static int px_freshen(git_odb_backend *b, const git_oid *id)
+{
+	(void)b;
+	(void)id;
+	return GIT_ENOTFOUND;
+}
+
+/* True when the pack folder is not as the last call saw it (or cannot be seen). */
+static bool folder_changed(struct packproxy *px)
+{
+	struct stat st;
+	if (stat(px->dir, &st) != 0) {
+		px->have_seen = false;
+		return true;
+	}
+	bool same = px->have_seen && st.st_ino == px->seen.st_ino &&
+		    st.st_mtim.tv_sec == px->seen.st_mtim.tv_sec &&
+		    st.st_mtim.tv_nsec == px->seen.st_mtim.tv_nsec &&
+		    st.st_ctim.tv_sec == px->seen.st_ctim.tv_sec &&
+		    st.st_ctim.tv_nsec == px->seen.st_ctim.tv_nsec;
+	px->seen = st;
+	px->have_seen = true;
+	return !same;
+}
+
+static int px_refresh(git_odb_backend *b)
+{
+	struct packproxy *px = (struct packproxy *)b;
+	return folder_changed(px) ? px->inner->refresh(px->inner) : 0;
+}
+
+static int px_refresh_now(struct packproxy *px)
+{
+	folder_changed(px);
+	return px->inner->refresh(px->inner);
+}
+
+static void px_free(git_odb_backend *b)
+{
+	struct packproxy *px = (struct packproxy *)b;
+	px->inner->free(px->inner);
+	free(px->dir);
+	free(px);
+}
+
+static struct packproxy *px_new(git_odb_backend *inner, const char *dir)
+{
+	struct packproxy *px = kfs_xcalloc(1, sizeof(*px));
+	px->parent.version = GIT_ODB_BACKEND_VERSION;
+	px->parent.read = px_read;
+	px->parent.read_prefix = px_read_prefix;
+	px->parent.read_header = px_read_header;
+	px->parent.exists = px_exists;
+	px->parent.exists_prefix = px_exists_prefix;
+	px->parent.refresh = px_refresh;
+	px->parent.foreach = px_foreach;
+	px->parent.writepack = px_writepack;
+	px->parent.freshen = px_freshen;
+	px->parent.free = px_free;
+	px->inner = inner;
+	px->dir = kfs_xstrdup(dir);
+	return px;
+}
+
+/* ---- the database ------------------------------------------------------------------------------ */
+
+struct ourpack {
+	char hex[41];
+	unsigned level; /* a flush writes level 0; FANOUT packs of level L merge into L + 1 */
+};
+
+struct kfs_gitpacks {
+	git_repository *repo;
+	char *objdir, *packdir;
+	struct membackend *mem; /* both owned by the repository's current odb */
+	struct packproxy *packs_backend;
+	struct ourpack *packs; /* oldest first; levels never grow towards the newest */
+	size_t npacks;
+};
+
+static int git_fail(struct kfs_error *err, const char *what, const char *path)
+{
+	const git_error *e = git_error_last();
+	return kfs_error_set(err, -EIO, "git %s: %s: %s", path, what,
+			     e && e->message ? e->message : "unknown error");
+}
+
+/* A new odb for the repository: new objects in memory, then packs, then loose objects. A new
+ * one also forgets the packs a merge deleted, which libgit2's pack backend keeps open. */
+static int build_odb(struct kfs_gitpacks *p, struct kfs_error *err)
+{
+	git_odb *odb = NULL;
+	git_odb_backend *loose = NULL, *pack = NULL;
+	if (git_odb_new(&odb) || git_odb_backend_loose(&loose, p->objdir, -1, 0, 0, 0) ||
+	    git_odb_add_backend(odb, loose, 1)) {
+		if (loose && !loose->odb)
+			loose->free(loose);
+		git_odb_free(odb);
+		return git_fail(err, "opening the loose objects", p->objdir);
+	}
+	if (git_odb_backend_pack(&pack, p->objdir)) {
+		git_odb_free(odb);
+		return git_fail(err, "opening the packs", p->objdir);
+	}
+	struct packproxy *px = px_new(pack, p->packdir);
+	folder_changed(px); /* the backend just scanned the folder */
+	struct membackend *mem = mem_new();
+	if (git_odb_add_backend(odb, &px->parent, 2)) {
+		px_free(&px->parent);
+		mem_free(&mem->parent);
+		git_odb_free(odb);
+		return git_fail(err, "opening the packs", p->objdir);
+	}
+	if (git_odb_add_backend(odb, &mem->parent, 3) || git_repository_set_odb(p->repo, odb)) {
+		if (!mem->parent.odb)
+			mem_free(&mem->parent);
+		git_odb_free(odb);
+		return git_fail(err, "setting up the object database", p->objdir);
+	}
+	git_odb_free(odb); /* the repository holds it */
+	p->mem = mem;
+	p->packs_backend = px;
+	return 0;
+}
+
+int kfs_gitpacks_attach(git_repository *repo, struct kfs_gitpacks **out, struct kfs_error *err)
+{
+	/* Process-wide libgit2 settings, for a repository only kratixfs writes:
+	 * - each commit reads the trees on its path, and a promise's tree lists all its requests
+	 *   (tens of KiB): keep parsed trees of any size cached, in a bounded cache;
+	 * - objects read back are not hashed again, nor do new trees look up every entry first:
+	 *   kratixfs made them all from ids libgit2 computed. */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)4 << 20);
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)32 << 20);
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+	struct kfs_gitpacks *p = kfs_xcalloc(1, sizeof(*p));
+	struct kfs_buf b = {0};
+	p->repo = repo;
+	kfs_buf_printf(&b, "%sobjects", git_repository_path(repo));
+	p->objdir = kfs_buf_steal(&b);
+	kfs_buf_printf(&b, "%s/pack", p->objdir);
+	p->packdir = kfs_buf_steal(&b);
+	int rc = kfs_mkdir_p(p->packdir, err);
+	if (rc == 0)
+		rc = build_odb(p, err);
+	if (rc) {
+		kfs_gitpacks_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void kfs_gitpacks_free(struct kfs_gitpacks *p)
+{
+	if (!p)
+		return;
+	free(p->objdir);
+	free(p->packdir);
+	free(p->packs);
+	free(p);
+}
+
+size_t kfs_gitpacks_count(const struct kfs_gitpacks *p)
+{
+	return p->npacks;
+}
+
+int kfs_gitpacks_refresh(struct kfs_gitpacks *p, struct kfs_error *err)
+{
+	return px_refresh_now(p->packs_backend) ? git_fail(err, "reading the packs", p->packdir)
+						  : 0;
+}
+
+/* ---- writing packs ----------------------------------------------------------------------------- */
+
+/* One object as it is stored in a pack: header and zlib data, never a delta. */
+struct entry {
+	git_oid id;
+	const unsigned char *raw;
+	size_t rawlen;
+	uint32_t crc;
+	uint64_t off; /* in the pack being written */
+};
+
+static int cmp_entry_id(const void *a, const void *b)
+{
+	return git_oid_cmp(&((const struct entry *)a)->id, &((const struct entry *)b)->id);
+}
+
+static int cmp_entry_off(const void *a, const void *b)
+{
+	uint64_t x = ((const struct entry *)a)->off, y = ((const struct entry *)b)->off;
+	return (x > y) - (x < y);
+}
+
+/* kfs_buf_add for bytes that are not text. */
+static void add_bytes(struct kfs_buf *b, const void *p, size_t n)
+{
+	kfs_buf_add(b, p, n);
+}
+
+static void put32(struct kfs_buf *b, uint32_t v)
+{
+	unsigned char c[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+			      (unsigned char)(v >> 8), (unsigned char)v};
+	add_bytes(b, c, 4);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Writes entries (sorted by id here, duplicates dropped) as pack-<hex>.pack and its .idx, the
+ * index last: git and libgit2 take a pack only once its index is there. */
+static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, char hex[41],
+		      struct kfs_error *err)
+{
+	qsort(e, n, sizeof(*e), cmp_entry_id);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || !git_oid_equal(&e[k - 1].id, &e[i].id))
+			e[k++] = e[i];
+	n = k;
+
+	struct kfs_buf pack = {0}, idx = {0}, name = {0};
+	struct sha1 s;
+	uint8_t sum[20], isum[20];
+	kfs_buf_adds(&pack, "PACK");
+	put32(&pack, 2);
+	put32(&pack, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		e[i].off = pack.len;
+		add_bytes(&pack, e[i].raw, e[i].rawlen);
+	}
+	sha1_init(&s);
+	sha1_add(&s, pack.data, pack.len);
+	sha1_done(&s, sum);
+	add_bytes(&pack, sum, 20);
+	for (int i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+
+	kfs_buf_add(&idx, "\377tOc", 4);
+	put32(&idx, 2);
+	size_t at = 0;
+	for (unsigned byte = 0; byte < 256; byte++) {
+		while (at < n && e[at].id.id[0] <= byte)
+			at++;
+		put32(&idx, (uint32_t)at);
+	}
+	for (size_t i = 0; i < n; i++)
+		add_bytes(&idx, e[i].id.id, 20);
+	for (size_t i = 0; i < n; i++)
+		put32(&idx, e[i].crc);
+	uint32_t nlarge = 0;
+	for (size_t i = 0; i < n; i++)
+		put32(&idx, e[i].off < 0x80000000u ? (uint32_t)e[i].off : 0x80000000u | nlarge++);
+	for (size_t i = 0; i < n; i++)
+		if (e[i].off >= 0x80000000u) {
+			put32(&idx, (uint32_t)(e[i].off >> 32));
+			put32(&idx, (uint32_t)e[i].off);
+		}
+	add_bytes(&idx, sum, 20);
+	sha1_init(&s);
+	sha1_add(&s, idx.data, idx.len);
+	sha1_done(&s, isum);
+	add_bytes(&idx, isum, 20);
+
+	/* The pack is written in place (its name is its checksum: one that exists is the same
+	 * pack); the index through a rename, so that nobody reads half of one. */
+	kfs_buf_printf(&name, "pack-%s.pack", hex);
+	int rc = kfs_write_new_file(p->packdir, name.data, pack.data, pack.len, err);
+	if (rc == -EEXIST) {
+		kfs_error_clear(err);
+		rc = 0;
+	}
+	if (rc == 0) {
+		memcpy(name.data + name.len - 4, "idx", 4);
+		name.len--;
+		rc = kfs_write_file(p->packdir, name.data, idx.data, idx.len, err);
+	}
+	kfs_buf_free(&pack);
+	kfs_buf_free(&idx);
+	kfs_buf_free(&name);
+	return rc;
+}
+
+/* Appends one object as a pack entry: the type and size header, then the zlib stream. Speed
+ * over size: the objects are small and the packs are merged later. */
+static int deflate_entry(z_stream *z, const struct memobj *o, struct kfs_buf *out)
+{
+	unsigned char hdr[16];
+	size_t h = 0, size = o->len;
+	hdr[h] = (unsigned char)(((unsigned)o->type & 7) << 4 | (size & 15));
+	for (size >>= 4; size; size >>= 7) {
+		hdr[h++] |= 0x80;
+		hdr[h] = size & 0x7f;
+	}
+	add_bytes(out, hdr, h + 1);
+	uLong bound = deflateBound(z, (uLong)o->len);
+	kfs_buf_reserve(out, bound);
+	z->next_in = o->data;
+	z->avail_in = (uInt)o->len;
+	z->next_out = (Bytef *)out->data + out->len;
+	z->avail_out = (uInt)bound;
+	int zrc = deflate(z, Z_FINISH);
+	out->len += bound - z->avail_out;
+	out->data[out->len] = '\0';
+	return zrc == Z_STREAM_END && deflateReset(z) == Z_OK ? 0 : -1;
+}
+
+/* ---- merging ------------------------------------------------------------------------------------ */
+
+/* Reads pack-<hex>.{idx,pack}; entries point into *data. Packs with deltas are refused: only
+ * kratixfs's own packs are merged, and those hold none. */
+static int read_pack(struct kfs_gitpacks *p, const char *hex, struct kfs_buf *data,
+		     struct entry **out, size_t *nout, struct kfs_error *err)
+{
+	struct kfs_buf path = {0}, idx = {0};
+	struct entry *e = NULL;
+	size_t n = 0;
+	kfs_buf_printf(&path, "%s/pack-%s.idx", p->packdir, hex);
+	int rc = kfs_read_file(path.data, &idx, err);
+	if (rc == 0) {
+		memcpy(path.data + path.len - 3, "pack", 5);
+		path.len++;
+		rc = kfs_read_file(path.data, data, err);
+	}
+	const unsigned char *ix = (const unsigned char *)idx.data;
+	const unsigned char *pk = (const unsigned char *)data->data;
+	if (rc == 0) {
+		n = idx.len >= 8 + 1024 ? get32(ix + 8 + 1020) : 0;
+		if (idx.len < 8 + 1024 + n * 28 + 40 || memcmp(ix, "\377tOc", 4) != 0 ||
+		    get32(ix + 4) != 2 || data->len < 12 + 20 || memcmp(pk, "PACK", 4) != 0 ||
+		    get32(pk + 8) != n)
+			rc = kfs_error_set(err, -EINVAL, "%s: not a version 2 pack and index",
+					   path.data);
+	}
+	if (rc == 0) {
+		e = kfs_xcalloc(n ? n : 1, sizeof(*e));
+		const unsigned char *ids = ix + 8 + 1024, *crcs = ids + 20 * n, *offs = crcs + 4 * n;
+		const unsigned char *large = offs + 4 * n;
+		for (size_t i = 0; i < n; i++) {
+			memcpy(e[i].id.id, ids + 20 * i, 20);
+			e[i].crc = get32(crcs + 4 * i);
+			uint32_t o = get32(offs + 4 * i);
+			if (o & 0x80000000u) {
+				size_t li = o & 0x7fffffffu;
+				if (idx.len < (size_t)(large - ix) + 8 * (li + 1) + 40) {
+					rc = kfs_error_set(err, -EINVAL, "%s: bad index", path.data);
+					break;
+				}
+				e[i].off = (uint64_t)get32(large + 8 * li) << 32 |
+					   get32(large + 8 * li + 4);
+			} else {
+				e[i].off = o;
+			}
+		}
+	}
+	/* An entry runs to the next one, the last one to the checksum. */
+	if (rc == 0)
+		qsort(e, n, sizeof(*e), cmp_entry_off);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		uint64_t end = i + 1 < n ? e[i + 1].off : data->len - 20;
+		unsigned type = e[i].off < end ? (pk[e[i].off] >> 4) & 7 : 0;
+		if (e[i].off < 12 || end > data->len - 20 || type < 1 || type > 4) {
+			rc = kfs_error_set(err, -EINVAL, "%s: holds deltas: not one of kratixfs's",
+					   path.data);
+			break;
+		}
+		e[i].raw = pk + e[i].off;
+		e[i].rawlen = (size_t)(end - e[i].off);
+	}
+	kfs_buf_free(&path);
+	kfs_buf_free(&idx);
+	if (rc) {
+		free(e);
+		return rc;
+	}
+	*out = e;
+	*nout = n;
+	return 0;
+}
+
+static void remove_pack(struct kfs_gitpacks *p, const char *hex)
+{
+	struct kfs_buf path = {0};
+	kfs_buf_printf(&path, "%s/pack-%s.idx", p->packdir, hex);
+	unlink(path.data); /* the index first: without it, nobody opens the pack */
+	memcpy(path.data + path.len - 3, "pack", 5);
+	unlink(path.data);
+	kfs_buf_free(&path);
+}
+
+/* Merges the newest KFS_GITPACKS_FANOUT packs into one of the next level. */
+static int merge_tail(struct kfs_gitpacks *p, struct kfs_error *err)
+{
+	size_t first = p->npacks - KFS_GITPACKS_FANOUT;
+	struct kfs_buf data[KFS_GITPACKS_FANOUT] = {{0}};
+	struct entry *all = NULL;
+	size_t nall = 0;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < KFS_GITPACKS_FANOUT; i++) {
+		struct entry *e;
+		size_t n;
+		rc = read_pack(p, p->packs[first + i].hex, &data[i], &e, &n, err);
+		if (rc == 0) {
+			all = kfs_xrealloc(all, (nall + n + 1) * sizeof(*all));
+			memcpy(all + nall, e, n * sizeof(*e));
+			nall += n;
+			free(e);
+		}
+	}
+	char hex[41];
+	if (rc == 0)
+		rc = write_pack(p, all, nall, hex, err);
+	if (rc == 0) {
+		for (size_t i = 0; i < KFS_GITPACKS_FANOUT; i++)
+			if (strcmp(p->packs[first + i].hex, hex) != 0)
+				remove_pack(p, p->packs[first + i].hex);
+		unsigned level = p->packs[first].level + 1;
+		p->npacks = first + 1;
+		memcpy(p->packs[first].hex, hex, sizeof(hex));
+		p->packs[first].level = level;
+	}
+	for (size_t i = 0; i < KFS_GITPACKS_FANOUT; i++)
+		kfs_buf_free(&data[i]);
+	free(all);
+	return rc;
+}
+
+/* FANOUT packs of one level at the tail merge into one; that may complete the level above. */
+static int merge_full_levels(struct kfs_gitpacks *p, struct kfs_error *err)
+{
+	bool merged = false;
+	int rc = 0;
+	while (rc == 0 && p->npacks >= KFS_GITPACKS_FANOUT) {
+		unsigned level = p->packs[p->npacks - 1].level;
+		size_t run = 0;
+		while (run < p->npacks && p->packs[p->npacks - 1 - run].level == level)
+			run++;
+		if (run < KFS_GITPACKS_FANOUT)
+			break;
+		rc = merge_tail(p, err);
+		merged = merged || rc == 0;
+	}
+	if (rc) {
+		/* The packs stay as they are, all readable: only the merge is given up, and the
+		 * packs it could not read are not tried again. */
+		p->npacks = 0;
+	}
+	/* libgit2 keeps deleted packs open until its pack backend goes: a new odb drops them. */
+	if (merged) {
+		int brc = build_odb(p, rc ? NULL : err);
+		rc = rc ? rc : brc;
+	}
+	return rc;
+}
+
+int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err)
+{
+	struct membackend *m = p->mem;
+	if (m->n == 0)
+		return 0;
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit(&z, Z_BEST_SPEED) != Z_OK)
+		return kfs_error_set(err, -ENOMEM, "git %s: cannot start zlib", p->objdir);
+	struct kfs_buf raw = {0};
+	struct entry *e = kfs_xcalloc(m->n, sizeof(*e));
+	size_t *at = kfs_xcalloc(m->n, sizeof(*at));
+	int rc = 0;
+	for (size_t i = 0; i < m->n && rc == 0; i++) {
+		at[i] = raw.len;
+		e[i].id = m->objs[i].id;
+		if (deflate_entry(&z, &m->objs[i], &raw))
+			rc = kfs_error_set(err, -EIO, "git %s: zlib failed", p->objdir);
+	}
+	deflateEnd(&z);
+	for (size_t i = 0; i < m->n && rc == 0; i++) {
+		e[i].raw = (const unsigned char *)raw.data + at[i];
+		e[i].rawlen = (i + 1 < m->n ? at[i + 1] : raw.len) - at[i];
+		e[i].crc = (uint32_t)crc32(0, e[i].raw, (uInt)e[i].rawlen);
+	}
+	char hex[41];
+	if (rc == 0)
+		rc = write_pack(p, e, m->n, hex, err);
+	free(at);
+	free(e);
+	kfs_buf_free(&raw);
+	if (rc)
+		return rc; /* the objects stay in memory for the next flush */
+	/* The pack backend must see the new pack before the memory forgets its objects. */
+	if (px_refresh_now(p->packs_backend))
+		return git_fail(err, "reading the new pack", p->packdir);
+	mem_clear(m);
+	p->packs = kfs_xrealloc(p->packs, (p->npacks + 1) * sizeof(*p->packs));
+	memcpy(p->packs[p->npacks].hex, hex, sizeof(hex));
+	p->packs[p->npacks].level = 0;
+	p->npacks++;
+	/* A failed merge loses nothing (every pack stays readable): it is told, not returned. */
+	struct kfs_error merr = {0};
+	if (merge_full_levels(p, &merr))
+		fprintf(stderr, "kratixfs: git %s: merging packs: %s\n", p->objdir, merr.msg);
+	return 0;
+}
