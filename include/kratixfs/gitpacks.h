@@ -19,8 +19,11 @@
 
 #include "kratixfs/error.h"
 
-/* How many packs of one size make one pack of the next size. */
+/* How many packs of one level make one pack of the next level. */
 #define KFS_GITPACKS_FANOUT 8
+/* Packs found in the folder at start are put at levels by their objects: a pack of the first
+ * level holds about this many (one commit's, on the bundled promise). */
+#define KFS_GITPACKS_LEVEL0 12
 
 struct kfs_gitpacks;
 
@@ -31,7 +34,8 @@ int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err);
 /* Looks at the pack folder again, for packs another process wrote (a fetch). Lookups that miss
  * do it by themselves only when the folder changed since the last look. */
 int kfs_gitpacks_refresh(struct kfs_gitpacks *p, struct kfs_error *err);
-/* The number of packs this database wrote and still has (merged ones counted once). */
+/* The number of packs that take part in merging: those this database wrote, and those found
+ * in the folder at start that were not yet found to be someone else's. */
 size_t kfs_gitpacks_count(const struct kfs_gitpacks *p);
 /* Detaches nothing: the repository keeps the object database; this frees the bookkeeping. */
 void kfs_gitpacks_free(struct kfs_gitpacks *p);

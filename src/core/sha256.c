@@ -93,7 +93,7 @@ __attribute__((target("sha,sse4.1"))) static void blocks_ni(uint32_t h[8], const
 	_mm_storeu_si128((__m128i *)&h[4], state1);
 }
 
-static bool have_sha_ni(void)
+static bool cpu_has_sha_ni(void)
 {
 	unsigned a, b, c, d;
 	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 29)))
@@ -102,13 +102,22 @@ static bool have_sha_ni(void)
 }
 #endif
 
-static void blocks(uint32_t h[8], const uint8_t *p, size_t n)
+bool kfs_sha_extensions(void)
 {
 #if defined(__x86_64__)
 	static int ni = -1; /* decided once; a benign race: every thread computes the same */
 	if (ni < 0)
-		ni = have_sha_ni() && !getenv("KFS_SHA256_PORTABLE");
-	if (ni) {
+		ni = cpu_has_sha_ni() && !getenv("KFS_SHA_PORTABLE");
+	return ni;
+#else
+	return false;
+#endif
+}
+
+static void blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+#if defined(__x86_64__)
+	if (kfs_sha_extensions()) {
 		blocks_ni(h, p, n);
 		return;
 	}

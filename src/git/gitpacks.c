@@ -3,6 +3,7 @@
  * (pack version 2, index version 2). */
 #include "kratixfs/gitpacks.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
@@ -17,89 +18,7 @@
 
 #include "kratixfs/buf.h"
 #include "kratixfs/files.h"
-
-/* ---- SHA-1, for the checksums that end a pack and an index ------------------------------- */
-
-struct sha1 {
-	uint32_t h[5];
-	uint64_t len;
-	uint8_t buf[64];
-	size_t n;
-};
-
-static uint32_t rol(uint32_t x, int n)
-{
-	return (x << n) | (x >> (32 - n));
-}
-
-static void sha1_block(uint32_t h[5], const uint8_t *p)
-{
-	uint32_t w[80];
-	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-	for (int i = 16; i < 80; i++)
-		w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-	for (int i = 0; i < 80; i++) {
-		uint32_t f, k;
-		if (i < 20)
-			f = (b & c) | (~b & d), k = 0x5a827999;
-		else if (i < 40)
-			f = b ^ c ^ d, k = 0x6ed9eba1;
-		else if (i < 60)
-			f = (b & c) | (b & d) | (c & d), k = 0x8f1bbcdc;
-		else
-			f = b ^ c ^ d, k = 0xca62c1d6;
-		uint32_t t = rol(a, 5) + f + e + k + w[i];
-		e = d;
-		d = c;
-		c = rol(b, 30);
-		b = a;
-		a = t;
-	}
-	h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
-}
-
-static void sha1_init(struct sha1 *s)
-{
-	static const uint32_t iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
-				       0xc3d2e1f0};
-	memcpy(s->h, iv, sizeof(iv));
-	s->len = 0;
-	s->n = 0;
-}
-
-static void sha1_add(struct sha1 *s, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	s->len += len;
-	if (s->n) {
-		size_t take = 64 - s->n < len ? 64 - s->n : len;
-		memcpy(s->buf + s->n, p, take);
-		s->n += take, p += take, len -= take;
-		if (s->n < 64)
-			return;
-		sha1_block(s->h, s->buf);
-		s->n = 0;
-	}
-	for (; len >= 64; p += 64, len -= 64)
-		sha1_block(s->h, p);
-	memcpy(s->buf, p, len);
-	s->n = len;
-}
-
-static void sha1_done(struct sha1 *s, uint8_t out[20])
-{
-	uint64_t bits = s->len * 8;
-	uint8_t pad[72] = {0x80};
-	size_t padlen = (s->n < 56 ? 56 : 120) - s->n;
-	for (int i = 0; i < 8; i++)
-		pad[padlen + i] = (uint8_t)(bits >> (56 - 8 * i));
-	sha1_add(s, pad, padlen + 8);
-	for (int i = 0; i < 20; i++)
-		out[i] = (uint8_t)(s->h[i / 4] >> (24 - 8 * (i % 4)));
-}
+#include "kratixfs/sha1.h"
 
 /* ---- new objects, in memory until the next flush -------------------------------------------- */
 
@@ -420,35 +339,6 @@ static int build_odb(struct kfs_gitpacks *p, struct kfs_error *err)
 	return 0;
 }
 
-int kfs_gitpacks_attach(git_repository *repo, struct kfs_gitpacks **out, struct kfs_error *err)
-{
-	/* Process-wide libgit2 settings, for a repository only kratixfs writes:
-	 * - each commit reads the trees on its path, and a promise's tree lists all its requests
-	 *   (tens of KiB): keep parsed trees of any size cached, in a bounded cache;
-	 * - objects read back are not hashed again, nor do new trees look up every entry first:
-	 *   kratixfs made them all from ids libgit2 computed. */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)4 << 20);
-	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)32 << 20);
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
-	struct kfs_gitpacks *p = kfs_xcalloc(1, sizeof(*p));
-	struct kfs_buf b = {0};
-	p->repo = repo;
-	kfs_buf_printf(&b, "%sobjects", git_repository_path(repo));
-	p->objdir = kfs_buf_steal(&b);
-	kfs_buf_printf(&b, "%s/pack", p->objdir);
-	p->packdir = kfs_buf_steal(&b);
-	int rc = kfs_mkdir_p(p->packdir, err);
-	if (rc == 0)
-		rc = build_odb(p, err);
-	if (rc) {
-		kfs_gitpacks_free(p);
-		return rc;
-	}
-	*out = p;
-	return 0;
-}
-
 void kfs_gitpacks_free(struct kfs_gitpacks *p)
 {
 	if (!p)
@@ -523,7 +413,7 @@ static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, char he
 	n = k;
 
 	struct kfs_buf pack = {0}, idx = {0}, name = {0};
-	struct sha1 s;
+	struct kfs_sha1 s;
 	uint8_t sum[20], isum[20];
 	kfs_buf_adds(&pack, "PACK");
 	put32(&pack, 2);
@@ -532,9 +422,9 @@ static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, char he
 		e[i].off = pack.len;
 		add_bytes(&pack, e[i].raw, e[i].rawlen);
 	}
-	sha1_init(&s);
-	sha1_add(&s, pack.data, pack.len);
-	sha1_done(&s, sum);
+	kfs_sha1_init(&s);
+	kfs_sha1_add(&s, pack.data, pack.len);
+	kfs_sha1_done(&s, sum);
 	add_bytes(&pack, sum, 20);
 	for (int i = 0; i < 20; i++)
 		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
@@ -560,9 +450,9 @@ static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, char he
 			put32(&idx, (uint32_t)e[i].off);
 		}
 	add_bytes(&idx, sum, 20);
-	sha1_init(&s);
-	sha1_add(&s, idx.data, idx.len);
-	sha1_done(&s, isum);
+	kfs_sha1_init(&s);
+	kfs_sha1_add(&s, idx.data, idx.len);
+	kfs_sha1_done(&s, isum);
 	add_bytes(&idx, isum, 20);
 
 	/* The pack is written in place (its name is its checksum: one that exists is the same
@@ -691,14 +581,16 @@ static void remove_pack(struct kfs_gitpacks *p, const char *hex)
 	kfs_buf_free(&path);
 }
 
-/* Merges the newest KFS_GITPACKS_FANOUT packs into one of the next level. */
-static int merge_tail(struct kfs_gitpacks *p, struct kfs_error *err)
+/* Merges the newest KFS_GITPACKS_FANOUT packs into one of the next level. A pack that cannot be
+ * merged (deleted by git gc, or not kratixfs's: it holds deltas) is named in *unmergeable. */
+static int merge_tail(struct kfs_gitpacks *p, size_t *unmergeable, struct kfs_error *err)
 {
 	size_t first = p->npacks - KFS_GITPACKS_FANOUT;
 	struct kfs_buf data[KFS_GITPACKS_FANOUT] = {{0}};
 	struct entry *all = NULL;
 	size_t nall = 0;
 	int rc = 0;
+	*unmergeable = SIZE_MAX;
 	for (size_t i = 0; rc == 0 && i < KFS_GITPACKS_FANOUT; i++) {
 		struct entry *e;
 		size_t n;
@@ -708,6 +600,8 @@ static int merge_tail(struct kfs_gitpacks *p, struct kfs_error *err)
 			memcpy(all + nall, e, n * sizeof(*e));
 			nall += n;
 			free(e);
+		} else {
+			*unmergeable = first + i;
 		}
 	}
 	char hex[41];
@@ -740,13 +634,17 @@ static int merge_full_levels(struct kfs_gitpacks *p, struct kfs_error *err)
 			run++;
 		if (run < KFS_GITPACKS_FANOUT)
 			break;
-		rc = merge_tail(p, err);
+		size_t bad;
+		rc = merge_tail(p, &bad, err);
 		merged = merged || rc == 0;
-	}
-	if (rc) {
-		/* The packs stay as they are, all readable: only the merge is given up, and the
-		 * packs it could not read are not tried again. */
-		p->npacks = 0;
+		if (rc && bad != SIZE_MAX) {
+			/* It stays on disk, readable; it is only no longer merged. */
+			memmove(&p->packs[bad], &p->packs[bad + 1],
+				(p->npacks - bad - 1) * sizeof(*p->packs));
+			p->npacks--;
+			kfs_error_clear(err);
+			rc = 0;
+		}
 	}
 	/* libgit2 keeps deleted packs open until its pack backend goes: a new odb drops them. */
 	if (merged) {
@@ -754,6 +652,51 @@ static int merge_full_levels(struct kfs_gitpacks *p, struct kfs_error *err)
 		rc = rc ? rc : brc;
 	}
 	return rc;
+}
+
+static int cmp_ourpack(const void *a, const void *b)
+{
+	const struct ourpack *x = a, *y = b;
+	return x->level != y->level ? (x->level < y->level) - (x->level > y->level)
+				    : strcmp(x->hex, y->hex);
+}
+
+/* The packs already in the folder join the levels by their number of objects, so that packs
+ * left by earlier runs keep merging; any that are not kratixfs's drop out at their first merge. */
+static void adopt_packs(struct kfs_gitpacks *p)
+{
+	DIR *d = opendir(p->packdir);
+	if (!d)
+		return;
+	for (struct dirent *de; (de = readdir(d));) {
+		size_t len = strlen(de->d_name);
+		if (len != 5 + 40 + 4 || strncmp(de->d_name, "pack-", 5) != 0 ||
+		    strcmp(de->d_name + 45, ".idx") != 0)
+			continue;
+		struct kfs_buf path = {0};
+		kfs_buf_printf(&path, "%s/%s", p->packdir, de->d_name);
+		unsigned char head[8 + 1024];
+		FILE *fp = fopen(path.data, "rb");
+		bool ok = fp && fread(head, 1, sizeof(head), fp) == sizeof(head) &&
+			  memcmp(head, "\377tOc", 4) == 0 && get32(head + 4) == 2;
+		if (fp)
+			fclose(fp);
+		kfs_buf_free(&path);
+		if (!ok)
+			continue;
+		unsigned level = 0;
+		for (uint32_t n = get32(head + 8 + 1020); n >= KFS_GITPACKS_LEVEL0 * KFS_GITPACKS_FANOUT;
+		     n /= KFS_GITPACKS_FANOUT)
+			level++;
+		p->packs = kfs_xrealloc(p->packs, (p->npacks + 1) * sizeof(*p->packs));
+		memcpy(p->packs[p->npacks].hex, de->d_name + 5, 40);
+		p->packs[p->npacks].hex[40] = '\0';
+		p->packs[p->npacks].level = level;
+		p->npacks++;
+	}
+	closedir(d);
+	if (p->npacks > 1)
+		qsort(p->packs, p->npacks, sizeof(*p->packs), cmp_ourpack);
 }
 
 int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err)
@@ -801,5 +744,36 @@ int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err)
 	struct kfs_error merr = {0};
 	if (merge_full_levels(p, &merr))
 		fprintf(stderr, "kratixfs: git %s: merging packs: %s\n", p->objdir, merr.msg);
+	return 0;
+}
+
+int kfs_gitpacks_attach(git_repository *repo, struct kfs_gitpacks **out, struct kfs_error *err)
+{
+	/* Process-wide libgit2 settings, for a repository only kratixfs writes:
+	 * - each commit reads the trees on its path, and a promise's tree lists all its requests
+	 *   (tens of KiB): keep parsed trees of any size cached, in a bounded cache;
+	 * - objects read back are not hashed again, nor do new trees look up every entry first:
+	 *   kratixfs made them all from ids libgit2 computed. */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)4 << 20);
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)32 << 20);
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+	struct kfs_gitpacks *p = kfs_xcalloc(1, sizeof(*p));
+	struct kfs_buf b = {0};
+	p->repo = repo;
+	kfs_buf_printf(&b, "%sobjects", git_repository_path(repo));
+	p->objdir = kfs_buf_steal(&b);
+	kfs_buf_printf(&b, "%s/pack", p->objdir);
+	p->packdir = kfs_buf_steal(&b);
+	int rc = kfs_mkdir_p(p->packdir, err);
+	if (rc == 0)
+		rc = build_odb(p, err);
+	if (rc == 0)
+		adopt_packs(p);
+	if (rc) {
+		kfs_gitpacks_free(p);
+		return rc;
+	}
+	*out = p;
 	return 0;
 }

@@ -248,7 +248,7 @@ static void test_refresh_finds_packs_of_others(void **state)
 	free(hex);
 }
 
-static void test_packs_removed_by_gc_stop_merging_not_commits(void **state)
+static void test_packs_removed_by_gc_drop_out_of_merging(void **state)
 {
 	struct fx *f = *state;
 	int i = 0;
@@ -259,10 +259,33 @@ static void test_packs_removed_by_gc_stop_merging_not_commits(void **state)
 	assert_int_equal(count_files(f, ".pack"), 1);
 	for (; i < KFS_GITPACKS_FANOUT; i++)
 		add_commit(f, i);
-	/* The merge could not read the deleted packs: given up, nothing lost. */
-	assert_int_equal(kfs_gitpacks_count(f->p), 0);
-	add_commit(f, i++);
+	/* The merge could not read a deleted pack: that one left the levels, nothing was lost. */
+	assert_int_equal(kfs_gitpacks_count(f->p), KFS_GITPACKS_FANOUT - 1);
+	assert_readable(f, i);
+	/* Each later flush drops another, until FANOUT live packs merge. */
+	for (; i < KFS_GITPACKS_FANOUT + KFS_GITPACKS_FANOUT / 2; i++)
+		add_commit(f, i);
 	assert_int_equal(kfs_gitpacks_count(f->p), 1);
+	assert_int_equal(count_files(f, ".pack"), 2); /* git gc's and the merged one */
+	assert_readable(f, i);
+}
+
+static void test_packs_of_earlier_runs_keep_merging(void **state)
+{
+	struct fx *f = *state;
+	int i = 0;
+	for (; i < KFS_GITPACKS_FANOUT / 2 + 1; i++)
+		add_commit(f, i);
+	/* A new run on the same repository. */
+	kfs_gitpacks_free(f->p);
+	struct kfs_error err = {0};
+	if (kfs_gitpacks_attach(f->r, &f->p, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(kfs_gitpacks_count(f->p), KFS_GITPACKS_FANOUT / 2 + 1);
+	for (; i < KFS_GITPACKS_FANOUT; i++)
+		add_commit(f, i);
+	assert_int_equal(kfs_gitpacks_count(f->p), 1);
+	assert_int_equal(count_files(f, ".pack"), 1);
 	assert_readable(f, i);
 }
 
@@ -275,8 +298,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_object_written_twice_is_kept_once, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_refresh_finds_packs_of_others, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_packs_removed_by_gc_stop_merging_not_commits,
-					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_packs_removed_by_gc_drop_out_of_merging, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_packs_of_earlier_runs_keep_merging, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
