@@ -301,6 +301,31 @@ static int git_fail(struct kfs_error *err, const char *what, const char *path)
 			     e && e->message ? e->message : "unknown error");
 }
 
+/* Object folders listed in objects/info/alternates (a repository cloned with --shared or
+ * --reference) are read as git reads them; one that cannot be opened is skipped, as git warns. */
+static void add_alternates(struct kfs_gitpacks *p, git_odb *odb)
+{
+	struct kfs_buf path = {0}, text = {0};
+	kfs_buf_printf(&path, "%s/info/alternates", p->objdir);
+	if (kfs_read_file(path.data, &text, NULL) == 0) {
+		for (char *line = text.data, *next; line && *line; line = next) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			if (!*line || *line == '#')
+				continue;
+			kfs_buf_reset(&path);
+			if (*line == '/')
+				kfs_buf_adds(&path, line);
+			else
+				kfs_buf_printf(&path, "%s/%s", p->objdir, line);
+			git_odb_add_disk_alternate(odb, path.data);
+		}
+	}
+	kfs_buf_free(&path);
+	kfs_buf_free(&text);
+}
+
 /* A new odb for the repository: new objects in memory, then packs, then loose objects. A new
  * one also forgets the packs a merge deleted, which libgit2's pack backend keeps open. */
 static int build_odb(struct kfs_gitpacks *p, struct kfs_error *err)
@@ -333,6 +358,7 @@ static int build_odb(struct kfs_gitpacks *p, struct kfs_error *err)
 		git_odb_free(odb);
 		return git_fail(err, "setting up the object database", p->objdir);
 	}
+	add_alternates(p, odb);
 	git_odb_free(odb); /* the repository holds it */
 	p->mem = mem;
 	p->packs_backend = px;
@@ -511,8 +537,8 @@ static int read_pack(struct kfs_gitpacks *p, const char *hex, struct kfs_buf *da
 	kfs_buf_printf(&path, "%s/pack-%s.idx", p->packdir, hex);
 	int rc = kfs_read_file(path.data, &idx, err);
 	if (rc == 0) {
-		memcpy(path.data + path.len - 3, "pack", 5);
-		path.len++;
+		kfs_buf_reset(&path);
+		kfs_buf_printf(&path, "%s/pack-%s.pack", p->packdir, hex);
 		rc = kfs_read_file(path.data, data, err);
 	}
 	const unsigned char *ix = (const unsigned char *)idx.data;
@@ -576,7 +602,8 @@ static void remove_pack(struct kfs_gitpacks *p, const char *hex)
 	struct kfs_buf path = {0};
 	kfs_buf_printf(&path, "%s/pack-%s.idx", p->packdir, hex);
 	unlink(path.data); /* the index first: without it, nobody opens the pack */
-	memcpy(path.data + path.len - 3, "pack", 5);
+	kfs_buf_reset(&path);
+	kfs_buf_printf(&path, "%s/pack-%s.pack", p->packdir, hex);
 	unlink(path.data);
 	kfs_buf_free(&path);
 }

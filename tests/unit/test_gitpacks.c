@@ -289,6 +289,30 @@ static void test_packs_of_earlier_runs_keep_merging(void **state)
 	assert_readable(f, i);
 }
 
+static void test_alternates_are_read(void **state)
+{
+	struct fx *f = *state;
+	/* An object only in another repository, which this one borrows from. */
+	char *hex = tu_sh("git init -q --bare %s/other.git && printf 'borrowed\\n' |"
+			  " git --git-dir=%s/other.git hash-object -w --stdin | tr -d '\\n'",
+			  f->dir, f->dir);
+	char rel[600];
+	snprintf(rel, sizeof(rel), "../../other.git/objects\n");
+	tu_write(f->repo, "objects/info/alternates", rel);
+	kfs_gitpacks_free(f->p);
+	struct kfs_error err = {0};
+	if (kfs_gitpacks_attach(f->r, &f->p, &err))
+		fail_msg("%s", err.msg);
+	git_oid id;
+	assert_int_equal(git_oid_fromstr(&id, hex), 0);
+	git_blob *b;
+	if (git_blob_lookup(&b, f->r, &id) != 0)
+		fail_msg("%s: %s", hex, git_error_last()->message);
+	assert_memory_equal(git_blob_rawcontent(b), "borrowed\n", 9);
+	git_blob_free(b);
+	free(hex);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +326,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_packs_of_earlier_runs_keep_merging, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_alternates_are_read, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
