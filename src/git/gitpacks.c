@@ -481,13 +481,14 @@ static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, char he
 	kfs_sha1_done(&s, isum);
 	add_bytes(&idx, isum, 20);
 
-	/* The pack is written in place (its name is its checksum: one that exists is the same
-	 * pack); the index through a rename, so that nobody reads half of one. */
+	/* The pack is written in place, which saves a rename: nobody opens a pack before its
+	 * index is there. The index goes through a rename, so that nobody reads half of one. A
+	 * pack of that name already there may be half of one, left by a crash: replaced whole. */
 	kfs_buf_printf(&name, "pack-%s.pack", hex);
 	int rc = kfs_write_new_file(p->packdir, name.data, pack.data, pack.len, err);
 	if (rc == -EEXIST) {
 		kfs_error_clear(err);
-		rc = 0;
+		rc = kfs_write_file(p->packdir, name.data, pack.data, pack.len, err);
 	}
 	if (rc == 0) {
 		memcpy(name.data + name.len - 4, "idx", 4);

@@ -289,6 +289,30 @@ static void test_packs_of_earlier_runs_keep_merging(void **state)
 	assert_readable(f, i);
 }
 
+static void test_half_pack_left_by_a_crash_is_replaced(void **state)
+{
+	struct fx *f = *state;
+	const char *text = "one object\n";
+	git_oid id;
+	assert_int_equal(git_blob_create_from_buffer(&id, f->r, text, strlen(text)), 0);
+	flush(f);
+	/* A crash while the pack was written: half of it, and no index. */
+	free(tu_sh("cd %s/objects/pack && for p in *.pack; do truncate -s 20 $p; done &&"
+		   " rm -f *.idx",
+		   f->repo));
+	/* The same object again makes the same pack, under the same name. */
+	assert_int_equal(git_blob_create_from_buffer(&id, f->r, text, strlen(text)), 0);
+	flush(f);
+	free(tu_sh("for i in %s/objects/pack/*.idx; do git verify-pack $i; done 2>&1", f->repo));
+	git_repository *plain;
+	assert_int_equal(git_repository_open_bare(&plain, f->repo), 0);
+	git_blob *b;
+	assert_int_equal(git_blob_lookup(&b, plain, &id), 0);
+	assert_memory_equal(git_blob_rawcontent(b), text, strlen(text));
+	git_blob_free(b);
+	git_repository_free(plain);
+}
+
 static void test_alternates_are_read(void **state)
 {
 	struct fx *f = *state;
@@ -325,6 +349,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_packs_removed_by_gc_drop_out_of_merging, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_packs_of_earlier_runs_keep_merging, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_half_pack_left_by_a_crash_is_replaced, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_alternates_are_read, setup, teardown),
 	};
