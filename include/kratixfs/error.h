@@ -27,4 +27,9 @@ void kfs_error_prefix(struct kfs_error *err, const char *fmt, ...)
 /* Empties err. */
 void kfs_error_clear(struct kfs_error *err);
 
+/* Copies text into out (size bytes) with every URL's credentials masked: the "user:token" between
+ * "://" and "@" becomes three stars. libgit2's errors quote a remote as given, and neither a log line nor
+ * a status file may show a token. */
+void kfs_mask_userinfo(const char *text, char *out, size_t size);
+
 #endif

@@ -9,8 +9,9 @@
  *
  * Packs are standard (version 2, with version 2 indexes): git, libgit2, Argo CD and Flux read
  * them. The packs kratixfs writes hold no deltas, so merging copies entries byte for byte. Packs
- * written by others (a fetch, git gc) are read, never merged. Not thread-safe: one caller at a
- * time, as for the git_repository it serves. */
+ * found in the folder at start take part in merging unless they hold deltas (git's, from a fetch
+ * or gc: those are only read) or have a .keep file. Not thread-safe: one caller at a time, as
+ * for the git_repository it serves. */
 #ifndef KRATIXFS_GITPACKS_H
 #define KRATIXFS_GITPACKS_H
 

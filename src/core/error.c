@@ -72,3 +72,21 @@ void kfs_error_clear(struct kfs_error *err)
 	err->code = 0;
 	err->msg[0] = '\0';
 }
+
+void kfs_mask_userinfo(const char *text, char *out, size_t size)
+{
+	size_t o = 0;
+	for (const char *p = text; *p && o + 1 < size;) {
+		if (strncmp(p, "://", 3) == 0) {
+			size_t n = strcspn(p + 3, "@/ \"'");
+			if (n > 0 && p[3 + n] == '@' && o + 7 < size) {
+				memcpy(out + o, "://***", 6);
+				o += 6;
+				p += 3 + n;
+				continue;
+			}
+		}
+		out[o++] = *p++;
+	}
+	out[o] = '\0';
+}

@@ -24,6 +24,7 @@
 
 #include "kratixfs/buf.h"
 #include "kratixfs/files.h"
+#include "kratixfs/gitstore.h"
 
 #define DEFAULT_MAX_INPUT (1024 * 1024)
 /* Quiet time after the last change of a template before reloading, and the longest wait while
@@ -145,33 +146,13 @@ static bool stderr_is_journal(void)
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-/* Copies text into out (size bytes) with a URL's credentials (the "user:token@" after the
- * scheme) masked as "***@": libgit2's errors quote a remote as given; a log holds no secret. */
-static void mask_userinfo(const char *text, char *out, size_t size)
-{
-	size_t o = 0;
-	for (const char *p = text; *p && o + 1 < size;) {
-		if (strncmp(p, "://", 3) == 0) {
-			size_t n = strcspn(p + 3, "@/ \"'");
-			if (n > 0 && p[3 + n] == '@' && o + 7 < size) {
-				memcpy(out + o, "://***", 6);
-				o += 6;
-				p += 3 + n;
-				continue;
-			}
-		}
-		out[o++] = *p++;
-	}
-	out[o] = '\0';
-}
-
 static void log_line(void *ctx, enum kfs_log_level level, const char *text)
 {
 	const struct logger *lg = ctx;
 	if (level > lg->max)
 		return;
 	char line[2048];
-	mask_userinfo(text, line, sizeof(line));
+	kfs_mask_userinfo(text, line, sizeof(line));
 	if (lg->syslog) {
 		syslog(level_prio[level], "%s %s", level_names[level], line);
 		return;
@@ -220,11 +201,10 @@ static char *default_state_dir(void)
 	return kfs_buf_steal(&b);
 }
 
-/* The daemon moves to "/": a relative -o path must be made absolute first. A remote that
- * is not a local path (a URL) is kept as it is. */
+/* The daemon moves to "/": a relative -o path must be made absolute first. */
 static void make_absolute(char **path)
 {
-	if (!*path || (*path)[0] == '/' || strstr(*path, "://") || strchr(*path, '@'))
+	if (!*path || (*path)[0] == '/')
 		return;
 	char cwd[4096];
 	if (!getcwd(cwd, sizeof(cwd)))
@@ -577,7 +557,9 @@ int kfs_daemon_main(int argc, char **argv)
 		goto out;
 	}
 	make_absolute(&conf.git);
-	make_absolute(&conf.git_push);
+	/* A remote reached over the network (a URL, host:path) is kept as it is. */
+	if (conf.git_push && kfs_git_local_path(conf.git_push) == conf.git_push)
+		make_absolute(&conf.git_push);
 	make_absolute(&conf.destinations);
 	if (inside(state, o.mountpoint) || inside(promises, o.mountpoint) ||
 	    (conf.git && inside(conf.git, o.mountpoint))) {

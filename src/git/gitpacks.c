@@ -501,8 +501,8 @@ static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, char he
 	return rc;
 }
 
-/* Appends one object as a pack entry: the type and size header, then the zlib stream. Speed
- * over size: the objects are small and the packs are merged later. */
+/* Appends one object as a pack entry: the type and size header, then the zlib stream, at
+ * zlib's fastest level (the commit waits for it; merges copy the bytes as they are). */
 static int deflate_entry(z_stream *z, const struct memobj *o, struct kfs_buf *out)
 {
 	unsigned char hdr[16];
@@ -690,7 +690,9 @@ static int cmp_ourpack(const void *a, const void *b)
 }
 
 /* The packs already in the folder join the levels by their number of objects, so that packs
- * left by earlier runs keep merging; any that are not kratixfs's drop out at their first merge. */
+ * left by earlier runs keep merging. A pack with deltas (written by git) drops out at its first
+ * merge attempt; one without (kratixfs's, or git's of blobs alone) is merged like kratixfs's own,
+ * which git tolerates as its repack does the same. Packs with a .keep file are left alone. */
 static void adopt_packs(struct kfs_gitpacks *p)
 {
 	DIR *d = opendir(p->packdir);
@@ -702,10 +704,14 @@ static void adopt_packs(struct kfs_gitpacks *p)
 		    strcmp(de->d_name + 45, ".idx") != 0)
 			continue;
 		struct kfs_buf path = {0};
+		/* A pack with a .keep file is someone's promise that it stays: never merged. */
+		kfs_buf_printf(&path, "%s/%.45s.keep", p->packdir, de->d_name);
+		bool kept = access(path.data, F_OK) == 0;
+		kfs_buf_reset(&path);
 		kfs_buf_printf(&path, "%s/%s", p->packdir, de->d_name);
 		unsigned char head[8 + 1024];
 		FILE *fp = fopen(path.data, "rb");
-		bool ok = fp && fread(head, 1, sizeof(head), fp) == sizeof(head) &&
+		bool ok = !kept && fp && fread(head, 1, sizeof(head), fp) == sizeof(head) &&
 			  memcmp(head, "\377tOc", 4) == 0 && get32(head + 4) == 2;
 		if (fp)
 			fclose(fp);

@@ -747,9 +747,7 @@ static int push_ref_cb(const char *refname, const char *status, void *data)
 	return 0;
 }
 
-/* The remote's path when libgit2 pushes to it with its local transport (a path or file://):
- * that transport moves the branch by force, not by compare-and-swap as receive-pack does. */
-static const char *local_remote_path(const char *url)
+const char *kfs_git_local_path(const char *url)
 {
 	if (strncmp(url, "file://", 7) == 0)
 		return url + 7;
@@ -850,7 +848,7 @@ static int push_once(struct kfs_git *g, char head[41], struct kfs_error *err)
 		goto out;
 	}
 	git_reference_free(pref);
-	const char *lpath = local_remote_path(g->remote);
+	const char *lpath = kfs_git_local_path(g->remote);
 	struct kfs_buf incoming = {0};
 	if (lpath)
 		kfs_buf_printf(&incoming, "refs/kratixfs/incoming/%s",
@@ -881,6 +879,12 @@ static int push_once(struct kfs_git *g, char head[41], struct kfs_error *err)
 		git_reference_free(ref);
 	}
 out:
+	if (rc && err) {
+		/* The reason goes to status.yaml as well as to the log. */
+		char quoted[KFS_ERROR_MAX];
+		memcpy(quoted, err->msg, sizeof(quoted));
+		kfs_mask_userinfo(quoted, err->msg, sizeof(err->msg));
+	}
 	git_remote_free(remote);
 	git_repository_free(repo);
 	kfs_buf_free(&fspec);

@@ -170,7 +170,9 @@ static void *worker(void *arg)
 	struct kfs_store *s = arg;
 	pthread_mutex_lock(&s->git_lock);
 	while (!s->stopping) {
-		if (!s->events) {
+		/* Not before the state folder is read back: the requests it brings are being
+		 * rendered, and their records cannot be written yet. */
+		if (!s->events || !s->recovered) {
 			pthread_cond_wait(&s->events_cond, &s->git_lock);
 			continue;
 		}
@@ -209,6 +211,15 @@ int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *o, str
 	if (rc < 0)
 		return rc;
 	s->pushing = o->git_push != NULL;
+	/* The branch's history from before this run counts as commit 1: a request recovered with
+	 * its commit says pushed only once a push shows that the remote has this head. */
+	char head[41];
+	kfs_git_head(s->git, head);
+	if (head[0]) {
+		s->commit_seq = 1;
+		snprintf(s->recent[1].hex, sizeof(s->recent[1].hex), "%s", head);
+		s->recent[1].seq = 1;
+	}
 	if (pthread_create(&s->worker, NULL, worker, s) != 0)
 		return kfs_error_set(err, -EAGAIN, "cannot start the Git status thread");
 	s->worker_started = true;
@@ -239,6 +250,7 @@ void kfs_gitsync_close(struct kfs_store *s)
 		kfs_git_work_free(&s->batch[i]);
 	free(s->batch);
 	free(s->batch_owners);
+	free(s->batch_placed);
 	free(s->push_error);
 	kfs_destinations_free(&s->dests);
 	pthread_mutex_destroy(&s->git_lock);
@@ -254,26 +266,45 @@ static const struct promise_entry *entry_of(struct kfs_store *s, const char *nam
 }
 
 /* While recovering, works wait for kfs_gitsync_flush; owner NULL is a promise's work. */
-static void queue(struct kfs_store *s, struct kfs_git_work *work, struct request *owner)
+static void queue(struct kfs_store *s, struct kfs_git_work *work, struct request *owner,
+		  bool placed)
 {
 	s->batch = kfs_xrealloc(s->batch, (s->nbatch + 1) * sizeof(*s->batch));
 	s->batch_owners = kfs_xrealloc(s->batch_owners, (s->nbatch + 1) * sizeof(*s->batch_owners));
+	s->batch_placed = kfs_xrealloc(s->batch_placed, (s->nbatch + 1) * sizeof(*s->batch_placed));
 	s->batch[s->nbatch] = *work;
+	s->batch_placed[s->nbatch] = placed;
 	s->batch_owners[s->nbatch++] = owner;
 }
 
-/* Records a commit outcome in r (write_lock held). */
+/* Records a commit outcome in r (write_lock held). placed: some of r's files have a
+ * destination; a request none of whose files has one is not committed, whatever the commit did
+ * (it may have removed the files of an earlier render). */
 static void record(struct kfs_store *s, struct request *r, int rc,
-		   const struct kfs_git_result *res, const struct kfs_error *err)
+		   const struct kfs_git_result *res, const struct kfs_error *err, bool placed)
 {
 	if (rc < 0) {
 		kfs_store_set_condition(r, "Committed", "False", "CommitFailed", err->msg);
 		return;
 	}
-	if (res->changed || !r->commit[0] || !res->commit[0]) {
-		snprintf(r->commit, sizeof(r->commit), "%s", res->commit);
-		r->commit_seq = note_commit(s, res->commit, res->changed);
+	if (!placed) {
+		r->commit[0] = '\0';
+		r->commit_seq = 0;
+		kfs_store_set_condition(r, "Committed", "False", "NoMatchingDestination",
+					"no destination takes any of its files: nothing is committed");
+		if (s->pushing)
+			kfs_store_set_condition(r, "Pushed", "False", "NoMatchingDestination",
+						"nothing to push");
+		if (r->phase == COMMITTED)
+			r->phase = RENDERED;
+		return;
 	}
+	bool renew = res->changed || !r->commit[0] || !res->commit[0];
+	if (renew)
+		snprintf(r->commit, sizeof(r->commit), "%s", res->commit);
+	/* A commit recovered from the state folder has no place in this run's order yet. */
+	if (renew || !r->commit_seq)
+		r->commit_seq = note_commit(s, res->commit, res->changed);
 	kfs_store_set_condition(r, "Committed", "True", "Committed", "");
 	if (r->phase == RENDERED)
 		r->phase = COMMITTED;
@@ -323,9 +354,10 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 		else
 			kfs_store_set_condition(r, "Scheduled", "True", "Scheduled", "");
 	}
+	bool placed = !unscheduled || work.nfiles || work.nfrags;
 	free(unscheduled);
 	if (s->recovering) {
-		queue(s, &work, r);
+		queue(s, &work, r, placed);
 		return;
 	}
 	struct kfs_git_result result;
@@ -342,14 +374,20 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 			      r->name, result.commit, result.changed ? "changed" : "unchanged",
 			      kfs_store_elapsed_ms(&start));
 	if (res)
-		record(s, r, rc, &result, &err);
+		record(s, r, rc, &result, &err, placed);
 	else if (rc == 0)
 		r->commit[0] = '\0';
 }
 
 void kfs_gitsync_flush(struct kfs_store *s)
 {
-	if (!s->git || s->nbatch == 0)
+	if (!s->git)
+		return;
+	pthread_mutex_lock(&s->git_lock);
+	s->recovered = true;
+	pthread_cond_signal(&s->events_cond);
+	pthread_mutex_unlock(&s->git_lock);
+	if (s->nbatch == 0)
 		return;
 	struct kfs_git_result result;
 	struct kfs_error err = {0};
@@ -357,15 +395,17 @@ void kfs_gitsync_flush(struct kfs_store *s)
 	for (size_t i = 0; i < s->nbatch; i++) {
 		struct request *r = s->batch_owners[i];
 		if (r) {
-			record(s, r, rc, &result, &err);
+			record(s, r, rc, &result, &err, s->batch_placed[i]);
 			kfs_store_publish(s, r, NULL);
 		}
 		kfs_git_work_free(&s->batch[i]);
 	}
 	free(s->batch);
 	free(s->batch_owners);
+	free(s->batch_placed);
 	s->batch = NULL;
 	s->batch_owners = NULL;
+	s->batch_placed = NULL;
 	s->nbatch = 0;
 }
 
@@ -398,7 +438,7 @@ void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 	e->commit_error = NULL;
 	if (rc == 0 && s->recovering) {
 		/* Committed with the recovered requests: an aggregated file needs every part. */
-		queue(s, &work, NULL);
+		queue(s, &work, NULL, true);
 	} else if (rc == 0) {
 		struct kfs_git_result result;
 		rc = kfs_git_commit(s->git, &work, 1, &result, &err);

@@ -103,6 +103,8 @@ struct kfs_store {
 	bool worker_started;
 	struct kfs_git_work *batch;     /* works of the requests being recovered */
 	struct request **batch_owners;
+	bool *batch_placed; /* whether any of the owner's files has a destination */
+	bool recovered;     /* the state folder is read back: Git events may change requests */
 	size_t nbatch;
 	bool recovering;
 };
@@ -138,7 +140,8 @@ void kfs_gitsync_close(struct kfs_store *s);
  * is only queued, for kfs_gitsync_flush. */
 void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
 			 const struct kfs_render_result *res);
-/* Commits the recovered requests' works as one commit (so aggregated files get every part). */
+/* Commits the recovered requests' works as one commit (so aggregated files get every part);
+ * from then on, push and retry events reach the requests. */
 void kfs_gitsync_flush(struct kfs_store *s);
 /* Commits a promise's workflow outputs and static dependencies. promises write-locked. */
 void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,

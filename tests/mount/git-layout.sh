@@ -109,6 +109,17 @@ check_grep "no matching destination: Scheduled False names the labels" \
 	"$MNT/requests/lonely/status.yaml" "environment=dev"
 check_eq "no matching destination: no file of the request is committed" \
 	"$(G ls-tree -r --name-only main 2>/dev/null | grep -c lonely)" "0"
+check_eq "no matching destination: the phase stays Rendered" "$(cat "$MNT/requests/lonely/phase")" \
+	"Rendered"
+check_eq "no matching destination: Committed is False, and why" \
+	"$(grep -A3 'type: Committed' "$MNT/requests/lonely/status.yaml" |
+		awk '/status:|reason:/{printf "%s ", $2}')" '"False" NoMatchingDestination '
+check_eq "no matching destination: no commit: field" \
+	"$(grep -c '^commit:' "$MNT/requests/lonely/status.yaml")" "0"
+check "unmount: the daemon exits 0" unmount_fs
+mount_fs -o "git=$REPO,destinations=$WORK/other.yaml"
+check_eq "no matching destination, after a restart: still Rendered" \
+	"$(cat "$MNT/requests/lonely/phase")" "Rendered"
 check "unmount: the daemon exits 0" unmount_fs
 
 # The promise workflow's own destination-selectors.yaml joins the promise's for every request:

@@ -127,11 +127,37 @@ check "remote down: Pushed turns False with a reason" wait_for 10000 \
 check_grep "remote down: the reason names the remote" "$MNT/requests/n2/status.yaml" "$URL"
 check_eq "remote down: status.yaml says pushed: false" \
 	"$(grep '^pushed:' "$MNT/requests/n2/status.yaml")" "pushed: false"
+check "remote down: unmount" unmount_fs
+mount_fs -o "git=$REPO,git_push=$URL"
+check "remote down, after a restart: the push fails again" wait_for 10000 \
+	grep -q 'reason: PushFailed' "$MNT/requests/n2/status.yaml"
+check_eq "remote down, after a restart: n2 is still not pushed" \
+	"$(grep '^pushed:' "$MNT/requests/n2/status.yaml")" "pushed: false"
+check_eq "remote down, after a restart: neither is n1, whose commit the remote has" \
+	"$(grep '^pushed:' "$MNT/requests/n1/status.yaml")" "pushed: false"
+check_grep "remote down, after a restart: the root says pushed: false" "$MNT/status.yaml" \
+	"pushed: false"
 sleep 1
 start_git_daemon "$PORT" || { finish; exit 1; }
 check "remote back: the backoff retry pushes n2" wait_for 30000 same_head
 check "remote back: n2 is pushed" wait_for 5000 pushed n2
 check "unmount: the daemon exits 0" unmount_fs
+
+# --- a remote with credentials in its URL: they never reach status.yaml or the log -------------
+REPO=$WORK/secret.git
+STATE=$WORK/state-secret
+mkdir -p "$STATE"
+mount_fs -o "git=$REPO,git_push=http://kratix:s3cr3t-t0ken@127.0.0.1:1/state.git"
+fresh_request "$MNT" s1 small
+check "credentials: the push fails (nothing listens on port 1)" wait_for 10000 \
+	grep -q 'reason: PushFailed' "$MNT/requests/s1/status.yaml"
+check_grep "credentials: the reason names the remote, masked" "$MNT/requests/s1/status.yaml" \
+	"http://***@127.0.0.1:1/state.git"
+check "credentials: not in the request's status.yaml" \
+	sh -c "! grep -q s3cr3t '$MNT/requests/s1/status.yaml'"
+check "credentials: not in the root status.yaml" sh -c "! grep -q s3cr3t '$MNT/status.yaml'"
+check "unmount: the daemon exits 0" unmount_fs
+check "credentials: not in the log" sh -c "! grep -q s3cr3t '$WORK/daemon.log'"
 
 # --- two daemons, their own state, one remote, 100 requests each at the same time --------------
 # two_daemons LABEL URL A B: daemons A and B (also the requests' prefixes) push to URL.

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kratixfs/gitpacks.h"
 #include "testutil.h"
@@ -289,6 +290,31 @@ static void test_packs_of_earlier_runs_keep_merging(void **state)
 	assert_readable(f, i);
 }
 
+static void test_kept_packs_are_never_merged(void **state)
+{
+	struct fx *f = *state;
+	int i = 0;
+	for (; i < KFS_GITPACKS_FANOUT / 2; i++)
+		add_commit(f, i);
+	/* Someone keeps one of them (git's .keep file); then a new run. */
+	char *kept = tu_sh("cd %s/objects/pack && p=$(ls *.pack | head -1) && touch ${p%%.pack}.keep"
+			   " && printf %%s $p",
+			   f->repo);
+	kfs_gitpacks_free(f->p);
+	struct kfs_error err = {0};
+	if (kfs_gitpacks_attach(f->r, &f->p, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(kfs_gitpacks_count(f->p), KFS_GITPACKS_FANOUT / 2 - 1);
+	for (; i < KFS_GITPACKS_FANOUT + 1; i++)
+		add_commit(f, i);
+	char path[700];
+	snprintf(path, sizeof(path), "%s/objects/pack/%s", f->repo, kept);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(count_files(f, ".pack"), 2); /* the kept one and the merged one */
+	assert_readable(f, i);
+	free(kept);
+}
+
 static void test_half_pack_left_by_a_crash_is_replaced(void **state)
 {
 	struct fx *f = *state;
@@ -350,6 +376,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_packs_of_earlier_runs_keep_merging, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_kept_packs_are_never_merged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_half_pack_left_by_a_crash_is_replaced, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_alternates_are_read, setup, teardown),
