@@ -159,6 +159,61 @@ check "credentials: not in the root status.yaml" sh -c "! grep -q s3cr3t '$MNT/s
 check "unmount: the daemon exits 0" unmount_fs
 check "credentials: not in the log" sh -c "! grep -q s3cr3t '$WORK/daemon.log'"
 
+# --- an SSH remote: sshd on 127.0.0.1, a key in ~/.ssh, the host key in known_hosts ------------
+SSHD=$(command -v sshd || echo /usr/sbin/sshd)
+if [ -x "$SSHD" ] && command -v ssh-keygen >/dev/null; then
+	SSH=$WORK/ssh
+	mkdir -p "$SSH/home/.ssh" /run/sshd
+	chmod 700 "$SSH/home/.ssh"
+	ssh-keygen -q -t ed25519 -N '' -f "$SSH/host_key"
+	ssh-keygen -q -t ed25519 -N '' -f "$SSH/home/.ssh/id_ed25519"
+	cp "$SSH/home/.ssh/id_ed25519.pub" "$SSH/authorized_keys"
+	SSH_PORT=$((20000 + RANDOM % 40000))
+	cat >"$SSH/sshd_config" <<-EOF
+		ListenAddress 127.0.0.1
+		Port $SSH_PORT
+		HostKey $SSH/host_key
+		AuthorizedKeysFile $SSH/authorized_keys
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		PermitRootLogin yes
+		StrictModes no
+		UsePAM no
+		PidFile $SSH/sshd.pid
+	EOF
+	"$SSHD" -D -e -f "$SSH/sshd_config" 2>>"$SSH/sshd.log" &
+	SSHD_PID=$!
+	for _ in $(seq 100); do
+		(echo >/dev/tcp/127.0.0.1/$SSH_PORT) 2>/dev/null && break
+		sleep 0.05
+	done
+	SSH_URL="ssh://$(id -un)@127.0.0.1:$SSH_PORT$SRV/remote.git"
+	REAL_HOME=$HOME
+	export HOME=$SSH/home # the daemon's ~/.ssh
+	REPO=$WORK/ssh.git
+	STATE=$WORK/state-ssh
+	mkdir -p "$STATE"
+	mount_fs -o "git=$REPO,git_push=$SSH_URL"
+	fresh_request "$MNT" h1 small
+	check "ssh, unknown host: the push is refused" wait_for 10000 \
+		grep -q 'reason: PushFailed' "$MNT/requests/h1/status.yaml"
+	check_grep "ssh, unknown host: the reason says what to do" "$MNT/requests/h1/status.yaml" \
+		"is not in ~/.ssh/known_hosts"
+	check "ssh, unknown host: the remote does not have h1" sh -c \
+		"! git --git-dir='$REMOTE' cat-file -e main:default/resources/my-namespace/postgresql/h1/instance-configure/5058f/service.yaml 2>/dev/null"
+	echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1-2 "$SSH/host_key.pub")" >"$SSH/home/.ssh/known_hosts"
+	# The next retry of the backoff (at most a few seconds after the first failures) pushes.
+	check "ssh, known host and key: h1 reaches the remote" wait_for 30000 sh -c \
+		"git --git-dir='$REMOTE' cat-file -e main:default/resources/my-namespace/postgresql/h1/instance-configure/5058f/service.yaml"
+	check "ssh, known host and key: h1 is pushed" wait_for 10000 pushed h1
+	check "unmount: the daemon exits 0" unmount_fs
+	export HOME=$REAL_HOME
+	kill "$SSHD_PID" 2>/dev/null
+	wait "$SSHD_PID" 2>/dev/null
+else
+	echo "ok   - ssh: skipped, no sshd (Debian's openssh-server)"
+fi
+
 # --- two daemons, their own state, one remote, 100 requests each at the same time --------------
 # two_daemons LABEL URL A B: daemons A and B (also the requests' prefixes) push to URL.
 two_daemons() {
