@@ -91,16 +91,22 @@ void kfs_buf_fill(struct kfs_buf *b, char c, size_t n)
 
 void kfs_buf_printf(struct kfs_buf *b, const char *fmt, ...)
 {
+	/* Formats into the room there is, and once more only when that was too small. */
+	kfs_buf_reserve(b, 64);
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n <= 0)
+	if (n < 0) {
+		b->data[b->len] = '\0';
 		return;
-	kfs_buf_reserve(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	}
+	if ((size_t)n >= b->cap - b->len) {
+		kfs_buf_reserve(b, (size_t)n);
+		va_start(ap, fmt);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 
