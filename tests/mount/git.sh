@@ -132,6 +132,36 @@ check "git_branch: git clone checks it out with the files" \
 	test -f "$WORK/clone2/default/resources/my-namespace/postgresql/b1/instance-configure/5058f/statefulset.yaml"
 check "unmount: the daemon exits 0" unmount_fs
 
+# A branch locked by another git process: renders are still published, status.yaml says why the
+# commit failed (the request's and the promise's), and the background retry commits them once the
+# lock is gone.
+REPO3=$WORK/locked.git
+STATE=$WORK/state-locked
+mkdir -p "$STATE"
+git init -q --bare -b main "$REPO3"
+touch "$REPO3/refs/heads/main.lock"
+mount_fs -o "git=$REPO3"
+check_grep "locked: the promise's status.yaml says why" \
+	"$MNT/promises/postgresql/status.yaml" "commitError"
+mkdir "$MNT/requests/l1"
+check "locked: writing the request succeeds" \
+	sh -c "cat '$SEED' | sed 's/name: my-db/name: l1/' >'$MNT/requests/l1/object.yaml'"
+check "locked: the outputs are published" test -s "$MNT/requests/l1/output/statefulset.yaml"
+check_eq "locked: the phase stays Rendered" "$(cat "$MNT/requests/l1/phase")" "Rendered"
+check_grep "locked: Committed is False with the reason" "$MNT/requests/l1/status.yaml" \
+	"reason: CommitFailed"
+check_grep "locked: the reason says the branch is locked" "$MNT/requests/l1/status.yaml" "locked"
+rm "$REPO3/refs/heads/main.lock"
+check "unlocked: the retry commits the request" wait_for 30000 \
+	git --git-dir="$REPO3" cat-file -e "main:default/resources/my-namespace/postgresql/l1/instance-configure/5058f/statefulset.yaml"
+check "unlocked: the phase turns Committed" wait_for 10000 \
+	grep -qx Committed "$MNT/requests/l1/phase"
+check "unlocked: the promise's dependencies are committed" \
+	git --git-dir="$REPO3" cat-file -e "main:$DEPS/promise-configure/5058f/serviceaccount.yaml"
+check "unlocked: the promise's commitError is gone" wait_for 10000 \
+	sh -c "! grep -q commitError '$MNT/promises/postgresql/status.yaml'"
+check "unmount: the daemon exits 0" unmount_fs
+
 # A bad branch name stops the mount with a message that names it.
 "$KRATIXFS" -f -o "promises=$PROMISES,state=$STATE,git=$WORK/bad.git,git_branch=a..b" "$MNT" \
 	>"$WORK/bad.log" 2>&1 &
