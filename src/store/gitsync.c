@@ -143,10 +143,6 @@ static void handle_push(struct kfs_store *s, const struct git_event *e)
 static void handle_commit(struct kfs_store *s, const struct git_event *e)
 {
 	const char *slash = strrchr(e->owner, '/');
-	if (strncmp(e->owner, "promise/", 8) == 0) {
-		kfs_store_promise_committed(s, e->owner + 8, e->ok ? NULL : e->reason);
-		return;
-	}
 	if (strncmp(e->owner, "resource/", 9) != 0 || !slash)
 		return;
 	struct request *r = kfs_store_request_get(s, slash + 1);
@@ -387,15 +383,9 @@ void kfs_gitsync_flush(struct kfs_store *s)
 {
 	if (!s->git)
 		return;
-	pthread_mutex_lock(&s->git_lock);
-	s->recovered = true;
-	pthread_cond_signal(&s->events_cond);
-	pthread_mutex_unlock(&s->git_lock);
-	if (s->nbatch == 0)
-		return;
 	struct kfs_git_result result;
 	struct kfs_error err = {0};
-	int rc = kfs_git_commit(s->git, s->batch, s->nbatch, &result, &err);
+	int rc = s->nbatch ? kfs_git_commit(s->git, s->batch, s->nbatch, &result, &err) : 0;
 	for (size_t i = 0; i < s->nbatch; i++) {
 		struct request *r = s->batch_owners[i];
 		if (r) {
@@ -411,6 +401,11 @@ void kfs_gitsync_flush(struct kfs_store *s)
 	s->batch_owners = NULL;
 	s->batch_placed = NULL;
 	s->nbatch = 0;
+	/* Only now: the records above are written without the requests' locks. */
+	pthread_mutex_lock(&s->git_lock);
+	s->recovered = true;
+	pthread_cond_signal(&s->events_cond);
+	pthread_mutex_unlock(&s->git_lock);
 }
 
 void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,

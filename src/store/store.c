@@ -702,28 +702,6 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 	e->view = vb_finish(s, &vb, dirs);
 }
 
-void kfs_store_promise_committed(struct kfs_store *s, const char *name, const char *error)
-{
-	bool found = false;
-	pthread_rwlock_wrlock(&s->promises_lock);
-	for (size_t i = 0; i < s->npromises && !found; i++) {
-		struct promise_entry *e = &s->promises[i];
-		if (strcmp(e->name, name) != 0)
-			continue;
-		found = true;
-		free(e->commit_error);
-		e->commit_error = error ? kfs_xstrdup(error) : NULL;
-		build_promise_view(s, e);
-	}
-	pthread_rwlock_unlock(&s->promises_lock);
-	if (found) {
-		struct kfs_buf folder = {0};
-		kfs_buf_printf(&folder, "promises/%s", name);
-		notify(s, folder.data);
-		kfs_buf_free(&folder);
-	}
-}
-
 const struct kfs_promise *kfs_store_find_promise(struct kfs_store *s, const char *name)
 {
 	for (size_t i = 0; i < s->npromises; i++)

@@ -143,9 +143,6 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 /* Commits the recovered requests' works as one commit (so aggregated files get every part);
  * from then on, push and retry events reach the requests. */
 void kfs_gitsync_flush(struct kfs_store *s);
-/* A background retry of promise name's commit ended: error NULL when it is committed. Takes
- * promises_lock. */
-void kfs_store_promise_committed(struct kfs_store *s, const char *name, const char *error);
 /* Commits a promise's workflow outputs and static dependencies. promises write-locked. */
 void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 			 const struct kfs_render_result *res);

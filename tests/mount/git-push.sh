@@ -193,7 +193,12 @@ if [ -x "$SSHD" ] && command -v ssh-keygen >/dev/null; then
 	REPO=$WORK/ssh.git
 	STATE=$WORK/state-ssh
 	mkdir -p "$STATE"
+	# libgit2 1.5 leaks libssh2's known-hosts list on every SSH connection (libgit2 issue
+	# #6598, fixed in 1.7): the sanitizer build's leak check is off for this daemon only.
+	REAL_ASAN_OPTIONS=${ASAN_OPTIONS-}
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	mount_fs -o "git=$REPO,git_push=$SSH_URL"
+	export ASAN_OPTIONS=$REAL_ASAN_OPTIONS
 	fresh_request "$MNT" h1 small
 	check "ssh, unknown host: the push is refused" wait_for 10000 \
 		grep -q 'reason: PushFailed' "$MNT/requests/h1/status.yaml"
