@@ -143,6 +143,10 @@ static void handle_push(struct kfs_store *s, const struct git_event *e)
 static void handle_commit(struct kfs_store *s, const struct git_event *e)
 {
 	const char *slash = strrchr(e->owner, '/');
+	if (strncmp(e->owner, "promise/", 8) == 0) {
+		kfs_store_promise_committed(s, e->owner + 8, e->ok ? NULL : e->reason);
+		return;
+	}
 	if (strncmp(e->owner, "resource/", 9) != 0 || !slash)
 		return;
 	struct request *r = kfs_store_request_get(s, slash + 1);

@@ -611,18 +611,13 @@ static size_t count_requests_of(struct kfs_store *s, const char *promise)
 }
 
 /* promises/<name>/: the promise as loaded, its status, and its promise workflow's outputs. */
-static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
+/* A promise's status.yaml, from its entry. */
+static void promise_status(struct kfs_store *s, const struct promise_entry *e, struct kfs_buf *out)
 {
-	struct view_builder vb = {0};
-	struct kfs_node *st = kfs_node_new(KFS_MAP);
-	struct kfs_buf log = {0};
 	const struct kfs_promise *p = e->p;
+	struct kfs_node *st = kfs_node_new(KFS_MAP);
 	kfs_map_set(st, "name", kfs_node_new_str(e->name));
 	if (p) {
-		struct kfs_buf text = {0};
-		kfs_doc_emit(p->doc, &text);
-		vb_add(&vb, "promise.yaml", text.data, text.len, false);
-		kfs_buf_free(&text);
 		kfs_map_set(st, "version", kfs_node_new_str(p->version));
 		if (p->kind) {
 			struct kfs_buf api = {0};
@@ -632,12 +627,54 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 			kfs_map_set(st, "kind", kfs_node_new_str(p->kind));
 			kfs_buf_free(&api);
 		}
+	}
+	const char *phase = e->error ? (p ? "Degraded" : "Unavailable") : "Available";
+	kfs_map_set(st, "phase", kfs_node_new_str(phase));
+	if (e->error) {
+		struct kfs_buf msg = {0};
+		kfs_buf_printf(&msg, "%s%s", p ? "the last good version is in use: " : "",
+			       e->error);
+		kfs_map_set(st, "message", kfs_node_new_str(msg.data));
+		kfs_buf_free(&msg);
+	} else {
+		kfs_map_set(st, "message", kfs_node_new_str("Promise loaded"));
+	}
+	if (e->workflow_failure)
+		kfs_map_set(st, "workflow", kfs_node_new_str(e->workflow_failure));
+	if (e->commit_error)
+		kfs_map_set(st, "commitError", kfs_node_new_str(e->commit_error));
+	kfs_map_set(st, "requests", kfs_node_new_int((long long)count_requests_of(s, e->name)));
+	if (p && p->warnings.len) {
+		struct kfs_node *w = kfs_node_new(KFS_SEQ);
+		const char *line = p->warnings.data;
+		while (*line) {
+			const char *nl = strchr(line, '\n');
+			size_t len = nl ? (size_t)(nl - line) : strlen(line);
+			kfs_seq_append(w, kfs_node_new_scalar(KFS_STR, line, len));
+			line += len + (nl ? 1 : 0);
+		}
+		kfs_map_set(st, "warnings", w);
+	}
+	kfs_doc_emit(st, out);
+	kfs_node_free(st);
+}
+
+static const char *const promise_dirs[] = {"output", NULL};
+
+/* Runs the promise workflow (committing its outputs with Git on) and publishes the folder. */
+static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
+{
+	struct view_builder vb = {0};
+	struct kfs_buf log = {0};
+	const struct kfs_promise *p = e->p;
+	if (p) {
+		struct kfs_buf text = {0};
+		kfs_doc_emit(p->doc, &text);
+		vb_add(&vb, "promise.yaml", text.data, text.len, false);
 		/* The promise workflow's input is the Promise document itself. */
-		struct kfs_buf input = {0};
-		kfs_doc_emit(p->doc, &input);
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_PROMISE,
-					      .action = KFS_WF_CONFIGURE, .data = input.data,
-					      .len = input.len};
+					      .action = KFS_WF_CONFIGURE, .data = text.data,
+					      .len = text.len};
 		struct kfs_render_result res;
 		struct kfs_error err = {0};
 		if (kfs_render(&in, &res, &err) == 0) {
@@ -656,7 +693,7 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 		}
 		kfs_buf_adds(&log, res.log.data ? res.log.data : "");
 		kfs_render_result_free(&res);
-		kfs_buf_free(&input);
+		kfs_buf_free(&text);
 		if (p->dependencies) {
 			struct kfs_buf path = {0};
 			kfs_buf_printf(&path, "output/static/%s-dependencies.yaml", p->name);
@@ -664,42 +701,52 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 			kfs_buf_free(&path);
 		}
 	}
-	const char *phase = e->error ? (p ? "Degraded" : "Unavailable") : "Available";
-	kfs_map_set(st, "phase", kfs_node_new_str(phase));
-	if (e->error) {
-		struct kfs_buf msg = {0};
-		kfs_buf_printf(&msg, "%s%s", p ? "the last good version is in use: " : "",
-			       e->error);
-		kfs_map_set(st, "message", kfs_node_new_str(msg.data));
-		kfs_buf_free(&msg);
-	} else {
-		kfs_map_set(st, "message", kfs_node_new_str("Promise loaded"));
-	}
-	if (log.len && strstr(log.data, "failed"))
-		kfs_map_set(st, "workflow", kfs_node_new_str(log.data));
-	if (e->commit_error)
-		kfs_map_set(st, "commitError", kfs_node_new_str(e->commit_error));
-	kfs_map_set(st, "requests", kfs_node_new_int((long long)count_requests_of(s, e->name)));
-	if (p && p->warnings.len) {
-		struct kfs_node *w = kfs_node_new(KFS_SEQ);
-		const char *line = p->warnings.data;
-		while (*line) {
-			const char *nl = strchr(line, '\n');
-			size_t len = nl ? (size_t)(nl - line) : strlen(line);
-			kfs_seq_append(w, kfs_node_new_scalar(KFS_STR, line, len));
-			line += len + (nl ? 1 : 0);
-		}
-		kfs_map_set(st, "warnings", w);
-	}
-	struct kfs_buf text = {0};
-	kfs_doc_emit(st, &text);
-	kfs_node_free(st);
-	vb_add(&vb, "status.yaml", text.data, text.len, false);
-	kfs_buf_free(&text);
+	free(e->workflow_failure);
+	e->workflow_failure = log.len && strstr(log.data, "failed") ? kfs_xstrdup(log.data) : NULL;
 	kfs_buf_free(&log);
-	static const char *const dirs[] = {"output", NULL};
+	struct kfs_buf status = {0};
+	promise_status(s, e, &status);
+	vb_add(&vb, "status.yaml", status.data, status.len, false);
+	kfs_buf_free(&status);
 	kfs_view_put(e->view);
-	e->view = vb_finish(s, &vb, dirs);
+	e->view = vb_finish(s, &vb, promise_dirs);
+}
+
+void kfs_store_promise_committed(struct kfs_store *s, const char *name, const char *error)
+{
+	bool found = false;
+	pthread_rwlock_wrlock(&s->promises_lock);
+	for (size_t i = 0; i < s->npromises && !found; i++) {
+		struct promise_entry *e = &s->promises[i];
+		if (strcmp(e->name, name) != 0 || !e->view)
+			continue;
+		found = true;
+		free(e->commit_error);
+		e->commit_error = error ? kfs_xstrdup(error) : NULL;
+		/* The same files, but status.yaml: the workflow does not run again. */
+		struct view_builder vb = {0};
+		for (size_t k = 0; k < e->view->nfiles; k++) {
+			const struct kfs_view_file *f = &e->view->files[k];
+			if (strcmp(f->path, "status.yaml") == 0)
+				continue;
+			struct blob *b = blob_of(f);
+			__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+			vb_add_blob(&vb, f->path, b, f->writable);
+		}
+		struct kfs_buf status = {0};
+		promise_status(s, e, &status);
+		vb_add(&vb, "status.yaml", status.data, status.len, false);
+		kfs_buf_free(&status);
+		kfs_view_put(e->view);
+		e->view = vb_finish(s, &vb, promise_dirs);
+	}
+	pthread_rwlock_unlock(&s->promises_lock);
+	if (found) {
+		struct kfs_buf folder = {0};
+		kfs_buf_printf(&folder, "promises/%s", name);
+		notify(s, folder.data);
+		kfs_buf_free(&folder);
+	}
 }
 
 const struct kfs_promise *kfs_store_find_promise(struct kfs_store *s, const char *name)
@@ -1295,6 +1342,8 @@ static int scan_promises(struct kfs_store *s, struct promise_entry *old, size_t 
 				e->view = prev->view, prev->view = NULL;
 				e->wf_selectors = prev->wf_selectors, prev->wf_selectors = NULL;
 				e->commit_error = prev->commit_error, prev->commit_error = NULL;
+				e->workflow_failure = prev->workflow_failure,
+				prev->workflow_failure = NULL;
 				ch[n] = false;
 			} else {
 				struct kfs_error lerr = {0};
@@ -1336,6 +1385,7 @@ static void free_entries(struct promise_entry *list, size_t n)
 		free(list[i].name);
 		free(list[i].error);
 		free(list[i].commit_error);
+		free(list[i].workflow_failure);
 		kfs_node_free(list[i].wf_selectors);
 		kfs_view_put(list[i].view);
 	}

@@ -47,6 +47,7 @@ struct promise_entry {
 	char digest[KFS_DIGEST_LEN]; /* of every file in the folder, to see what changed */
 	char *error;                 /* why the folder does not load now, or NULL */
 	char *commit_error;          /* why its dependencies are not committed, or NULL */
+	char *workflow_failure;      /* why its promise workflow failed, or NULL */
 	struct kfs_node *wf_selectors; /* the promise workflow's destination selectors */
 	struct kfs_view *view;
 };
@@ -143,6 +144,9 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 /* Commits the recovered requests' works as one commit (so aggregated files get every part);
  * from then on, push and retry events reach the requests. */
 void kfs_gitsync_flush(struct kfs_store *s);
+/* A background retry of promise name's commit ended (error NULL: committed): its status.yaml
+ * says so. Takes promises_lock. */
+void kfs_store_promise_committed(struct kfs_store *s, const char *name, const char *error);
 /* Commits a promise's workflow outputs and static dependencies. promises write-locked. */
 void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 			 const struct kfs_render_result *res);

@@ -133,14 +133,15 @@ check "git_branch: git clone checks it out with the files" \
 check "unmount: the daemon exits 0" unmount_fs
 
 # A branch locked by another git process: renders are still published, status.yaml says why the
-# commit failed, and the background retry commits them once the lock is gone. (The promise's
-# commitError stays until its next render: a known gap.)
+# commit failed (the request's and the promise's), and the background retry commits them once the
+# lock is gone.
 REPO3=$WORK/locked.git
 STATE=$WORK/state-locked
 mkdir -p "$STATE"
 git init -q --bare -b main "$REPO3"
 touch "$REPO3/refs/heads/main.lock"
 mount_fs -o "git=$REPO3"
+PROMISE_OUTPUTS=$(ls "$MNT/promises/postgresql/output" | tr '\n' ' ')
 check_grep "locked: the promise's status.yaml says why" \
 	"$MNT/promises/postgresql/status.yaml" "commitError"
 mkdir "$MNT/requests/l1"
@@ -158,6 +159,10 @@ check "unlocked: the phase turns Committed" wait_for 10000 \
 	grep -qx Committed "$MNT/requests/l1/phase"
 check "unlocked: the promise's dependencies are committed" \
 	git --git-dir="$REPO3" cat-file -e "main:$DEPS/promise-configure/5058f/serviceaccount.yaml"
+check "unlocked: the promise's commitError is gone" wait_for 10000 \
+	sh -c "! grep -q commitError '$MNT/promises/postgresql/status.yaml'"
+check_eq "unlocked: the promise's outputs are still there" \
+	"$(ls "$MNT/promises/postgresql/output" | tr '\n' ' ')" "$PROMISE_OUTPUTS"
 check "unmount: the daemon exits 0" unmount_fs
 
 # A bad branch name stops the mount with a message that names it.
