@@ -659,7 +659,18 @@ static void promise_status(struct kfs_store *s, const struct promise_entry *e, s
 	kfs_node_free(st);
 }
 
-static const char *const promise_dirs[] = {"output", NULL};
+/* Adds status.yaml to the promise's files and makes them its view. */
+static void finish_promise_view(struct kfs_store *s, struct promise_entry *e,
+				struct view_builder *vb)
+{
+	static const char *const dirs[] = {"output", NULL};
+	struct kfs_buf status = {0};
+	promise_status(s, e, &status);
+	vb_add(vb, "status.yaml", status.data, status.len, false);
+	kfs_buf_free(&status);
+	kfs_view_put(e->view);
+	e->view = vb_finish(s, vb, dirs);
+}
 
 /* Runs the promise workflow (committing its outputs with Git on) and publishes the folder. */
 static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
@@ -704,12 +715,7 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 	free(e->workflow_failure);
 	e->workflow_failure = log.len && strstr(log.data, "failed") ? kfs_xstrdup(log.data) : NULL;
 	kfs_buf_free(&log);
-	struct kfs_buf status = {0};
-	promise_status(s, e, &status);
-	vb_add(&vb, "status.yaml", status.data, status.len, false);
-	kfs_buf_free(&status);
-	kfs_view_put(e->view);
-	e->view = vb_finish(s, &vb, promise_dirs);
+	finish_promise_view(s, e, &vb);
 }
 
 void kfs_store_promise_committed(struct kfs_store *s, const char *name, const char *error)
@@ -733,12 +739,7 @@ void kfs_store_promise_committed(struct kfs_store *s, const char *name, const ch
 			__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
 			vb_add_blob(&vb, f->path, b, f->writable);
 		}
-		struct kfs_buf status = {0};
-		promise_status(s, e, &status);
-		vb_add(&vb, "status.yaml", status.data, status.len, false);
-		kfs_buf_free(&status);
-		kfs_view_put(e->view);
-		e->view = vb_finish(s, &vb, promise_dirs);
+		finish_promise_view(s, e, &vb);
 	}
 	pthread_rwlock_unlock(&s->promises_lock);
 	if (found) {
