@@ -24,6 +24,8 @@
  * kratixfs signs with Kratix's own domain. */
 #define AUTHOR_NAME  "kratix"
 #define AUTHOR_EMAIL "kratix@kratix.io"
+/* While pushes fail, a new commit makes the next attempt come at most this long after it. */
+#define RETRY_SOON_MS 1000
 
 /* One aggregatedYAML part, kept in memory: the file is rebuilt from all parts. */
 struct agg {
@@ -1139,8 +1141,20 @@ static void *background(void *arg)
 			struct timespec ts;
 			deadline_after(&ts, delay);
 			int w = 0;
-			while (!g->stop && !g->force && w != ETIMEDOUT)
+			bool soon = false;
+			while (!g->stop && !g->force && w != ETIMEDOUT) {
+				/* A new commit while pushes fail: try again within RETRY_SOON_MS,
+				 * so a remote that is back gets it, not a full backoff later. */
+				if (g->dirty && !soon && delay > RETRY_SOON_MS) {
+					struct timespec t;
+					deadline_after(&t, RETRY_SOON_MS);
+					if (t.tv_sec < ts.tv_sec ||
+					    (t.tv_sec == ts.tv_sec && t.tv_nsec < ts.tv_nsec))
+						ts = t;
+					soon = true;
+				}
 				w = pthread_cond_timedwait(&g->qcond, &g->qlock, &ts);
+			}
 			if (g->stop)
 				break;
 		}

@@ -600,20 +600,26 @@ static void on_commit(void *ctx, const char *owner, const char *commit, const ch
 	pthread_mutex_unlock(&e->lock);
 }
 
-static struct kfs_git *open_pushing(const char *repo, const char *remote, struct events *ev)
+static struct kfs_git *open_pushing_backoff(const char *repo, const char *remote,
+					    struct events *ev, unsigned min_ms, unsigned max_ms)
 {
 	struct kfs_git *g;
 	struct kfs_error err = {0};
 	struct kfs_git_options o = {.repo = repo,
 				    .remote = remote,
-				    .backoff_min_ms = 20,
-				    .backoff_max_ms = 100,
+				    .backoff_min_ms = min_ms,
+				    .backoff_max_ms = max_ms,
 				    .on_push = on_push,
 				    .on_commit = on_commit,
 				    .ctx = ev};
 	if (kfs_git_open(&o, &g, &err) != 0)
 		fail_msg("%s", err.msg);
 	return g;
+}
+
+static struct kfs_git *open_pushing(const char *repo, const char *remote, struct events *ev)
+{
+	return open_pushing_backoff(repo, remote, ev, 20, 100);
 }
 
 static void put(struct kfs_git *g, const struct kfs_destinations *d, const char *name,
@@ -729,6 +735,40 @@ static void test_failing_remote_then_recovers(void **state)
 	tu_rmdir(dir);
 }
 
+static void test_new_commit_cuts_a_long_backoff_short(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	char remote[512], repo[512];
+	struct kfs_destinations d;
+	struct kfs_error err = {0};
+	struct events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	snprintf(remote, sizeof(remote), "%s/missing.git", dir);
+	snprintf(repo, sizeof(repo), "%s/local.git", dir);
+	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
+	/* The first failure waits 20 s before the next attempt. */
+	struct kfs_git *g = open_pushing_backoff(repo, remote, &ev, 20000, 20000);
+	put(g, &d, "r1", "x: 1\n");
+	int failed = 0;
+	for (int i = 0; i < 250 && !failed; i++) {
+		usleep(20000);
+		pthread_mutex_lock(&ev.lock);
+		failed = ev.pushed_false;
+		pthread_mutex_unlock(&ev.lock);
+	}
+	assert_true(failed >= 1);
+	/* The remote comes back, then a new commit: pushed within about a second, not 20. */
+	free(tu_sh("git init -q --bare -b main %s", remote));
+	put(g, &d, "r2", "x: 2\n");
+	assert_int_equal(kfs_git_push_wait(g, 5000), 0);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main | grep -c r.yaml", remote);
+	assert_int_equal(atoi(ls), 2);
+	free(ls);
+	kfs_git_close(g);
+	kfs_destinations_free(&d);
+	tu_rmdir(dir);
+}
+
 static void test_locked_repository_retried(void **state)
 {
 	(void)state;
@@ -815,6 +855,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_push_and_rejected_push),
 	    cmocka_unit_test(test_failing_remote_then_recovers),
+	    cmocka_unit_test(test_new_commit_cuts_a_long_backoff_short),
 	    cmocka_unit_test(test_locked_repository_retried),
 	    cmocka_unit_test(test_open_errors),
 	};
