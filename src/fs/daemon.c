@@ -377,6 +377,9 @@ static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *pro
 	pthread_mutex_unlock(&fs->qlock);
 	pthread_join(watch, NULL);
 	pthread_join(inval, NULL);
+	/* A file closed just before a signal ended the loop gets no RELEASE (it is sent after
+	 * close(2) returns): its handle, and the view it holds, are freed here. */
+	kfs_fs_drop_handles(fs);
 	close(w.stop);
 	close(w.sig);
 	if (w.ino >= 0)

@@ -52,7 +52,8 @@ struct handle {
 	size_t len, cap;
 	struct timespec mtime;
 	pthread_mutex_t lock;
-	struct handle *next_writer; /* in fs->writers while open */
+	struct handle *next_writer;	       /* in fs->writers while open */
+	struct handle *prev_open, *next_open; /* in fs->handles until freed */
 };
 
 /* Names a request folder's view may hold at its top: never scratch files. */
@@ -341,18 +342,34 @@ static void writer_remove(struct handle *h)
 
 static struct handle *handle_new(enum htype type)
 {
+	struct kfs_fs *fs = ctx();
 	struct handle *h = kfs_xcalloc(1, sizeof(*h));
 	h->type = type;
 	h->fd = -1;
 	pthread_mutex_init(&h->lock, NULL);
 	clock_gettime(CLOCK_REALTIME, &h->mtime);
+	pthread_mutex_lock(&fs->wlock);
+	h->next_open = fs->handles;
+	if (h->next_open)
+		h->next_open->prev_open = h;
+	fs->handles = h;
+	pthread_mutex_unlock(&fs->wlock);
 	return h;
 }
 
-static void handle_free(struct handle *h)
+/* Frees h; fs is the mount it was opened on. */
+static void handle_free_in(struct kfs_fs *fs, struct handle *h)
 {
 	if (!h)
 		return;
+	pthread_mutex_lock(&fs->wlock);
+	if (h->prev_open)
+		h->prev_open->next_open = h->next_open;
+	else
+		fs->handles = h->next_open;
+	if (h->next_open)
+		h->next_open->prev_open = h->prev_open;
+	pthread_mutex_unlock(&fs->wlock);
 	if (h->view)
 		kfs_view_put(h->view);
 	if (h->fd >= 0)
@@ -360,6 +377,18 @@ static void handle_free(struct handle *h)
 	pthread_mutex_destroy(&h->lock);
 	free(h->data);
 	free(h);
+}
+
+static void handle_free(struct handle *h)
+{
+	handle_free_in(ctx(), h);
+}
+
+void kfs_fs_drop_handles(struct kfs_fs *fs)
+{
+	while (fs->handles)
+		handle_free_in(fs, fs->handles);
+	fs->writers = NULL;
 }
 
 /* The store logs each outcome itself (masked, one line per event): nothing to print here. */

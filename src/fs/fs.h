@@ -27,9 +27,11 @@ struct kfs_fs {
 	uid_t uid;
 	gid_t gid;
 
-	/* Open write handles (fs.c's), so that a created object.yaml stats before its close. */
+	/* Open write handles (fs.c's), so that a created object.yaml stats before its close; and
+	 * every handle not yet freed, for kfs_fs_drop_handles. */
 	pthread_mutex_t wlock;
 	void *writers;
+	void *handles;
 
 	struct fuse *fuse;
 	/* Folders published since the last drain; the invalidation thread empties it. */
@@ -41,6 +43,8 @@ struct kfs_fs {
 
 /* The operations table of the mount. */
 const struct fuse_operations *kfs_fs_operations(void);
+/* Frees the handles the kernel never released: files still open when the mount ended. */
+void kfs_fs_drop_handles(struct kfs_fs *fs);
 /* The store's on_publish callback: queues the folder for the invalidation thread. */
 void kfs_fs_on_publish(void *ctx, const char *folder);
 /* Body of the invalidation thread: sends the kernel invalidations for queued folders until
