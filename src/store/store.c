@@ -1608,8 +1608,11 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 		*out = NULL;
 		return rc;
 	}
+	/* The Git worker runs from the end of the recovery: it may retry a promise's commit. */
+	pthread_rwlock_wrlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises; i++)
 		build_promise_view(s, &s->promises[i]);
+	pthread_rwlock_unlock(&s->promises_lock);
 	*out = s;
 	return 0;
 }
