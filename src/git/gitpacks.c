@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
 #include <stdbool.h>
@@ -70,10 +71,17 @@ static void mem_index(struct membackend *m, size_t nslots)
 	}
 }
 
+/* zlib takes 32-bit lengths in one call: kratixfs's packs take objects up to this size. */
+#define MAX_OBJECT ((size_t)1 << 30)
+
 static int mem_write(git_odb_backend *b, const git_oid *id, const void *data, size_t len,
 		     git_object_t type)
 {
 	struct membackend *m = (struct membackend *)b;
+	if (len > MAX_OBJECT) {
+		git_error_set_str(GIT_ERROR_ODB, "an output larger than 1 GiB cannot be committed");
+		return -1;
+	}
 	if (mem_find(m, id))
 		return 0;
 	if (m->n == m->cap) {
@@ -339,12 +347,17 @@ static int build_odb(struct kfs_gitpacks *p, struct kfs_error *err)
 		git_odb_free(odb);
 		return git_fail(err, "opening the loose objects", p->objdir);
 	}
+	/* The folder as it was before the backend scans it: a pack added during the scan makes
+	 * the next miss scan again. */
+	struct stat before;
+	bool seen = stat(p->packdir, &before) == 0;
 	if (git_odb_backend_pack(&pack, p->objdir)) {
 		git_odb_free(odb);
 		return git_fail(err, "opening the packs", p->objdir);
 	}
 	struct packproxy *px = px_new(pack, p->packdir);
-	folder_changed(px); /* the backend just scanned the folder */
+	px->seen = before;
+	px->have_seen = seen;
 	struct membackend *mem = mem_new();
 	if (git_odb_add_backend(odb, &px->parent, 2)) {
 		px_free(&px->parent);
@@ -598,6 +611,35 @@ static int read_pack(struct kfs_gitpacks *p, const char *hex, struct kfs_buf *da
 	return 0;
 }
 
+static int sync_path(const char *path, struct kfs_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return kfs_error_set(err, -e, "%s: %s", path, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+/* fsync of pack-<hex>.pack, its index and the pack folder. */
+static int sync_pack(struct kfs_gitpacks *p, const char *hex, struct kfs_error *err)
+{
+	struct kfs_buf path = {0};
+	kfs_buf_printf(&path, "%s/pack-%s.pack", p->packdir, hex);
+	int rc = sync_path(path.data, err);
+	kfs_buf_reset(&path);
+	kfs_buf_printf(&path, "%s/pack-%s.idx", p->packdir, hex);
+	if (rc == 0)
+		rc = sync_path(path.data, err);
+	if (rc == 0)
+		rc = sync_path(p->packdir, err);
+	kfs_buf_free(&path);
+	return rc;
+}
+
 static void remove_pack(struct kfs_gitpacks *p, const char *hex)
 {
 	struct kfs_buf path = {0};
@@ -635,6 +677,10 @@ static int merge_tail(struct kfs_gitpacks *p, size_t *unmergeable, struct kfs_er
 	char hex[41];
 	if (rc == 0)
 		rc = write_pack(p, all, nall, hex, err);
+	/* The packs it replaces go only once it is on disk: a crash must not lose what they
+	 * held (the flush's own packs are not synced: a crash loses at most the last commits). */
+	if (rc == 0)
+		rc = sync_pack(p, hex, err);
 	if (rc == 0) {
 		for (size_t i = 0; i < KFS_GITPACKS_FANOUT; i++)
 			if (strcmp(p->packs[first + i].hex, hex) != 0)

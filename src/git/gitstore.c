@@ -665,10 +665,7 @@ static int replay(struct kfs_git *g, const git_oid *local, const git_oid *remote
 	git_revwalk *walk = NULL;
 	struct edits e = {0};
 	struct kfs_buf msg = {0};
-	/* The fetch, through another handle, brought the remote's objects in a new pack. */
-	int rc = kfs_gitpacks_refresh(g->packs, err);
-	if (rc == 0)
-		rc = git_commit_lookup(&lc, g->repo, local);
+	int rc = git_commit_lookup(&lc, g->repo, local);
 
 	if (rc == 0)
 		rc = git_commit_lookup(&rc_, g->repo, remote);
@@ -688,7 +685,8 @@ static int replay(struct kfs_git *g, const git_oid *local, const git_oid *remote
 		rc = git_diff_foreach(diff, replay_cb, NULL, NULL, NULL, &e);
 	if (rc == 0)
 		drop_absent_removals(&e, rt);
-	tree_id = *git_tree_id(rt);
+	if (rc == 0)
+		tree_id = *git_tree_id(rt);
 	if (rc == 0 && e.n)
 		rc = git_tree_create_updated(&tree_id, g->repo, rt, e.n, e.u);
 	/* The message keeps the lines of the local commits being replayed, oldest first. */
@@ -778,10 +776,15 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
 	static const char *const keys[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
 	const char *home = home_dir();
 	(void)url;
+	/* A URL without a user: ssh's default, the local user's name. */
+	struct passwd *pw = getpwuid(geteuid());
+	const char *me = pw && pw->pw_name ? pw->pw_name : "git";
+	if (allowed & GIT_CREDENTIAL_USERNAME)
+		return git_credential_username_new(out, user && *user ? user : me);
 	if (!(allowed & GIT_CREDENTIAL_SSH_KEY))
 		return GIT_PASSTHROUGH;
 	if (!user || !*user)
-		user = "git";
+		user = me;
 	while (pc->key_tries <= 3) {
 		int t = pc->key_tries++;
 		if (t == 0) {
@@ -835,8 +838,8 @@ static void base64(const unsigned char *in, size_t n, struct kfs_buf *out)
 }
 
 /* Whether known_hosts file lists key (base64) for name, asked of ssh-keygen -F, which knows
- * hashed names and [host]:port. */
-static bool known_host(const char *file, const char *name, const char *key)
+ * hashed names and [host]:port; *no_keygen is set when ssh-keygen cannot be run. */
+static bool known_host(const char *file, const char *name, const char *key, bool *no_keygen)
 {
 	if (access(file, R_OK) != 0)
 		return false;
@@ -852,6 +855,8 @@ static bool known_host(const char *file, const char *name, const char *key)
 	pid_t pid;
 	int rc = posix_spawnp(&pid, "ssh-keygen", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
+		*no_keygen = true;
 	close(fds[1]);
 	struct kfs_buf text = {0};
 	char chunk[4096];
@@ -901,9 +906,13 @@ static int hostkey_cb(git_cert *cert, int valid, const char *host, void *data)
 	const char *home = home_dir();
 	if (home)
 		kfs_buf_printf(&file, "%s/.ssh/known_hosts", home);
-	bool ok = (home && known_host(file.data, name.data, key.data)) ||
-		  known_host("/etc/ssh/ssh_known_hosts", name.data, key.data);
-	if (!ok) {
+	bool no_keygen = false;
+	bool ok = (home && known_host(file.data, name.data, key.data, &no_keygen)) ||
+		  known_host("/etc/ssh/ssh_known_hosts", name.data, key.data, &no_keygen);
+	if (!ok && no_keygen) {
+		git_error_set_str(GIT_ERROR_SSH, "cannot run ssh-keygen to read known_hosts: "
+						 "install openssh-client");
+	} else if (!ok) {
 		char scan[32] = "";
 		if (port != 22)
 			snprintf(scan, sizeof(scan), "-p %u ", port);
@@ -999,11 +1008,16 @@ static int push_once(struct kfs_git *g, char head[41], struct kfs_error *err)
 	}
 
 	pthread_mutex_lock(&g->rlock);
+	/* The fetch, through the other handle, may have brought a pack: look before reading. */
+	rc = kfs_gitpacks_refresh(g->packs, err);
 	int has_local = head_id(g->repo, g->refname, &local);
 	int has_theirs = head_id(g->repo, g->tracking, &theirs);
-	rc = 0;
-	if (has_local == 1 && has_theirs == 1 && !git_oid_equal(&local, &theirs) &&
-	    git_graph_descendant_of(g->repo, &local, &theirs) != 1) {
+	int ahead = has_local == 1 && has_theirs == 1 && !git_oid_equal(&local, &theirs)
+			? git_graph_descendant_of(g->repo, &local, &theirs)
+			: 1;
+	if (rc == 0 && ahead < 0)
+		rc = git_fail(err, "comparing the branch with the remote's", g->path);
+	if (rc == 0 && ahead == 0) {
 		rc = replay(g, &local, &theirs, err);
 		if (rc == 0 && head_id(g->repo, g->refname, &local) != 1)
 			rc = git_fail(err, "reading the branch", g->path);

@@ -51,7 +51,9 @@ static void event_free(struct git_event *e)
 static unsigned long long note_commit(struct kfs_store *s, const char *hex, bool changed)
 {
 	pthread_mutex_lock(&s->git_lock);
-	if (changed) {
+	size_t last = s->commit_seq % (sizeof(s->recent) / sizeof(s->recent[0]));
+	/* One number per commit: a batch or a group commit records it once per request. */
+	if (changed && strcmp(s->recent[last].hex, hex) != 0) {
 		s->commit_seq++;
 		size_t slot = s->commit_seq % (sizeof(s->recent) / sizeof(s->recent[0]));
 		snprintf(s->recent[slot].hex, sizeof(s->recent[slot].hex), "%s", hex);
@@ -118,7 +120,7 @@ static void handle_push(struct kfs_store *s, const struct git_event *e)
 	if (e->ok) {
 		unsigned long long seq = 0;
 		for (size_t i = 0; i < sizeof(s->recent) / sizeof(s->recent[0]); i++)
-			if (strcmp(s->recent[i].hex, e->commit) == 0)
+			if (strcmp(s->recent[i].hex, e->commit) == 0 && s->recent[i].seq > seq)
 				seq = s->recent[i].seq;
 		/* A pushed head that is the local head holds every commit made before we looked;
 		 * one rebuilt on a diverged remote is not in recent[] but is that head. */

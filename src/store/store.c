@@ -611,8 +611,8 @@ static size_t count_requests_of(struct kfs_store *s, const char *promise)
 }
 
 /* promises/<name>/: the promise as loaded, its status, and its promise workflow's outputs. */
-/* A promise's status.yaml, from its entry. */
-static void promise_status(struct kfs_store *s, const struct promise_entry *e, struct kfs_buf *out)
+/* A promise's status.yaml, from its entry and its number of requests. */
+static void promise_status(const struct promise_entry *e, size_t nrequests, struct kfs_buf *out)
 {
 	const struct kfs_promise *p = e->p;
 	struct kfs_node *st = kfs_node_new(KFS_MAP);
@@ -643,7 +643,7 @@ static void promise_status(struct kfs_store *s, const struct promise_entry *e, s
 		kfs_map_set(st, "workflow", kfs_node_new_str(e->workflow_failure));
 	if (e->commit_error)
 		kfs_map_set(st, "commitError", kfs_node_new_str(e->commit_error));
-	kfs_map_set(st, "requests", kfs_node_new_int((long long)count_requests_of(s, e->name)));
+	kfs_map_set(st, "requests", kfs_node_new_int((long long)nrequests));
 	if (p && p->warnings.len) {
 		struct kfs_node *w = kfs_node_new(KFS_SEQ);
 		const char *line = p->warnings.data;
@@ -660,12 +660,12 @@ static void promise_status(struct kfs_store *s, const struct promise_entry *e, s
 }
 
 /* Adds status.yaml to the promise's files and makes them its view. */
-static void finish_promise_view(struct kfs_store *s, struct promise_entry *e,
+static void finish_promise_view(struct kfs_store *s, struct promise_entry *e, size_t nrequests,
 				struct view_builder *vb)
 {
 	static const char *const dirs[] = {"output", NULL};
 	struct kfs_buf status = {0};
-	promise_status(s, e, &status);
+	promise_status(e, nrequests, &status);
 	vb_add(vb, "status.yaml", status.data, status.len, false);
 	kfs_buf_free(&status);
 	kfs_view_put(e->view);
@@ -715,12 +715,15 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 	free(e->workflow_failure);
 	e->workflow_failure = log.len && strstr(log.data, "failed") ? kfs_xstrdup(log.data) : NULL;
 	kfs_buf_free(&log);
-	finish_promise_view(s, e, &vb);
+	finish_promise_view(s, e, count_requests_of(s, e->name), &vb);
 }
 
 void kfs_store_promise_committed(struct kfs_store *s, const char *name, const char *error)
 {
 	bool found = false;
+	/* Counted before promises_lock: a writer holds a request's lock while it waits for
+	 * promises_lock, and an rmdir holds table_lock while it waits for that request's lock. */
+	size_t nrequests = count_requests_of(s, name);
 	pthread_rwlock_wrlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises && !found; i++) {
 		struct promise_entry *e = &s->promises[i];
@@ -739,7 +742,7 @@ void kfs_store_promise_committed(struct kfs_store *s, const char *name, const ch
 			__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
 			vb_add_blob(&vb, f->path, b, f->writable);
 		}
-		finish_promise_view(s, e, &vb);
+		finish_promise_view(s, e, nrequests, &vb);
 	}
 	pthread_rwlock_unlock(&s->promises_lock);
 	if (found) {
@@ -1501,6 +1504,9 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 	set_text(&r->log, kfs_node_text_at(doc, "log"));
 	const char *commit = kfs_node_text_at(doc, "commit");
 	snprintf(r->commit, sizeof(r->commit), "%s", commit ? commit : "");
+	/* A commit from before this run: pushed only once a push of this run says so, even if
+	 * the request is not rendered (and so not committed) again. */
+	r->commit_seq = r->commit[0] ? s->commit_seq : 0;
 	const struct kfs_node *conds = kfs_map_get(doc, "conditions");
 	if (conds && conds->type == KFS_SEQ) {
 		store_yaml(&r->conditions, kfs_node_copy(conds));

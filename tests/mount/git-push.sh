@@ -127,7 +127,15 @@ check "remote down: Pushed turns False with a reason" wait_for 10000 \
 check_grep "remote down: the reason names the remote" "$MNT/requests/n2/status.yaml" "$URL"
 check_eq "remote down: status.yaml says pushed: false" \
 	"$(grep '^pushed:' "$MNT/requests/n2/status.yaml")" "pushed: false"
+# More requests than the daemon remembers commits by number (64), and a promise that changes
+# while the daemon is down: the restart commits them all in one batch, and once the remote is
+# back they must all say pushed.
+for i in $(seq 1 70); do
+	fresh_request "$MNT" "m$i" small
+done
 check "remote down: unmount" unmount_fs
+sed -i 's/image: postgres:16/image: postgres:17/' \
+	"$PROMISES/postgresql/workflows/resource/configure/instance-configure/postgresql-configure/values.yaml"
 mount_fs -o "git=$REPO,git_push=$URL"
 check "remote down, after a restart: the push fails again" wait_for 10000 \
 	grep -q 'reason: PushFailed' "$MNT/requests/n2/status.yaml"
@@ -141,6 +149,8 @@ sleep 1
 start_git_daemon "$PORT" || { finish; exit 1; }
 check "remote back: the backoff retry pushes n2" wait_for 30000 same_head
 check "remote back: n2 is pushed" wait_for 5000 pushed n2
+all_pushed() { ! grep -L '^pushed: true' "$MNT"/requests/*/status.yaml | grep -q .; }
+check "remote back: every request recovered in the batch is pushed" wait_for 10000 all_pushed
 check "unmount: the daemon exits 0" unmount_fs
 
 # --- a remote with credentials in its URL: they never reach status.yaml or the log -------------
@@ -187,7 +197,8 @@ if [ -x "$SSHD" ] && command -v ssh-keygen >/dev/null; then
 		(echo >/dev/tcp/127.0.0.1/$SSH_PORT) 2>/dev/null && break
 		sleep 0.05
 	done
-	SSH_URL="ssh://$(id -un)@127.0.0.1:$SSH_PORT$SRV/remote.git"
+	# No user in the URL: ssh's default, the local user's name, as libgit2 asks for it first.
+	SSH_URL="ssh://127.0.0.1:$SSH_PORT$SRV/remote.git"
 	REAL_HOME=$HOME
 	export HOME=$SSH/home # the daemon's ~/.ssh
 	REPO=$WORK/ssh.git
