@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -735,6 +736,24 @@ static int cmp_ourpack(const void *a, const void *b)
 				    : strcmp(x->hex, y->hex);
 }
 
+/* A pack file without its index, untouched for ORPHAN_AGE seconds, is what a crash left between
+ * writing a pack and its index (nothing reads a pack without one): removed. A writer's pack is
+ * never that old without its index. */
+#define ORPHAN_AGE 600
+
+static void remove_orphan(struct kfs_gitpacks *p, const char *name)
+{
+	struct kfs_buf path = {0};
+	struct stat st;
+	kfs_buf_printf(&path, "%s/%.45s.idx", p->packdir, name);
+	bool indexed = access(path.data, F_OK) == 0;
+	kfs_buf_reset(&path);
+	kfs_buf_printf(&path, "%s/%s", p->packdir, name);
+	if (!indexed && stat(path.data, &st) == 0 && time(NULL) - st.st_mtime > ORPHAN_AGE)
+		unlink(path.data);
+	kfs_buf_free(&path);
+}
+
 /* The packs already in the folder join the levels by their number of objects, so that packs
  * left by earlier runs keep merging. A pack with deltas (written by git) drops out at its first
  * merge attempt; one without (kratixfs's, or git's of blobs alone) is merged like kratixfs's own,
@@ -746,6 +765,11 @@ static void adopt_packs(struct kfs_gitpacks *p)
 		return;
 	for (struct dirent *de; (de = readdir(d));) {
 		size_t len = strlen(de->d_name);
+		if (len == 5 + 40 + 5 && strncmp(de->d_name, "pack-", 5) == 0 &&
+		    strcmp(de->d_name + 45, ".pack") == 0) {
+			remove_orphan(p, de->d_name);
+			continue;
+		}
 		if (len != 5 + 40 + 4 || strncmp(de->d_name, "pack-", 5) != 0 ||
 		    strcmp(de->d_name + 45, ".idx") != 0)
 			continue;

@@ -339,6 +339,33 @@ static void test_half_pack_left_by_a_crash_is_replaced(void **state)
 	git_repository_free(plain);
 }
 
+static void test_old_pack_without_index_is_removed_at_start(void **state)
+{
+	struct fx *f = *state;
+	add_commit(f, 0);
+	/* What a crash leaves between a pack and its index: an old one, and a fresh one that a
+	 * writer may still be indexing. */
+	free(tu_sh("cd %s/objects/pack && p=$(ls *.pack) &&"
+		   " cp $p pack-1111111111111111111111111111111111111111.pack &&"
+		   " touch -d '-1 hour' pack-1111111111111111111111111111111111111111.pack &&"
+		   " cp $p pack-2222222222222222222222222222222222222222.pack",
+		   f->repo));
+	kfs_gitpacks_free(f->p);
+	struct kfs_error err = {0};
+	if (kfs_gitpacks_attach(f->r, &f->p, &err))
+		fail_msg("%s", err.msg);
+	char path[700];
+	snprintf(path, sizeof(path),
+		 "%s/objects/pack/pack-1111111111111111111111111111111111111111.pack", f->repo);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path),
+		 "%s/objects/pack/pack-2222222222222222222222222222222222222222.pack", f->repo);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(count_files(f, ".idx"), 1);
+	unlink(path);
+	assert_readable(f, 1);
+}
+
 static void test_alternates_are_read(void **state)
 {
 	struct fx *f = *state;
@@ -379,6 +406,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_kept_packs_are_never_merged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_half_pack_left_by_a_crash_is_replaced, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_old_pack_without_index_is_removed_at_start,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_alternates_are_read, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
