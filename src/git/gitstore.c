@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -357,6 +358,22 @@ static int empty_tree(git_repository *repo, git_oid *id)
 	return rc;
 }
 
+/* A branch lock older than STALE_LOCK_S was left by a process that died while it moved the
+ * branch (kratixfs killed with -9 leaves an empty one): git holds such a lock for milliseconds.
+ * Removed, so that commits do not fail until someone deletes it by hand. True if it was. */
+#define STALE_LOCK_S 2
+
+static bool remove_stale_lock(struct kfs_git *g)
+{
+	struct kfs_buf path = {0};
+	struct stat st;
+	kfs_buf_printf(&path, "%s%s.lock", git_repository_path(g->repo), g->refname);
+	bool stale = stat(path.data, &st) == 0 && time(NULL) - st.st_mtime >= STALE_LOCK_S &&
+		     unlink(path.data) == 0;
+	kfs_buf_free(&path);
+	return stale;
+}
+
 /* Commits tree on parent (NULL: a root commit) and moves the branch to it if it still points at
  * expect (NULL: if it does not exist yet); -EAGAIN when another writer moved it first. The new
  * objects reach the disk, as one pack, before the branch may point at them. */
@@ -380,13 +397,16 @@ static int commit_tree(struct kfs_git *g, const git_oid *parent, const git_oid *
 		rc = -EIO;
 		goto out;
 	}
-	if (rc == 0) {
+	for (int attempt = 0; rc == 0 && attempt < 2; attempt++) {
 		if (expect)
 			rc = git_reference_create_matching(&ref, g->repo, g->refname, out, 1, expect,
 							   "kratixfs: commit");
 		else
 			rc = git_reference_create(&ref, g->repo, g->refname, out, 0,
 						  "kratixfs: commit");
+		if (rc != GIT_ELOCKED || attempt > 0 || !remove_stale_lock(g))
+			break;
+		rc = 0;
 	}
 	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS)
 		rc = -EAGAIN;

@@ -291,6 +291,8 @@ static void record(struct kfs_store *s, struct request *r, int rc,
 {
 	if (rc < 0) {
 		kfs_store_set_condition(r, "Committed", "False", "CommitFailed", err->msg);
+		if (r->phase == COMMITTED) /* recovered from the state folder as it was */
+			r->phase = RENDERED;
 		return;
 	}
 	if (!placed) {

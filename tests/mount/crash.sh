@@ -15,6 +15,13 @@ writer() {
 	done
 }
 
+all_phase() {
+	local f
+	for f in "$MNT"/requests/*/phase; do
+		[ "$(cat "$f")" = "$1" ] || return 1
+	done
+}
+
 # crash LABEL PHASE [REPO]: 12 requests, 4 writers, kill -9, remount, check. PHASE is what every
 # request must show after the restart; with REPO, Git is on and checked too.
 crash() {
@@ -41,6 +48,9 @@ crash() {
 	done
 	check "$label: fusermount3 -u the dead mount" fusermount3 -u "$MNT"
 	mount_fs "${opts[@]}"
+	# A kill while the branch moved leaves its lock: the first commits fail, and the retry
+	# removes the lock once it is stale (2 s) and commits.
+	[ -n "$repo" ] && wait_for 20000 all_phase "$phase"
 	local bad_out="" bad_status="" bad_git=""
 	for w in 0 1 2 3; do
 		for j in 0 1 2; do

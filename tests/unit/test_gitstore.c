@@ -802,8 +802,19 @@ static void test_locked_repository_retried(void **state)
 	assert_contains(err.msg, "locked");
 	assert_contains(err.msg, "retries");
 
-	/* The lock goes away: the background thread commits the work. */
-	unlink(lock);
+	/* A lock a dead process left (old): removed, and the commit goes through at once. */
+	free(tu_sh("touch -d '-1 minute' %s", lock));
+	struct kfs_output o3 = {"p", "r.yaml", "z: 1\n", 5};
+	struct kfs_git_render r3 = {.type = KFS_WF_RESOURCE,
+				    .promise = "pg",
+				    .request = "third",
+				    .outputs = &o3,
+				    .noutputs = 1};
+	assert_int_equal(kfs_git_work_build(&d, &r3, &w, NULL, &err), 0);
+	assert_int_equal(kfs_git_commit(g, &w, 1, &res, &err), 0);
+	kfs_git_work_free(&w);
+	assert_int_equal(access(lock, F_OK), -1);
+	/* Which also lets the background thread commit the work that failed. */
 	for (int i = 0; i < 200; i++) {
 		pthread_mutex_lock(&ev.lock);
 		int done = ev.committed;
@@ -815,7 +826,8 @@ static void test_locked_repository_retried(void **state)
 	assert_int_equal(ev.committed, 1);
 	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only %s", repo, ev.commit);
 	assert_string_equal(ls, "default/resources/default/pg/first/p/5058f/r.yaml\n"
-				"default/resources/default/pg/second/p/5058f/r.yaml\n");
+				"default/resources/default/pg/second/p/5058f/r.yaml\n"
+				"default/resources/default/pg/third/p/5058f/r.yaml\n");
 	free(ls);
 	kfs_git_close(g);
 	kfs_destinations_free(&d);
