@@ -140,6 +140,9 @@ STATE=$WORK/state-locked
 mkdir -p "$STATE"
 git init -q --bare -b main "$REPO3"
 touch "$REPO3/refs/heads/main.lock"
+# Kept fresh, as a live git process's would be: kratixfs removes a lock only once it is stale.
+(while [ -e "$REPO3/refs/heads/main.lock" ]; do touch "$REPO3/refs/heads/main.lock"; sleep 0.3; done) &
+TOUCHER=$!
 mount_fs -o "git=$REPO3"
 PROMISE_OUTPUTS=$(ls "$MNT/promises/postgresql/output" | tr '\n' ' ')
 check_grep "locked: the promise's status.yaml says why" \
@@ -152,6 +155,8 @@ check_eq "locked: the phase stays Rendered" "$(cat "$MNT/requests/l1/phase")" "R
 check_grep "locked: Committed is False with the reason" "$MNT/requests/l1/status.yaml" \
 	"reason: CommitFailed"
 check_grep "locked: the reason says the branch is locked" "$MNT/requests/l1/status.yaml" "locked"
+kill "$TOUCHER"
+wait "$TOUCHER" 2>/dev/null
 rm "$REPO3/refs/heads/main.lock"
 check "unlocked: the retry commits the request" wait_for 30000 \
 	git --git-dir="$REPO3" cat-file -e "main:default/resources/my-namespace/postgresql/l1/instance-configure/5058f/statefulset.yaml"
