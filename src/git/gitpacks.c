@@ -22,6 +22,8 @@
 #include "kratixfs/files.h"
 #include "kratixfs/sha1.h"
 
+#include "git_error.h"
+
 /* ---- new objects, in memory until the next flush -------------------------------------------- */
 
 struct memobj {
@@ -302,13 +304,6 @@ struct kfs_gitpacks {
 	struct ourpack *packs; /* oldest first; levels never grow towards the newest */
 	size_t npacks;
 };
-
-static int git_fail(struct kfs_error *err, const char *what, const char *path)
-{
-	const git_error *e = git_error_last();
-	return kfs_error_set(err, -EIO, "git %s: %s: %s", path, what,
-			     e && e->message ? e->message : "unknown error");
-}
 
 /* Object folders listed in objects/info/alternates (a repository cloned with --shared or
  * --reference) are read as git reads them; one that cannot be opened is skipped, as git warns. */
