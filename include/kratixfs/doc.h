@@ -75,6 +75,9 @@ void kfs_node_free(struct kfs_node *n);
 struct kfs_node *kfs_map_get(const struct kfs_node *map, const char *key);
 struct kfs_node *kfs_map_getn(const struct kfs_node *map, const char *key, size_t keylen);
 void kfs_map_set(struct kfs_node *map, const char *key, struct kfs_node *value);
+/* Appends key (taking ownership of it and of value) without looking for it first: for parsers,
+ * which have already checked that keys are unique. */
+void kfs_map_append(struct kfs_node *map, char *key, struct kfs_node *value);
 struct kfs_node *kfs_map_take(struct kfs_node *map, const char *key);
 /* Sequences: takes ownership of item. */
 void kfs_seq_append(struct kfs_node *seq, struct kfs_node *item);

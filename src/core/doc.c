@@ -125,11 +125,16 @@ void kfs_map_set(struct kfs_node *map, const char *key, struct kfs_node *value)
 			return;
 		}
 	}
+	kfs_map_append(map, kfs_xstrdup(key), value);
+}
+
+void kfs_map_append(struct kfs_node *map, char *key, struct kfs_node *value)
+{
 	if (map->len == map->cap) {
 		map->cap = map->cap ? map->cap * 2 : 4;
 		map->pairs = kfs_xrealloc(map->pairs, map->cap * sizeof(*map->pairs));
 	}
-	map->pairs[map->len].key = kfs_xstrdup(key);
+	map->pairs[map->len].key = key;
 	map->pairs[map->len].value = value;
 	map->len++;
 }
@@ -589,13 +594,7 @@ static int parse_node(struct parser *p, yaml_event_t *ev, int depth, struct kfs_
 				break;
 			}
 			/* A map always grows at the end here; kfs_map_set would rescan the keys. */
-			if (map->len == map->cap) {
-				map->cap = map->cap ? map->cap * 2 : 4;
-				map->pairs = kfs_xrealloc(map->pairs, map->cap * sizeof(*map->pairs));
-			}
-			map->pairs[map->len].key = key;
-			map->pairs[map->len].value = value;
-			map->len++;
+			kfs_map_append(map, key, value);
 		}
 		if (rc < 0) {
 			kfs_node_free(map);

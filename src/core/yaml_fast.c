@@ -531,17 +531,6 @@ static struct kfs_node *scalar_node(const struct fp *p, const struct tok *t)
 	return n;
 }
 
-static void map_append(struct kfs_node *map, char *key, struct kfs_node *value)
-{
-	if (map->len == map->cap) {
-		map->cap = map->cap ? map->cap * 2 : 4;
-		map->pairs = kfs_xrealloc(map->pairs, map->cap * sizeof(*map->pairs));
-	}
-	map->pairs[map->len].key = key;
-	map->pairs[map->len].value = value;
-	map->len++;
-}
-
 static bool has_key(const struct kfs_node *map, const char *key)
 {
 	for (size_t i = 0; i < map->len; i++)
@@ -635,7 +624,7 @@ static bool parse_flow(struct fp *p, int depth, struct kfs_node **out)
 				goto fail;
 			}
 			if (p->build)
-				map_append(node, key, v);
+				kfs_map_append(node, key, v);
 		} else {
 			if (!flow_node(p, depth, &v))
 				goto fail;
@@ -844,7 +833,7 @@ static bool parse_map(struct fp *p, int depth, struct kfs_node **out)
 			goto fail;
 		}
 		if (p->build)
-			map_append(map, key, v);
+			kfs_map_append(map, key, v);
 		if (p->col == col)
 			continue;
 		if (p->col > col)
