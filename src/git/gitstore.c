@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <git2.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -980,6 +981,15 @@ static void *background(void *arg)
 	unsigned min = g->opts.backoff_min_ms ? g->opts.backoff_min_ms : 200;
 	unsigned max = g->opts.backoff_max_ms ? g->opts.backoff_max_ms : 30000;
 	unsigned delay = 0; /* 0: no failure pending */
+
+	/* libgit2 and libssh2 write to sockets without MSG_NOSIGNAL: a remote that hangs up in
+	 * the middle of a push would kill the whole process with SIGPIPE, silently. Blocked in
+	 * this thread, the only one that talks to remotes, the write fails with EPIPE instead
+	 * and the push is retried; the signal stays pending in this thread, harmless. */
+	sigset_t pipe_signal;
+	sigemptyset(&pipe_signal);
+	sigaddset(&pipe_signal, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
 
 	pthread_mutex_lock(&g->qlock);
 	while (!g->stop) {

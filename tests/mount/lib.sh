@@ -60,6 +60,11 @@ unmount_fs() {
 	local rc=0
 	wait "$DAEMON_PID" || rc=$?
 	DAEMON_PID=
+	if [ "$rc" -ne 0 ]; then
+		echo "the daemon exited with status $rc; its log's errors and last lines:" >&2
+		grep -E ' error |Sanitizer|runtime error|^    #[0-9]' "$WORK/daemon.log" | head -n 40 >&2
+		tail -n 5 "$WORK/daemon.log" >&2
+	fi
 	return $rc
 }
 
@@ -69,7 +74,7 @@ check() {
 	shift
 	if "$@" >"$WORK/out" 2>"$WORK/err"; then pass "$what"; else
 		fail "$what"
-		sed 's/^/    | /' "$WORK/out" "$WORK/err" | head -n 20 >&2
+		sed 's/^/    | /' "$WORK/out" "$WORK/err" | head -n 60 >&2
 	fi
 }
 

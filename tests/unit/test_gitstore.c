@@ -7,8 +7,12 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +22,6 @@
 #include "kratixfs/gitstore.h"
 #include "testutil.h"
 
-/* Runs a shell command and returns its stdout (malloc'd). */
 static struct kfs_node *yaml(const char *text)
 {
 	struct kfs_node *n = NULL;
@@ -769,6 +772,80 @@ static void test_new_commit_cuts_a_long_backoff_short(void **state)
 	tu_rmdir(dir);
 }
 
+/* A git:// server that hangs up in the middle of every push: it answers the request with the
+ * ref list of an empty repository, then resets the connection while the client sends. */
+struct hangup_server {
+	int fd;
+	pthread_t thread;
+};
+
+static void *hangup_serve(void *arg)
+{
+	struct hangup_server *s = arg;
+	static const char adv[] = "0000000000000000000000000000000000000000 capabilities^{}";
+	static const char caps[] = "report-status ofs-delta\n";
+	char pkt[128], in[1024];
+	size_t n = sizeof(adv) + sizeof(caps) - 1; /* adv's NUL separates it from caps */
+	snprintf(pkt, sizeof(pkt), "%04zx", n + 4);
+	memcpy(pkt + 4, adv, sizeof(adv));
+	memcpy(pkt + 4 + sizeof(adv), caps, sizeof(caps) - 1);
+	memcpy(pkt + 4 + n, "0000", 4);
+	for (;;) {
+		int c = accept(s->fd, NULL, NULL);
+		if (c < 0)
+			return NULL; /* the listening socket was shut down */
+		if (read(c, in, sizeof(in)) > 0 && write(c, pkt, n + 8) == (ssize_t)(n + 8)) {
+			struct linger reset = {.l_onoff = 1, .l_linger = 0};
+			setsockopt(c, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+		}
+		close(c);
+	}
+}
+
+static void test_remote_hanging_up_mid_push(void **state)
+{
+	(void)state;
+	/* The default disposition, a daemon's outside libfuse's loop: SIGPIPE kills. */
+	signal(SIGPIPE, SIG_DFL);
+	struct hangup_server srv = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	assert_int_equal(bind(srv.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(srv.fd, 8), 0);
+	assert_int_equal(getsockname(srv.fd, (struct sockaddr *)&a, &alen), 0);
+	assert_int_equal(pthread_create(&srv.thread, NULL, hangup_serve, &srv), 0);
+
+	char *dir = tu_mkdtemp();
+	char remote[128], repo[512];
+	struct kfs_destinations d;
+	struct kfs_error err = {0};
+	struct events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	snprintf(remote, sizeof(remote), "git://127.0.0.1:%d/state.git", ntohs(a.sin_port));
+	snprintf(repo, sizeof(repo), "%s/local.git", dir);
+	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
+	struct kfs_git *g = open_pushing(repo, remote, &ev);
+	put(g, &d, "r1", "x: 1\n");
+	/* Several attempts, each cut off while the pack is sent: each one fails, and we live. */
+	int failed = 0;
+	for (int i = 0; i < 500 && failed < 3; i++) {
+		usleep(10000);
+		pthread_mutex_lock(&ev.lock);
+		failed = ev.pushed_false;
+		pthread_mutex_unlock(&ev.lock);
+	}
+	assert_true(failed >= 3);
+	pthread_mutex_lock(&ev.lock);
+	assert_int_equal(ev.pushed_true, 0);
+	assert_true(ev.reason[0] != '\0');
+	pthread_mutex_unlock(&ev.lock);
+	kfs_git_close(g);
+	shutdown(srv.fd, SHUT_RDWR);
+	pthread_join(srv.thread, NULL);
+	close(srv.fd);
+	kfs_destinations_free(&d);
+	tu_rmdir(dir);
+}
+
 static void test_locked_repository_retried(void **state)
 {
 	(void)state;
@@ -868,6 +945,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_push_and_rejected_push),
 	    cmocka_unit_test(test_failing_remote_then_recovers),
+	    cmocka_unit_test(test_remote_hanging_up_mid_push),
 	    cmocka_unit_test(test_new_commit_cuts_a_long_backoff_short),
 	    cmocka_unit_test(test_locked_repository_retried),
 	    cmocka_unit_test(test_open_errors),
