@@ -121,6 +121,9 @@ struct kfs_git_frag {
 struct kfs_git_work {
 	char *name;  /* "Update from: <name>": the request or promise */
 	char *owner; /* unique: "resource/<ns>/<promise>/<request>" or "promise/<promise>" */
+	/* The caller's number for this version of the owner's state, given back with the outcome
+	 * of a retry: an outcome for an older version than the caller's last one is stale. */
+	unsigned long long serial;
 	bool delete; /* "Delete from:": only removes what the work owns */
 	char **dirs; /* folders owned: everything under them is replaced by files */
 	size_t ndirs;
@@ -169,9 +172,12 @@ struct kfs_git_options {
 	unsigned backoff_min_ms; /* first retry delay (0: 200 ms); doubles up to backoff_max_ms */
 	unsigned backoff_max_ms; /* 0: 30 s */
 	/* Called from the background thread after each push attempt: pushed true with the pushed
-	 * head, or false with the reason. Also when a failed commit was retried (commit set). */
+	 * head, or false with the reason. */
 	void (*on_push)(void *ctx, bool pushed, const char *head, const char *reason);
-	void (*on_commit)(void *ctx, const char *owner, const char *commit, const char *reason);
+	/* Called from the background thread when a failed commit was retried: the work's owner
+	 * and serial, and the commit that holds it, or NULL with the reason it failed again. */
+	void (*on_commit)(void *ctx, const char *owner, unsigned long long serial,
+			  const char *commit, const char *reason);
 	void *ctx;
 };
 

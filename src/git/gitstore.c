@@ -500,6 +500,7 @@ static void work_copy(struct kfs_git_work *d, const struct kfs_git_work *s)
 {
 	d->name = kfs_xstrdup(s->name);
 	d->owner = kfs_xstrdup(s->owner);
+	d->serial = s->serial;
 	d->delete = s->delete;
 	d->dirs = strv_copy(s->dirs, d->ndirs = s->ndirs);
 	d->indexes = strv_copy(s->indexes, d->nindexes = s->nindexes);
@@ -939,6 +940,7 @@ static bool retry_commits(struct kfs_git *g)
 {
 	struct report {
 		char *owner;
+		unsigned long long serial;
 		char commit[41];
 		char *reason;
 	} *reps = NULL;
@@ -957,6 +959,7 @@ static bool retry_commits(struct kfs_git *g)
 		failed = r.rc != 0;
 		reps = kfs_xrealloc(reps, (nreps + 1) * sizeof(*reps));
 		reps[nreps].owner = kfs_xstrdup(w.owner);
+		reps[nreps].serial = w.serial;
 		snprintf(reps[nreps].commit, sizeof(reps[nreps].commit), "%s", res.commit);
 		reps[nreps].reason = failed ? kfs_xstrdup(r.err.msg) : NULL;
 		nreps++;
@@ -966,7 +969,7 @@ static bool retry_commits(struct kfs_git *g)
 
 	for (size_t i = 0; i < nreps; i++) {
 		if (g->opts.on_commit)
-			g->opts.on_commit(g->opts.ctx, reps[i].owner,
+			g->opts.on_commit(g->opts.ctx, reps[i].owner, reps[i].serial,
 					  reps[i].reason ? NULL : reps[i].commit, reps[i].reason);
 		free(reps[i].owner);
 		free(reps[i].reason);

@@ -30,11 +30,13 @@ static void on_push(void *ctx, bool pushed, const char *head, const char *reason
 	enqueue(ctx, e);
 }
 
-static void on_commit(void *ctx, const char *owner, const char *commit, const char *reason)
+void kfs_gitsync_on_commit(void *ctx, const char *owner, unsigned long long serial,
+			   const char *commit, const char *reason)
 {
 	struct git_event *e = kfs_xcalloc(1, sizeof(*e));
 	e->ok = commit && commit[0] && !(reason && reason[0]);
 	e->owner = kfs_xstrdup(owner ? owner : "");
+	e->serial = serial;
 	snprintf(e->commit, sizeof(e->commit), "%s", commit ? commit : "");
 	e->reason = kfs_xstrdup(reason ? reason : "");
 	enqueue(ctx, e);
@@ -142,31 +144,65 @@ static void handle_push(struct kfs_store *s, const struct git_event *e)
 	refresh_all(s);
 }
 
-static void handle_commit(struct kfs_store *s, const struct git_event *e)
+/* Records a commit outcome in r (write_lock held). placed: some of r's files have a
+ * destination; a request none of whose files has one is not committed, whatever the commit did
+ * (it may have removed the files of an earlier render). */
+static void record(struct kfs_store *s, struct request *r, int rc,
+		   const struct kfs_git_result *res, const struct kfs_error *err, bool placed)
 {
-	const char *slash = strrchr(e->owner, '/');
-	if (strncmp(e->owner, "promise/", 8) == 0) {
-		kfs_store_promise_committed(s, e->owner + 8, e->ok ? NULL : e->reason);
+	if (rc < 0) {
+		kfs_store_set_condition(r, "Committed", "False", "CommitFailed", err->msg);
+		if (r->phase == COMMITTED) /* recovered from the state folder as it was */
+			r->phase = RENDERED;
 		return;
 	}
+	if (!placed) {
+		r->commit[0] = '\0';
+		r->commit_seq = 0;
+		kfs_store_set_condition(r, "Committed", "False", "NoMatchingDestination",
+					"no destination takes any of its files: nothing is committed");
+		if (s->pushing)
+			kfs_store_set_condition(r, "Pushed", "False", "NoMatchingDestination",
+						"nothing to push");
+		if (r->phase == COMMITTED)
+			r->phase = RENDERED;
+		return;
+	}
+	bool renew = res->changed || !r->commit[0] || !res->commit[0];
+	if (renew)
+		snprintf(r->commit, sizeof(r->commit), "%s", res->commit);
+	/* A commit recovered from the state folder has no place in this run's order yet. */
+	if (renew || !r->commit_seq)
+		r->commit_seq = note_commit(s, res->commit, res->changed);
+	kfs_store_set_condition(r, "Committed", "True", "Committed", "");
+	if (r->phase == RENDERED)
+		r->phase = COMMITTED;
+	update_pushed(s, r);
+}
+
+static void handle_commit(struct kfs_store *s, const struct git_event *e)
+{
+	if (strncmp(e->owner, "promise/", 8) == 0) {
+		kfs_store_promise_committed(s, e->owner + 8, e->serial, e->ok ? NULL : e->reason);
+		return;
+	}
+	const char *slash = strrchr(e->owner, '/');
 	if (strncmp(e->owner, "resource/", 9) != 0 || !slash)
 		return;
 	struct request *r = kfs_store_request_get(s, slash + 1);
 	if (!r)
 		return;
 	pthread_mutex_lock(&r->write_lock);
-	if (e->ok) {
-		snprintf(r->commit, sizeof(r->commit), "%s", e->commit);
-		r->commit_seq = note_commit(s, e->commit, true);
-		kfs_store_set_condition(r, "Committed", "True", "Committed", "");
-		if (r->phase == RENDERED)
-			r->phase = COMMITTED;
-		update_pushed(s, r);
-	} else {
-		kfs_store_set_condition(r, "Committed", "False", "CommitFailed", e->reason);
+	/* The outcome of an older render than r's last is stale: the last one's stands. */
+	if (e->serial == r->work_serial) {
+		struct kfs_git_result res = {.changed = true};
+		struct kfs_error err = {0};
+		snprintf(res.commit, sizeof(res.commit), "%s", e->commit);
+		snprintf(err.msg, sizeof(err.msg), "%s", e->reason);
+		record(s, r, e->ok ? 0 : -EIO, &res, &err, r->placed);
+		kfs_store_publish(s, r, NULL);
+		kfs_store_persist(s, r, NULL);
 	}
-	kfs_store_publish(s, r, NULL);
-	kfs_store_persist(s, r, NULL);
 	pthread_mutex_unlock(&r->write_lock);
 	kfs_store_request_put(r);
 }
@@ -210,7 +246,7 @@ int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *o, str
 		.branch = o->git_branch,
 		.remote = o->git_push,
 		.on_push = on_push,
-		.on_commit = on_commit,
+		.on_commit = kfs_gitsync_on_commit,
 		.ctx = s,
 	};
 	rc = kfs_git_open(&go, &s->git, err);
@@ -283,42 +319,6 @@ static void queue(struct kfs_store *s, struct kfs_git_work *work, struct request
 	s->batch_owners[s->nbatch++] = owner;
 }
 
-/* Records a commit outcome in r (write_lock held). placed: some of r's files have a
- * destination; a request none of whose files has one is not committed, whatever the commit did
- * (it may have removed the files of an earlier render). */
-static void record(struct kfs_store *s, struct request *r, int rc,
-		   const struct kfs_git_result *res, const struct kfs_error *err, bool placed)
-{
-	if (rc < 0) {
-		kfs_store_set_condition(r, "Committed", "False", "CommitFailed", err->msg);
-		if (r->phase == COMMITTED) /* recovered from the state folder as it was */
-			r->phase = RENDERED;
-		return;
-	}
-	if (!placed) {
-		r->commit[0] = '\0';
-		r->commit_seq = 0;
-		kfs_store_set_condition(r, "Committed", "False", "NoMatchingDestination",
-					"no destination takes any of its files: nothing is committed");
-		if (s->pushing)
-			kfs_store_set_condition(r, "Pushed", "False", "NoMatchingDestination",
-						"nothing to push");
-		if (r->phase == COMMITTED)
-			r->phase = RENDERED;
-		return;
-	}
-	bool renew = res->changed || !r->commit[0] || !res->commit[0];
-	if (renew)
-		snprintf(r->commit, sizeof(r->commit), "%s", res->commit);
-	/* A commit recovered from the state folder has no place in this run's order yet. */
-	if (renew || !r->commit_seq)
-		r->commit_seq = note_commit(s, res->commit, res->changed);
-	kfs_store_set_condition(r, "Committed", "True", "Committed", "");
-	if (r->phase == RENDERED)
-		r->phase = COMMITTED;
-	update_pushed(s, r);
-}
-
 void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
 			 const struct kfs_render_result *res)
 {
@@ -348,6 +348,8 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 	struct kfs_git_work work;
 	char *unscheduled = NULL;
 	struct kfs_error err = {0};
+	/* A new serial even when no work comes of it: a retry of an older work is stale. */
+	r->work_serial = __atomic_add_fetch(&s->work_serials, 1, __ATOMIC_RELAXED);
 	int rc = kfs_git_work_build(&s->dests, &gr, &work, &unscheduled, &err);
 	free(pipelines);
 	if (rc < 0) {
@@ -355,6 +357,7 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 					err.msg);
 		return;
 	}
+	work.serial = r->work_serial;
 	if (res) {
 		if (unscheduled)
 			kfs_store_set_condition(r, "Scheduled", "False", "NoMatchingDestination",
@@ -363,6 +366,7 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 			kfs_store_set_condition(r, "Scheduled", "True", "Scheduled", "");
 	}
 	bool placed = !unscheduled || work.nfiles || work.nfrags;
+	r->placed = placed;
 	free(unscheduled);
 	if (s->recovering) {
 		queue(s, &work, r, placed);
@@ -437,12 +441,15 @@ void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 		.npipelines = wf->npipelines,
 	};
 	struct kfs_git_work work;
-	char *unscheduled = NULL;
 	struct kfs_error err = {0};
-	int rc = kfs_git_work_build(&s->dests, &gr, &work, &unscheduled, &err);
+	e->work_serial = __atomic_add_fetch(&s->work_serials, 1, __ATOMIC_RELAXED);
+	free(e->unscheduled);
+	e->unscheduled = NULL;
+	int rc = kfs_git_work_build(&s->dests, &gr, &work, &e->unscheduled, &err);
 	free(pipelines);
 	free(e->commit_error);
 	e->commit_error = NULL;
+	work.serial = e->work_serial;
 	if (rc == 0 && s->recovering) {
 		/* Committed with the recovered requests: an aggregated file needs every part. */
 		queue(s, &work, NULL, true);
@@ -453,9 +460,6 @@ void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 	}
 	if (rc < 0)
 		e->commit_error = kfs_xstrdup(err.msg);
-	else if (unscheduled)
-		e->commit_error = kfs_xstrdup(unscheduled);
-	free(unscheduled);
 }
 
 void kfs_gitsync_status(struct kfs_store *s, const struct request *r, struct kfs_node *status)

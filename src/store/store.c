@@ -643,6 +643,8 @@ static void promise_status(const struct promise_entry *e, size_t nrequests, stru
 		kfs_map_set(st, "workflow", kfs_node_new_str(e->workflow_failure));
 	if (e->commit_error)
 		kfs_map_set(st, "commitError", kfs_node_new_str(e->commit_error));
+	if (e->unscheduled)
+		kfs_map_set(st, "unscheduled", kfs_node_new_str(e->unscheduled));
 	kfs_map_set(st, "requests", kfs_node_new_int((long long)nrequests));
 	if (p && p->warnings.len) {
 		struct kfs_node *w = kfs_node_new(KFS_SEQ);
@@ -718,7 +720,8 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 	finish_promise_view(s, e, count_requests_of(s, e->name), &vb);
 }
 
-void kfs_store_promise_committed(struct kfs_store *s, const char *name, const char *error)
+void kfs_store_promise_committed(struct kfs_store *s, const char *name, unsigned long long serial,
+				 const char *error)
 {
 	bool found = false;
 	/* Counted before promises_lock: a writer holds a request's lock while it waits for
@@ -727,7 +730,8 @@ void kfs_store_promise_committed(struct kfs_store *s, const char *name, const ch
 	pthread_rwlock_wrlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises && !found; i++) {
 		struct promise_entry *e = &s->promises[i];
-		if (strcmp(e->name, name) != 0 || !e->view)
+		/* A newer work of the promise has its own outcome: this one's is stale. */
+		if (strcmp(e->name, name) != 0 || !e->view || e->work_serial != serial)
 			continue;
 		found = true;
 		free(e->commit_error);
@@ -1346,6 +1350,8 @@ static int scan_promises(struct kfs_store *s, struct promise_entry *old, size_t 
 				e->view = prev->view, prev->view = NULL;
 				e->wf_selectors = prev->wf_selectors, prev->wf_selectors = NULL;
 				e->commit_error = prev->commit_error, prev->commit_error = NULL;
+				e->unscheduled = prev->unscheduled, prev->unscheduled = NULL;
+				e->work_serial = prev->work_serial;
 				e->workflow_failure = prev->workflow_failure,
 				prev->workflow_failure = NULL;
 				ch[n] = false;
@@ -1389,6 +1395,7 @@ static void free_entries(struct promise_entry *list, size_t n)
 		free(list[i].name);
 		free(list[i].error);
 		free(list[i].commit_error);
+		free(list[i].unscheduled);
 		free(list[i].workflow_failure);
 		kfs_node_free(list[i].wf_selectors);
 		kfs_view_put(list[i].view);

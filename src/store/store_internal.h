@@ -37,6 +37,8 @@ struct request {
 	struct kfs_node *selectors;
 	char commit[41];                /* the commit holding the last good render, or "" */
 	unsigned long long commit_seq;  /* which of the store's commits that was */
+	unsigned long long work_serial; /* the serial of its last Git work (kfs_git_work) */
+	bool placed;                    /* some of that work's files have a destination */
 	pthread_mutex_t view_lock;      /* guards view only: held for a pointer swap */
 	struct kfs_view *view;
 };
@@ -47,6 +49,8 @@ struct promise_entry {
 	char digest[KFS_DIGEST_LEN]; /* of every file in the folder, to see what changed */
 	char *error;                 /* why the folder does not load now, or NULL */
 	char *commit_error;          /* why its dependencies are not committed, or NULL */
+	char *unscheduled;           /* which of its outputs no destination takes, or NULL */
+	unsigned long long work_serial; /* the serial of its last Git work */
 	char *workflow_failure;      /* why its promise workflow failed, or NULL */
 	struct kfs_node *wf_selectors; /* the promise workflow's destination selectors */
 	struct kfs_view *view;
@@ -59,6 +63,7 @@ struct git_event {
 	bool push;           /* a push attempt; else a retried commit landed or failed */
 	bool ok;
 	char *owner;         /* commit events: the work's owner */
+	unsigned long long serial; /* commit events: the work's serial */
 	char commit[41];     /* the pushed head, or the retried commit */
 	char *reason;
 };
@@ -92,6 +97,7 @@ struct kfs_store {
 	struct kfs_git *git;
 	struct kfs_destinations dests;
 	bool pushing;                   /* -o git_push is set */
+	unsigned long long work_serials; /* serials handed out to works so far, atomic */
 	pthread_mutex_t git_lock;       /* guards the fields below */
 	unsigned long long commit_seq;  /* commits made so far */
 	unsigned long long pushed_seq;  /* commits known to be on the remote */
@@ -136,6 +142,10 @@ const struct kfs_promise *kfs_store_find_promise(struct kfs_store *s, const char
 int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *opts,
 		     struct kfs_error *err);
 void kfs_gitsync_close(struct kfs_store *s);
+/* The Git thread's on_commit (ctx: the store): queues a retried commit's outcome for the
+ * worker, which records it in the owner's status if the work is the owner's last. */
+void kfs_gitsync_on_commit(void *ctx, const char *owner, unsigned long long serial,
+			   const char *commit, const char *reason);
 /* Commits r's render (res NULL: the Delete work) and records the outcome in r: commit,
  * Committed condition, phase. write_lock held, promises read-locked. While recovering, the work
  * is only queued, for kfs_gitsync_flush. */
@@ -144,9 +154,10 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 /* Commits the recovered requests' works as one commit (so aggregated files get every part);
  * from then on, push and retry events reach the requests. */
 void kfs_gitsync_flush(struct kfs_store *s);
-/* A background retry of promise name's commit ended (error NULL: committed): its status.yaml
- * says so. Takes promises_lock. */
-void kfs_store_promise_committed(struct kfs_store *s, const char *name, const char *error);
+/* A background retry of promise name's work serial ended (error NULL: committed): its
+ * status.yaml says so, unless the promise has a newer work since. Takes promises_lock. */
+void kfs_store_promise_committed(struct kfs_store *s, const char *name, unsigned long long serial,
+				 const char *error);
 /* Commits a promise's workflow outputs and static dependencies. promises write-locked. */
 void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 			 const struct kfs_render_result *res);

@@ -575,6 +575,8 @@ struct events {
 	int pushed_true, pushed_false, committed;
 	char reason[KFS_ERROR_MAX];
 	char commit[41];
+	char owner[128]; /* of the last retry */
+	unsigned long long serial;
 };
 
 static void on_push(void *ctx, bool pushed, const char *head, const char *reason)
@@ -589,11 +591,13 @@ static void on_push(void *ctx, bool pushed, const char *head, const char *reason
 	pthread_mutex_unlock(&e->lock);
 }
 
-static void on_commit(void *ctx, const char *owner, const char *commit, const char *reason)
+static void on_commit(void *ctx, const char *owner, unsigned long long serial, const char *commit,
+		      const char *reason)
 {
 	struct events *e = ctx;
-	(void)owner;
 	pthread_mutex_lock(&e->lock);
+	snprintf(e->owner, sizeof(e->owner), "%s", owner);
+	e->serial = serial;
 	if (commit) {
 		e->committed++;
 		snprintf(e->commit, sizeof(e->commit), "%s", commit);
@@ -873,6 +877,7 @@ static void test_locked_repository_retried(void **state)
 	struct kfs_git_work w;
 	struct kfs_git_result res;
 	assert_int_equal(kfs_git_work_build(&d, &r, &w, NULL, &err), 0);
+	w.serial = 42;
 	assert_int_equal(kfs_git_commit(g, &w, 1, &res, &err), -EIO);
 	kfs_git_work_free(&w);
 	assert_contains(err.msg, repo);
@@ -901,6 +906,9 @@ static void test_locked_repository_retried(void **state)
 		usleep(20000);
 	}
 	assert_int_equal(ev.committed, 1);
+	/* The retry says whose work, and which version of it, it committed. */
+	assert_string_equal(ev.owner, "resource/default/pg/second");
+	assert_int_equal(ev.serial, 42);
 	/* The retry and the third commit may come in either order: the branch has all three. */
 	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", repo);
 	assert_string_equal(ls, "default/resources/default/pg/first/p/5058f/r.yaml\n"

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 struct fixture {
 	struct kfs_buf log;
 	char *dir;
-	char promises[512], state[512], repo[512], remote[512];
+	char promises[512], state[512], repo[512], remote[512], destinations[512];
 	bool git;
 	struct kfs_store *s;
 	int published;
@@ -45,6 +46,7 @@ static void open_store(struct fixture *f)
 	if (f->git) {
 		o.git_repo = f->repo;
 		o.git_push = f->remote;
+		o.destinations = f->destinations[0] ? f->destinations : NULL;
 	}
 	struct kfs_error err = {0};
 	if (kfs_store_open(&o, &f->s, &err) != 0)
@@ -66,7 +68,8 @@ static int setup(void **state)
 	return 0;
 }
 
-static int setup_git(void **state)
+/* With Git; destinations (YAML text) NULL for the default destination. */
+static struct fixture *git_fixture(const char *destinations)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	f->dir = tu_mkdtemp();
@@ -80,8 +83,29 @@ static int setup_git(void **state)
 		 "mkdir -p %s && cp -r %s/templates/postgresql %s/ && git init -q --bare %s",
 		 f->promises, KFS_SOURCE_ROOT, f->promises, f->remote);
 	assert_int_equal(system(cmd), 0);
+	if (destinations) {
+		snprintf(f->destinations, sizeof(f->destinations), "%s/destinations.yaml", f->dir);
+		FILE *fp = fopen(f->destinations, "w");
+		assert_non_null(fp);
+		fputs(destinations, fp);
+		fclose(fp);
+	}
 	open_store(f);
-	*state = f;
+	return f;
+}
+
+static int setup_git(void **state)
+{
+	*state = git_fixture(NULL);
+	return 0;
+}
+
+/* The promise selects environment=dev; the one destination is prod: nothing is placed. */
+static int setup_git_prod_only(void **state)
+{
+	*state = git_fixture("apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\n"
+			     "metadata: {name: prod, labels: {environment: prod}}\n"
+			     "spec: {path: prod}\n");
 	return 0;
 }
 
@@ -398,6 +422,133 @@ static void test_git_commit_through(void **state)
 	free(fsck);
 }
 
+/* A retried commit of request's work serial ended, as the Git thread reports it (commit NULL:
+ * it failed again, with reason). */
+static void retry_outcome(struct kfs_store *s, const char *request, unsigned long long serial,
+			  const char *commit, const char *reason)
+{
+	char owner[256];
+	snprintf(owner, sizeof(owner), "resource/team/postgresql/%s", request);
+	kfs_gitsync_on_commit(s, owner, serial, commit, reason);
+}
+
+static unsigned long long work_serial(struct kfs_store *s, const char *request)
+{
+	struct request *r = kfs_store_request_get(s, request);
+	assert_non_null(r);
+	pthread_mutex_lock(&r->write_lock);
+	unsigned long long serial = r->work_serial;
+	pthread_mutex_unlock(&r->write_lock);
+	kfs_store_request_put(r);
+	return serial;
+}
+
+static unsigned long long promise_work_serial(struct kfs_store *s)
+{
+	pthread_rwlock_rdlock(&s->promises_lock);
+	assert_int_equal(s->npromises, 1);
+	unsigned long long serial = s->promises[0].work_serial;
+	pthread_rwlock_unlock(&s->promises_lock);
+	return serial;
+}
+
+/* Waits until the folder's status.yaml contains needle: outcomes are applied in order, so
+ * every outcome queued before the one that wrote needle has been applied too. */
+static void wait_status(struct kfs_store *s, const char *folder, const char *needle)
+{
+	for (int i = 0; i < 250; i++) {
+		char *st = read_file(s, folder, "status.yaml");
+		bool seen = st && strstr(st, needle);
+		free(st);
+		if (seen)
+			return;
+		usleep(20000);
+	}
+	assert_file_contains(s, folder, "status.yaml", needle);
+}
+
+static const char second[] = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			     "metadata: {name: db2, namespace: team}\n"
+			     "spec: {database: orders, size: small}\n";
+
+/* db1 and db2, rendered. */
+static void two_requests(struct kfs_store *s)
+{
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(s, "db1", &err), 0);
+	assert_int_equal(kfs_store_create(s, "db2", &err), 0);
+	submit_ok(s, "db1", medium);
+	submit_ok(s, "db2", second);
+}
+
+/* A retried commit's outcome changes a request only if it is for the request's last render. */
+static void test_git_retry_outcomes(void **state)
+{
+	struct fixture *f = *state;
+	two_requests(f->s);
+	unsigned long long db1 = work_serial(f->s, "db1"), db2 = work_serial(f->s, "db2");
+	/* The outcome of an older render of db1 arrives late: ignored. */
+	retry_outcome(f->s, "db1", db1 - 1, NULL, "an older render failed");
+	retry_outcome(f->s, "db2", db2, NULL, "db2's last render failed");
+	wait_status(f->s, "requests/db2", "db2's last render failed");
+	assert_file_contains(f->s, "requests/db2", "phase", "Rendered\n");
+	char *st = read_file(f->s, "requests/db1", "status.yaml");
+	assert_null(strstr(st, "an older render failed"));
+	free(st);
+	assert_file_contains(f->s, "requests/db1", "phase", "Committed\n");
+	/* db2's last render committed by the retry: Committed again, with that commit. */
+	char *head = git_out(f, "rev-parse main");
+	head[40] = '\0';
+	retry_outcome(f->s, "db2", db2, head, NULL);
+	wait_status(f->s, "requests/db2", "reason: Committed");
+	assert_file_contains(f->s, "requests/db2", "status.yaml", head);
+	assert_file_contains(f->s, "requests/db2", "phase", "Committed\n");
+	free(head);
+	/* A promise's too: a failure of its older work does not show, its last work's does. */
+	unsigned long long p = promise_work_serial(f->s);
+	kfs_store_promise_committed(f->s, "postgresql", p - 1, "an older run failed");
+	st = read_file(f->s, "promises/postgresql", "status.yaml");
+	assert_null(strstr(st, "commitError"));
+	free(st);
+	kfs_store_promise_committed(f->s, "postgresql", p, "its last run failed");
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml",
+			     "commitError: its last run failed");
+	kfs_store_promise_committed(f->s, "postgresql", p, NULL);
+	st = read_file(f->s, "promises/postgresql", "status.yaml");
+	assert_null(strstr(st, "commitError"));
+	free(st);
+}
+
+/* A request none of whose files has a destination is not committed, even once a retry of its
+ * work (which removes the files of an earlier render) lands. */
+static void test_git_retry_of_unplaced_request(void **state)
+{
+	struct fixture *f = *state;
+	two_requests(f->s);
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "reason: NoMatchingDestination");
+	char *head = git_out(f, "rev-parse main");
+	head[40] = '\0';
+	retry_outcome(f->s, "db1", work_serial(f->s, "db1"), head, NULL);
+	retry_outcome(f->s, "db2", work_serial(f->s, "db2"), NULL, "sentinel");
+	wait_status(f->s, "requests/db2", "sentinel");
+	char *st = read_file(f->s, "requests/db1", "status.yaml");
+	assert_null(strstr(st, head)); /* no commit: line */
+	assert_null(strstr(st, "reason: Committed"));
+	assert_contains(st, "no destination takes any of its files");
+	free(st);
+	assert_file_contains(f->s, "requests/db1", "phase", "Rendered\n");
+	free(head);
+	/* The promise's dependencies have no destination either: it says so as unscheduled, not
+	 * as a commit error, and a retry that commits its work does not clear it. */
+	const char *why = "unscheduled: no destination has labels environment=dev";
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml", why);
+	kfs_store_promise_committed(f->s, "postgresql", promise_work_serial(f->s), NULL);
+	st = read_file(f->s, "promises/postgresql", "status.yaml");
+	assert_contains(st, why);
+	assert_null(strstr(st, "commitError"));
+	free(st);
+}
+
 /* One log line per event, with the request and the duration; secrets never appear. */
 static void test_log_lines(void **state)
 {
@@ -440,6 +591,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_and_promise_views, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_git_commit_through, setup_git, teardown),
+		cmocka_unit_test_setup_teardown(test_git_retry_outcomes, setup_git, teardown),
+		cmocka_unit_test_setup_teardown(test_git_retry_of_unplaced_request,
+						setup_git_prod_only, teardown),
 		cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
 		cmocka_unit_test(test_mask),
 	};
