@@ -44,7 +44,9 @@ struct kfs_destinations {
 	size_t n;
 };
 
-/* Loads a YAML stream of Kratix Destination documents; file NULL gives one destination
+/* Loads a YAML stream of Kratix Destination documents, with the GitStateStores they refer to
+ * (a destination's path is inside its state store's spec.path) and BucketStateStores (read
+ * and ignored), or `kubectl get -o yaml` Lists of them; file NULL gives one destination
  * "default" with path "default" that takes every work, whatever its selectors (it stands for
  * "the cluster" when no destinations are configured). Errors name the file, line and field. */
 int kfs_destinations_load(const char *file, struct kfs_destinations *out, struct kfs_error *err);

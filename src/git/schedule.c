@@ -51,13 +51,33 @@ static char *clean_path(const char *p)
 	return kfs_buf_steal(&b);
 }
 
-static int load_one(const struct kfs_node *doc, const char *name, struct kfs_destination *d,
+/* A GitStateStore's spec.path: the folder its destinations' paths are in. */
+struct state_store {
+	const char *name, *path;
+};
+
+/* Joins a state store's path and a destination's, as Kratix's path.Join does. */
+static char *store_path(const struct state_store *stores, size_t nstores,
+			const struct kfs_node *doc, const char *path)
+{
+	const char *kind = kfs_node_text_at(doc, "spec.stateStoreRef.kind");
+	const char *ref = kfs_node_text_at(doc, "spec.stateStoreRef.name");
+	for (size_t i = 0; ref && i < nstores; i++)
+		if ((!kind || strcmp(kind, "GitStateStore") == 0) &&
+		    strcmp(stores[i].name, ref) == 0) {
+			struct kfs_buf b = {0};
+			kfs_buf_printf(&b, "%s/%s", stores[i].path, path);
+			char *joined = clean_path(b.data);
+			kfs_buf_free(&b);
+			return joined;
+		}
+	return clean_path(path);
+}
+
+static int load_one(const struct kfs_node *doc, const char *name,
+		    const struct state_store *stores, size_t nstores, struct kfs_destination *d,
 		    struct kfs_error *err)
 {
-	const char *kind = kfs_node_text_at(doc, "kind");
-	if (!kind || strcmp(kind, "Destination") != 0)
-		return kfs_error_set(err, -EINVAL, "%s:%d: kind must be Destination, not %s", name,
-				     doc->line, kind ? kind : "(missing)");
 	const char *dname = kfs_node_text_at(doc, "metadata.name");
 	if (!dname || !*dname)
 		return kfs_error_set(err, -EINVAL, "%s:%d: metadata.name is missing", name,
@@ -84,7 +104,7 @@ static int load_one(const struct kfs_node *doc, const char *name, struct kfs_des
 
 	/* Kratix's webhook defaults spec.path to the destination's name. */
 	const char *path = kfs_node_text_at(doc, "spec.path");
-	d->path = clean_path(path && *path ? path : dname);
+	d->path = store_path(stores, nstores, doc, path && *path ? path : dname);
 
 	const struct kfs_node *strict = kfs_node_at(doc, "spec.strictMatchLabels");
 	if (strict && strict->type != KFS_BOOL && strict->type != KFS_NULL)
@@ -117,32 +137,84 @@ static int cmp_dest(const void *a, const void *b)
 		      ((const struct kfs_destination *)b)->name);
 }
 
+/* The stream's documents, a List's items (kubectl get -o yaml) in its place. */
+static const struct kfs_node **flatten(struct kfs_node **docs, size_t n, size_t *nout)
+{
+	size_t cap = n ? n : 1, k = 0;
+	const struct kfs_node **out = kfs_xcalloc(cap, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		const char *kind = kfs_node_text_at(docs[i], "kind");
+		const struct kfs_node *items = kfs_node_at(docs[i], "items");
+		bool list = kind && strcmp(kind, "List") == 0 && items && items->type == KFS_SEQ;
+		size_t add = list ? items->len : 1;
+		if (k + add > cap) {
+			cap = (k + add) * 2;
+			out = kfs_xrealloc(out, cap * sizeof(*out));
+		}
+		for (size_t j = 0; j < add; j++)
+			out[k++] = list ? items->items[j] : docs[i];
+	}
+	*nout = k;
+	return out;
+}
+
+static bool kind_is(const struct kfs_node *doc, const char *kind)
+{
+	const char *k = kfs_node_text_at(doc, "kind");
+	return k && strcmp(k, kind) == 0;
+}
+
 int kfs_destinations_parse(const char *buf, size_t len, const char *name,
 			   struct kfs_destinations *out, struct kfs_error *err)
 {
-	struct kfs_node **docs = NULL;
-	size_t n = 0;
+	struct kfs_node **stream = NULL;
+	size_t nstream = 0, n = 0, nstores = 0;
 
 	out->items = NULL;
 	out->n = 0;
-	int rc = kfs_doc_parse_stream(buf, len, name, &docs, &n, err);
+	int rc = kfs_doc_parse_stream(buf, len, name, &stream, &nstream, err);
 	if (rc)
 		return rc;
-	if (n == 0) {
-		kfs_doc_free_stream(docs, n);
-		return kfs_error_set(err, -EINVAL, "%s: holds no Destination document", name);
-	}
-	out->items = kfs_xcalloc(n, sizeof(*out->items));
+	const struct kfs_node **docs = flatten(stream, nstream, &n);
+	struct state_store *stores = kfs_xcalloc(n ? n : 1, sizeof(*stores));
+	size_t ndests = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		rc = load_one(docs[i], name, &out->items[i], err);
-		out->n++;
-		for (size_t j = 0; rc == 0 && j < i; j++)
-			if (strcmp(out->items[j].name, out->items[i].name) == 0)
+		const char *kind = kfs_node_text_at(docs[i], "kind");
+		if (kind_is(docs[i], "Destination")) {
+			ndests++;
+		} else if (kind_is(docs[i], "GitStateStore")) {
+			const char *sname = kfs_node_text_at(docs[i], "metadata.name");
+			const char *spath = kfs_node_text_at(docs[i], "spec.path");
+			if (!sname || !*sname)
+				rc = kfs_error_set(err, -EINVAL, "%s:%d: metadata.name is missing",
+						   name, docs[i]->line);
+			else
+				stores[nstores++] = (struct state_store){sname, spath ? spath : ""};
+		} else if (!kind_is(docs[i], "BucketStateStore")) {
+			rc = kfs_error_set(err, -EINVAL,
+					   "%s:%d: kind must be Destination, GitStateStore or "
+					   "BucketStateStore, not %s",
+					   name, docs[i]->line, kind ? kind : "(missing)");
+		}
+	}
+	if (rc == 0 && ndests == 0)
+		rc = kfs_error_set(err, -EINVAL, "%s: holds no Destination document", name);
+	if (rc == 0)
+		out->items = kfs_xcalloc(ndests, sizeof(*out->items));
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (!kind_is(docs[i], "Destination"))
+			continue;
+		struct kfs_destination *d = &out->items[out->n++];
+		rc = load_one(docs[i], name, stores, nstores, d, err);
+		for (size_t j = 0; rc == 0 && j + 1 < out->n; j++)
+			if (strcmp(out->items[j].name, d->name) == 0)
 				rc = kfs_error_set(err, -EINVAL,
 						   "%s:%d: destination %s is defined twice", name,
-						   docs[i]->line, out->items[i].name);
+						   docs[i]->line, d->name);
 	}
-	kfs_doc_free_stream(docs, n);
+	free(stores);
+	free(docs);
+	kfs_doc_free_stream(stream, nstream);
 	if (rc) {
 		kfs_destinations_free(out);
 		return rc;

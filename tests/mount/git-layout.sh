@@ -231,4 +231,31 @@ check_grep "aggregatedYAML: with no request left, the dependencies stay" \
 	<(G show main:agg/everything.yaml) "kind: ServiceAccount"
 check "aggregatedYAML: fsck" G fsck --strict --no-dangling --no-progress
 check "unmount: the daemon exits 0" unmount_fs
+
+# --- what `kubectl get destinations,gitstatestores -o yaml` gives: a List, paths in the store's --
+cat >"$WORK/list.yaml" <<'EOF'
+apiVersion: v1
+kind: List
+items:
+- apiVersion: platform.kratix.io/v1alpha1
+  kind: GitStateStore
+  metadata: {name: default}
+  spec: {branch: main, path: platform/, url: https://git.example.com/state.git}
+- apiVersion: platform.kratix.io/v1alpha1
+  kind: Destination
+  metadata:
+    name: dev
+    labels: {environment: dev}
+  spec:
+    path: dev
+    stateStoreRef: {kind: GitStateStore, name: default}
+EOF
+use list
+mount_fs -o "git=$REPO,destinations=$WORK/list.yaml"
+fresh_request st1 small
+check "state store: the request's files are under the GitStateStore's spec.path" \
+	G cat-file -e "main:platform/dev/resources/my-namespace/postgresql/st1/instance-configure/5058f/statefulset.yaml"
+check "state store: and the promise's dependencies" \
+	G cat-file -e "main:platform/dev/dependencies/postgresql/5058f/static/postgresql-dependencies.yaml"
+check "unmount: the daemon exits 0" unmount_fs
 finish

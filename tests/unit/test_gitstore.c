@@ -112,7 +112,50 @@ static void test_destinations_load(void **state)
 
 	const char *wrong = "kind: Cluster\nmetadata: {name: x}\n";
 	assert_int_equal(kfs_destinations_parse(wrong, strlen(wrong), "d.yaml", &d, &err), -EINVAL);
-	assert_contains(err.msg, "d.yaml:1: kind must be Destination, not Cluster");
+	assert_contains(err.msg,
+			"d.yaml:1: kind must be Destination, GitStateStore or BucketStateStore, not "
+			"Cluster");
+	const char *stores_only = "kind: GitStateStore\nmetadata: {name: s}\nspec: {path: x}\n";
+	assert_int_equal(
+	    kfs_destinations_parse(stores_only, strlen(stores_only), "d.yaml", &d, &err), -EINVAL);
+	assert_contains(err.msg, "d.yaml: holds no Destination document");
+}
+
+/* What `kubectl get destinations,gitstatestores -o yaml` gives: a List. A destination's path is
+ * inside its GitStateStore's spec.path, joined as Kratix joins them. */
+static void test_destinations_in_state_stores(void **state)
+{
+	(void)state;
+	struct kfs_destinations d;
+	dests("apiVersion: v1\n"
+	      "kind: List\n"
+	      "items:\n"
+	      "- apiVersion: platform.kratix.io/v1alpha1\n"
+	      "  kind: Destination\n"
+	      "  metadata: {name: worker-1}\n"
+	      "  spec:\n"
+	      "    path: worker-1\n"
+	      "    stateStoreRef: {kind: GitStateStore, name: default}\n"
+	      "- apiVersion: platform.kratix.io/v1alpha1\n"
+	      "  kind: GitStateStore\n"
+	      "  metadata: {name: default}\n"
+	      "  spec: {branch: main, path: /clusters/, url: https://git.example.com/state}\n"
+	      "- kind: Destination\n"
+	      "  metadata: {name: worker-2}\n"
+	      "  spec: {path: ., stateStoreRef: {kind: GitStateStore, name: default}}\n"
+	      "- kind: BucketStateStore\n"
+	      "  metadata: {name: minio}\n"
+	      "  spec: {bucketName: kratix, endpoint: minio:9000}\n"
+	      "---\n"
+	      "kind: Destination\n"
+	      "metadata: {name: worker-3}\n"
+	      "spec: {stateStoreRef: {kind: GitStateStore, name: not-in-the-file}}\n",
+	      &d);
+	assert_int_equal(d.n, 3);
+	assert_string_equal(d.items[0].path, "clusters/worker-1");
+	assert_string_equal(d.items[1].path, "clusters");
+	assert_string_equal(d.items[2].path, "worker-3"); /* its store is not known: REPO's root */
+	kfs_destinations_free(&d);
 }
 
 /* ---- scheduling -------------------------------------------------------------------------- */
@@ -942,6 +985,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_id5),
 	    cmocka_unit_test(test_destinations_load),
+	    cmocka_unit_test(test_destinations_in_state_stores),
 	    cmocka_unit_test(test_schedule_selectors),
 	    cmocka_unit_test(test_strict_match_labels),
 	    cmocka_unit_test(test_nested_paths_idempotent_delete),
