@@ -163,6 +163,39 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 		       struct kfs_git_work *out, char **unscheduled, struct kfs_error *err);
 void kfs_git_work_free(struct kfs_git_work *w);
 
+/* ---- aggregatedYAML files --------------------------------------------------------------- */
+
+/* An aggregatedYAML file holds the parts of many owners: one per output of a workload, ordered
+ * by WorkPlacement name and joined by "\n---\n" as Kratix's combineAllWorkloads does. kratixfs
+ * starts each part with a comment line, "# kratixfs-part: owner=<owner> key=<WorkPlacement>",
+ * so the file itself says whose each part is: a restart, or another daemon's commit on the same
+ * file, keeps the parts of owners that are not written again. */
+struct kfs_git_part {
+	char *owner, *key;
+	char *data; /* the output, without the mark */
+	size_t len;
+	size_t seq; /* order of arrival: parts of one key keep it */
+};
+
+struct kfs_git_parts {
+	struct kfs_git_part *items;
+	size_t n, seq;
+};
+
+/* The marked parts of a file's text; text before the first mark (a file Kratix wrote, or an
+ * older kratixfs) belongs to nobody and is dropped at the next write. */
+void kfs_git_parts_parse(const char *text, size_t len, struct kfs_git_parts *out);
+void kfs_git_parts_add(struct kfs_git_parts *p, const char *owner, const char *key,
+		       const char *data, size_t len);
+/* Moves owner's parts from p to the end of out (out may be NULL: they are freed). */
+void kfs_git_parts_take(struct kfs_git_parts *p, const char *owner, struct kfs_git_parts *out);
+/* Whether owner has the same parts, in the same order, in a and b. */
+bool kfs_git_parts_same(const struct kfs_git_parts *a, const struct kfs_git_parts *b,
+			const char *owner);
+/* The file's text (empty when there are no parts): sorts p by WorkPlacement name. */
+void kfs_git_parts_render(struct kfs_git_parts *p, struct kfs_buf *out);
+void kfs_git_parts_free(struct kfs_git_parts *p);
+
 /* ---- The writer ------------------------------------------------------------------------- */
 
 struct kfs_git;

@@ -26,14 +26,6 @@
 /* While pushes fail, a new commit makes the next attempt come at most this long after it. */
 #define RETRY_SOON_MS 1000
 
-/* One aggregatedYAML part, kept in memory: the file is rebuilt from all parts. */
-struct agg {
-	char *file, *owner, *key;
-	size_t seq;
-	char *data;
-	size_t len;
-};
-
 /* One kfs_git_commit call waiting in the group-commit queue. */
 struct req {
 	const struct kfs_git_work *works;
@@ -52,11 +44,9 @@ struct kfs_git {
 	struct kfs_git_options opts;
 	char *remote;
 
-	pthread_mutex_t rlock; /* the repository handle, agg parts, retry works */
+	pthread_mutex_t rlock; /* the repository handle, retry works */
 	git_repository *repo;
 	struct kfs_gitpacks *packs; /* repo's object database */
-	struct agg *agg;
-	size_t nagg, aggseq;
 	struct kfs_git_work *retry;
 	size_t nretry;
 
@@ -238,89 +228,129 @@ out:
 	return rc;
 }
 
-static int cmp_agg(const void *a, const void *b)
+/* The aggregatedYAML files a batch of works changes, as parts: read from the tree at their
+ * first use, written once after the last work. */
+struct agg_file {
+	char *path;
+	struct kfs_git_parts parts;
+	bool dirty;
+};
+
+struct agg_files {
+	struct agg_file *items;
+	size_t n;
+};
+
+static void agg_files_free(struct agg_files *af)
 {
-	const struct agg *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
-	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+	for (size_t i = 0; i < af->n; i++) {
+		free(af->items[i].path);
+		kfs_git_parts_free(&af->items[i].parts);
+	}
+	free(af->items);
+	memset(af, 0, sizeof(*af));
 }
 
-static void agg_remove_owner(struct kfs_git *g, const char *file, const char *owner)
+/* The parts of file path as the batch has them (read from t the first time). */
+static int agg_file_of(git_repository *repo, git_tree *t, struct agg_files *af, const char *path,
+		       struct agg_file **out)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < g->nagg; i++) {
-		struct agg *a = &g->agg[i];
-		if (strcmp(a->file, file) == 0 && strcmp(a->owner, owner) == 0) {
-			free(a->file);
-			free(a->owner);
-			free(a->key);
-			free(a->data);
-		} else {
-			g->agg[n++] = *a;
+	for (size_t i = 0; i < af->n; i++)
+		if (strcmp(af->items[i].path, path) == 0) {
+			*out = &af->items[i];
+			return 0;
 		}
+	struct kfs_buf text = {0};
+	int rc = t && tree_has(t, path) ? read_blob(repo, t, path, &text) : 0;
+	if (rc == 0) {
+		af->items = kfs_xrealloc(af->items, (af->n + 1) * sizeof(*af->items));
+		*out = &af->items[af->n++];
+		memset(*out, 0, sizeof(**out));
+		(*out)->path = kfs_xstrdup(path);
+		kfs_git_parts_parse(text.data, text.len, &(*out)->parts);
 	}
-	g->nagg = n;
+	kfs_buf_free(&text);
+	return rc;
 }
 
-/* Rebuilds an aggregatedYAML file from every part, ordered by WorkPlacement name and joined by
- * "\n---\n" as Kratix's combineAllWorkloads does; no parts left removes the file. */
-static int aggregate(struct kfs_git *g, git_tree *t, const char *file, struct edits *e)
+/* Replaces w's parts in one aggregatedYAML file; true when they changed. */
+static bool agg_apply(struct agg_file *f, const struct kfs_git_work *w)
 {
-	if (g->nagg > 1)
-		qsort(g->agg, g->nagg, sizeof(*g->agg), cmp_agg);
+	struct kfs_git_parts before = {0};
+	kfs_git_parts_take(&f->parts, w->owner, &before);
+	for (size_t i = 0; !w->delete && i < w->nfrags; i++)
+		if (strcmp(w->frags[i].file, f->path) == 0)
+			kfs_git_parts_add(&f->parts, w->owner, w->frags[i].key, w->frags[i].data,
+					  w->frags[i].len);
+	bool changed = !kfs_git_parts_same(&before, &f->parts, w->owner);
+	kfs_git_parts_free(&before);
+	f->dirty = f->dirty || changed;
+	return changed;
+}
+
+/* Writes parts as the file at path: upserted, or removed when there are none. */
+static int agg_write(git_repository *repo, git_tree *t, const char *path,
+		     struct kfs_git_parts *parts, struct edits *e)
+{
 	struct kfs_buf b = {0};
-	bool any = false;
-	for (size_t i = 0; i < g->nagg; i++) {
-		if (strcmp(g->agg[i].file, file) != 0)
-			continue;
-		if (any)
-			kfs_buf_adds(&b, "\n---\n");
-		kfs_buf_add(&b, g->agg[i].data, g->agg[i].len);
-		any = true;
-	}
+	kfs_git_parts_render(parts, &b);
 	int rc = 0;
-	if (any) {
+	if (parts->n) {
 		git_oid id;
-		rc = git_blob_create_from_buffer(&id, g->repo, b.data ? b.data : "", b.len);
+		rc = git_blob_create_from_buffer(&id, repo, b.data ? b.data : "", b.len);
 		if (rc == 0)
-			edit_add(e, GIT_TREE_UPDATE_UPSERT, &id, file);
-	} else if (tree_has(t, file)) {
-		edit_add(e, GIT_TREE_UPDATE_REMOVE, NULL, file);
+			edit_add(e, GIT_TREE_UPDATE_UPSERT, &id, path);
+	} else if (tree_has(t, path)) {
+		edit_add(e, GIT_TREE_UPDATE_REMOVE, NULL, path);
 	}
 	kfs_buf_free(&b);
 	return rc;
 }
 
-/* Applies one work to the tree *id (replaced by the new tree's id). */
+/* Writes the batch's changed aggregatedYAML files into the tree *id. */
+static int agg_flush(struct kfs_git *g, git_oid *id, struct agg_files *af, struct kfs_error *err)
+{
+	git_tree *t = NULL;
+	struct edits e = {0};
+	int rc = git_tree_lookup(&t, g->repo, id);
+	for (size_t i = 0; rc == 0 && i < af->n; i++)
+		if (af->items[i].dirty)
+			rc = agg_write(g->repo, t, af->items[i].path, &af->items[i].parts, &e);
+	if (rc == 0)
+		drop_absent_removals(&e, t); /* also points the updates at their paths */
+	if (rc == 0 && e.n)
+		rc = git_tree_create_updated(id, g->repo, t, e.n, e.u);
+	if (rc)
+		git_fail(err, "writing an aggregatedYAML file", g->path);
+	edits_free(&e);
+	git_tree_free(t);
+	return rc ? -EIO : 0;
+}
+
+/* Applies one work to the tree *id (replaced by the new tree's id) and to the batch's
+ * aggregatedYAML files; *parts_changed says whether its parts in those changed. */
 static int apply_work(struct kfs_git *g, git_oid *id, const struct kfs_git_work *w,
-		      struct kfs_error *err)
+		      struct agg_files *af, bool *parts_changed, struct kfs_error *err)
 {
 	git_tree *t = NULL;
 	struct edits e = {0};
 	int rc = git_tree_lookup(&t, g->repo, id);
 
+	*parts_changed = false;
 	for (size_t i = 0; rc == 0 && i < w->ndirs; i++)
 		rc = remove_under(g->repo, t, w->dirs[i], &e);
 	for (size_t i = 0; rc == 0 && i < w->nindexes; i++)
 		rc = remove_indexed(g->repo, t, w->indexes[i], &e);
-	for (size_t i = 0; rc == 0 && i < w->naggregates; i++)
-		agg_remove_owner(g, w->aggregates[i], w->owner);
-	for (size_t i = 0; rc == 0 && i < w->nfrags; i++) {
-		const struct kfs_git_frag *f = &w->frags[i];
-		agg_remove_owner(g, f->file, w->owner);
+	/* Every file it takes part in: its parts leave the ones it is no longer placed on. */
+	for (size_t i = 0; rc == 0 && i < w->naggregates + w->nfrags; i++) {
+		const char *path =
+		    i < w->naggregates ? w->aggregates[i] : w->frags[i - w->naggregates].file;
+		struct agg_file *f;
+		rc = agg_file_of(g->repo, t, af, path, &f);
+		if (rc == 0 && agg_apply(f, w))
+			*parts_changed = true;
 	}
-	for (size_t i = 0; rc == 0 && !w->delete &&i < w->nfrags; i++) {
-		const struct kfs_git_frag *f = &w->frags[i];
-		g->agg = kfs_xrealloc(g->agg, (g->nagg + 1) * sizeof(*g->agg));
-		g->agg[g->nagg++] = (struct agg){
-		    kfs_xstrdup(f->file), kfs_xstrdup(w->owner),	 kfs_xstrdup(f->key),
-		    g->aggseq++,	  kfs_xstrndup(f->data, f->len), f->len};
-	}
-	for (size_t i = 0; rc == 0 && i < w->naggregates; i++)
-		rc = aggregate(g, t, w->aggregates[i], &e);
-	for (size_t i = 0; rc == 0 && i < w->nfrags; i++)
-		rc = aggregate(g, t, w->frags[i].file, &e);
-	for (size_t i = 0; rc == 0 && !w->delete &&i < w->nfiles; i++) {
+	for (size_t i = 0; rc == 0 && !w->delete && i < w->nfiles; i++) {
 		git_oid bid;
 		rc = git_blob_create_from_buffer(&bid, g->repo, w->files[i].data, w->files[i].len);
 		if (rc == 0)
@@ -441,15 +471,18 @@ static int apply_batch(struct kfs_git *g, const struct kfs_git_work *const *work
 		}
 		tree_id = base_id;
 		struct kfs_buf msg = {0};
+		struct agg_files af = {0};
 		*any = false;
 		for (size_t i = 0; i < n; i++) {
 			git_oid before = tree_id;
-			int rc = apply_work(g, &tree_id, works[i], err);
+			bool parts_changed;
+			int rc = apply_work(g, &tree_id, works[i], &af, &parts_changed, err);
 			if (rc) {
+				agg_files_free(&af);
 				kfs_buf_free(&msg);
 				return rc;
 			}
-			changed[i] = !git_oid_equal(&before, &tree_id);
+			changed[i] = parts_changed || !git_oid_equal(&before, &tree_id);
 			if (changed[i]) {
 				kfs_buf_printf(&msg, "%s%s from: %s", msg.len ? "\n" : "",
 					       works[i]->delete ? "Delete" : "Update",
@@ -457,8 +490,14 @@ static int apply_batch(struct kfs_git *g, const struct kfs_git_work *const *work
 				*any = true;
 			}
 		}
-		/* Works of one batch can undo each other (an aggregate rebuilt part by part after
-		 * a restart, a write and its revert): only the final tree decides. */
+		int arc = agg_flush(g, &tree_id, &af, err);
+		agg_files_free(&af);
+		if (arc) {
+			kfs_buf_free(&msg);
+			return arc;
+		}
+		/* Works of one batch can undo each other (a write and its revert): only the final
+		 * tree decides. */
 		if (git_oid_equal(&tree_id, &base_id)) {
 			*any = false;
 			memset(changed, 0, n * sizeof(*changed));
@@ -653,15 +692,94 @@ void kfs_git_head(struct kfs_git *g, char hex[41])
 
 /* ---- push ----------------------------------------------------------------------------------- */
 
+struct replay_ctx {
+	git_repository *repo;
+	git_tree *remote; /* the remote's tree, which kratixfs's changes go onto */
+	struct edits *e;
+};
+
+/* One side of a change: its text, or nothing if the file is absent on that side. */
+static int side_text(git_repository *repo, const git_diff_file *f, struct kfs_buf *out)
+{
+	if (git_oid_is_zero(&f->id))
+		return 0;
+	git_blob *b;
+	int rc = git_blob_lookup(&b, repo, &f->id);
+	if (rc == 0) {
+		kfs_buf_add(out, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
+		git_blob_free(b);
+	}
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* An aggregatedYAML file that kratixfs changed since the common ancestor (base → local): the
+ * remote's file, with the parts of each owner kratixfs changed replaced by kratixfs's. Another
+ * daemon's parts, which this one never had, are kept. */
+static int merge_parts(struct replay_ctx *c, const char *path, struct kfs_git_parts *base,
+		       struct kfs_git_parts *local)
+{
+	struct kfs_git_parts remote;
+	struct kfs_buf text = {0};
+	int rc = tree_has(c->remote, path) ? read_blob(c->repo, c->remote, path, &text) : 0;
+	if (rc)
+		return rc;
+	kfs_git_parts_parse(text.data, text.len, &remote);
+	kfs_buf_free(&text);
+	size_t n = base->n + local->n, k = 0;
+	char **owners = kfs_xcalloc(n ? n : 1, sizeof(*owners));
+	for (size_t i = 0; i < base->n; i++)
+		owners[k++] = base->items[i].owner;
+	for (size_t i = 0; i < local->n; i++)
+		owners[k++] = local->items[i].owner;
+	qsort(owners, n, sizeof(*owners), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (i && strcmp(owners[i], owners[i - 1]) == 0)
+			continue;
+		if (kfs_git_parts_same(base, local, owners[i]))
+			continue;
+		kfs_git_parts_take(&remote, owners[i], NULL);
+		for (size_t j = 0; j < local->n; j++)
+			if (strcmp(local->items[j].owner, owners[i]) == 0)
+				kfs_git_parts_add(&remote, owners[i], local->items[j].key,
+						  local->items[j].data, local->items[j].len);
+	}
+	free(owners);
+	rc = agg_write(c->repo, c->remote, path, &remote, c->e);
+	kfs_git_parts_free(&remote);
+	return rc;
+}
+
 static int replay_cb(const git_diff_delta *d, float progress, void *payload)
 {
-	struct edits *e = payload;
+	struct replay_ctx *c = payload;
+	struct kfs_buf old_text = {0}, new_text = {0};
+	struct kfs_git_parts base = {0}, local = {0};
 	(void)progress;
-	if (d->status == GIT_DELTA_DELETED)
-		edit_add(e, GIT_TREE_UPDATE_REMOVE, NULL, d->old_file.path);
-	else
-		edit_add(e, GIT_TREE_UPDATE_UPSERT, &d->new_file.id, d->new_file.path);
-	return 0;
+	int rc = side_text(c->repo, &d->old_file, &old_text);
+	if (rc == 0)
+		rc = side_text(c->repo, &d->new_file, &new_text);
+	if (rc == 0) {
+		kfs_git_parts_parse(old_text.data, old_text.len, &base);
+		kfs_git_parts_parse(new_text.data, new_text.len, &local);
+	}
+	if (rc == 0 && (base.n || local.n))
+		rc = merge_parts(c, d->status == GIT_DELTA_DELETED ? d->old_file.path
+								     : d->new_file.path,
+				 &base, &local);
+	else if (rc == 0 && d->status == GIT_DELTA_DELETED)
+		edit_add(c->e, GIT_TREE_UPDATE_REMOVE, NULL, d->old_file.path);
+	else if (rc == 0)
+		edit_add(c->e, GIT_TREE_UPDATE_UPSERT, &d->new_file.id, d->new_file.path);
+	kfs_git_parts_free(&base);
+	kfs_git_parts_free(&local);
+	kfs_buf_free(&old_text);
+	kfs_buf_free(&new_text);
+	return rc;
 }
 
 /* The local branch diverged from the remote's: re-applies what kratixfs changed since their
@@ -693,8 +811,9 @@ static int replay(struct kfs_git *g, const git_oid *local, const git_oid *remote
 	}
 	if (rc == 0)
 		rc = git_diff_tree_to_tree(&diff, g->repo, bt, lt, NULL);
+	struct replay_ctx ctx = {g->repo, rt, &e};
 	if (rc == 0)
-		rc = git_diff_foreach(diff, replay_cb, NULL, NULL, NULL, &e);
+		rc = git_diff_foreach(diff, replay_cb, NULL, NULL, NULL, &ctx);
 	if (rc == 0)
 		drop_absent_removals(&e, rt);
 	if (rc == 0)
@@ -1146,13 +1265,6 @@ void kfs_git_close(struct kfs_git *g)
 		pthread_mutex_unlock(&g->qlock);
 		pthread_join(g->thread, NULL);
 	}
-	for (size_t i = 0; i < g->nagg; i++) {
-		free(g->agg[i].file);
-		free(g->agg[i].owner);
-		free(g->agg[i].key);
-		free(g->agg[i].data);
-	}
-	free(g->agg);
 	for (size_t i = 0; i < g->nretry; i++)
 		kfs_git_work_free(&g->retry[i]);
 	free(g->retry);

@@ -418,3 +418,133 @@ out:
 		kfs_git_work_free(out);
 	return rc;
 }
+
+/* ---- aggregatedYAML parts ------------------------------------------------------------------ */
+
+#define PART_MARK "# kratixfs-part: owner="
+#define PART_SEP  "\n---\n"
+
+/* The next line that starts with the mark, from text + at; NULL if none. */
+static const char *next_mark(const char *text, size_t len, size_t at)
+{
+	const size_t ml = sizeof(PART_MARK) - 1;
+	for (size_t i = at; i + ml <= len; i++) {
+		if ((i == 0 || text[i - 1] == '\n') && memcmp(text + i, PART_MARK, ml) == 0)
+			return text + i;
+		const char *nl = memchr(text + i, '\n', len - i);
+		if (!nl)
+			break;
+		i = (size_t)(nl - text); /* the loop's i++ moves past the newline */
+	}
+	return NULL;
+}
+
+void kfs_git_parts_parse(const char *text, size_t len, struct kfs_git_parts *out)
+{
+	memset(out, 0, sizeof(*out));
+	const size_t sl = sizeof(PART_SEP) - 1;
+	const char *m = text ? next_mark(text, len, 0) : NULL;
+	while (m) {
+		const char *end = text + len;
+		const char *eol = memchr(m, '\n', (size_t)(end - m));
+		const char *line_end = eol ? eol : end;
+		const char *owner = m + sizeof(PART_MARK) - 1;
+		const char *k = memmem(owner, (size_t)(line_end - owner), " key=", 5);
+		const char *next = eol ? next_mark(text, len, (size_t)(eol + 1 - text)) : NULL;
+		if (k) {
+			const char *data = eol ? eol + 1 : end;
+			const char *data_end = next ? next : end;
+			/* The separator before the next part is the file's, not the part's. */
+			if (next && (size_t)(data_end - data) >= sl &&
+			    memcmp(data_end - sl, PART_SEP, sl) == 0)
+				data_end -= sl;
+			char *o = kfs_xstrndup(owner, (size_t)(k - owner));
+			char *key = kfs_xstrndup(k + 5, (size_t)(line_end - k - 5));
+			kfs_git_parts_add(out, o, key, data, (size_t)(data_end - data));
+			free(o);
+			free(key);
+		}
+		m = next;
+	}
+}
+
+void kfs_git_parts_add(struct kfs_git_parts *p, const char *owner, const char *key,
+		       const char *data, size_t len)
+{
+	p->items = kfs_xrealloc(p->items, (p->n + 1) * sizeof(*p->items));
+	p->items[p->n++] = (struct kfs_git_part){kfs_xstrdup(owner), kfs_xstrdup(key),
+						 kfs_xstrndup(data, len), len, p->seq++};
+}
+
+static void part_free(struct kfs_git_part *x)
+{
+	free(x->owner);
+	free(x->key);
+	free(x->data);
+}
+
+void kfs_git_parts_take(struct kfs_git_parts *p, const char *owner, struct kfs_git_parts *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		struct kfs_git_part *x = &p->items[i];
+		if (strcmp(x->owner, owner) != 0) {
+			p->items[n++] = *x;
+		} else if (out) {
+			out->items = kfs_xrealloc(out->items, (out->n + 1) * sizeof(*out->items));
+			out->items[out->n] = *x;
+			out->items[out->n++].seq = out->seq++;
+		} else {
+			part_free(x);
+		}
+	}
+	p->n = n;
+}
+
+/* The index of owner's next part in p at or after i, or p->n. */
+static size_t next_of(const struct kfs_git_parts *p, const char *owner, size_t i)
+{
+	while (i < p->n && strcmp(p->items[i].owner, owner) != 0)
+		i++;
+	return i;
+}
+
+bool kfs_git_parts_same(const struct kfs_git_parts *a, const struct kfs_git_parts *b,
+			const char *owner)
+{
+	size_t i = next_of(a, owner, 0), j = next_of(b, owner, 0);
+	for (; i < a->n && j < b->n; i = next_of(a, owner, i + 1), j = next_of(b, owner, j + 1)) {
+		const struct kfs_git_part *x = &a->items[i], *y = &b->items[j];
+		if (strcmp(x->key, y->key) != 0 || x->len != y->len ||
+		    memcmp(x->data, y->data, x->len) != 0)
+			return false;
+	}
+	return i == a->n && j == b->n;
+}
+
+static int cmp_part(const void *a, const void *b)
+{
+	const struct kfs_git_part *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+void kfs_git_parts_render(struct kfs_git_parts *p, struct kfs_buf *out)
+{
+	if (p->n > 1)
+		qsort(p->items, p->n, sizeof(*p->items), cmp_part);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct kfs_git_part *x = &p->items[i];
+		kfs_buf_printf(out, "%s" PART_MARK "%s key=%s\n", i ? PART_SEP : "", x->owner,
+			       x->key);
+		kfs_buf_add(out, x->data, x->len);
+	}
+}
+
+void kfs_git_parts_free(struct kfs_git_parts *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		part_free(&p->items[i]);
+	free(p->items);
+	memset(p, 0, sizeof(*p));
+}

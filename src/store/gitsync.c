@@ -451,7 +451,7 @@ void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 	e->commit_error = NULL;
 	work.serial = e->work_serial;
 	if (rc == 0 && s->recovering) {
-		/* Committed with the recovered requests: an aggregated file needs every part. */
+		/* Committed with the recovered requests, in the start's one commit. */
 		queue(s, &work, NULL, true);
 	} else if (rc == 0) {
 		struct kfs_git_result result;

@@ -151,7 +151,7 @@ void kfs_gitsync_on_commit(void *ctx, const char *owner, unsigned long long seri
  * is only queued, for kfs_gitsync_flush. */
 void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
 			 const struct kfs_render_result *res);
-/* Commits the recovered requests' works as one commit (so aggregated files get every part);
+/* Commits the recovered requests' works as one commit (a start makes one commit at most);
  * from then on, push and retry events reach the requests. */
 void kfs_gitsync_flush(struct kfs_store *s);
 /* A background retry of promise name's work serial ended (error NULL: committed): its

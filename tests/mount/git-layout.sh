@@ -232,6 +232,30 @@ check_grep "aggregatedYAML: with no request left, the dependencies stay" \
 check "aggregatedYAML: fsck" G fsck --strict --no-dangling --no-progress
 check "unmount: the daemon exits 0" unmount_fs
 
+# --- aggregatedYAML after a restart where a request no longer renders: its part stays -----------
+use agg-restart
+mount_fs -o "git=$REPO,destinations=$WORK/agg.yaml"
+fresh_request keep-a small
+fresh_request keep-b large
+check "unmount: the daemon exits 0" unmount_fs
+cp "$PROMISES/postgresql/promise.yaml" "$WORK/promise.yaml.orig"
+# small is gone: keep-a's input no longer validates
+sed -i -e 's/- small$/- tiny/' -e 's/default: small$/default: medium/' "$PROMISES/postgresql/promise.yaml"
+mount_fs -o "git=$REPO,destinations=$WORK/agg.yaml"
+check_eq "aggregatedYAML, restart: keep-a no longer renders" \
+	"$(cat "$MNT/requests/keep-a/phase")" "Error"
+check_eq "aggregatedYAML, restart: its part stays in the file" \
+	"$(G show main:agg/everything.yaml | grep -c '^  name: keep-a$')" \
+	"$(G show main:agg/everything.yaml | grep -c '^  name: keep-b$')"
+request keep-b medium >"$MNT/requests/keep-b/object.yaml"
+check_grep "aggregatedYAML, restart: keep-b's change is committed" \
+	<(G show main:agg/everything.yaml) "replicas: 2"
+check_eq "aggregatedYAML, restart: and keep-a's part still stays" \
+	"$(G show main:agg/everything.yaml | grep -c '^  name: keep-a$')" \
+	"$(G show main:agg/everything.yaml | grep -c '^  name: keep-b$')"
+check "unmount: the daemon exits 0" unmount_fs
+cp "$WORK/promise.yaml.orig" "$PROMISES/postgresql/promise.yaml"
+
 # --- what `kubectl get destinations,gitstatestores -o yaml` gives: a List, paths in the store's --
 cat >"$WORK/list.yaml" <<'EOF'
 apiVersion: v1

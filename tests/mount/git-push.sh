@@ -298,9 +298,10 @@ two_daemons() {
 	DAEMON2_PID=
 	check "unmount: the daemon exits 0" unmount_fs
 }
+# writer MNT PREFIX [N]: N requests (100), one after the other.
 writer() {
 	local mnt=$1 prefix=$2 i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 "${3:-100}"); do
 		fresh_request "$mnt" "$prefix-$i" small || echo "$prefix-$i failed" >>"$WORK/errors"
 	done
 }
@@ -323,4 +324,53 @@ non_ff() {
 # libgit2 moves a path remote's branch by force: kratixfs must not lose the other's commits.
 two_daemons "path remote" "$REMOTE" c d
 two_daemons "git daemon" "$URL" a b
+
+# --- two daemons writing into one aggregatedYAML file: each keeps the other's parts ------------
+cat >"$WORK/agg-dests.yaml" <<'EOF'
+apiVersion: platform.kratix.io/v1alpha1
+kind: Destination
+metadata: {name: all, labels: {environment: dev}}
+spec: {path: agg, filepath: {mode: aggregatedYAML}}
+EOF
+REPO=$WORK/e.git
+STATE=$WORK/state-e
+mkdir -p "$STATE" "$WORK/state-f"
+mount_fs -o "git=$REPO,git_push=$REMOTE,destinations=$WORK/agg-dests.yaml"
+"$KRATIXFS" -f -o "promises=$PROMISES,state=$WORK/state-f,git=$WORK/f.git,git_push=$REMOTE" \
+	-o "destinations=$WORK/agg-dests.yaml" "$MNT2" >>"$WORK/daemon2.log" 2>&1 &
+DAEMON2_PID=$!
+for _ in $(seq 100); do mountpoint -q "$MNT2" && break; sleep 0.05; done
+: >"$WORK/errors"
+writer "$MNT" e 20 &
+wa=$!
+writer "$MNT2" f 20 &
+wb=$!
+wait "$wa" "$wb"
+check_eq "aggregatedYAML, two daemons: 40 writes succeed" "$(cat "$WORK/errors")" ""
+agg_settled() {
+	[ "$(R show main:agg/aggregated.yaml 2>/dev/null | grep -c '^kind: StatefulSet$')" = 40 ] &&
+		R merge-base --is-ancestor "$(git --git-dir="$WORK/e.git" rev-parse main)" main &&
+		R merge-base --is-ancestor "$(git --git-dir="$WORK/f.git" rev-parse main)" main
+}
+check "aggregatedYAML, two daemons: the remote's file has all 40 requests' parts" \
+	wait_for 60000 agg_settled
+R show main:agg/aggregated.yaml >"$WORK/agg-all.yaml"
+missing=""
+for i in $(seq 1 20); do
+	for p in e f; do
+		grep -qx "  name: $p-$i" "$WORK/agg-all.yaml" || missing="$missing $p-$i"
+	done
+done
+check_eq "aggregatedYAML, two daemons: every request's StatefulSet is in it" "$missing" ""
+check_eq "aggregatedYAML, two daemons: none twice" \
+	"$(grep -c '^kind: StatefulSet$' "$WORK/agg-all.yaml")" "40"
+rm -rf "$MNT/requests/e-1" "$MNT2/requests/f-1"
+gone() { ! R show main:agg/aggregated.yaml | grep -q -e '^  name: e-1$' -e '^  name: f-1$'; }
+check "aggregatedYAML, two daemons: rm -rf on each removes just that part" wait_for 30000 gone
+check_eq "aggregatedYAML, two daemons: the other 38 stay" \
+	"$(R show main:agg/aggregated.yaml | grep -c '^kind: StatefulSet$')" "38"
+fusermount3 -u "$MNT2"
+check "aggregatedYAML, two daemons: the second daemon exits 0" wait "$DAEMON2_PID"
+DAEMON2_PID=
+check "unmount: the daemon exits 0" unmount_fs
 finish

@@ -529,27 +529,97 @@ static void test_mode_none(void **state)
 	fx_free(f);
 }
 
+#define MARK(req, key) "# kratixfs-part: owner=resource/default/postgresql/" req " key=" key "\n"
+#define ALPHA           MARK("alpha", "postgresql-alpha-default-p-422dd.agg-5058f")
+#define ZETA            MARK("zeta", "postgresql-zeta-default-p-369b7.agg-5058f")
+
 static void test_mode_aggregated(void **state)
 {
 	(void)state;
 	struct fixture *f = fx_new(mode_dests);
+	/* A file an older kratixfs (or Kratix) wrote: its parts are nobody's, replaced at once. */
+	free(tu_sh("d=%s/old && git init -q -b main $d && mkdir $d/agg && "
+		   "echo 'old: 1' >$d/agg/aggregated.yaml && git -C $d add . && "
+		   "git -C $d -c user.name=x -c user.email=x@x commit -qm old && "
+		   "git -C $d push -q %s main",
+		   f->dir, f->repo));
 	struct kfs_output o1[] = {OUT("p", "a.yaml", "a: 1\n"), OUT("p", "b.yaml", "b: 1\n")};
 	struct kfs_output o2[] = {OUT("p", "z.yaml", "z: 1\n")};
 	assert_true(commit_request(f, "zeta", o2, 1, NULL, false, NULL));
 	assert_true(commit_request(f, "alpha", o1, 2, NULL, false, NULL));
 	char *agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
-	/* Ordered by WorkPlacement name (alpha's before zeta's), joined by "\n---\n". */
-	assert_string_equal(agg, "a: 1\n\n---\nb: 1\n\n---\nz: 1\n");
+	/* Ordered by WorkPlacement name (alpha's before zeta's), joined by "\n---\n", each part
+	 * marked with its owner. */
+	assert_string_equal(agg, ALPHA "a: 1\n\n---\n" ALPHA "b: 1\n\n---\n" ZETA "z: 1\n");
 	free(agg);
+	/* The same again: no commit. */
+	assert_false(commit_request(f, "alpha", o1, 2, NULL, false, NULL));
+
+	/* A restart, then only alpha is written: zeta's part, which this run never had, stays. */
+	struct kfs_error err = {0};
+	kfs_git_close(f->g);
+	struct kfs_git_options o = {.repo = f->repo};
+	assert_int_equal(kfs_git_open(&o, &f->g, &err), 0);
+	struct kfs_output o3[] = {OUT("p", "a.yaml", "a: 2\n")};
+	assert_true(commit_request(f, "alpha", o3, 1, NULL, false, NULL));
+	agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
+	assert_string_equal(agg, ALPHA "a: 2\n\n---\n" ZETA "z: 1\n");
+	free(agg);
+
 	assert_true(commit_request(f, "alpha", o1, 2, NULL, true, NULL));
 	agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
-	assert_string_equal(agg, "z: 1\n");
+	assert_string_equal(agg, ZETA "z: 1\n");
 	free(agg);
 	assert_true(commit_request(f, "zeta", o2, 1, NULL, true, NULL));
 	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
 	assert_string_equal(ls, "");
 	free(ls);
 	fx_free(f);
+}
+
+/* A file's parts survive a render and a parse as they were, whatever their text. */
+static void test_aggregated_parts(void **state)
+{
+	(void)state;
+	static const char *const data[] = {"a: 1\n", "---\nb: 1\n---\nc: 1\n", "", "no newline",
+					   "x: |\n  ---\n  # kratixfs-part: inside a value\n"};
+	struct kfs_git_parts p = {0}, q;
+	for (size_t i = 0; i < sizeof(data) / sizeof(*data); i++)
+		kfs_git_parts_add(&p, i % 2 ? "resource/ns/pg/b" : "promise/pg", i < 3 ? "k1" : "k0",
+				  data[i], strlen(data[i]));
+	struct kfs_buf once = {0}, twice = {0};
+	kfs_git_parts_render(&p, &once);
+	/* k0's parts first, then k1's, each in the order they came. */
+	assert_string_equal(p.items[0].data, "no newline");
+	assert_string_equal(p.items[1].data, data[4]);
+	assert_string_equal(p.items[2].data, data[0]);
+	kfs_git_parts_parse(once.data, once.len, &q);
+	assert_int_equal(q.n, p.n);
+	for (size_t i = 0; i < p.n; i++) {
+		assert_string_equal(q.items[i].owner, p.items[i].owner);
+		assert_string_equal(q.items[i].key, p.items[i].key);
+		assert_int_equal(q.items[i].len, p.items[i].len);
+		assert_memory_equal(q.items[i].data, p.items[i].data, p.items[i].len);
+	}
+	assert_true(kfs_git_parts_same(&p, &q, "promise/pg"));
+	kfs_git_parts_render(&q, &twice);
+	assert_string_equal(once.data, twice.data);
+	/* Taking an owner's parts out leaves the others; they differ from before. */
+	struct kfs_git_parts taken = {0};
+	kfs_git_parts_take(&q, "promise/pg", &taken);
+	assert_int_equal(taken.n, 3);
+	assert_int_equal(q.n, 2);
+	assert_false(kfs_git_parts_same(&p, &q, "promise/pg"));
+	assert_true(kfs_git_parts_same(&p, &q, "resource/ns/pg/b"));
+	kfs_git_parts_free(&taken);
+	kfs_git_parts_free(&q);
+	/* Text without marks has no parts. */
+	kfs_git_parts_parse("a: 1\n---\nb: 2\n", 14, &q);
+	assert_int_equal(q.n, 0);
+	kfs_git_parts_free(&q);
+	kfs_git_parts_free(&p);
+	kfs_buf_free(&once);
+	kfs_buf_free(&twice);
 }
 
 struct writer_arg {
@@ -689,66 +759,130 @@ static void put(struct kfs_git *g, const struct kfs_destinations *d, const char 
 	kfs_git_work_free(&w);
 }
 
+/* Two writers with their own repositories, both pushing to one bare remote. */
+struct two_writers {
+	char *dir;
+	char remote[512];
+	struct events ea, eb;
+	struct kfs_git *a, *b;
+};
+
+static void two_writers_open(struct two_writers *t)
+{
+	char ra[600], rb[600];
+	memset(t, 0, sizeof(*t));
+	t->dir = tu_mkdtemp();
+	pthread_mutex_init(&t->ea.lock, NULL);
+	pthread_mutex_init(&t->eb.lock, NULL);
+	snprintf(t->remote, sizeof(t->remote), "%s/remote.git", t->dir);
+	snprintf(ra, sizeof(ra), "%s/a.git", t->dir);
+	snprintf(rb, sizeof(rb), "%s/b.git", t->dir);
+	free(tu_sh("git init -q --bare -b main %s", t->remote));
+	t->a = open_pushing(ra, t->remote, &t->ea);
+	t->b = open_pushing(rb, t->remote, &t->eb);
+}
+
+static void two_writers_close(struct two_writers *t)
+{
+	kfs_git_close(t->a);
+	kfs_git_close(t->b);
+	pthread_mutex_destroy(&t->ea.lock);
+	pthread_mutex_destroy(&t->eb.lock);
+	tu_rmdir(t->dir);
+}
+
 static void test_push_and_rejected_push(void **state)
 {
 	(void)state;
-	char *dir = tu_mkdtemp();
-	char remote[512], ra[512], rb[512];
+	struct two_writers t;
 	struct kfs_destinations d;
 	struct kfs_error err = {0};
-	struct events ea = {.lock = PTHREAD_MUTEX_INITIALIZER},
-		      eb = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	snprintf(remote, sizeof(remote), "%s/remote.git", dir);
-	snprintf(ra, sizeof(ra), "%s/a.git", dir);
-	snprintf(rb, sizeof(rb), "%s/b.git", dir);
-	free(tu_sh("git init -q --bare -b main %s", remote));
+	two_writers_open(&t);
 	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
-
-	struct kfs_git *a = open_pushing(ra, remote, &ea);
-	struct kfs_git *b = open_pushing(rb, remote, &eb);
-	put(a, &d, "from-a", "a: 1\n");
-	if (kfs_git_push_wait(a, 10000) != 0)
-		fail_msg("push: %s", ea.reason);
-	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", remote);
+	put(t.a, &d, "from-a", "a: 1\n");
+	if (kfs_git_push_wait(t.a, 10000) != 0)
+		fail_msg("push: %s", t.ea.reason);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", t.remote);
 	assert_string_equal(ls, "default/resources/default/pg/from-a/p/5058f/r.yaml\n");
 	free(ls);
-	assert_true(ea.pushed_true >= 1);
+	assert_true(t.ea.pushed_true >= 1);
 
 	/* b's history does not contain a's commit: its push is rejected, so it fetches,
 	 * re-applies its own paths on a's head and pushes again. */
-	put(b, &d, "from-b", "b: 1\n");
-	assert_int_equal(kfs_git_push_wait(b, 10000), 0);
-	put(a, &d, "from-a", "a: 2\n");
-	assert_int_equal(kfs_git_push_wait(a, 10000), 0);
-	ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", remote);
+	put(t.b, &d, "from-b", "b: 1\n");
+	assert_int_equal(kfs_git_push_wait(t.b, 10000), 0);
+	put(t.a, &d, "from-a", "a: 2\n");
+	assert_int_equal(kfs_git_push_wait(t.a, 10000), 0);
+	ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", t.remote);
 	assert_string_equal(ls, "default/resources/default/pg/from-a/p/5058f/r.yaml\n"
 				"default/resources/default/pg/from-b/p/5058f/r.yaml\n");
 	free(ls);
 	char *v =
 	    tu_sh("git --git-dir=%s show main:default/resources/default/pg/from-a/p/5058f/r.yaml",
-	       remote);
+	       t.remote);
 	assert_string_equal(v, "a: 2\n");
 	free(v);
-	char *log = tu_sh("git --git-dir=%s log --format=%%s main", remote);
+	char *log = tu_sh("git --git-dir=%s log --format=%%s main", t.remote);
 	assert_string_equal(log, "Update from: from-a\nUpdate from: from-b\nUpdate from: from-a\n");
 	free(log);
-	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", remote));
+	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", t.remote));
 	free(tu_sh("git clone -q %s %s/clone && test -f "
 		"%s/clone/default/resources/default/pg/from-b/p/5058f/r.yaml",
-		remote, dir, dir));
+		t.remote, t.dir, t.dir));
 	/* The local branch follows the remote: both writers now agree. */
 	char ha[41], hb[41];
-	kfs_git_head(a, ha);
-	char *rh = tu_sh("git --git-dir=%s rev-parse main | tr -d '\\n'", remote);
+	kfs_git_head(t.a, ha);
+	char *rh = tu_sh("git --git-dir=%s rev-parse main | tr -d '\\n'", t.remote);
 	assert_string_equal(ha, rh);
 	free(rh);
-	kfs_git_head(b, hb);
+	kfs_git_head(t.b, hb);
 	assert_true(hb[0] != '\0');
 
-	kfs_git_close(a);
-	kfs_git_close(b);
 	kfs_destinations_free(&d);
-	tu_rmdir(dir);
+	two_writers_close(&t);
+}
+
+/* Two writers with their own repositories push to one remote, both into one aggregatedYAML
+ * file: each re-applies only its own owners' parts on the other's, so neither loses the
+ * other's parts, whatever the order. */
+static void test_two_writers_share_an_aggregated_file(void **state)
+{
+	(void)state;
+	struct two_writers t;
+	struct kfs_destinations d;
+	two_writers_open(&t);
+	dests(mode_dests, &d); /* a request goes to "agg", the first by name */
+	put(t.a, &d, "from-a", "a: 1\n");
+	assert_int_equal(kfs_git_push_wait(t.a, 10000), 0);
+	put(t.b, &d, "from-b", "b: 1\n");
+	assert_int_equal(kfs_git_push_wait(t.b, 10000), 0); /* rejected, re-applied on a's */
+	put(t.a, &d, "from-a", "a: 2\n");
+	put(t.a, &d, "from-a2", "a2: 1\n");
+	assert_int_equal(kfs_git_push_wait(t.a, 10000), 0); /* a re-applies on b's */
+	char *agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml | grep -v '^#'", t.remote);
+	assert_string_equal(agg, "a: 2\n\n---\na2: 1\n\n---\nb: 1\n");
+	free(agg);
+	/* b deletes its request: its part goes, a's stay. */
+	struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg", .request = "from-b",
+				   .delete = true};
+	struct kfs_git_work w;
+	struct kfs_git_result res;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_git_work_build(&d, &r, &w, NULL, &err), 0);
+	assert_int_equal(kfs_git_commit(t.b, &w, 1, &res, &err), 0);
+	kfs_git_work_free(&w);
+	assert_int_equal(kfs_git_push_wait(t.b, 10000), 0);
+	agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml | grep -v '^#'", t.remote);
+	assert_string_equal(agg, "a: 2\n\n---\na2: 1\n");
+	free(agg);
+	/* Every commit's line is there (a's last two may be re-applied as one commit). */
+	char *log = tu_sh("git --git-dir=%s log --format=%%B main | grep . | sort", t.remote);
+	assert_string_equal(log, "Delete from: from-b\nUpdate from: from-a\nUpdate from: from-a\n"
+				 "Update from: from-a2\nUpdate from: from-b\n");
+	free(log);
+	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", t.remote));
+	kfs_destinations_free(&d);
+	two_writers_close(&t);
 }
 
 static void test_failing_remote_then_recovers(void **state)
@@ -994,8 +1128,10 @@ int main(void)
 	    cmocka_unit_test(test_promise_dependencies),
 	    cmocka_unit_test(test_mode_none),
 	    cmocka_unit_test(test_mode_aggregated),
+	    cmocka_unit_test(test_aggregated_parts),
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_push_and_rejected_push),
+	    cmocka_unit_test(test_two_writers_share_an_aggregated_file),
 	    cmocka_unit_test(test_failing_remote_then_recovers),
 	    cmocka_unit_test(test_remote_hanging_up_mid_push),
 	    cmocka_unit_test(test_new_commit_cuts_a_long_backoff_short),
