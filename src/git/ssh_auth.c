@@ -25,15 +25,33 @@ static const char *home_dir(void)
 	return pw ? pw->pw_dir : NULL;
 }
 
+/* Whether a URL has a user (and maybe a token) before its host. */
+static bool url_has_user(const char *url)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	const char *at = strchr(p, '@'), *slash = strchr(p, '/');
+	return at && (!slash || at < slash);
+}
+
 /* SSH keys, as ssh offers them: the agent's, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa. libgit2
- * asks again after each refusal. HTTPS takes the user and token written in the URL. */
+ * asks again after each refusal. HTTP(S) takes the user and token written in the URL: libgit2
+ * offers those itself, and asks here only when the server refused them, or wants some. */
 int kfs_ssh_credentials_cb(git_credential **out, const char *url, const char *user,
 			   unsigned int allowed, void *data)
 {
 	struct kfs_ssh_auth *a = data;
 	static const char *const keys[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
 	const char *home = home_dir();
-	(void)url;
+	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+		git_error_set_str(GIT_ERROR_HTTP,
+				  url_has_user(url)
+				      ? "the server refused the user and token in the URL: check "
+					"them, and that the token may push"
+				      : "the server asks for a user and token: write them in the "
+					"URL, as https://user:token@host/org/repo.git");
+		return GIT_EAUTH;
+	}
 	/* A URL without a user: ssh's default, the local user's name. */
 	struct passwd *pw = getpwuid(geteuid());
 	const char *me = pw && pw->pw_name ? pw->pw_name : "git";

@@ -7,7 +7,8 @@
  *
  * Keys: the ssh-agent's, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa; a URL without a user takes the
  * local user's name. Host keys: refused unless ~/.ssh/known_hosts or /etc/ssh/ssh_known_hosts
- * lists them (read with ssh-keygen -F). HTTPS keeps libgit2's own handling. */
+ * lists them (read with ssh-keygen -F). HTTP(S): the user and token in the URL, which libgit2
+ * offers itself; a refusal is said plainly. */
 #ifndef KRATIXFS_GIT_SSH_AUTH_H
 #define KRATIXFS_GIT_SSH_AUTH_H
 

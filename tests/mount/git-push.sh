@@ -13,6 +13,7 @@ GD_PID=
 PORT=
 MNT2=$WORK/mnt2
 DAEMON2_PID=
+HTTP_PID=
 mkdir -p "$SRV" "$MNT2"
 
 stop_all() {
@@ -20,6 +21,7 @@ stop_all() {
 		fusermount3 -u "$MNT2" 2>/dev/null || fusermount3 -uz "$MNT2" 2>/dev/null
 	fi
 	[ -n "$DAEMON2_PID" ] && kill "$DAEMON2_PID" 2>/dev/null
+	[ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null
 	stop_git_daemon
 	cleanup
 }
@@ -168,6 +170,36 @@ check "credentials: not in the request's status.yaml" \
 check "credentials: not in the root status.yaml" sh -c "! grep -q s3cr3t '$MNT/status.yaml'"
 check "unmount: the daemon exits 0" unmount_fs
 check "credentials: not in the log" sh -c "! grep -q s3cr3t '$WORK/daemon.log'"
+
+# --- HTTP with basic auth, the user and token in the URL as a Git host takes them --------------
+python3 "$(dirname "$0")/git-http-server.py" "$SRV" kratix:t0ken-0k "$WORK/http.port" \
+	2>>"$WORK/http.log" &
+HTTP_PID=$!
+wait_for 10000 test -s "$WORK/http.port"
+HTTP_URL="127.0.0.1:$(cat "$WORK/http.port")/remote.git"
+REPO=$WORK/http.git
+STATE=$WORK/state-http
+mkdir -p "$STATE"
+mount_fs -o "git=$REPO,git_push=http://kratix:wr0ng-t0ken@$HTTP_URL"
+fresh_request "$MNT" t1 small
+check "http, a wrong token: the push fails" wait_for 10000 \
+	grep -q 'reason: PushFailed' "$MNT/requests/t1/status.yaml"
+check_grep "http, a wrong token: the reason names the remote, masked" \
+	"$MNT/requests/t1/status.yaml" "http://***@$HTTP_URL"
+check_grep "http, a wrong token: the server refused it" "$WORK/http.log" '" 401 '
+check_grep "http, a wrong token: the reason says what to check" "$MNT/requests/t1/status.yaml" \
+	"the server refused the user and token in the URL: check them"
+check "unmount: the daemon exits 0" unmount_fs
+mount_fs -o "git=$REPO,git_push=http://kratix:t0ken-0k@$HTTP_URL"
+check "http, the right token: t1 reaches the remote" wait_for 30000 \
+	R cat-file -e main:default/resources/my-namespace/postgresql/t1/instance-configure/5058f/service.yaml
+check "http, the right token: t1 is pushed" wait_for 10000 pushed t1
+check "unmount: the daemon exits 0" unmount_fs
+check "http: neither token is in the log" \
+	sh -c "! grep -q -e wr0ng-t0ken -e t0ken-0k '$WORK/daemon.log'"
+kill "$HTTP_PID"
+wait "$HTTP_PID" 2>/dev/null
+HTTP_PID=
 
 # --- an SSH remote: sshd on 127.0.0.1, a key in ~/.ssh, the host key in known_hosts ------------
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)

@@ -20,6 +20,7 @@
 
 #include "kratixfs/doc.h"
 #include "kratixfs/gitstore.h"
+#include "../../src/git/ssh_auth.h"
 #include "testutil.h"
 
 static struct kfs_node *yaml(const char *text)
@@ -885,6 +886,26 @@ static void test_two_writers_share_an_aggregated_file(void **state)
 	two_writers_close(&t);
 }
 
+/* An HTTP(S) server that refuses the URL's user and token, or wants some: said plainly. */
+static void test_http_credentials_refused(void **state)
+{
+	(void)state;
+	struct kfs_ssh_auth a = {.remote = "https://host/org/state.git"};
+	git_credential *cred = NULL;
+	git_libgit2_init();
+	assert_int_equal(kfs_ssh_credentials_cb(&cred, "https://host/org/state.git", NULL,
+						GIT_CREDENTIAL_USERPASS_PLAINTEXT, &a),
+			 GIT_EAUTH);
+	assert_contains(git_error_last()->message, "the server asks for a user and token: write "
+						   "them in the URL, as https://user:token@host");
+	assert_int_equal(kfs_ssh_credentials_cb(&cred, "https://me:t0k@host/org/state.git", "me",
+						GIT_CREDENTIAL_USERPASS_PLAINTEXT, &a),
+			 GIT_EAUTH);
+	assert_contains(git_error_last()->message, "the server refused the user and token in the URL");
+	assert_null(cred);
+	git_libgit2_shutdown();
+}
+
 static void test_failing_remote_then_recovers(void **state)
 {
 	(void)state;
@@ -1132,6 +1153,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_push_and_rejected_push),
 	    cmocka_unit_test(test_two_writers_share_an_aggregated_file),
+	    cmocka_unit_test(test_http_credentials_refused),
 	    cmocka_unit_test(test_failing_remote_then_recovers),
 	    cmocka_unit_test(test_remote_hanging_up_mid_push),
 	    cmocka_unit_test(test_new_commit_cuts_a_long_backoff_short),
