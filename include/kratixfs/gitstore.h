@@ -37,6 +37,8 @@ struct kfs_destination {
 	enum kfs_fpmode mode; /* spec.filepath.mode, default nestedByMetadata */
 	char *filename;	      /* spec.filepath.filename (aggregatedYAML), default aggregated.yaml */
 	bool any;	      /* the implicit "default" destination: it takes every work */
+	char *store;	      /* the GitStateStore of spec.stateStoreRef, if in the file */
+	char *store_branch;   /* that store's spec.branch (default main) */
 };
 
 struct kfs_destinations {
@@ -54,6 +56,10 @@ int kfs_destinations_load(const char *file, struct kfs_destinations *out, struct
 int kfs_destinations_parse(const char *buf, size_t len, const char *name,
 			   struct kfs_destinations *out, struct kfs_error *err);
 void kfs_destinations_free(struct kfs_destinations *d);
+/* -EINVAL, naming the destination and what to change, if a destination's GitStateStore writes
+ * another branch than branch (NULL: main), the one kratixfs writes; file names the file. */
+int kfs_destinations_check_branch(const struct kfs_destinations *d, const char *branch,
+				  const char *file, struct kfs_error *err);
 
 /* ---- Scheduling ------------------------------------------------------------------------- */
 

@@ -19,6 +19,8 @@ static void dest_free(struct kfs_destination *d)
 	free(d->labels);
 	free(d->path);
 	free(d->filename);
+	free(d->store);
+	free(d->store_branch);
 }
 
 void kfs_destinations_free(struct kfs_destinations *d)
@@ -51,27 +53,22 @@ static char *clean_path(const char *p)
 	return kfs_buf_steal(&b);
 }
 
-/* A GitStateStore's spec.path: the folder its destinations' paths are in. */
+/* A GitStateStore: the folder its destinations' paths are in, and the branch it writes. */
 struct state_store {
-	const char *name, *path;
+	const char *name, *path, *branch;
 };
 
-/* Joins a state store's path and a destination's, as Kratix's path.Join does. */
-static char *store_path(const struct state_store *stores, size_t nstores,
-			const struct kfs_node *doc, const char *path)
+/* The GitStateStore in the file that a destination refers to, or NULL. */
+static const struct state_store *store_of(const struct state_store *stores, size_t nstores,
+					  const struct kfs_node *doc)
 {
 	const char *kind = kfs_node_text_at(doc, "spec.stateStoreRef.kind");
 	const char *ref = kfs_node_text_at(doc, "spec.stateStoreRef.name");
 	for (size_t i = 0; ref && i < nstores; i++)
 		if ((!kind || strcmp(kind, "GitStateStore") == 0) &&
-		    strcmp(stores[i].name, ref) == 0) {
-			struct kfs_buf b = {0};
-			kfs_buf_printf(&b, "%s/%s", stores[i].path, path);
-			char *joined = clean_path(b.data);
-			kfs_buf_free(&b);
-			return joined;
-		}
-	return clean_path(path);
+		    strcmp(stores[i].name, ref) == 0)
+			return &stores[i];
+	return NULL;
 }
 
 static int load_one(const struct kfs_node *doc, const char *name,
@@ -104,7 +101,15 @@ static int load_one(const struct kfs_node *doc, const char *name,
 
 	/* Kratix's webhook defaults spec.path to the destination's name. */
 	const char *path = kfs_node_text_at(doc, "spec.path");
-	d->path = store_path(stores, nstores, doc, path && *path ? path : dname);
+	const struct state_store *store = store_of(stores, nstores, doc);
+	struct kfs_buf joined = {0}; /* inside the store's path, as Kratix's path.Join does */
+	kfs_buf_printf(&joined, "%s/%s", store ? store->path : "", path && *path ? path : dname);
+	d->path = clean_path(joined.data);
+	kfs_buf_free(&joined);
+	if (store) {
+		d->store = kfs_xstrdup(store->name);
+		d->store_branch = kfs_xstrdup(store->branch);
+	}
 
 	const struct kfs_node *strict = kfs_node_at(doc, "spec.strictMatchLabels");
 	if (strict && strict->type != KFS_BOOL && strict->type != KFS_NULL)
@@ -185,11 +190,13 @@ int kfs_destinations_parse(const char *buf, size_t len, const char *name,
 		} else if (kind_is(docs[i], "GitStateStore")) {
 			const char *sname = kfs_node_text_at(docs[i], "metadata.name");
 			const char *spath = kfs_node_text_at(docs[i], "spec.path");
+			const char *branch = kfs_node_text_at(docs[i], "spec.branch");
 			if (!sname || !*sname)
 				rc = kfs_error_set(err, -EINVAL, "%s:%d: metadata.name is missing",
 						   name, docs[i]->line);
 			else
-				stores[nstores++] = (struct state_store){sname, spath ? spath : ""};
+				stores[nstores++] = (struct state_store){
+				    sname, spath ? spath : "", branch && *branch ? branch : "main"};
 		} else if (!kind_is(docs[i], "BucketStateStore")) {
 			rc = kfs_error_set(err, -EINVAL,
 					   "%s:%d: kind must be Destination, GitStateStore or "
@@ -240,6 +247,21 @@ int kfs_destinations_load(const char *file, struct kfs_destinations *out, struct
 		rc = kfs_destinations_parse(b.data, b.len, file, out, err);
 	kfs_buf_free(&b);
 	return rc;
+}
+
+int kfs_destinations_check_branch(const struct kfs_destinations *d, const char *branch,
+				  const char *file, struct kfs_error *err)
+{
+	const char *ours = branch ? branch : "main";
+	for (size_t i = 0; i < d->n; i++)
+		if (d->items[i].store_branch && strcmp(d->items[i].store_branch, ours) != 0)
+			return kfs_error_set(err, -EINVAL,
+					     "%s: destination %s is on GitStateStore %s, which "
+					     "writes branch %s, but kratixfs writes %s (-o "
+					     "git_branch): make them the same",
+					     file, d->items[i].name, d->items[i].store,
+					     d->items[i].store_branch, ours);
+	return 0;
 }
 
 /* ---- selectors -------------------------------------------------------------------------- */

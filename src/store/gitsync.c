@@ -239,6 +239,8 @@ int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *o, str
 	if (!o->git_repo)
 		return 0;
 	int rc = kfs_destinations_load(o->destinations, &s->dests, err);
+	if (rc == 0)
+		rc = kfs_destinations_check_branch(&s->dests, o->git_branch, o->destinations, err);
 	if (rc < 0)
 		return rc;
 	struct kfs_git_options go = {

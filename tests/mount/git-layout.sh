@@ -282,4 +282,9 @@ check "state store: the request's files are under the GitStateStore's spec.path"
 check "state store: and the promise's dependencies" \
 	G cat-file -e "main:platform/dev/dependencies/postgresql/5058f/static/postgresql-dependencies.yaml"
 check "unmount: the daemon exits 0" unmount_fs
+check_fails "state store: another branch than the store's is refused at start" \
+	timeout 20 "$KRATIXFS" -f -o "promises=$PROMISES,state=$STATE,git=$REPO,git_branch=prod" \
+	-o "destinations=$WORK/list.yaml" "$MNT"
+check_grep "state store: and the error says what to change" "$WORK/err" \
+	"destination dev is on GitStateStore default, which writes branch main, but kratixfs writes prod"
 finish

@@ -156,6 +156,13 @@ static void test_destinations_in_state_stores(void **state)
 	assert_string_equal(d.items[0].path, "clusters/worker-1");
 	assert_string_equal(d.items[1].path, "clusters");
 	assert_string_equal(d.items[2].path, "worker-3"); /* its store is not known: REPO's root */
+	/* The store writes main: so must kratixfs. */
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_destinations_check_branch(&d, NULL, "d.yaml", &err), 0);
+	assert_int_equal(kfs_destinations_check_branch(&d, "prod", "d.yaml", &err), -EINVAL);
+	assert_string_equal(err.msg, "d.yaml: destination worker-1 is on GitStateStore default, "
+				     "which writes branch main, but kratixfs writes prod (-o "
+				     "git_branch): make them the same");
 	kfs_destinations_free(&d);
 }
 
