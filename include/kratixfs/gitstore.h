@@ -163,6 +163,8 @@ struct kfs_git_render {
 	bool delete; /* build the Delete work: owned paths, no files */
 };
 
+/* The owner of a render's works (kfs_git_work.owner); caller frees. */
+char *kfs_git_owner(const struct kfs_git_render *r);
 /* Schedules and lays out one render into a work. *unscheduled (may be NULL) gets the
  * "no destination has labels ..." text or NULL; caller frees it. -EINVAL for bad selectors. */
 int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_render *r,
@@ -173,9 +175,11 @@ void kfs_git_work_free(struct kfs_git_work *w);
 
 /* An aggregatedYAML file holds the parts of many owners: one per output of a workload, ordered
  * by WorkPlacement name and joined by "\n---\n" as Kratix's combineAllWorkloads does. kratixfs
- * starts each part with a comment line, "# kratixfs-part: owner=<owner> key=<WorkPlacement>",
- * so the file itself says whose each part is: a restart, or another daemon's commit on the same
- * file, keeps the parts of owners that are not written again. */
+ * starts each part with a comment line,
+ * "# kratixfs-part: owner=<owner> key=<WorkPlacement> bytes=<length of the part>",
+ * so the file itself says whose each part is (and where it ends, whatever lines it holds): a
+ * restart, or another daemon's commit on the same file, keeps the parts of owners that are not
+ * written again. */
 struct kfs_git_part {
 	char *owner, *key;
 	char *data; /* the output, without the mark */
@@ -195,7 +199,7 @@ void kfs_git_parts_add(struct kfs_git_parts *p, const char *owner, const char *k
 		       const char *data, size_t len);
 /* Moves owner's parts from p to the end of out (out may be NULL: they are freed). */
 void kfs_git_parts_take(struct kfs_git_parts *p, const char *owner, struct kfs_git_parts *out);
-/* Whether owner has the same parts, in the same order, in a and b. */
+/* Whether owner has the same parts in a and b, in the order a file has them. */
 bool kfs_git_parts_same(const struct kfs_git_parts *a, const struct kfs_git_parts *b,
 			const char *owner);
 /* The file's text (empty when there are no parts): sorts p by WorkPlacement name. */
@@ -236,6 +240,9 @@ void kfs_git_close(struct kfs_git *g);
  * the reason, and the background thread retries the works, reporting through on_commit. */
 int kfs_git_commit(struct kfs_git *g, const struct kfs_git_work *works, size_t n,
 		   struct kfs_git_result *res, struct kfs_error *err);
+/* Drops owner's failed work that waits for a retry: a newer render of it has nothing to
+ * commit (its selectors are invalid), and the older one must not land later. */
+void kfs_git_forget(struct kfs_git *g, const char *owner);
 /* The branch head into hex[41] ("" before the first commit). */
 void kfs_git_head(struct kfs_git *g, char hex[41]);
 /* The local path a push remote names (a path, or the path of a file:// URL), or NULL for a

@@ -679,6 +679,13 @@ int kfs_git_commit(struct kfs_git *g, const struct kfs_git_work *works, size_t n
 	return me.rc;
 }
 
+void kfs_git_forget(struct kfs_git *g, const char *owner)
+{
+	pthread_mutex_lock(&g->rlock);
+	retry_drop(g, owner);
+	pthread_mutex_unlock(&g->rlock);
+}
+
 void kfs_git_head(struct kfs_git *g, char hex[41])
 {
 	git_oid id;

@@ -349,6 +349,17 @@ static void sort_files(struct kfs_git_work *w)
 		qsort(w->files, w->nfiles, sizeof(*w->files), cmp_file);
 }
 
+char *kfs_git_owner(const struct kfs_git_render *r)
+{
+	struct kfs_buf owner = {0};
+	if (r->request)
+		kfs_buf_printf(&owner, "resource/%s/%s/%s", r->ns ? r->ns : "default", r->promise,
+			       r->request);
+	else
+		kfs_buf_printf(&owner, "promise/%s", r->promise);
+	return kfs_buf_steal(&owner);
+}
+
 int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_render *r,
 		       struct kfs_git_work *out, char **unscheduled, struct kfs_error *err)
 {
@@ -359,13 +370,7 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 	if (unscheduled)
 		*unscheduled = NULL;
 	out->name = kfs_xstrdup(r->request ? r->request : r->promise);
-	struct kfs_buf owner = {0};
-	if (r->request)
-		kfs_buf_printf(&owner, "resource/%s/%s/%s", r->ns ? r->ns : "default", r->promise,
-			       r->request);
-	else
-		kfs_buf_printf(&owner, "promise/%s", r->promise);
-	out->owner = kfs_buf_steal(&owner);
+	out->owner = kfs_git_owner(r);
 	out->delete = r->delete;
 	add_owned(out, d, r);
 	if (r->delete)
@@ -439,6 +444,13 @@ static const char *next_mark(const char *text, size_t len, size_t at)
 	return NULL;
 }
 
+/* Whether text + at .. end starts with the mark. */
+static bool mark_at(const char *text, size_t len, size_t at)
+{
+	const size_t ml = sizeof(PART_MARK) - 1;
+	return at + ml <= len && memcmp(text + at, PART_MARK, ml) == 0;
+}
+
 void kfs_git_parts_parse(const char *text, size_t len, struct kfs_git_parts *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -450,16 +462,27 @@ void kfs_git_parts_parse(const char *text, size_t len, struct kfs_git_parts *out
 		const char *line_end = eol ? eol : end;
 		const char *owner = m + sizeof(PART_MARK) - 1;
 		const char *k = memmem(owner, (size_t)(line_end - owner), " key=", 5);
-		const char *next = eol ? next_mark(text, len, (size_t)(eol + 1 - text)) : NULL;
-		if (k) {
-			const char *data = eol ? eol + 1 : end;
-			const char *data_end = next ? next : end;
-			/* The separator before the next part is the file's, not the part's. */
+		const char *b = k ? memmem(k, (size_t)(line_end - k), " bytes=", 7) : NULL;
+		const char *data = eol ? eol + 1 : end, *data_end, *next;
+		size_t at = (size_t)(data - text), n = b ? strtoull(b + 7, NULL, 10) : 0;
+		if (b && n <= len - at &&
+		    (at + n == len || (len - at - n >= sl && memcmp(data + n, PART_SEP, sl) == 0 &&
+				       mark_at(text, len, at + n + sl)))) {
+			/* The part's length says where it ends, whatever lines it holds. */
+			data_end = data + n;
+			next = at + n == len ? NULL : data_end + sl;
+		} else {
+			/* No length, or not this text's (edited by hand): up to the next mark. */
+			next = eol ? next_mark(text, len, at) : NULL;
+			data_end = next ? next : end;
 			if (next && (size_t)(data_end - data) >= sl &&
 			    memcmp(data_end - sl, PART_SEP, sl) == 0)
-				data_end -= sl;
+				data_end -= sl; /* the file's separator, not the part's */
+		}
+		if (k) {
+			const char *key_end = b ? b : line_end;
 			char *o = kfs_xstrndup(owner, (size_t)(k - owner));
-			char *key = kfs_xstrndup(k + 5, (size_t)(line_end - k - 5));
+			char *key = kfs_xstrndup(k + 5, (size_t)(key_end - k - 5));
 			kfs_git_parts_add(out, o, key, data, (size_t)(data_end - data));
 			free(o);
 			free(key);
@@ -501,32 +524,43 @@ void kfs_git_parts_take(struct kfs_git_parts *p, const char *owner, struct kfs_g
 	p->n = n;
 }
 
-/* The index of owner's next part in p at or after i, or p->n. */
-static size_t next_of(const struct kfs_git_parts *p, const char *owner, size_t i)
-{
-	while (i < p->n && strcmp(p->items[i].owner, owner) != 0)
-		i++;
-	return i;
-}
-
-bool kfs_git_parts_same(const struct kfs_git_parts *a, const struct kfs_git_parts *b,
-			const char *owner)
-{
-	size_t i = next_of(a, owner, 0), j = next_of(b, owner, 0);
-	for (; i < a->n && j < b->n; i = next_of(a, owner, i + 1), j = next_of(b, owner, j + 1)) {
-		const struct kfs_git_part *x = &a->items[i], *y = &b->items[j];
-		if (strcmp(x->key, y->key) != 0 || x->len != y->len ||
-		    memcmp(x->data, y->data, x->len) != 0)
-			return false;
-	}
-	return i == a->n && j == b->n;
-}
-
 static int cmp_part(const void *a, const void *b)
 {
 	const struct kfs_git_part *x = a, *y = b;
 	int c = strcmp(x->key, y->key);
 	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Owner's parts of p, in the order the file has them (by key, then arrival). */
+static const struct kfs_git_part **parts_of(const struct kfs_git_parts *p, const char *owner,
+					    size_t *n)
+{
+	const struct kfs_git_part **out = kfs_xcalloc(p->n ? p->n : 1, sizeof(*out));
+	*n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->items[i].owner, owner) == 0)
+			out[(*n)++] = &p->items[i];
+	for (size_t i = 1; i < *n; i++) /* insertion sort: an owner has a handful */
+		for (size_t j = i; j > 0 && cmp_part(out[j - 1], out[j]) > 0; j--) {
+			const struct kfs_git_part *t = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return out;
+}
+
+bool kfs_git_parts_same(const struct kfs_git_parts *a, const struct kfs_git_parts *b,
+			const char *owner)
+{
+	size_t na, nb;
+	const struct kfs_git_part **x = parts_of(a, owner, &na), **y = parts_of(b, owner, &nb);
+	bool same = na == nb;
+	for (size_t i = 0; same && i < na; i++)
+		same = strcmp(x[i]->key, y[i]->key) == 0 && x[i]->len == y[i]->len &&
+		       memcmp(x[i]->data, y[i]->data, x[i]->len) == 0;
+	free(x);
+	free(y);
+	return same;
 }
 
 void kfs_git_parts_render(struct kfs_git_parts *p, struct kfs_buf *out)
@@ -535,8 +569,8 @@ void kfs_git_parts_render(struct kfs_git_parts *p, struct kfs_buf *out)
 		qsort(p->items, p->n, sizeof(*p->items), cmp_part);
 	for (size_t i = 0; i < p->n; i++) {
 		const struct kfs_git_part *x = &p->items[i];
-		kfs_buf_printf(out, "%s" PART_MARK "%s key=%s\n", i ? PART_SEP : "", x->owner,
-			       x->key);
+		kfs_buf_printf(out, "%s" PART_MARK "%s key=%s bytes=%zu\n", i ? PART_SEP : "",
+			       x->owner, x->key, x->len);
 		kfs_buf_add(out, x->data, x->len);
 	}
 }

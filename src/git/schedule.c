@@ -252,7 +252,7 @@ int kfs_destinations_load(const char *file, struct kfs_destinations *out, struct
 int kfs_destinations_check_branch(const struct kfs_destinations *d, const char *branch,
 				  const char *file, struct kfs_error *err)
 {
-	const char *ours = branch ? branch : "main";
+	const char *ours = branch && *branch ? branch : "main";
 	for (size_t i = 0; i < d->n; i++)
 		if (d->items[i].store_branch && strcmp(d->items[i].store_branch, ours) != 0)
 			return kfs_error_set(err, -EINVAL,

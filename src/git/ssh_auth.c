@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ int kfs_ssh_credentials_cb(git_credential **out, const char *url, const char *us
 	struct kfs_ssh_auth *a = data;
 	static const char *const keys[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
 	const char *home = home_dir();
-	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
 		git_error_set_str(GIT_ERROR_HTTP,
 				  url_has_user(url)
 				      ? "the server refused the user and token in the URL: check "
@@ -127,9 +128,17 @@ static bool known_host(const char *file, const char *name, const char *key, bool
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_addclose(&fa, fds[0]);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	/* Not the push thread's blocked SIGPIPE: ssh-keygen gets the default signal mask. */
+	posix_spawnattr_t at;
+	sigset_t none;
+	sigemptyset(&none);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
 	char *argv[] = {"ssh-keygen", "-F", (char *)name, "-f", (char *)file, NULL};
 	pid_t pid;
-	int rc = posix_spawnp(&pid, "ssh-keygen", &fa, NULL, argv, environ);
+	int rc = posix_spawnp(&pid, "ssh-keygen", &fa, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0)
 		*no_keygen = true;

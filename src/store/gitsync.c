@@ -34,7 +34,7 @@ void kfs_gitsync_on_commit(void *ctx, const char *owner, unsigned long long seri
 			   const char *commit, const char *reason)
 {
 	struct git_event *e = kfs_xcalloc(1, sizeof(*e));
-	e->ok = commit && commit[0] && !(reason && reason[0]);
+	e->ok = commit != NULL; /* "" on a branch that does not exist yet: nothing to commit */
 	e->owner = kfs_xstrdup(owner ? owner : "");
 	e->serial = serial;
 	snprintf(e->commit, sizeof(e->commit), "%s", commit ? commit : "");
@@ -321,6 +321,15 @@ static void queue(struct kfs_store *s, struct kfs_git_work *work, struct request
 	s->batch_owners[s->nbatch++] = owner;
 }
 
+/* A render with invalid selectors has nothing to commit: an older render's failed work must not
+ * be committed by a later retry either. */
+static void forget_retry(struct kfs_store *s, const struct kfs_git_render *gr)
+{
+	char *owner = kfs_git_owner(gr);
+	kfs_git_forget(s->git, owner);
+	free(owner);
+}
+
 void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
 			 const struct kfs_render_result *res)
 {
@@ -357,6 +366,7 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 	if (rc < 0) {
 		kfs_store_set_condition(r, "Committed", "False", "InvalidDestinationSelectors",
 					err.msg);
+		forget_retry(s, &gr);
 		return;
 	}
 	work.serial = r->work_serial;
@@ -452,10 +462,12 @@ void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 	free(e->commit_error);
 	e->commit_error = NULL;
 	work.serial = e->work_serial;
-	if (rc == 0 && s->recovering) {
+	if (rc < 0) {
+		forget_retry(s, &gr);
+	} else if (s->recovering) {
 		/* Committed with the recovered requests, in the start's one commit. */
 		queue(s, &work, NULL, true);
-	} else if (rc == 0) {
+	} else {
 		struct kfs_git_result result;
 		rc = kfs_git_commit(s->git, &work, 1, &result, &err);
 		kfs_git_work_free(&work);

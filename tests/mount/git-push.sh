@@ -211,12 +211,13 @@ if [ -x "$SSHD" ] && command -v ssh-keygen >/dev/null; then
 	ssh-keygen -q -t ed25519 -N '' -f "$SSH/home/.ssh/id_ed25519"
 	cp "$SSH/home/.ssh/id_ed25519.pub" "$SSH/authorized_keys"
 	SSH_PORT=$((20000 + RANDOM % 40000))
+	# Passwords allowed too, as sshd's default: kratixfs must still offer its keys.
 	cat >"$SSH/sshd_config" <<-EOF
 		ListenAddress 127.0.0.1
 		Port $SSH_PORT
 		HostKey $SSH/host_key
 		AuthorizedKeysFile $SSH/authorized_keys
-		PasswordAuthentication no
+		PasswordAuthentication yes
 		KbdInteractiveAuthentication no
 		PermitRootLogin yes
 		StrictModes no

@@ -537,9 +537,10 @@ static void test_mode_none(void **state)
 	fx_free(f);
 }
 
-#define MARK(req, key) "# kratixfs-part: owner=resource/default/postgresql/" req " key=" key "\n"
-#define ALPHA           MARK("alpha", "postgresql-alpha-default-p-422dd.agg-5058f")
-#define ZETA            MARK("zeta", "postgresql-zeta-default-p-369b7.agg-5058f")
+#define MARK(req, key, n)                                                                          \
+	"# kratixfs-part: owner=resource/default/postgresql/" req " key=" key " bytes=" n "\n"
+#define ALPHA MARK("alpha", "postgresql-alpha-default-p-422dd.agg-5058f", "5")
+#define ZETA  MARK("zeta", "postgresql-zeta-default-p-369b7.agg-5058f", "5")
 
 static void test_mode_aggregated(void **state)
 {
@@ -562,9 +563,29 @@ static void test_mode_aggregated(void **state)
 	free(agg);
 	/* The same again: no commit. */
 	assert_false(commit_request(f, "alpha", o1, 2, NULL, false, NULL));
+	/* Parts of two pipelines whose keys sort the other way round than they come: the same
+	 * again, in one commit with another request's change, is not a change of its own. */
+	struct kfs_output o4[] = {OUT("zp", "z.yaml", "z: 2\n"), OUT("ap", "a.yaml", "a: 3\n")};
+	assert_true(commit_request(f, "multi", o4, 2, NULL, false, NULL));
+	struct kfs_git_render rm = {.type = KFS_WF_RESOURCE, .promise = "postgresql",
+				    .request = "multi", .outputs = o4, .noutputs = 2};
+	struct kfs_git_render ro = {.type = KFS_WF_RESOURCE, .promise = "postgresql",
+				    .request = "other", .outputs = o2, .noutputs = 1};
+	struct kfs_git_work two[2];
+	struct kfs_git_result res;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_git_work_build(&f->d, &rm, &two[0], NULL, &err), 0);
+	assert_int_equal(kfs_git_work_build(&f->d, &ro, &two[1], NULL, &err), 0);
+	assert_int_equal(kfs_git_commit(f->g, two, 2, &res, &err), 0);
+	kfs_git_work_free(&two[0]);
+	kfs_git_work_free(&two[1]);
+	char *msg = tu_sh("git --git-dir=%s log -1 --format=%%B main", f->repo);
+	assert_string_equal(msg, "Update from: other\n\n");
+	free(msg);
+	assert_true(commit_request(f, "multi", o4, 2, NULL, true, NULL));
+	assert_true(commit_request(f, "other", o2, 1, NULL, true, NULL));
 
 	/* A restart, then only alpha is written: zeta's part, which this run never had, stays. */
-	struct kfs_error err = {0};
 	kfs_git_close(f->g);
 	struct kfs_git_options o = {.repo = f->repo};
 	assert_int_equal(kfs_git_open(&o, &f->g, &err), 0);
@@ -589,8 +610,10 @@ static void test_mode_aggregated(void **state)
 static void test_aggregated_parts(void **state)
 {
 	(void)state;
+	/* The last: a mark in an output (a pipeline could write one) stays inside its part. */
 	static const char *const data[] = {"a: 1\n", "---\nb: 1\n---\nc: 1\n", "", "no newline",
-					   "x: |\n  ---\n  # kratixfs-part: inside a value\n"};
+					   "x: |\n  ---\n  # kratixfs-part: inside a value\n",
+					   "y: 1\n---\n# kratixfs-part: owner=promise/pg key=k9\nz: 1\n"};
 	struct kfs_git_parts p = {0}, q;
 	for (size_t i = 0; i < sizeof(data) / sizeof(*data); i++)
 		kfs_git_parts_add(&p, i % 2 ? "resource/ns/pg/b" : "promise/pg", i < 3 ? "k1" : "k0",
@@ -600,7 +623,8 @@ static void test_aggregated_parts(void **state)
 	/* k0's parts first, then k1's, each in the order they came. */
 	assert_string_equal(p.items[0].data, "no newline");
 	assert_string_equal(p.items[1].data, data[4]);
-	assert_string_equal(p.items[2].data, data[0]);
+	assert_string_equal(p.items[2].data, data[5]);
+	assert_string_equal(p.items[3].data, data[0]);
 	kfs_git_parts_parse(once.data, once.len, &q);
 	assert_int_equal(q.n, p.n);
 	for (size_t i = 0; i < p.n; i++) {
@@ -616,10 +640,18 @@ static void test_aggregated_parts(void **state)
 	struct kfs_git_parts taken = {0};
 	kfs_git_parts_take(&q, "promise/pg", &taken);
 	assert_int_equal(taken.n, 3);
-	assert_int_equal(q.n, 2);
+	assert_int_equal(q.n, 3);
 	assert_false(kfs_git_parts_same(&p, &q, "promise/pg"));
 	assert_true(kfs_git_parts_same(&p, &q, "resource/ns/pg/b"));
 	kfs_git_parts_free(&taken);
+	kfs_git_parts_free(&q);
+	/* Edited by hand, a part's length is wrong: it ends at the next mark instead. */
+	const char *edited = "# kratixfs-part: owner=o key=k bytes=99\nx: 1\n\n---\n"
+			     "# kratixfs-part: owner=o key=l bytes=5\ny: 1\n";
+	kfs_git_parts_parse(edited, strlen(edited), &q);
+	assert_int_equal(q.n, 2);
+	assert_string_equal(q.items[0].data, "x: 1\n");
+	assert_string_equal(q.items[1].data, "y: 1\n");
 	kfs_git_parts_free(&q);
 	/* Text without marks has no parts. */
 	kfs_git_parts_parse("a: 1\n---\nb: 2\n", 14, &q);
@@ -910,6 +942,27 @@ static void test_http_credentials_refused(void **state)
 			 GIT_EAUTH);
 	assert_contains(git_error_last()->message, "the server refused the user and token in the URL");
 	assert_null(cred);
+	/* An SSH server that takes passwords too: keys are offered (none here), never the
+	 * HTTP answer. */
+	char *home = tu_mkdtemp();
+	char *real_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	char *real_agent = getenv("SSH_AUTH_SOCK") ? strdup(getenv("SSH_AUTH_SOCK")) : NULL;
+	setenv("HOME", home, 1);
+	unsetenv("SSH_AUTH_SOCK");
+	a.remote = "ssh://git@host/org/state.git";
+	assert_int_equal(kfs_ssh_credentials_cb(&cred, a.remote, "git",
+						GIT_CREDENTIAL_USERPASS_PLAINTEXT |
+						    GIT_CREDENTIAL_SSH_KEY,
+						&a),
+			 GIT_EAUTH);
+	assert_contains(git_error_last()->message, "no SSH key was accepted");
+	if (real_home)
+		setenv("HOME", real_home, 1);
+	if (real_agent)
+		setenv("SSH_AUTH_SOCK", real_agent, 1);
+	free(real_home);
+	free(real_agent);
+	tu_rmdir(home);
 	git_libgit2_shutdown();
 }
 
@@ -1125,6 +1178,50 @@ static void test_locked_repository_retried(void **state)
 	tu_rmdir(dir);
 }
 
+/* A failed work whose owner has nothing newer to commit (invalid selectors) is forgotten: the
+ * retry never lands it. */
+static void test_forgotten_work_is_not_retried(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	char repo[512], lock[600];
+	struct kfs_destinations d;
+	struct kfs_error err = {0};
+	struct events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	snprintf(repo, sizeof(repo), "%s/state.git", dir);
+	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
+	struct kfs_git *g = open_pushing(repo, NULL, &ev);
+	put(g, &d, "first", "x: 1\n");
+	snprintf(lock, sizeof(lock), "%s/refs/heads/main.lock", repo);
+	fclose(fopen(lock, "w"));
+	struct kfs_output o = {"p", "r.yaml", "y: 1\n", 5};
+	struct kfs_git_render r = {
+	    .type = KFS_WF_RESOURCE, .promise = "pg", .request = "second", .outputs = &o,
+	    .noutputs = 1};
+	struct kfs_git_work w;
+	struct kfs_git_result res;
+	assert_int_equal(kfs_git_work_build(&d, &r, &w, NULL, &err), 0);
+	assert_int_equal(kfs_git_commit(g, &w, 1, &res, &err), -EIO);
+	kfs_git_work_free(&w);
+	char *owner = kfs_git_owner(&r);
+	assert_string_equal(owner, "resource/default/pg/second");
+	kfs_git_forget(g, owner);
+	free(owner);
+	unlink(lock);
+	put(g, &d, "third", "z: 1\n"); /* the retry would follow this commit */
+	usleep(500000);
+	pthread_mutex_lock(&ev.lock);
+	assert_int_equal(ev.committed, 0);
+	pthread_mutex_unlock(&ev.lock);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", repo);
+	assert_string_equal(ls, "default/resources/default/pg/first/p/5058f/r.yaml\n"
+				"default/resources/default/pg/third/p/5058f/r.yaml\n");
+	free(ls);
+	kfs_git_close(g);
+	kfs_destinations_free(&d);
+	tu_rmdir(dir);
+}
+
 static void test_open_errors(void **state)
 {
 	(void)state;
@@ -1165,6 +1262,7 @@ int main(void)
 	    cmocka_unit_test(test_remote_hanging_up_mid_push),
 	    cmocka_unit_test(test_new_commit_cuts_a_long_backoff_short),
 	    cmocka_unit_test(test_locked_repository_retried),
+	    cmocka_unit_test(test_forgotten_work_is_not_retried),
 	    cmocka_unit_test(test_open_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
