@@ -1108,74 +1108,89 @@ static void test_remote_hanging_up_mid_push(void **state)
 	tu_rmdir(dir);
 }
 
+/* A repository whose branch another git process has locked, after request "first" was
+ * committed; request "second" (work serial 42) then failed to commit and waits for a retry. */
+struct locked {
+	char *dir;
+	char repo[512], lock[600];
+	struct kfs_destinations d;
+	struct events ev;
+	struct kfs_git *g;
+	struct kfs_git_render second;
+	struct kfs_output second_out;
+	struct kfs_error err; /* why second failed */
+};
+
+static void locked_open(struct locked *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->dir = tu_mkdtemp();
+	pthread_mutex_init(&l->ev.lock, NULL);
+	snprintf(l->repo, sizeof(l->repo), "%s/state.git", l->dir);
+	assert_int_equal(kfs_destinations_load(NULL, &l->d, &l->err), 0);
+	l->g = open_pushing(l->repo, NULL, &l->ev);
+	put(l->g, &l->d, "first", "x: 1\n");
+	snprintf(l->lock, sizeof(l->lock), "%s/refs/heads/main.lock", l->repo);
+	FILE *fp = fopen(l->lock, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	l->second_out = (struct kfs_output){"p", "r.yaml", "y: 1\n", 5};
+	l->second = (struct kfs_git_render){.type = KFS_WF_RESOURCE,
+					    .promise = "pg",
+					    .request = "second",
+					    .outputs = &l->second_out,
+					    .noutputs = 1};
+	struct kfs_git_work w;
+	struct kfs_git_result res;
+	assert_int_equal(kfs_git_work_build(&l->d, &l->second, &w, NULL, &l->err), 0);
+	w.serial = 42;
+	assert_int_equal(kfs_git_commit(l->g, &w, 1, &res, &l->err), -EIO);
+	kfs_git_work_free(&w);
+}
+
+static void locked_close(struct locked *l)
+{
+	kfs_git_close(l->g);
+	kfs_destinations_free(&l->d);
+	pthread_mutex_destroy(&l->ev.lock);
+	tu_rmdir(l->dir);
+}
+
+static int committed(struct locked *l)
+{
+	pthread_mutex_lock(&l->ev.lock);
+	int n = l->ev.committed;
+	pthread_mutex_unlock(&l->ev.lock);
+	return n;
+}
+
 static void test_locked_repository_retried(void **state)
 {
 	(void)state;
-	char *dir = tu_mkdtemp();
-	char repo[512], lock[600];
-	struct kfs_destinations d;
-	struct kfs_error err = {0};
-	struct events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	snprintf(repo, sizeof(repo), "%s/state.git", dir);
-	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
-	struct kfs_git *g = open_pushing(repo, NULL, &ev);
-	put(g, &d, "first", "x: 1\n");
-
-	/* Another git process holds the branch lock. */
-	snprintf(lock, sizeof(lock), "%s/refs/heads/main.lock", repo);
-	FILE *fp = fopen(lock, "w");
-	assert_non_null(fp);
-	fclose(fp);
-	struct kfs_output o = {"p", "r.yaml", "y: 1\n", 5};
-	struct kfs_git_render r = {.type = KFS_WF_RESOURCE,
-				   .promise = "pg",
-				   .request = "second",
-				   .outputs = &o,
-				   .noutputs = 1};
-	struct kfs_git_work w;
-	struct kfs_git_result res;
-	assert_int_equal(kfs_git_work_build(&d, &r, &w, NULL, &err), 0);
-	w.serial = 42;
-	assert_int_equal(kfs_git_commit(g, &w, 1, &res, &err), -EIO);
-	kfs_git_work_free(&w);
-	assert_contains(err.msg, repo);
-	assert_contains(err.msg, "locked");
-	assert_contains(err.msg, "retries");
+	struct locked l;
+	locked_open(&l);
+	assert_contains(l.err.msg, l.repo);
+	assert_contains(l.err.msg, "locked");
+	assert_contains(l.err.msg, "retries");
 
 	/* A lock a dead process left (old): removed, and the commit goes through at once. */
-	free(tu_sh("touch -d '-1 minute' %s", lock));
-	struct kfs_output o3 = {"p", "r.yaml", "z: 1\n", 5};
-	struct kfs_git_render r3 = {.type = KFS_WF_RESOURCE,
-				    .promise = "pg",
-				    .request = "third",
-				    .outputs = &o3,
-				    .noutputs = 1};
-	assert_int_equal(kfs_git_work_build(&d, &r3, &w, NULL, &err), 0);
-	assert_int_equal(kfs_git_commit(g, &w, 1, &res, &err), 0);
-	kfs_git_work_free(&w);
-	assert_int_equal(access(lock, F_OK), -1);
+	free(tu_sh("touch -d '-1 minute' %s", l.lock));
+	put(l.g, &l.d, "third", "z: 1\n");
+	assert_int_equal(access(l.lock, F_OK), -1);
 	/* Which also lets the background thread commit the work that failed. */
-	for (int i = 0; i < 200; i++) {
-		pthread_mutex_lock(&ev.lock);
-		int done = ev.committed;
-		pthread_mutex_unlock(&ev.lock);
-		if (done)
-			break;
+	for (int i = 0; i < 200 && !committed(&l); i++)
 		usleep(20000);
-	}
-	assert_int_equal(ev.committed, 1);
+	assert_int_equal(committed(&l), 1);
 	/* The retry says whose work, and which version of it, it committed. */
-	assert_string_equal(ev.owner, "resource/default/pg/second");
-	assert_int_equal(ev.serial, 42);
+	assert_string_equal(l.ev.owner, "resource/default/pg/second");
+	assert_int_equal(l.ev.serial, 42);
 	/* The retry and the third commit may come in either order: the branch has all three. */
-	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", repo);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", l.repo);
 	assert_string_equal(ls, "default/resources/default/pg/first/p/5058f/r.yaml\n"
 				"default/resources/default/pg/second/p/5058f/r.yaml\n"
 				"default/resources/default/pg/third/p/5058f/r.yaml\n");
 	free(ls);
-	kfs_git_close(g);
-	kfs_destinations_free(&d);
-	tu_rmdir(dir);
+	locked_close(&l);
 }
 
 /* A failed work whose owner has nothing newer to commit (invalid selectors) is forgotten: the
@@ -1183,43 +1198,21 @@ static void test_locked_repository_retried(void **state)
 static void test_forgotten_work_is_not_retried(void **state)
 {
 	(void)state;
-	char *dir = tu_mkdtemp();
-	char repo[512], lock[600];
-	struct kfs_destinations d;
-	struct kfs_error err = {0};
-	struct events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	snprintf(repo, sizeof(repo), "%s/state.git", dir);
-	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
-	struct kfs_git *g = open_pushing(repo, NULL, &ev);
-	put(g, &d, "first", "x: 1\n");
-	snprintf(lock, sizeof(lock), "%s/refs/heads/main.lock", repo);
-	fclose(fopen(lock, "w"));
-	struct kfs_output o = {"p", "r.yaml", "y: 1\n", 5};
-	struct kfs_git_render r = {
-	    .type = KFS_WF_RESOURCE, .promise = "pg", .request = "second", .outputs = &o,
-	    .noutputs = 1};
-	struct kfs_git_work w;
-	struct kfs_git_result res;
-	assert_int_equal(kfs_git_work_build(&d, &r, &w, NULL, &err), 0);
-	assert_int_equal(kfs_git_commit(g, &w, 1, &res, &err), -EIO);
-	kfs_git_work_free(&w);
-	char *owner = kfs_git_owner(&r);
+	struct locked l;
+	locked_open(&l);
+	char *owner = kfs_git_owner(&l.second);
 	assert_string_equal(owner, "resource/default/pg/second");
-	kfs_git_forget(g, owner);
+	kfs_git_forget(l.g, owner);
 	free(owner);
-	unlink(lock);
-	put(g, &d, "third", "z: 1\n"); /* the retry would follow this commit */
+	unlink(l.lock);
+	put(l.g, &l.d, "third", "z: 1\n"); /* the retry would follow this commit */
 	usleep(500000);
-	pthread_mutex_lock(&ev.lock);
-	assert_int_equal(ev.committed, 0);
-	pthread_mutex_unlock(&ev.lock);
-	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", repo);
+	assert_int_equal(committed(&l), 0);
+	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", l.repo);
 	assert_string_equal(ls, "default/resources/default/pg/first/p/5058f/r.yaml\n"
 				"default/resources/default/pg/third/p/5058f/r.yaml\n");
 	free(ls);
-	kfs_git_close(g);
-	kfs_destinations_free(&d);
-	tu_rmdir(dir);
+	locked_close(&l);
 }
 
 static void test_open_errors(void **state)
