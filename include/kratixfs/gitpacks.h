@@ -6,11 +6,14 @@
  *   kfs_gitpacks_attach(repo, &p, err)   gives repo this object database
  *   ... git_blob_create_*, git_tree_create_updated, git_commit_create ...   (in memory)
  *   kfs_gitpacks_flush(p, err)           before a reference may point at the new objects
+ *   ... git_reference_create ...
+ *   kfs_gitpacks_settle(p)               once it does (or the attempt failed)
  *
  * Packs are standard (version 2, with version 2 indexes): git, libgit2, Argo CD and Flux read
  * them. The packs kratixfs writes hold no deltas, so merging copies entries byte for byte. Packs
  * found in the folder at start take part in merging unless they hold deltas (git's, from a fetch
- * or gc: those are only read) or have a .keep file. Not thread-safe: one caller at a time, as
+ * or gc: those are only read) or have a .keep file (but the one kratixfs leaves on a pack whose
+ * commit a crash interrupted). Not thread-safe: one caller at a time, as
  * for the git_repository it serves. */
 #ifndef KRATIXFS_GITPACKS_H
 #define KRATIXFS_GITPACKS_H
@@ -29,9 +32,13 @@
 struct kfs_gitpacks;
 
 int kfs_gitpacks_attach(git_repository *repo, struct kfs_gitpacks **out, struct kfs_error *err);
-/* Writes the objects created since the last flush as one pack (nothing to write: no pack), then
- * merges the newest packs when KFS_GITPACKS_FANOUT of one size have piled up. */
+/* Writes the objects created since the last flush as one pack (nothing to write: no pack), with
+ * a .keep file until kfs_gitpacks_settle: its objects are not reachable yet, and `git repack
+ * -a -d` would delete it. */
 int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err);
+/* The branch points at the flushed objects now (or will not): the pack loses its .keep file,
+ * and the newest packs are merged when KFS_GITPACKS_FANOUT of one size have piled up. */
+void kfs_gitpacks_settle(struct kfs_gitpacks *p);
 /* Looks at the pack folder again, for packs another process wrote (a fetch). Lookups that miss
  * do it by themselves only when the folder changed since the last look. */
 int kfs_gitpacks_refresh(struct kfs_gitpacks *p, struct kfs_error *err);

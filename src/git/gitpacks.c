@@ -303,6 +303,8 @@ struct kfs_gitpacks {
 	struct packproxy *packs_backend;
 	struct ourpack *packs; /* oldest first; levels never grow towards the newest */
 	size_t npacks;
+	char in_flight[41]; /* the flushed pack whose commit is being made, or "" */
+	bool keep_ours;     /* its .keep file is the one write_pack made */
 };
 
 /* Object folders listed in objects/info/alternates (a repository cloned with --shared or
@@ -435,10 +437,16 @@ static uint32_t get32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The .keep file of the pack whose commit is being made: `git repack -a -d` deletes every pack
+ * it finds but kept ones, and this pack's objects are not reachable until the branch moves.
+ * kfs_gitpacks_settle removes it; one a crash left is removed at the next start. */
+#define IN_FLIGHT "kratixfs: the commit of this pack is being made\n"
+
 /* Writes entries (sorted by id here, duplicates dropped) as pack-<hex>.pack and its .idx, the
- * index last: git and libgit2 take a pack only once its index is there. */
-static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, char hex[41],
-		      struct kfs_error *err)
+ * index last: git and libgit2 take a pack only once its index is there; in_flight: with a .keep
+ * file (IN_FLIGHT) before the index. */
+static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, bool in_flight,
+		      char hex[41], struct kfs_error *err)
 {
 	qsort(e, n, sizeof(*e), cmp_entry_id);
 	size_t k = 0;
@@ -499,9 +507,18 @@ static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, char he
 		kfs_error_clear(err);
 		rc = kfs_write_file(p->packdir, name.data, pack.data, pack.len, err);
 	}
+	if (rc == 0 && in_flight) {
+		memcpy(name.data + name.len - 4, "keep", 4);
+		rc = kfs_write_new_file(p->packdir, name.data, IN_FLIGHT, strlen(IN_FLIGHT), err);
+		p->keep_ours = rc == 0;
+		if (rc == -EEXIST) { /* the same pack again, kept already: left as it is */
+			kfs_error_clear(err);
+			rc = 0;
+		}
+	}
 	if (rc == 0) {
-		memcpy(name.data + name.len - 4, "idx", 4);
-		name.len--;
+		kfs_buf_reset(&name);
+		kfs_buf_printf(&name, "pack-%s.idx", hex);
 		rc = kfs_write_file(p->packdir, name.data, idx.data, idx.len, err);
 	}
 	kfs_buf_free(&pack);
@@ -672,7 +689,7 @@ static int merge_tail(struct kfs_gitpacks *p, size_t *unmergeable, struct kfs_er
 	}
 	char hex[41];
 	if (rc == 0)
-		rc = write_pack(p, all, nall, hex, err);
+		rc = write_pack(p, all, nall, false, hex, err);
 	/* The packs it replaces go only once it is on disk: a crash must not lose what they
 	 * held (the flush's own packs are not synced: a crash loses at most the last commits). */
 	if (rc == 0)
@@ -736,6 +753,20 @@ static int cmp_ourpack(const void *a, const void *b)
  * never that old without its index. */
 #define ORPHAN_AGE 600
 
+/* Whether the pack "pack-<hex>" (name's first 45 characters) has a .keep file, after removing
+ * the one kratixfs leaves while a commit is being made, which only a crash leaves behind. */
+static bool kept_by_someone(struct kfs_gitpacks *p, const char *name)
+{
+	struct kfs_buf path = {0}, keep = {0};
+	kfs_buf_printf(&path, "%s/%.45s.keep", p->packdir, name);
+	bool kept = kfs_read_file(path.data, &keep, NULL) == 0;
+	if (kept && keep.len == strlen(IN_FLIGHT) && memcmp(keep.data, IN_FLIGHT, keep.len) == 0)
+		kept = unlink(path.data) != 0;
+	kfs_buf_free(&keep);
+	kfs_buf_free(&path);
+	return kept;
+}
+
 static void remove_orphan(struct kfs_gitpacks *p, const char *name)
 {
 	struct kfs_buf path = {0};
@@ -744,8 +775,9 @@ static void remove_orphan(struct kfs_gitpacks *p, const char *name)
 	bool indexed = access(path.data, F_OK) == 0;
 	kfs_buf_reset(&path);
 	kfs_buf_printf(&path, "%s/%s", p->packdir, name);
-	if (!indexed && stat(path.data, &st) == 0 && time(NULL) - st.st_mtime > ORPHAN_AGE)
-		unlink(path.data);
+	if (!indexed && stat(path.data, &st) == 0 && time(NULL) - st.st_mtime > ORPHAN_AGE &&
+	    unlink(path.data) == 0)
+		kept_by_someone(p, name);
 	kfs_buf_free(&path);
 }
 
@@ -768,11 +800,9 @@ static void adopt_packs(struct kfs_gitpacks *p)
 		if (len != 5 + 40 + 4 || strncmp(de->d_name, "pack-", 5) != 0 ||
 		    strcmp(de->d_name + 45, ".idx") != 0)
 			continue;
-		struct kfs_buf path = {0};
 		/* A pack with a .keep file is someone's promise that it stays: never merged. */
-		kfs_buf_printf(&path, "%s/%.45s.keep", p->packdir, de->d_name);
-		bool kept = access(path.data, F_OK) == 0;
-		kfs_buf_reset(&path);
+		bool kept = kept_by_someone(p, de->d_name);
+		struct kfs_buf path = {0};
 		kfs_buf_printf(&path, "%s/%s", p->packdir, de->d_name);
 		unsigned char head[8 + 1024];
 		FILE *fp = fopen(path.data, "rb");
@@ -825,7 +855,7 @@ int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err)
 	}
 	char hex[41];
 	if (rc == 0)
-		rc = write_pack(p, e, m->n, hex, err);
+		rc = write_pack(p, e, m->n, true, hex, err);
 	free(at);
 	free(e);
 	kfs_buf_free(&raw);
@@ -839,11 +869,25 @@ int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err)
 	memcpy(p->packs[p->npacks].hex, hex, sizeof(hex));
 	p->packs[p->npacks].level = 0;
 	p->npacks++;
+	memcpy(p->in_flight, hex, sizeof(hex));
+	return 0;
+}
+
+void kfs_gitpacks_settle(struct kfs_gitpacks *p)
+{
+	if (!p->in_flight[0])
+		return;
+	if (p->keep_ours) {
+		struct kfs_buf path = {0};
+		kfs_buf_printf(&path, "%s/pack-%s.keep", p->packdir, p->in_flight);
+		unlink(path.data);
+		kfs_buf_free(&path);
+	}
+	p->in_flight[0] = '\0';
 	/* A failed merge loses nothing (every pack stays readable): it is told, not returned. */
 	struct kfs_error merr = {0};
 	if (merge_full_levels(p, &merr))
 		fprintf(stderr, "kratixfs: git %s: merging packs: %s\n", p->objdir, merr.msg);
-	return 0;
 }
 
 int kfs_gitpacks_attach(git_repository *repo, struct kfs_gitpacks **out, struct kfs_error *err)

@@ -436,6 +436,9 @@ static int commit_tree(struct kfs_git *g, const git_oid *parent, const git_oid *
 			      rc == GIT_ELOCKED ? "the branch is locked (another git process?)"
 						: "committing",
 			      g->path);
+	/* Moved or not, the new pack needs its .keep no longer (after git_fail: a merge would
+	 * replace libgit2's error). */
+	kfs_gitpacks_settle(g->packs);
 out:
 	git_reference_free(ref);
 	git_commit_free(pc);

@@ -122,13 +122,14 @@ static void move_main(struct fx *f, const git_oid *commit)
 	git_reference_free(ref);
 }
 
-/* As kratixfs commits: objects, flush, then the branch. */
+/* As kratixfs commits: objects, flush, the branch, settle. */
 static void add_commit(struct fx *f, int i)
 {
 	git_oid commit, blob;
 	add_commit_unflushed(f, i, &commit, &blob);
 	flush(f);
 	move_main(f, &commit);
+	kfs_gitpacks_settle(f->p);
 }
 
 /* Every object of main, through a handle with libgit2's own object database. */
@@ -315,6 +316,44 @@ static void test_kept_packs_are_never_merged(void **state)
 	free(kept);
 }
 
+/* `git repack -a -d` while a commit is being made: its pack is kept (its objects are not
+ * reachable yet, and repack deletes every pack it finds but kept ones) until the branch moves. */
+static void test_pack_of_a_commit_being_made_survives_repack(void **state)
+{
+	struct fx *f = *state;
+	add_commit(f, 0);
+	git_oid commit, blob;
+	add_commit_unflushed(f, 1, &commit, &blob);
+	flush(f);
+	assert_int_equal(count_files(f, ".keep"), 1);
+	free(tu_sh("git --git-dir=%s repack -a -d -q 2>&1", f->repo));
+	git_repository *plain;
+	assert_int_equal(git_repository_open_bare(&plain, f->repo), 0);
+	git_blob *b;
+	assert_int_equal(git_blob_lookup(&b, plain, &blob), 0);
+	git_blob_free(b);
+	git_repository_free(plain);
+	move_main(f, &commit);
+	kfs_gitpacks_settle(f->p);
+	assert_int_equal(count_files(f, ".keep"), 0);
+	assert_readable(f, 2);
+	char *fsck = tu_sh("git --git-dir=%s fsck --full --strict 2>&1", f->repo);
+	assert_string_equal(fsck, "");
+	free(fsck);
+
+	/* A crash between the flush and the branch: the next start removes that .keep (and only
+	 * that one: someone else's stays). */
+	add_commit_unflushed(f, 2, &commit, &blob);
+	flush(f);
+	free(tu_sh("touch %s/objects/pack/pack-0000000000000000000000000000000000000000.keep",
+		   f->repo));
+	kfs_gitpacks_free(f->p);
+	struct kfs_error err = {0};
+	if (kfs_gitpacks_attach(f->r, &f->p, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(count_files(f, ".keep"), 1);
+}
+
 static void test_half_pack_left_by_a_crash_is_replaced(void **state)
 {
 	struct fx *f = *state;
@@ -343,11 +382,13 @@ static void test_old_pack_without_index_is_removed_at_start(void **state)
 {
 	struct fx *f = *state;
 	add_commit(f, 0);
-	/* What a crash leaves between a pack and its index: an old one, and a fresh one that a
-	 * writer may still be indexing. */
+	/* What a crash leaves between a pack and its index: an old one (with the .keep of its
+	 * commit in the making), and a fresh one that a writer may still be indexing. */
 	free(tu_sh("cd %s/objects/pack && p=$(ls *.pack) &&"
 		   " cp $p pack-1111111111111111111111111111111111111111.pack &&"
 		   " touch -d '-1 hour' pack-1111111111111111111111111111111111111111.pack &&"
+		   " printf 'kratixfs: the commit of this pack is being made\\n' >"
+		   " pack-1111111111111111111111111111111111111111.keep &&"
 		   " cp $p pack-2222222222222222222222222222222222222222.pack",
 		   f->repo));
 	kfs_gitpacks_free(f->p);
@@ -362,6 +403,7 @@ static void test_old_pack_without_index_is_removed_at_start(void **state)
 		 "%s/objects/pack/pack-2222222222222222222222222222222222222222.pack", f->repo);
 	assert_int_equal(access(path, F_OK), 0);
 	assert_int_equal(count_files(f, ".idx"), 1);
+	assert_int_equal(count_files(f, ".keep"), 0);
 	unlink(path);
 	assert_readable(f, 1);
 }
@@ -404,6 +446,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_packs_of_earlier_runs_keep_merging, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_kept_packs_are_never_merged, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pack_of_a_commit_being_made_survives_repack,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_half_pack_left_by_a_crash_is_replaced, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_old_pack_without_index_is_removed_at_start,
