@@ -521,6 +521,12 @@ static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, bool in
 		kfs_buf_printf(&name, "pack-%s.idx", hex);
 		rc = kfs_write_file(p->packdir, name.data, idx.data, idx.len, err);
 	}
+	if (rc && in_flight && p->keep_ours) { /* no index: nobody reads the pack, keep or not */
+		kfs_buf_reset(&name);
+		kfs_buf_printf(&name, "%s/pack-%s.keep", p->packdir, hex);
+		unlink(name.data);
+		p->keep_ours = false;
+	}
 	kfs_buf_free(&pack);
 	kfs_buf_free(&idx);
 	kfs_buf_free(&name);
@@ -828,6 +834,19 @@ static void adopt_packs(struct kfs_gitpacks *p)
 		qsort(p->packs, p->npacks, sizeof(*p->packs), cmp_ourpack);
 }
 
+/* The in-flight pack is in flight no longer: its .keep goes, if write_pack made it. */
+static void drop_keep(struct kfs_gitpacks *p)
+{
+	if (p->keep_ours) {
+		struct kfs_buf path = {0};
+		kfs_buf_printf(&path, "%s/pack-%s.keep", p->packdir, p->in_flight);
+		unlink(path.data);
+		kfs_buf_free(&path);
+	}
+	p->keep_ours = false;
+	p->in_flight[0] = '\0';
+}
+
 int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err)
 {
 	struct membackend *m = p->mem;
@@ -861,15 +880,17 @@ int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err)
 	kfs_buf_free(&raw);
 	if (rc)
 		return rc; /* the objects stay in memory for the next flush */
+	memcpy(p->in_flight, hex, sizeof(hex));
 	/* The pack backend must see the new pack before the memory forgets its objects. */
-	if (px_refresh_now(p->packs_backend))
+	if (px_refresh_now(p->packs_backend)) {
+		drop_keep(p); /* the objects stay in memory, for the next flush */
 		return git_fail(err, "reading the new pack", p->packdir);
+	}
 	mem_clear(m);
 	p->packs = kfs_xrealloc(p->packs, (p->npacks + 1) * sizeof(*p->packs));
 	memcpy(p->packs[p->npacks].hex, hex, sizeof(hex));
 	p->packs[p->npacks].level = 0;
 	p->npacks++;
-	memcpy(p->in_flight, hex, sizeof(hex));
 	return 0;
 }
 
@@ -877,13 +898,7 @@ void kfs_gitpacks_settle(struct kfs_gitpacks *p)
 {
 	if (!p->in_flight[0])
 		return;
-	if (p->keep_ours) {
-		struct kfs_buf path = {0};
-		kfs_buf_printf(&path, "%s/pack-%s.keep", p->packdir, p->in_flight);
-		unlink(path.data);
-		kfs_buf_free(&path);
-	}
-	p->in_flight[0] = '\0';
+	drop_keep(p);
 	/* A failed merge loses nothing (every pack stays readable): it is told, not returned. */
 	struct kfs_error merr = {0};
 	if (merge_full_levels(p, &merr))

@@ -685,7 +685,15 @@ int kfs_git_commit(struct kfs_git *g, const struct kfs_git_work *works, size_t n
 void kfs_git_forget(struct kfs_git *g, const char *owner)
 {
 	pthread_mutex_lock(&g->rlock);
-	retry_drop(g, owner);
+	size_t n = 0;
+	for (size_t i = 0; i < g->nretry; i++) {
+		/* A Delete still has to land: the files of the request that was removed go. */
+		if (strcmp(g->retry[i].owner, owner) == 0 && !g->retry[i].delete)
+			kfs_git_work_free(&g->retry[i]);
+		else
+			g->retry[n++] = g->retry[i];
+	}
+	g->nretry = n;
 	pthread_mutex_unlock(&g->rlock);
 }
 

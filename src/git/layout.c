@@ -444,6 +444,14 @@ static const char *next_mark(const char *text, size_t len, size_t at)
 	return NULL;
 }
 
+/* Whether text from at to len holds nothing but newlines. */
+static bool only_newlines(const char *text, size_t at, size_t len)
+{
+	while (at < len && text[at] == '\n')
+		at++;
+	return at == len;
+}
+
 /* Whether text + at .. end starts with the mark. */
 static bool mark_at(const char *text, size_t len, size_t at)
 {
@@ -465,12 +473,13 @@ void kfs_git_parts_parse(const char *text, size_t len, struct kfs_git_parts *out
 		const char *b = k ? memmem(k, (size_t)(line_end - k), " bytes=", 7) : NULL;
 		const char *data = eol ? eol + 1 : end, *data_end, *next;
 		size_t at = (size_t)(data - text), n = b ? strtoull(b + 7, NULL, 10) : 0;
-		if (b && n <= len - at &&
-		    (at + n == len || (len - at - n >= sl && memcmp(data + n, PART_SEP, sl) == 0 &&
-				       mark_at(text, len, at + n + sl)))) {
-			/* The part's length says where it ends, whatever lines it holds. */
+		if (b && n <= len - at && (only_newlines(text, at + n, len) ||
+					   (len - at - n >= sl && memcmp(data + n, PART_SEP, sl) == 0 &&
+					    mark_at(text, len, at + n + sl)))) {
+			/* The part's length says where it ends, whatever lines it holds (the file
+			 * may have gained a final newline, from an editor). */
 			data_end = data + n;
-			next = at + n == len ? NULL : data_end + sl;
+			next = only_newlines(text, at + n, len) ? NULL : data_end + sl;
 		} else {
 			/* No length, or not this text's (edited by hand): up to the next mark. */
 			next = eol ? next_mark(text, len, at) : NULL;

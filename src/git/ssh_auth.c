@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,7 +45,7 @@ int kfs_ssh_credentials_cb(git_credential **out, const char *url, const char *us
 	struct kfs_ssh_auth *a = data;
 	static const char *const keys[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
 	const char *home = home_dir();
-	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+	if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) {
 		git_error_set_str(GIT_ERROR_HTTP,
 				  url_has_user(url)
 				      ? "the server refused the user and token in the URL: check "
