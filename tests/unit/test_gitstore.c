@@ -1208,6 +1208,53 @@ static void test_locked_repository_retried(void **state)
 	locked_close(&l);
 }
 
+/* Random parts built from the pieces that could confuse a reader (separators, marks, lengths,
+ * newlines): every file reads back as the parts that made it, with or without an editor's final
+ * newline. KFS_FUZZ_ROUNDS (default 1200) sets the number of files / 2. */
+static void test_aggregated_parts_fuzz(void **state)
+{
+	(void)state;
+	static const char *const bits[] = {"\n",   "---",  "\n---\n", "# kratixfs-part: owner=",
+					   " key=", " bytes=", "12",      "a: 1",
+					   "o",     "k",       " ",       "\n\n"};
+	const char *env = getenv("KFS_FUZZ_ROUNDS");
+	size_t rounds = (env ? strtoul(env, NULL, 10) : 1200) * 2;
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	for (size_t r = 0; r < rounds; r++) {
+		struct kfs_git_parts p = {0}, q;
+		size_t nparts = (rng >> 33) % 5;
+		for (size_t i = 0; i < nparts; i++) {
+			struct kfs_buf data = {0};
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			for (size_t j = 0, n = (rng >> 33) % 9; j < n; j++) {
+				rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+				kfs_buf_adds(&data, bits[(rng >> 33) % (sizeof(bits) / sizeof(*bits))]);
+			}
+			kfs_git_parts_add(&p, (rng >> 40) % 2 ? "resource/ns/pg/a" : "promise/pg",
+					  (rng >> 41) % 2 ? "k1" : "k0", data.data ? data.data : "",
+					  data.len);
+			kfs_buf_free(&data);
+		}
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		struct kfs_buf text = {0};
+		kfs_git_parts_render(&p, &text);
+		if ((rng >> 35) % 2)
+			kfs_buf_adds(&text, "\n");
+		kfs_git_parts_parse(text.data, text.len, &q);
+		if (q.n != p.n)
+			fail_msg("round %zu: %zu parts read back, %zu written, from:\n%s", r, q.n, p.n,
+				 text.data ? text.data : "");
+		for (size_t i = 0; i < p.n; i++)
+			if (strcmp(q.items[i].owner, p.items[i].owner) ||
+			    strcmp(q.items[i].key, p.items[i].key) || q.items[i].len != p.items[i].len ||
+			    memcmp(q.items[i].data, p.items[i].data, p.items[i].len))
+				fail_msg("round %zu: part %zu differs, from:\n%s", r, i, text.data);
+		kfs_git_parts_free(&p);
+		kfs_git_parts_free(&q);
+		kfs_buf_free(&text);
+	}
+}
+
 /* A failed work whose owner has nothing newer to commit (invalid selectors) is forgotten: the
  * retry never lands it. A failed Delete is not: the removed request's files must still go. */
 static void test_forgotten_work_is_not_retried(void **state)
@@ -1273,6 +1320,7 @@ int main(void)
 	    cmocka_unit_test(test_mode_none),
 	    cmocka_unit_test(test_mode_aggregated),
 	    cmocka_unit_test(test_aggregated_parts),
+	    cmocka_unit_test(test_aggregated_parts_fuzz),
 	    cmocka_unit_test(test_concurrent_writers),
 	    cmocka_unit_test(test_push_and_rejected_push),
 	    cmocka_unit_test(test_two_writers_share_an_aggregated_file),
