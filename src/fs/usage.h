@@ -69,8 +69,9 @@ static inline const char *kfs_bundled_promises(char *buf)
 	"                       missing), laid out as Kratix lays out its state store\n" \
 	"  -o git_branch=NAME   the branch to move (default main)\n" \
 	"  -o git_push=REMOTE   push each commit in the background to a URL or path\n" \
-	"  -o destinations=FILE Kratix Destination documents (default: one destination\n" \
-	"                       \"default\" at path default/ that takes every work)\n" \
+	"  -o destinations=FILE Kratix Destination documents, with their GitStateStores\n" \
+	"                       (default: one destination \"default\" at path default/\n" \
+	"                       that takes every work)\n" \
 	"  -o exec_timeout=SECS time limit of an exec-mode pipeline (default 60); this\n" \
 	"                       version does not run exec mode: such promises fail to load\n" \
 	"  -o log_level=LEVEL   error, warn, info or debug (default info): one line per\n" \
