@@ -46,7 +46,8 @@ crash() {
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	check "$label: fusermount3 -u the dead mount" fusermount3 -u "$MNT"
+	# A writer's last sed may still hold its file on the dead mount for a moment (EBUSY).
+	check "$label: fusermount3 -u the dead mount" wait_for 5000 fusermount3 -u "$MNT"
 	mount_fs "${opts[@]}"
 	# A kill while the branch moved leaves its lock: the first commits fail, and the retry
 	# removes the lock once it is stale (2 s) and commits.
