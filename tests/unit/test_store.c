@@ -16,6 +16,7 @@
 #include "testutil.h"
 
 struct fixture {
+	pthread_mutex_t log_lock; /* the store logs from its Git thread too */
 	struct kfs_buf log;
 	char *dir;
 	char promises[512], state[512], repo[512], remote[512], destinations[512];
@@ -33,7 +34,9 @@ static void count_publish(void *ctx, const char *folder)
 static void collect_log(void *ctx, enum kfs_log_level level, const char *line)
 {
 	struct fixture *f = ctx;
+	pthread_mutex_lock(&f->log_lock);
 	kfs_buf_printf(&f->log, "%d %s\n", (int)level, line);
+	pthread_mutex_unlock(&f->log_lock);
 }
 
 static void open_store(struct fixture *f)
@@ -53,9 +56,11 @@ static void open_store(struct fixture *f)
 		fail_msg("%s", err.msg);
 }
 
-static int setup(void **state)
+/* A temp folder with a copy of the bundled postgresql promise; the store not opened yet. */
+static struct fixture *fixture_new(void)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	pthread_mutex_init(&f->log_lock, NULL);
 	f->dir = tu_mkdtemp();
 	snprintf(f->promises, sizeof(f->promises), "%s/promises", f->dir);
 	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
@@ -63,6 +68,12 @@ static int setup(void **state)
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp -r %s/templates/postgresql %s/", f->promises,
 		 KFS_SOURCE_ROOT, f->promises);
 	assert_int_equal(system(cmd), 0);
+	return f;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = fixture_new();
 	open_store(f);
 	*state = f;
 	return 0;
@@ -71,18 +82,11 @@ static int setup(void **state)
 /* With Git; destinations (YAML text) NULL for the default destination. */
 static struct fixture *git_fixture(const char *destinations)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->dir = tu_mkdtemp();
+	struct fixture *f = fixture_new();
 	f->git = true;
-	snprintf(f->promises, sizeof(f->promises), "%s/promises", f->dir);
-	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
 	snprintf(f->repo, sizeof(f->repo), "%s/statestore.git", f->dir);
 	snprintf(f->remote, sizeof(f->remote), "%s/remote.git", f->dir);
-	char cmd[2400];
-	snprintf(cmd, sizeof(cmd),
-		 "mkdir -p %s && cp -r %s/templates/postgresql %s/ && git init -q --bare %s",
-		 f->promises, KFS_SOURCE_ROOT, f->promises, f->remote);
-	assert_int_equal(system(cmd), 0);
+	free(tu_sh("git init -q --bare %s", f->remote));
 	if (destinations) {
 		snprintf(f->destinations, sizeof(f->destinations), "%s/destinations.yaml", f->dir);
 		FILE *fp = fopen(f->destinations, "w");
@@ -145,6 +149,7 @@ static int teardown(void **state)
 	kfs_store_close(f->s);
 	tu_rmdir(f->dir);
 	kfs_buf_free(&f->log);
+	pthread_mutex_destroy(&f->log_lock);
 	free(f);
 	return 0;
 }
