@@ -159,6 +159,7 @@ static void test_destinations_in_state_stores(void **state)
 	/* The store writes main: so must kratixfs. */
 	struct kfs_error err = {0};
 	assert_int_equal(kfs_destinations_check_branch(&d, NULL, "d.yaml", &err), 0);
+	assert_int_equal(kfs_destinations_check_branch(&d, "", "d.yaml", &err), 0); /* git_branch= */
 	assert_int_equal(kfs_destinations_check_branch(&d, "prod", "d.yaml", &err), -EINVAL);
 	assert_string_equal(err.msg, "d.yaml: destination worker-1 is on GitStateStore default, "
 				     "which writes branch main, but kratixfs writes prod (-o "
