@@ -138,7 +138,7 @@ struct kfs_git_work {
 	char **indexes; /* mode none: "<path>/.kratix/<prefix>": every index file whose name
 			 * starts with prefix is owned, with the files it lists */
 	size_t nindexes;
-	char **aggregates; /* aggregatedYAML files this work takes part in */
+	char **aggregates; /* every aggregatedYAML file of the destinations: frags' files among them */
 	size_t naggregates;
 	struct kfs_git_frag *frags;
 	size_t nfrags;

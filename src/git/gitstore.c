@@ -342,11 +342,9 @@ static int apply_work(struct kfs_git *g, git_oid *id, const struct kfs_git_work 
 	for (size_t i = 0; rc == 0 && i < w->nindexes; i++)
 		rc = remove_indexed(g->repo, t, w->indexes[i], &e);
 	/* Every file it takes part in: its parts leave the ones it is no longer placed on. */
-	for (size_t i = 0; rc == 0 && i < w->naggregates + w->nfrags; i++) {
-		const char *path =
-		    i < w->naggregates ? w->aggregates[i] : w->frags[i - w->naggregates].file;
+	for (size_t i = 0; rc == 0 && i < w->naggregates; i++) {
 		struct agg_file *f;
-		rc = agg_file_of(g->repo, t, af, path, &f);
+		rc = agg_file_of(g->repo, t, af, w->aggregates[i], &f);
 		if (rc == 0 && agg_apply(f, w))
 			*parts_changed = true;
 	}
