@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "kratixfs/error.h"
@@ -46,8 +47,18 @@ struct kfs_view_file {
 	bool writable; /* object.yaml, feedback: the only files a user may write */
 };
 
+/* Who owns a request folder and its object.yaml: the user whose mkdir made it. With
+ * allow_other the kernel checks these (default_permissions), so they must be real. */
+struct kfs_owner {
+	uid_t uid;
+	gid_t gid;
+	mode_t dir_mode; /* permission bits of the folder (and of output/, metadata/) */
+	mode_t obj_mode; /* permission bits of object.yaml and feedback */
+};
+
 struct kfs_view {
 	int refs;              /* atomic; kfs_view_put frees at zero */
+	struct kfs_owner owner; /* of a request folder; the daemon's user for the others */
 	uint64_t serial;       /* grows with every publish of this folder */
 	struct timespec mtime; /* when it was published */
 	struct kfs_view_file *files; /* sorted by path */
@@ -89,19 +100,37 @@ void kfs_store_free_names(char **names, size_t n);
 /* Creates an empty request (phase Pending). -EINVAL for a name that is not a DNS-1123 label,
  * -EEXIST when it exists. */
 int kfs_store_create(struct kfs_store *s, const char *name, struct kfs_error *err);
-/* Submits new object.yaml bytes (SPEC §5–7): 0 published; -EINVAL rejected (previous content
- * kept); -EFBIG too large; -EIO accepted but the render failed (new content kept, last good
+/* The same, owned by o (NULL: the daemon's user, 0755/0644). */
+int kfs_store_create_as(struct kfs_store *s, const char *name, const struct kfs_owner *o,
+			struct kfs_error *err);
+/* Changes the owner or modes of a request folder and its object.yaml (persisted); the caller
+ * (the kernel, with default_permissions) has checked that the user may. */
+int kfs_store_set_owner(struct kfs_store *s, const char *name, const struct kfs_owner *o,
+			struct kfs_error *err);
+/* Submits new object.yaml bytes: 0 published; -EINVAL rejected (previous content
+ * kept; with no object.yaml in the folder, the refused bytes are kept as a draft that is shown
+ * but not in force); -EFBIG too large (len may exceed the bytes held in data: only the first
+ * max_input + 1 are read); -ENOSPC or -EIO the state folder cannot store it (nothing changes); -EIO accepted but the render failed (new content kept, last good
  * outputs kept, phase Error). Writes of one request are serialized; different requests render
  * in parallel. The same bytes twice change nothing. */
 int kfs_store_submit(struct kfs_store *s, const char *name, const char *data, size_t len,
 		     struct kfs_error *err);
+/* What kfs_store_submit would answer for these bytes (0, -EINVAL, -EFBIG), without changing,
+ * publishing or committing anything. */
+int kfs_store_check(struct kfs_store *s, const char *name, const char *data, size_t len,
+		    struct kfs_error *err);
 /* Submits the root slot's input/object.yaml: a request or a kind: Promise document. */
 int kfs_store_submit_slot(struct kfs_store *s, const char *data, size_t len,
 			  struct kfs_error *err);
+/* unlink(object.yaml): hides the file (and drops a draft) but deletes nothing: the request stays
+ * in force until its folder is removed, and the next write of object.yaml is an edit of it.
+ * -ENOENT when the folder shows no object.yaml. */
+int kfs_store_unlink_object(struct kfs_store *s, const char *name, struct kfs_error *err);
 /* Deletes a request's object (running the promise's delete workflow if it has one): the folder
  * stays, empty, until kfs_store_remove. */
 int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_error *err);
-/* Removes an empty request folder: -ENOTEMPTY while it has an object. */
+/* Removes a request folder: -ENOTEMPTY while it shows an object.yaml; a request whose
+ * object.yaml was unlinked is deleted first (delete workflow, Git's Delete commit). */
 int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *err);
 /* The GitOps side reports back: "Applied", "Ready", "Ready @<generation>", "Error <message>"
  * (one line). -EINVAL for anything else or a stale generation. */

@@ -1,5 +1,5 @@
-/* The daemon: options, the store, the mount, and two helper threads that serve no request:
- * cache invalidation after a publish, and reloads (SIGHUP, or the promises folder changing). */
+/* The daemon: options, the store, the mount, and a helper thread that serves no request:
+ * reloads (SIGHUP, or the promises folder changing). */
 #include "fs.h"
 #include "usage.h" /* first: it sets FUSE_USE_VERSION */
 
@@ -46,6 +46,8 @@ struct daemon_conf {
 	char *nonopt[2];
 	int nnonopt;
 	bool fsname;
+	bool others;	  /* allow_other or allow_root: other users reach the mount */
+	bool permissions; /* default_permissions was given */
 	int help;
 	int version;
 };
@@ -106,6 +108,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			return 0;
 		if (strncmp(arg, "fsname=", 7) == 0)
 			c->fsname = true;
+		if (strcmp(arg, "allow_other") == 0 || strcmp(arg, "allow_root") == 0)
+			c->others = true;
+		if (strcmp(arg, "default_permissions") == 0)
+			c->permissions = true;
 		return 1;
 	}
 	return 1;
@@ -341,7 +347,7 @@ static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *pro
 	signal(SIGTERM, SIG_DFL);
 	if (fuse_set_signal_handlers(se) != 0)
 		return 1;
-	pthread_t inval, watch;
+	pthread_t watch;
 	struct watcher w = {.fs = fs, .log = lg, .dir = promises};
 	sigset_t hup;
 	sigemptyset(&hup);
@@ -354,7 +360,6 @@ static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *pro
 		      strerror(errno));
 	else
 		add_watches(w.ino, promises, 0);
-	pthread_create(&inval, NULL, kfs_fs_inval_thread, fs);
 	pthread_create(&watch, NULL, watch_thread, &w);
 
 	int rc;
@@ -371,12 +376,7 @@ static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *pro
 	uint64_t one = 1;
 	if (write(w.stop, &one, sizeof(one)) < 0)
 		logf_(lg, KFS_LOG_ERROR, "eventfd error=\"%s\"", strerror(errno));
-	pthread_mutex_lock(&fs->qlock);
-	fs->stopping = true;
-	pthread_cond_broadcast(&fs->qcond);
-	pthread_mutex_unlock(&fs->qlock);
 	pthread_join(watch, NULL);
-	pthread_join(inval, NULL);
 	/* A file closed just before a signal ended the loop gets no RELEASE (it is sent after
 	 * close(2) returns): its handle, and the view it holds, are freed here. */
 	kfs_fs_drop_handles(fs);
@@ -517,6 +517,10 @@ int kfs_daemon_main(int argc, char **argv)
 			conf.log_level);
 		goto out;
 	}
+	/* Other users must meet the owners and modes of what they touch: the kernel checks them
+	 * only with default_permissions, so allow_other implies it. */
+	if (conf.others && !conf.permissions && fuse_opt_add_arg(&args, "-odefault_permissions"))
+		goto out;
 	if (take_positionals(&conf, &args) != 0 || fuse_parse_cmdline(&args, &o) != 0)
 		goto out;
 	if (!o.mountpoint) {
@@ -607,17 +611,13 @@ int kfs_daemon_main(int argc, char **argv)
 	fs.scratch_dir = scratch;
 	fs.uid = getuid();
 	fs.gid = getgid();
-	pthread_mutex_init(&fs.qlock, NULL);
+	fs.shared = conf.others;
 	pthread_mutex_init(&fs.wlock, NULL);
-	pthread_cond_init(&fs.qcond, NULL);
-	fs.qtail = &fs.qhead;
 
 	struct kfs_store_options so = {
 	    .promises_dir = promises,
 	    .state_dir = state,
 	    .max_input = fs.max_input,
-	    .on_publish = kfs_fs_on_publish,
-	    .on_publish_ctx = &fs,
 	    .git_repo = conf.git,
 	    .git_branch = conf.git_branch,
 	    .git_push = conf.git_push,
@@ -651,21 +651,10 @@ int kfs_daemon_main(int argc, char **argv)
 out_fuse:
 	fuse_destroy(fs.fuse);
 out_store:
-	pthread_mutex_lock(&fs.qlock);
-	fs.stopping = true; /* the store's last publishes need no invalidation */
-	pthread_mutex_unlock(&fs.qlock);
 	kfs_store_close(fs.store);
 	logf_(&lg, rc == 0 ? KFS_LOG_INFO : KFS_LOG_ERROR, "stop mountpoint=%s reason=%s",
 	      o.mountpoint, why);
 out_q:
-	while (fs.qhead) {
-		struct kfs_inval *q = fs.qhead;
-		fs.qhead = q->next;
-		free(q->folder);
-		free(q);
-	}
-	pthread_cond_destroy(&fs.qcond);
-	pthread_mutex_destroy(&fs.qlock);
 	pthread_mutex_destroy(&fs.wlock);
 	if (lg.syslog)
 		closelog();

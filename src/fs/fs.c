@@ -44,12 +44,16 @@ struct handle {
 	/* H_WRITE: the whole new content, submitted on flush. */
 	enum wtarget target;
 	char name[NAME_MAX + 1];
+	/* The process that opened it: only its close() submits (see op_flush). */
+	pid_t opener;
+	struct kfs_owner owner; /* of the request, for fstat */
 	bool append, dirty;
 	/* Opened with O_TRUNC and not written since: a shell's redirection closes its first fd
 	 * (dup2 then close) before writing, so this submits on release, not on that flush. */
 	bool truncated;
 	char *data;
-	size_t len, cap;
+	size_t len, cap; /* len: the bytes held, at most max_input + 1 */
+	size_t size;	 /* the file's size as written, which may be larger than len */
 	struct timespec mtime;
 	pthread_mutex_t lock;
 	struct handle *next_writer;	       /* in fs->writers while open */
@@ -160,32 +164,41 @@ static int ensure_scratch_dir(const char *request)
 	return 0;
 }
 
-static void fill_common(struct stat *st, const struct timespec *mtime)
+static void fill_common(struct stat *st, const struct kfs_owner *o, const struct timespec *mtime)
 {
-	st->st_uid = ctx()->uid;
-	st->st_gid = ctx()->gid;
+	st->st_uid = o->uid;
+	st->st_gid = o->gid;
 	st->st_mtim = *mtime;
 	st->st_ctim = *mtime;
 	st->st_atim = *mtime;
 	st->st_blksize = 4096;
 }
 
-static void fill_dir(struct stat *st, const struct timespec *mtime)
+static void fill_dir(struct stat *st, mode_t mode, const struct kfs_owner *o,
+		     const struct timespec *mtime)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFDIR | 0755;
+	st->st_mode = S_IFDIR | mode;
 	st->st_nlink = 2;
-	fill_common(st, mtime);
+	fill_common(st, o, mtime);
 }
 
-static void fill_file(struct stat *st, size_t size, bool writable, const struct timespec *mtime)
+/* Writable files (object.yaml, feedback) have their owner's modes; generated ones are 0444. */
+static void fill_file(struct stat *st, size_t size, bool writable, const struct kfs_owner *o,
+		      const struct timespec *mtime)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFREG | (writable ? 0644 : 0444);
+	st->st_mode = S_IFREG | (writable ? o->obj_mode : 0444);
 	st->st_nlink = 1;
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
-	fill_common(st, mtime);
+	fill_common(st, o, mtime);
+}
+
+static struct kfs_owner daemon_owner(void)
+{
+	return (struct kfs_owner){.uid = ctx()->uid, .gid = ctx()->gid, .dir_mode = 0755,
+				  .obj_mode = 0644};
 }
 
 /* Stats a path; *writable tells whether a user may write (or create in) it. */
@@ -194,7 +207,11 @@ static int stat_route(const struct route *r, struct stat *st, bool *writable)
 	*writable = false;
 	if (r->list) {
 		struct timespec t = kfs_store_mtime(ctx()->store);
-		fill_dir(st, &t);
+		struct kfs_owner o = daemon_owner();
+		/* Shared with other users, requests/ is like /tmp: anyone may mkdir, and only a
+		 * folder's owner may remove it (the sticky bit). */
+		bool shared = r->area == AREA_REQUESTS && ctx()->shared;
+		fill_dir(st, shared ? 01777 : 0755, &o, &t);
 		*writable = r->area == AREA_REQUESTS;
 		return 0;
 	}
@@ -204,13 +221,14 @@ static int stat_route(const struct route *r, struct stat *st, bool *writable)
 	int rc = 0;
 	const struct kfs_view_file *f = kfs_view_file(v, r->rel);
 	if (r->rel[0] == '\0' || (r->area == AREA_ROOT && strcmp(r->rel, "input") == 0)) {
-		fill_dir(st, &v->mtime);
+		fill_dir(st, r->area == AREA_PROMISES ? 0755 : v->owner.dir_mode, &v->owner,
+			 &v->mtime);
 		*writable = r->area == AREA_REQUESTS || r->area == AREA_ROOT;
 	} else if (f) {
-		fill_file(st, f->len, f->writable || is_writable_file(r), &v->mtime);
+		fill_file(st, f->len, f->writable || is_writable_file(r), &v->owner, &v->mtime);
 		*writable = f->writable || is_writable_file(r);
 	} else if (kfs_view_is_dir(v, r->rel)) {
-		fill_dir(st, &v->mtime);
+		fill_dir(st, v->owner.dir_mode & 0555, &v->owner, &v->mtime);
 	} else if (is_scratch(r, v)) {
 		char p[PATH_MAX];
 		scratch_path(p, sizeof(p), r->name, r->rel);
@@ -218,6 +236,8 @@ static int stat_route(const struct route *r, struct stat *st, bool *writable)
 		*writable = true;
 	} else if (is_writable_file(r)) {
 		rc = stat_writer(r, st);
+		if (rc == 0)
+			st->st_mode = S_IFREG | v->owner.obj_mode;
 		*writable = true;
 	} else {
 		rc = -ENOENT;
@@ -230,13 +250,13 @@ static int handle_stat(struct handle *h, struct stat *st)
 {
 	switch (h->type) {
 	case H_READ:
-		fill_file(st, h->file->len, h->file->writable, &h->view->mtime);
+		fill_file(st, h->file->len, h->file->writable, &h->view->owner, &h->view->mtime);
 		return 0;
 	case H_SCRATCH:
 		return fstat(h->fd, st) < 0 ? -errno : 0;
 	case H_WRITE:
 		pthread_mutex_lock(&h->lock);
-		fill_file(st, h->len, true, &h->mtime);
+		fill_file(st, h->size, true, &h->owner, &h->mtime);
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
@@ -309,7 +329,7 @@ static int stat_writer(const struct route *r, struct stat *st)
 	for (struct handle *h = fs->writers; h && rc; h = h->next_writer) {
 		if (writer_matches(h, r)) {
 			pthread_mutex_lock(&h->lock);
-			fill_file(st, h->len, true, &h->mtime);
+			fill_file(st, h->size, true, &h->owner, &h->mtime);
 			pthread_mutex_unlock(&h->lock);
 			rc = 0;
 		}
@@ -391,6 +411,26 @@ void kfs_fs_drop_handles(struct kfs_fs *fs)
 	fs->writers = NULL;
 }
 
+/* The process (thread group) of a thread that sent a request: FUSE names the thread. 0 when
+ * it cannot be told (a process of another PID namespace, or already gone). */
+static pid_t process_of(pid_t tid)
+{
+	if (tid <= 0)
+		return 0;
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *t = strstr(buf, "\nTgid:");
+	return t ? (pid_t)strtol(t + 6, NULL, 10) : 0;
+}
+
 /* The store logs each outcome itself (masked, one line per event): nothing to print here. */
 static int submit(enum wtarget target, const char *name, const char *data, size_t len)
 {
@@ -423,6 +463,7 @@ static struct handle *write_handle(const struct route *r, const struct kfs_view_
 		h->target = strcmp(r->rel, "feedback") == 0 ? W_FEEDBACK : W_OBJECT;
 	snprintf(h->name, sizeof(h->name), "%s", r->name);
 	h->append = flags & O_APPEND;
+	h->opener = process_of(fuse_get_context()->pid);
 	hbuf_reserve(h, 0);
 	h->data[0] = '\0';
 	if (flags & O_TRUNC)
@@ -430,8 +471,19 @@ static struct handle *write_handle(const struct route *r, const struct kfs_view_
 	else if (cur && h->target != W_FEEDBACK) {
 		hbuf_resize(h, cur->len);
 		memcpy(h->data, cur->data, cur->len);
+		h->size = cur->len;
 	}
 	return h;
+}
+
+/* Gives a scratch file the daemon just created to the user who asked for it (when the daemon
+ * may: as root). */
+static void own_new_file(int fd)
+{
+	const struct fuse_context *c = fuse_get_context();
+	if (geteuid() == 0 && (c->uid != 0 || c->gid != 0) && fchown(fd, c->uid, c->gid) < 0) {
+		/* The file stays the daemon's: stricter, never looser. */
+	}
 }
 
 static int open_scratch(const struct route *r, int flags, mode_t mode, struct fuse_file_info *fi)
@@ -441,7 +493,18 @@ static int open_scratch(const struct route *r, int flags, mode_t mode, struct fu
 	if (rc)
 		return rc;
 	scratch_path(p, sizeof(p), r->name, r->rel);
-	int fd = open(p, flags & ~O_NOFOLLOW, mode);
+	/* A file this open creates belongs to its creator, as on any filesystem: with
+	 * allow_other the kernel checks that owner on every later access. */
+	int fd = -1;
+	if (flags & O_CREAT) {
+		fd = open(p, (flags & ~O_NOFOLLOW) | O_EXCL, mode);
+		if (fd >= 0)
+			own_new_file(fd);
+		else if (errno != EEXIST || (flags & O_EXCL))
+			return -errno;
+	}
+	if (fd < 0)
+		fd = open(p, flags & ~(O_NOFOLLOW | O_CREAT), mode);
 	if (fd < 0)
 		return -errno;
 	struct handle *h = handle_new(H_SCRATCH);
@@ -451,14 +514,6 @@ static int open_scratch(const struct route *r, int flags, mode_t mode, struct fu
 	/* Every write already went to the real file: a FLUSH would do nothing. */
 	fi->noflush = 1;
 	return 0;
-}
-
-/* Outputs are stable between renders: page cache, invalidated after a publish. The rest
- * (status, phase, log, metadata, object.yaml) changes under the reader: direct I/O. */
-static bool cacheable(const struct route *r)
-{
-	return strncmp(r->rel, "output/", 7) == 0 ||
-	       (r->area == AREA_PROMISES && strcmp(r->rel, "promise.yaml") == 0);
 }
 
 static int do_open(const char *path, struct fuse_file_info *fi, bool create, mode_t mode)
@@ -500,6 +555,7 @@ static int do_open(const char *path, struct fuse_file_info *fi, bool create, mod
 			goto out;
 		}
 		struct handle *h = write_handle(&r, f, fi->flags);
+		h->owner = v->owner;
 		writer_add(h);
 		fi->fh = (uintptr_t)h;
 		fi->direct_io = 1;
@@ -518,10 +574,10 @@ static int do_open(const char *path, struct fuse_file_info *fi, bool create, mod
 	fi->fh = (uintptr_t)h;
 	/* op_flush has nothing to do for a read handle: no FLUSH round trip on its close. */
 	fi->noflush = 1;
-	if (cacheable(&r))
-		fi->keep_cache = 1;
-	else
-		fi->direct_io = 1;
+	/* Every read comes from this handle's snapshot, never from the page cache: with the
+	 * path API all renders of a file share one inode and so one page cache, and a reader of
+	 * render N would get pages that a reader of render N+1 filled (a torn read). */
+	fi->direct_io = 1;
 out:
 	if (v)
 		kfs_view_put(v);
@@ -584,7 +640,9 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	if (h->type != H_WRITE)
 		return -EBADF;
 	pthread_mutex_lock(&h->lock);
-	size_t at = h->append ? h->len : (size_t)off;
+	size_t at = h->append ? h->size : (size_t)off;
+	if (at + size > h->size)
+		h->size = at + size;
 	/* Keep at most one byte past the limit: enough for the store to answer EFBIG on
 	 * close, without holding an arbitrarily large file in memory. */
 	size_t limit = ctx()->max_input + 1;
@@ -602,7 +660,13 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	return (int)size;
 }
 
-/* close() reaches here: the buffered content is submitted and its verdict is close's. */
+/* close() reaches here: the buffered content is submitted and its verdict is close's. Only a
+ * close by the process that opened the file submits: a child that inherited the descriptor
+ * (`{ cat head.yaml; echo ...; } > object.yaml`) closes it when it exits, half-way through
+ * the writing, and a submit then would publish and commit half a request. Such a close gets
+ * the verdict the content would get now (dash opens `cmd > file` itself and runs cmd in a
+ * child: cmd's close is the only one whose error anyone sees), and nothing is published; the
+ * opener's close submits, or the last close (release) if the opener closed first. */
 static int op_flush(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
@@ -610,11 +674,32 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 	if (!h || h->type != H_WRITE)
 		return 0;
 	int rc = 0;
+	pid_t closer = process_of(fuse_get_context()->pid);
+	if (h->opener && closer && closer != h->opener) {
+		pthread_mutex_lock(&h->lock);
+		if (h->dirty && h->target == W_OBJECT) {
+			struct kfs_error err = {0};
+			rc = reply_code(
+			    kfs_store_check(ctx()->store, h->name, h->data, h->size, &err));
+		} else if (h->dirty && h->target == W_FEEDBACK) {
+			/* One line, not a document, never committed: no half to fear. */
+			rc = submit(h->target, h->name, h->data, h->size);
+			h->dirty = false;
+		}
+		pthread_mutex_unlock(&h->lock);
+		return rc;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (h->dirty) {
-		rc = submit(h->target, h->name, h->data, h->len);
+		rc = submit(h->target, h->name, h->data, h->size);
 		h->dirty = false;
 		h->truncated = false;
+	} else if (h->truncated) {
+		/* Emptied and closed with nothing written (`cp /dev/null object.yaml`): an empty
+		 * request is never valid. Nothing is submitted yet: a shell's redirection closes a
+		 * first descriptor this way before its command writes through the second; if
+		 * nothing comes, the release records the empty file. */
+		rc = -EINVAL;
 	}
 	pthread_mutex_unlock(&h->lock);
 	return rc;
@@ -626,9 +711,12 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	struct handle *h = fh_of(fi);
 	if (h && h->type == H_WRITE) {
 		writer_remove(h);
-		/* `: > object.yaml` truncated and wrote nothing: the empty file is still the
-		 * user's new content; no close is left to report the verdict, status.yaml does. */
-		if (h->truncated)
+		/* Written by a process that did not open it and closed after the opener, or
+		 * truncated and never written (`: > object.yaml`): still the user's new content;
+		 * no close is left to report the verdict, status.yaml does. */
+		if (h->dirty)
+			submit(h->target, h->name, h->data, h->size);
+		else if (h->truncated)
 			submit(h->target, h->name, "", 0);
 	}
 	handle_free(h);
@@ -659,6 +747,7 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		pthread_mutex_lock(&h->lock);
 		size_t limit = ctx()->max_input + 1;
 		hbuf_resize(h, (size_t)size > limit ? limit : (size_t)size);
+		h->size = (size_t)size;
 		h->dirty = true;
 		pthread_mutex_unlock(&h->lock);
 		return 0;
@@ -686,16 +775,56 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		struct handle *w = write_handle(&r, f, 0);
 		hbuf_resize(w, (size_t)size > ctx()->max_input + 1 ? ctx()->max_input + 1
 								   : (size_t)size);
-		rc = submit(w->target, w->name, w->data, w->len);
+		rc = submit(w->target, w->name, w->data, (size_t)size);
 		handle_free(w);
 	}
 	kfs_view_put(v);
 	return rc;
 }
 
-/* utimens, chmod, chown: accepted on the writable files and request folders (touch, cp -p),
- * passed to the real file for scratch files, EROFS on generated ones, root or not. */
+/* utimens, chmod, chown: passed to the real file for scratch files; chmod and chown kept for
+ * request folders and object.yaml (set_owner); times accepted on the writable files and request
+ * folders (touch, cp -p) but not kept: a request's times are its renders'. EROFS on generated
+ * files and EPERM on the mount's own folders. */
 enum meta_op { META_TIMES, META_MODE, META_OWNER };
+
+/* chmod and chown of a request folder (and its output/, metadata/) or its object.yaml, as a
+ * real filesystem checks them: the owner or root may chmod, root may give it away, the owner
+ * may change the group. What they set is kept with the request (and is what the kernel checks
+ * with allow_other). */
+static int set_owner(const char *request, bool object, enum meta_op op, mode_t mode, uid_t uid,
+		     gid_t gid)
+{
+	char folder[NAME_MAX + 16];
+	snprintf(folder, sizeof(folder), "requests/%s", request);
+	struct kfs_view *v = kfs_store_view(ctx()->store, folder);
+	if (!v)
+		return -ENOENT;
+	struct kfs_owner o = v->owner;
+	kfs_view_put(v);
+	const struct fuse_context *c = fuse_get_context();
+	bool root = c->uid == 0, owner = c->uid == o.uid;
+	if (op == META_MODE) {
+		if (!root && !owner)
+			return -EPERM;
+		if (object)
+			o.obj_mode = mode & 0777;
+		else
+			o.dir_mode = mode & 01777;
+	} else {
+		bool new_uid = uid != (uid_t)-1 && uid != o.uid;
+		bool new_gid = gid != (gid_t)-1 && gid != o.gid;
+		if (!root && (new_uid || (new_gid && (!owner || gid != c->gid))))
+			return -EPERM;
+		if (uid != (uid_t)-1)
+			o.uid = uid;
+		if (gid != (gid_t)-1)
+			o.gid = gid;
+	}
+	struct kfs_error err = {0};
+	return reply_code(kfs_store_set_owner(ctx()->store, request, &o, &err));
+}
+
 
 static int meta(const char *path, struct fuse_file_info *fi, enum meta_op op,
 		const struct timespec tv[2], mode_t mode, uid_t uid, gid_t gid)
@@ -707,14 +836,16 @@ static int meta(const char *path, struct fuse_file_info *fi, enum meta_op op,
 					   : fchown(h->fd, uid, gid);
 		return rc < 0 ? -errno : 0;
 	}
+	if (h && h->type == H_WRITE && h->target == W_OBJECT && op != META_TIMES)
+		return set_owner(h->name, true, op, mode, uid, gid);
 	if (h)
-		return h->type == H_WRITE ? 0 : -EROFS;
+		return h->type == H_WRITE ? (op == META_TIMES ? 0 : -EPERM) : -EROFS;
 	struct route r;
 	int rc = route(path, &r);
 	if (rc)
 		return rc;
 	if (r.list)
-		return r.area == AREA_REQUESTS ? 0 : -EROFS;
+		return op == META_TIMES ? 0 : -EPERM;
 	struct kfs_view *v = view_of(&r);
 	if (!v)
 		return -ENOENT;
@@ -732,6 +863,12 @@ static int meta(const char *path, struct fuse_file_info *fi, enum meta_op op,
 		rc = kfs_view_file(v, r.rel) || r.rel[0] == '\0' || stat_writer(&r, &st) == 0
 			     ? 0
 			     : -ENOENT;
+		if (rc == 0 && op != META_TIMES)
+			rc = r.area == AREA_REQUESTS && strcmp(r.rel, "feedback") != 0
+				     ? set_owner(r.name, r.rel[0] != '\0', op, mode, uid, gid)
+				     : -EPERM;
+	} else if (r.area == AREA_REQUESTS && op != META_TIMES && kfs_view_is_dir(v, r.rel)) {
+		rc = -EPERM; /* output/, metadata/: they follow the folder's mode */
 	} else {
 		rc = kfs_view_file(v, r.rel) || kfs_view_is_dir(v, r.rel) || r.rel[0] == '\0'
 			 ? -EROFS
@@ -868,7 +1005,6 @@ out:
 
 static int op_mkdir(const char *path, mode_t mode)
 {
-	(void)mode;
 	struct route r;
 	int rc = route(path, &r);
 	if (rc)
@@ -877,8 +1013,11 @@ static int op_mkdir(const char *path, mode_t mode)
 		return -EEXIST;
 	if (r.area != AREA_REQUESTS || r.rel[0])
 		return -EROFS;
+	const struct fuse_context *c = fuse_get_context();
+	struct kfs_owner o = {.uid = c->uid, .gid = c->gid, .dir_mode = mode & 07777,
+			      .obj_mode = 0666 & ~c->umask};
 	struct kfs_error err = {0};
-	rc = kfs_store_create(ctx()->store, r.name, &err);
+	rc = kfs_store_create_as(ctx()->store, r.name, &o, &err);
 	return reply_code(rc);
 }
 
@@ -900,9 +1039,11 @@ static int op_unlink(const char *path)
 		scratch_path(p, sizeof(p), r.name, r.rel);
 		rc = unlink(p) < 0 ? -errno : 0;
 	} else if (strcmp(r.rel, "object.yaml") == 0) {
+		/* Not a deletion: tools replace a file by unlinking and creating it again (mv
+		 * across filesystems, tar, install, vim). Only the folder's removal deletes. */
 		if (has_object(v)) {
 			struct kfs_error err = {0};
-			rc = reply_code(kfs_store_delete_object(ctx()->store, r.name, &err));
+			rc = reply_code(kfs_store_unlink_object(ctx()->store, r.name, &err));
 		} else {
 			rc = -ENOENT;
 		}
@@ -1005,7 +1146,11 @@ static int copy_object_out(const struct kfs_view_file *obj, const struct route *
 	if (rc)
 		return rc;
 	scratch_path(p, sizeof(p), to->name, to->rel);
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		own_new_file(fd);
+	else if (errno == EEXIST)
+		fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	size_t done = 0;
@@ -1046,6 +1191,11 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	const struct kfs_view_file *obj = kfs_view_file(vf, "object.yaml");
 	if ((flags & RENAME_NOREPLACE) && to_object && has_object(vt)) {
 		rc = -EEXIST;
+	} else if (!to_scratch && !to_object) {
+		/* Onto status.yaml, output/..., feedback: generated, not a name to take. */
+		rc = kfs_view_file(vf, rf.rel) || kfs_view_is_dir(vf, rf.rel) || from_scratch
+			     ? -EROFS
+			     : -ENOENT;
 	} else if (from_scratch && to_object) {
 		rc = rename_into_object(&rf, &rt);
 	} else if (from_scratch && to_scratch) {
@@ -1129,64 +1279,4 @@ static const struct fuse_operations operations = {
 const struct fuse_operations *kfs_fs_operations(void)
 {
 	return &operations;
-}
-
-void kfs_fs_on_publish(void *arg, const char *folder)
-{
-	struct kfs_fs *fs = arg;
-	pthread_mutex_lock(&fs->qlock);
-	bool queued = fs->stopping;
-	for (struct kfs_inval *q = fs->qhead; q && !queued; q = q->next)
-		queued = strcmp(q->folder, folder) == 0;
-	if (!queued) {
-		struct kfs_inval *q = kfs_xcalloc(1, sizeof(*q));
-		q->folder = kfs_xstrdup(folder);
-		*fs->qtail = q;
-		fs->qtail = &q->next;
-		pthread_cond_signal(&fs->qcond);
-	}
-	pthread_mutex_unlock(&fs->qlock);
-}
-
-static void invalidate_folder(struct kfs_fs *fs, const char *folder)
-{
-	struct kfs_view *v = kfs_store_view(fs->store, folder);
-	if (!v)
-		return;
-	char p[PATH_MAX];
-	struct route r;
-	for (size_t i = 0; i < v->nfiles; i++) {
-		snprintf(p, sizeof(p), "/%s%s%s", folder, folder[0] ? "/" : "", v->files[i].path);
-		/* Only page-cached files hold anything to drop: attributes are never cached and the
-		 * other files are read with direct I/O. One notification less per write. */
-		if (route(p, &r) == 0 && cacheable(&r))
-			fuse_invalidate_path(fs->fuse, p); /* -ENOENT: never looked up */
-	}
-	kfs_view_put(v);
-}
-
-void *kfs_fs_inval_thread(void *arg)
-{
-	struct kfs_fs *fs = arg;
-	pthread_mutex_lock(&fs->qlock);
-	while (!fs->stopping) {
-		if (!fs->qhead) {
-			pthread_cond_wait(&fs->qcond, &fs->qlock);
-			continue;
-		}
-		struct kfs_inval *q = fs->qhead;
-		fs->qhead = NULL;
-		fs->qtail = &fs->qhead;
-		pthread_mutex_unlock(&fs->qlock);
-		while (q) {
-			struct kfs_inval *next = q->next;
-			invalidate_folder(fs, q->folder);
-			free(q->folder);
-			free(q);
-			q = next;
-		}
-		pthread_mutex_lock(&fs->qlock);
-	}
-	pthread_mutex_unlock(&fs->qlock);
-	return NULL;
 }

@@ -13,12 +13,6 @@
 
 #include "kratixfs/store.h"
 
-/* One folder waiting for its cache invalidation. */
-struct kfs_inval {
-	struct kfs_inval *next;
-	char *folder;
-};
-
 /* Everything the daemon owns; passed to every operation as the FUSE private data. */
 struct kfs_fs {
 	struct kfs_store *store;
@@ -26,6 +20,7 @@ struct kfs_fs {
 	size_t max_input;  /* the store's limit: write buffers keep at most one byte more */
 	uid_t uid;
 	gid_t gid;
+	bool shared; /* allow_other: requests/ is 1777, as /tmp, so that every user can mkdir */
 
 	/* Open write handles (fs.c's), so that a created object.yaml stats before its close; and
 	 * every handle not yet freed, for kfs_fs_drop_handles. */
@@ -34,22 +29,12 @@ struct kfs_fs {
 	void *handles;
 
 	struct fuse *fuse;
-	/* Folders published since the last drain; the invalidation thread empties it. */
-	pthread_mutex_t qlock;
-	pthread_cond_t qcond;
-	struct kfs_inval *qhead, **qtail;
-	bool stopping;
 };
 
 /* The operations table of the mount. */
 const struct fuse_operations *kfs_fs_operations(void);
 /* Frees the handles the kernel never released: files still open when the mount ended. */
 void kfs_fs_drop_handles(struct kfs_fs *fs);
-/* The store's on_publish callback: queues the folder for the invalidation thread. */
-void kfs_fs_on_publish(void *ctx, const char *folder);
-/* Body of the invalidation thread: sends the kernel invalidations for queued folders until
- * fs->stopping. Runs outside every request, holding no lock a request needs (STYLE.md). */
-void *kfs_fs_inval_thread(void *arg);
 
 /* `kratixfs [-f] [-d] [-s] [-o OPTIONS] MOUNTPOINT`: mounts, serves until unmounted or signalled,
  * returns the exit code. */

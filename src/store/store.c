@@ -102,12 +102,20 @@ static void add_dir(char ***dirs, size_t *n, size_t *cap, const char *path, size
 	(*dirs)[(*n)++] = kfs_xstrndup(path, len);
 }
 
+/* The daemon's user owns what no mkdir made: the root, promises, and requests of old states. */
+static struct kfs_owner default_owner(void)
+{
+	return (struct kfs_owner){.uid = geteuid(), .gid = getegid(), .dir_mode = 0755,
+				  .obj_mode = 0644};
+}
+
 static struct kfs_view *vb_finish(struct kfs_store *s, struct view_builder *vb,
 				  const char *const *fixed_dirs)
 {
 	struct kfs_view *v = kfs_xcalloc(1, sizeof(*v));
 	v->refs = 1;
 	v->serial = __atomic_add_fetch(&s->next_serial, 1, __ATOMIC_RELAXED);
+	v->owner = default_owner();
 	clock_gettime(CLOCK_REALTIME, &v->mtime);
 	v->files = vb->files;
 	v->nfiles = vb->n;
@@ -185,6 +193,7 @@ static void request_free(struct request *r)
 {
 	free(r->name);
 	free(r->object);
+	free(r->draft);
 	free(r->good);
 	free(r->promise);
 	free(r->ns);
@@ -214,6 +223,7 @@ static struct request *request_new(const char *name)
 	pthread_mutex_init(&r->write_lock, NULL);
 	pthread_mutex_init(&r->view_lock, NULL);
 	r->message = kfs_xstrdup("Waiting for object.yaml");
+	r->owner = default_owner();
 	return r;
 }
 
@@ -442,6 +452,15 @@ static struct kfs_node *build_status(struct kfs_store *s, const struct request *
 		kfs_seq_append(outs, o);
 	}
 	kfs_map_set(st, "outputs", outs);
+	if (r->draft)
+		kfs_map_set(st, "draft",
+			    kfs_node_new_str("object.yaml holds a refused write, not in force: fix "
+					     "it and write it again"));
+	else if (r->unlinked)
+		kfs_map_set(st, "unlinked",
+			    kfs_node_new_str("object.yaml was removed; the request stays in force "
+					     "until its folder is removed (rmdir, rm -rf), and the "
+					     "next write of object.yaml edits it"));
 	kfs_gitsync_status(s, r, st);
 	kfs_map_set(st, "conditions", load_yaml(r->conditions, KFS_SEQ));
 	/* The pipelines' own keys follow Kratix's merge; the lifecycle keys stay kratixfs's, and
@@ -529,12 +548,16 @@ void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_
 		vb_add(&vb, "metadata/destination-selectors.yaml", sel.data, sel.len, false);
 		kfs_buf_free(&sel);
 	}
-	if (r->object)
+	if (r->draft)
+		vb_add(&vb, slot ? "input/object.yaml" : "object.yaml", r->draft, r->draft_len,
+		       true);
+	else if (r->object && !r->unlinked)
 		vb_add(&vb, slot ? "input/object.yaml" : "object.yaml", r->object, r->object_len,
 		       true);
 	kfs_buf_free(&text);
 	static const char *const slot_dirs[] = {"input", "output", "metadata", NULL};
 	struct kfs_view *v = vb_finish(s, &vb, slot ? slot_dirs : request_dirs);
+	v->owner = r->owner;
 	pthread_mutex_lock(&r->view_lock);
 	struct kfs_view *old = r->view;
 	r->view = v;
@@ -559,6 +582,14 @@ int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_e
 	kfs_map_set(doc, "message", kfs_node_new_str(r->message));
 	if (r->rejection)
 		kfs_map_set(doc, "rejection", kfs_node_new_str(r->rejection));
+	if (r->unlinked)
+		kfs_map_set(doc, "unlinked", kfs_node_new_scalar(KFS_BOOL, "true", 4));
+	if (r->draft)
+		kfs_map_set(doc, "draft", kfs_node_new_scalar(KFS_STR, r->draft, r->draft_len));
+	kfs_map_set(doc, "uid", kfs_node_new_int((long long)r->owner.uid));
+	kfs_map_set(doc, "gid", kfs_node_new_int((long long)r->owner.gid));
+	kfs_map_set(doc, "mode", kfs_node_new_int((long long)r->owner.dir_mode));
+	kfs_map_set(doc, "objectMode", kfs_node_new_int((long long)r->owner.obj_mode));
 	if (r->object)
 		kfs_map_set(doc, "object", kfs_node_new_scalar(KFS_STR, r->object, r->object_len));
 	if (r->good && !(r->object && r->good_len == r->object_len &&
@@ -810,6 +841,108 @@ static bool has_condition(const struct request *r, const char *type)
 	return found;
 }
 
+/* What a submit may change in a request, kept until the state folder has stored the new record:
+ * a write the state folder cannot store (a full disk) changes nothing, neither the views nor
+ * Git. The commit fields are not here: nothing is committed before the record is stored. */
+struct saved {
+	char *object, *good, *draft, *promise, *ns, *message, *rejection, *log, *conditions,
+		*render_status;
+	size_t object_len, good_len, draft_len;
+	bool unlinked;
+	unsigned long long generation, observed;
+	enum phase phase;
+	struct kfs_node *selectors;
+};
+
+static char *dup_or_null(const char *p, size_t n)
+{
+	return p ? kfs_xstrndup(p, n) : NULL;
+}
+
+static void save_request(const struct request *r, struct saved *sv)
+{
+	*sv = (struct saved){
+	    .object = dup_or_null(r->object, r->object_len),
+	    .object_len = r->object_len,
+	    .good = dup_or_null(r->good, r->good_len),
+	    .good_len = r->good_len,
+	    .draft = dup_or_null(r->draft, r->draft_len),
+	    .draft_len = r->draft_len,
+	    .promise = r->promise ? kfs_xstrdup(r->promise) : NULL,
+	    .ns = r->ns ? kfs_xstrdup(r->ns) : NULL,
+	    .message = r->message ? kfs_xstrdup(r->message) : NULL,
+	    .rejection = r->rejection ? kfs_xstrdup(r->rejection) : NULL,
+	    .log = r->log ? kfs_xstrdup(r->log) : NULL,
+	    .conditions = r->conditions ? kfs_xstrdup(r->conditions) : NULL,
+	    .render_status = r->render_status ? kfs_xstrdup(r->render_status) : NULL,
+	    .unlinked = r->unlinked,
+	    .generation = r->generation,
+	    .observed = r->observed,
+	    .phase = r->phase,
+	    .selectors = r->selectors ? kfs_node_copy(r->selectors) : NULL,
+	};
+}
+
+static void saved_free(struct saved *sv)
+{
+	free(sv->object);
+	free(sv->good);
+	free(sv->draft);
+	free(sv->promise);
+	free(sv->ns);
+	free(sv->message);
+	free(sv->rejection);
+	free(sv->log);
+	free(sv->conditions);
+	free(sv->render_status);
+	kfs_node_free(sv->selectors);
+	memset(sv, 0, sizeof(*sv));
+}
+
+/* Puts sv back into r (and frees what r held instead); sv is emptied. */
+static void restore_request(struct request *r, struct saved *sv)
+{
+#define SWAP(f)                                                                                    	do {                                                                                       		__typeof__(r->f) t_ = r->f;                                                        		r->f = sv->f;                                                                      		sv->f = t_;                                                                        	} while (0)
+	SWAP(object);
+	SWAP(object_len);
+	SWAP(good);
+	SWAP(good_len);
+	SWAP(draft);
+	SWAP(draft_len);
+	SWAP(promise);
+	SWAP(ns);
+	SWAP(message);
+	SWAP(rejection);
+	SWAP(log);
+	SWAP(conditions);
+	SWAP(render_status);
+	SWAP(unlinked);
+	SWAP(generation);
+	SWAP(observed);
+	SWAP(phase);
+	SWAP(selectors);
+#undef SWAP
+	saved_free(sv);
+}
+
+/* Stores r's new record before anything shows it; on failure r goes back to sv and err says
+ * why (-ENOSPC for a full disk). */
+static int persist_or_restore(struct kfs_store *s, struct request *r, struct saved *sv,
+			      struct kfs_error *err)
+{
+	struct kfs_error perr = {0};
+	int rc = kfs_store_persist(s, r, &perr);
+	if (rc == 0)
+		return 0;
+	restore_request(r, sv);
+	rc = rc == -ENOSPC || rc == -EDQUOT ? -ENOSPC : -EIO;
+	kfs_error_set(err, rc, "state folder %s: %s: the write is not stored (nothing changed)",
+		      s->state_dir, perr.msg[0] ? perr.msg : strerror(-rc));
+	kfs_store_log_error(s, KFS_LOG_ERROR, err->msg, "persist-failed request=%s",
+			    r->name[0] ? r->name : "(input/object.yaml)");
+	return rc;
+}
+
 /* Renders data for r (write_lock held, promises read-locked). Returns the render's code and
  * leaves r updated for publishing; *res holds the outputs on success. */
 static int render_request(struct kfs_store *s, struct request *r, const char *data, size_t len,
@@ -859,23 +992,35 @@ static int render_request(struct kfs_store *s, struct request *r, const char *da
 	return rc;
 }
 
-/* Applies a render's outcome to r and publishes it. */
+/* Applies a render's outcome to r, stores it in the state folder and only then publishes and
+ * commits it. sv holds r as it was before the render: a record that cannot be stored puts it
+ * back, and the write fails with -ENOSPC or -EIO. */
 static int apply_outcome(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
 			 const char *data, size_t len, int rc, struct kfs_render_result *res,
-			 const struct kfs_error *err)
+			 struct kfs_error *err, struct saved *sv)
 {
+	int prc;
 	if (rc == -EINVAL || rc == -EFBIG) {
 		char *masked = kfs_store_mask(err->msg);
 		set_text(&r->rejection, masked);
 		set_text(&r->message, masked);
 		kfs_store_set_condition(r, "Rejected", "True",
 					rc == -EFBIG ? "TooLarge" : "InvalidRequest", masked);
-		kfs_store_publish(s, r, NULL);
+		/* With no object.yaml in the folder, the refused bytes stay there to be fixed in
+		 * place (too large ones are not kept: they are not held whole). */
+		if (rc == -EINVAL && (!r->object || r->unlinked))
+			set_bytes(&r->draft, &r->draft_len, data, len);
 		free(masked);
+		prc = persist_or_restore(s, r, sv, err);
+		if (prc < 0)
+			return prc;
+		kfs_store_publish(s, r, NULL);
 		return rc;
 	}
 	bool changed_input = !r->object || r->object_len != len || memcmp(r->object, data, len);
 	set_bytes(&r->object, &r->object_len, data, len);
+	set_bytes(&r->draft, &r->draft_len, NULL, 0);
+	r->unlinked = false;
 	if (changed_input)
 		r->generation++;
 	set_text(&r->rejection, NULL);
@@ -889,8 +1034,11 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 		kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "False",
 					"ConfigureWorkflowFailed", masked);
 		kfs_store_set_condition(r, "Reconciled", "False", "ConfigureWorkflowFailed", masked);
-		kfs_store_publish(s, r, NULL);
 		free(masked);
+		prc = persist_or_restore(s, r, sv, err);
+		if (prc < 0)
+			return prc;
+		kfs_store_publish(s, r, NULL);
 		return rc;
 	}
 	set_bytes(&r->good, &r->good_len, data, len);
@@ -905,11 +1053,17 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	kfs_node_free(r->selectors);
 	r->selectors = res->selectors;
 	res->selectors = NULL;
+	prc = persist_or_restore(s, r, sv, err);
+	if (prc < 0)
+		return prc;
 	/* Committing reads the selectors from the result: lend them back for the call. */
 	res->selectors = r->selectors;
 	kfs_gitsync_request(s, r, p, res);
 	res->selectors = NULL;
 	kfs_store_publish(s, r, res);
+	/* Again, for the commit's outcome; the render itself is stored already, and a restart
+	 * commits it again, so a failure here loses nothing. */
+	kfs_store_persist(s, r, NULL);
 	return 0;
 }
 
@@ -919,6 +1073,8 @@ static void log_outcome(struct kfs_store *s, const struct request *r, int rc,
 {
 	const char *name = r->name[0] ? r->name : "(input/object.yaml)";
 	double ms = kfs_store_elapsed_ms(start);
+	if (rc < 0 && strncmp(err->msg, "state folder ", 13) == 0)
+		return; /* persist_or_restore said it */
 	if (rc == 0) {
 		kfs_store_log(s, KFS_LOG_INFO,
 			      "render request=%s promise=%s generation=%llu outputs=%zu phase=%s "
@@ -941,41 +1097,50 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 		  struct kfs_error *err)
 {
 	int rc;
+	struct saved sv;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	pthread_mutex_lock(&r->write_lock);
 	if (len > s->max_input) {
 		kfs_error_set(err, -EFBIG,
 			      "object.yaml: %zu bytes is larger than max_input (%zu bytes)", len,
 			      s->max_input);
 		struct kfs_render_result none = {0};
-		struct timespec start;
-		clock_gettime(CLOCK_MONOTONIC, &start);
-		rc = apply_outcome(s, r, NULL, data, len, -EFBIG, &none, err);
+		save_request(r, &sv);
+		rc = apply_outcome(s, r, NULL, data, len, -EFBIG, &none, err, &sv);
+		saved_free(&sv);
 		log_outcome(s, r, rc, &none, err, &start);
-		kfs_store_persist(s, r, NULL);
 		pthread_mutex_unlock(&r->write_lock);
 		return rc;
 	}
-	/* The same bytes again change nothing, and report what they reported. */
+	/* The same bytes again change nothing, and report what they reported; written back after
+	 * an unlink (vim restoring its backup), they show object.yaml again. */
 	if (!force && r->object && r->object_len == len && memcmp(r->object, data, len) == 0) {
 		rc = 0;
-		if (r->phase == ERROR && r->observed != r->generation)
+		if (r->unlinked || r->draft) {
+			save_request(r, &sv);
+			r->unlinked = false;
+			set_bytes(&r->draft, &r->draft_len, NULL, 0);
+			rc = persist_or_restore(s, r, &sv, err);
+			saved_free(&sv);
+			if (rc == 0)
+				kfs_store_publish(s, r, NULL);
+		}
+		if (rc == 0 && r->phase == ERROR && r->observed != r->generation)
 			rc = kfs_error_set(err, -EIO, "%s", r->message);
 		pthread_mutex_unlock(&r->write_lock);
 		return rc;
 	}
 	struct kfs_render_result res;
 	const struct kfs_promise *p;
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	save_request(r, &sv);
 	pthread_rwlock_rdlock(&s->promises_lock);
 	rc = render_request(s, r, data, len, &p, &res, err);
-	rc = apply_outcome(s, r, p, data, len, rc, &res, err);
+	rc = apply_outcome(s, r, p, data, len, rc, &res, err, &sv);
 	pthread_rwlock_unlock(&s->promises_lock);
+	saved_free(&sv);
 	log_outcome(s, r, rc, &res, err, &start);
 	kfs_render_result_free(&res);
-	struct kfs_error perr = {0};
-	if (kfs_store_persist(s, r, &perr) < 0 && rc == 0)
-		rc = kfs_error_set(err, -EIO, "state folder: %s", perr.msg);
 	pthread_mutex_unlock(&r->write_lock);
 	return rc;
 }
@@ -992,6 +1157,33 @@ int kfs_store_submit(struct kfs_store *s, const char *name, const char *data, si
 	return rc;
 }
 
+int kfs_store_check(struct kfs_store *s, const char *name, const char *data, size_t len,
+		    struct kfs_error *err)
+{
+	if (len > s->max_input)
+		return kfs_error_set(err, -EFBIG,
+				     "object.yaml: %zu bytes is larger than max_input (%zu bytes)",
+				     len, s->max_input);
+	struct kfs_node *doc = NULL;
+	if (kfs_doc_parse(data, len, "object.yaml", &doc, err) < 0)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&s->promises_lock);
+	const struct kfs_promise *p = match_promise(s, doc, err);
+	int rc = -EINVAL;
+	if (p) {
+		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
+					      .action = KFS_WF_CONFIGURE, .name = name,
+					      .data = data, .len = len, .doc = doc};
+		struct kfs_render_result res;
+		rc = kfs_render(&in, &res, err);
+		kfs_render_result_free(&res);
+	} else {
+		kfs_node_free(doc);
+	}
+	pthread_rwlock_unlock(&s->promises_lock);
+	return rc == -EIO ? 0 : rc; /* an accepted request that fails to render is accepted */
+}
+
 int kfs_store_submit_slot(struct kfs_store *s, const char *data, size_t len,
 			  struct kfs_error *err)
 {
@@ -999,6 +1191,12 @@ int kfs_store_submit_slot(struct kfs_store *s, const char *data, size_t len,
 }
 
 int kfs_store_create(struct kfs_store *s, const char *name, struct kfs_error *err)
+{
+	return kfs_store_create_as(s, name, NULL, err);
+}
+
+int kfs_store_create_as(struct kfs_store *s, const char *name, const struct kfs_owner *o,
+			struct kfs_error *err)
 {
 	if (!kfs_is_dns_label(name))
 		return kfs_error_set(err, -EINVAL,
@@ -1012,12 +1210,60 @@ int kfs_store_create(struct kfs_store *s, const char *name, struct kfs_error *er
 		return kfs_error_set(err, -EEXIST, "requests/%s: exists", name);
 	}
 	struct request *r = request_new(name);
+	if (o)
+		r->owner = *o;
 	table_insert(s, r, pos);
 	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
 	pthread_rwlock_unlock(&s->table_lock);
 	pthread_mutex_lock(&r->write_lock);
 	int rc = kfs_store_persist(s, r, err);
 	kfs_store_publish(s, r, NULL);
+	pthread_mutex_unlock(&r->write_lock);
+	kfs_store_request_put(r);
+	return rc;
+}
+
+int kfs_store_set_owner(struct kfs_store *s, const char *name, const struct kfs_owner *o,
+			struct kfs_error *err)
+{
+	struct request *r = kfs_store_request_get(s, name);
+	if (!r)
+		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
+	pthread_mutex_lock(&r->write_lock);
+	struct kfs_owner old = r->owner;
+	r->owner = *o;
+	int rc = kfs_store_persist(s, r, err);
+	if (rc < 0)
+		r->owner = old;
+	else
+		kfs_store_publish(s, r, NULL);
+	pthread_mutex_unlock(&r->write_lock);
+	kfs_store_request_put(r);
+	return rc;
+}
+
+int kfs_store_unlink_object(struct kfs_store *s, const char *name, struct kfs_error *err)
+{
+	struct request *r = kfs_store_request_get(s, name);
+	if (!r)
+		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
+	pthread_mutex_lock(&r->write_lock);
+	int rc = 0;
+	if (!r->draft && (!r->object || r->unlinked)) {
+		rc = kfs_error_set(err, -ENOENT, "requests/%s: has no object.yaml", name);
+	} else {
+		struct saved sv;
+		save_request(r, &sv);
+		set_bytes(&r->draft, &r->draft_len, NULL, 0);
+		r->unlinked = r->object != NULL;
+		rc = persist_or_restore(s, r, &sv, err);
+		saved_free(&sv);
+		if (rc == 0) {
+			kfs_store_publish(s, r, NULL);
+			kfs_store_log(s, KFS_LOG_INFO, "unlink request=%s in-force=%s", name,
+				      r->object ? "yes" : "no");
+		}
+	}
 	pthread_mutex_unlock(&r->write_lock);
 	kfs_store_request_put(r);
 	return rc;
@@ -1061,6 +1307,8 @@ int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_er
 	}
 	set_bytes(&r->object, &r->object_len, NULL, 0);
 	set_bytes(&r->good, &r->good_len, NULL, 0);
+	set_bytes(&r->draft, &r->draft_len, NULL, 0);
+	r->unlinked = false;
 	set_text(&r->rejection, NULL);
 	free(r->render_status);
 	r->render_status = NULL;
@@ -1083,6 +1331,21 @@ out:
 
 int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *err)
 {
+	/* A folder whose object.yaml was unlinked (rm -rf's first step) is deleted now: only
+	 * the folder's removal deletes a request. */
+	struct request *u = kfs_store_request_get(s, name);
+	bool deleting = false;
+	if (u) {
+		pthread_mutex_lock(&u->write_lock);
+		deleting = u->object && u->unlinked;
+		pthread_mutex_unlock(&u->write_lock);
+		kfs_store_request_put(u);
+	}
+	if (deleting) {
+		int rc = kfs_store_delete_object(s, name, err);
+		if (rc < 0)
+			return rc;
+	}
 	pthread_rwlock_wrlock(&s->table_lock);
 	size_t pos;
 	struct request *r = table_find(s, name, &pos);
@@ -1091,7 +1354,7 @@ int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *er
 		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
 	}
 	pthread_mutex_lock(&r->write_lock);
-	if (r->object) {
+	if (r->object || r->draft) {
 		pthread_mutex_unlock(&r->write_lock);
 		pthread_rwlock_unlock(&s->table_lock);
 		return kfs_error_set(err, -ENOTEMPTY,
@@ -1520,6 +1783,19 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 	}
 	if (object && object->type == KFS_STR)
 		set_bytes(&r->object, &r->object_len, object->text, object->len);
+	const struct kfs_node *draft = kfs_map_get(doc, "draft");
+	if (draft && draft->type == KFS_STR)
+		set_bytes(&r->draft, &r->draft_len, draft->text, draft->len);
+	const char *unlinked = kfs_node_text_at(doc, "unlinked");
+	r->unlinked = r->object && unlinked && strcmp(unlinked, "true") == 0;
+	if (kfs_node_int(kfs_map_get(doc, "uid"), &v))
+		r->owner.uid = (uid_t)v;
+	if (kfs_node_int(kfs_map_get(doc, "gid"), &v))
+		r->owner.gid = (gid_t)v;
+	if (kfs_node_int(kfs_map_get(doc, "mode"), &v))
+		r->owner.dir_mode = (mode_t)v & 07777;
+	if (kfs_node_int(kfs_map_get(doc, "objectMode"), &v))
+		r->owner.obj_mode = (mode_t)v & 07777;
 	struct kfs_render_result res = {0};
 	int rc = -1;
 	if (good && good->type == KFS_STR && r->object) {

@@ -21,6 +21,14 @@ struct request {
 	pthread_mutex_t write_lock; /* serializes everything that changes the fields below */
 	char *object; /* accepted input, NULL when the request is empty */
 	size_t object_len;
+	/* object.yaml was unlinked: hidden from the folder, but the request stays in force (and in
+	 * Git) until its folder is removed. The next write of object.yaml is an edit. */
+	bool unlinked;
+	/* Bytes refused while object.yaml was absent (a first write, or after an unlink): shown as
+	 * object.yaml so that an editor can fix them in place, never in force. NULL: none. */
+	char *draft;
+	size_t draft_len;
+	struct kfs_owner owner; /* the folder's owner and modes, set by its mkdir */
 	char *good; /* input of the last good render (NULL: none) */
 	size_t good_len;
 	char *promise;   /* the promise that rendered it */

@@ -62,14 +62,17 @@ check_eq "an output dropped by a re-render gives ENOENT to cat and stat right af
 request r small >"$R/object.yaml"
 cat "$R/output/statefulset.yaml" >/dev/null
 rm "$R/object.yaml"
-check_fails "cat of an output right after rm object.yaml" cat "$R/output/statefulset.yaml"
+check_fails "cat of object.yaml right after its rm" cat "$R/object.yaml"
 check_grep "  ... says No such file" "$WORK/err" "No such file"
+check "an output right after rm object.yaml still reads: only rmdir deletes" \
+	cat "$R/output/statefulset.yaml"
 
 mkdir "$MNT/requests/r2"
 R2=$MNT/requests/r2
 check_fails "a first write that is not YAML is refused" \
 	sh -c "env printf 'a: [b\n' > '$R2/object.yaml'"
-check_fails "cat of object.yaml right after the refused first write" cat "$R2/object.yaml"
+check_eq "cat of object.yaml right after the refused first write shows the refused bytes" \
+	"$(cat "$R2/object.yaml")" "a: [b"
 request r2 large >"$WORK/r2.yaml"
 # O_CREAT without O_EXCL: the kernel, holding the name, sends OPEN rather than CREATE.
 check "a valid request written right after it is accepted" \

@@ -21,9 +21,13 @@ check "rm -rf requests/a" rm -rf "$MNT/requests/a"
 check_eq "a is gone" "$(ls "$MNT/requests" | tr '\n' ' ')" "b c "
 check "rm -rf requests/c (with a scratch file)" rm -rf "$MNT/requests/c"
 check "c's scratch folder is gone" test ! -e "$STATE/scratch/c"
-check "rm object.yaml empties the request" rm "$MNT/requests/b/object.yaml"
-check "the emptied request has no output" test ! -e "$MNT/requests/b/output/statefulset.yaml"
-check "rmdir the empty request" rmdir "$MNT/requests/b"
+check "rm object.yaml" rm "$MNT/requests/b/object.yaml"
+check "  ... object.yaml is gone from the folder" test ! -e "$MNT/requests/b/object.yaml"
+check "  ... but the request stays in force: its outputs stay" \
+	test -s "$MNT/requests/b/output/statefulset.yaml"
+check_grep "  ... and status.yaml says how to delete it" "$MNT/requests/b/status.yaml" \
+	"stays in force until its folder is removed"
+check "rmdir the folder deletes the request" rmdir "$MNT/requests/b"
 check_eq "requests/ is empty" "$(ls "$MNT/requests" | wc -l)" "0"
 
 mkdir "$MNT/requests/keep"
