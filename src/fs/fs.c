@@ -228,7 +228,9 @@ static int stat_route(const struct route *r, struct stat *st, bool *writable)
 		fill_file(st, f->len, f->writable || is_writable_file(r), &v->owner, &v->mtime);
 		*writable = f->writable || is_writable_file(r);
 	} else if (kfs_view_is_dir(v, r->rel)) {
-		fill_dir(st, v->owner.dir_mode & 0555, &v->owner, &v->mtime);
+		/* The folder's own mode: with default_permissions, rm -rf by the owner must reach
+		 * the daemon, which refuses what is generated while the request is in force. */
+		fill_dir(st, v->owner.dir_mode, &v->owner, &v->mtime);
 	} else if (is_scratch(r, v)) {
 		char p[PATH_MAX];
 		scratch_path(p, sizeof(p), r->name, r->rel);
