@@ -1337,7 +1337,7 @@ int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *er
 	bool deleting = false;
 	if (u) {
 		pthread_mutex_lock(&u->write_lock);
-		deleting = u->object && u->unlinked;
+		deleting = u->object && u->unlinked && !u->draft;
 		pthread_mutex_unlock(&u->write_lock);
 		kfs_store_request_put(u);
 	}

@@ -8,7 +8,10 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kratixfs/store.h"
@@ -579,6 +582,170 @@ static void test_mask(void **state)
 	free(m);
 }
 
+static const char large[] = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			    "metadata: {name: db1, namespace: team}\n"
+			    "spec: {database: orders, size: large}\n";
+static const char huge[] = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			   "metadata: {name: db1, namespace: team}\n"
+			   "spec: {database: orders, size: huge}\n";
+
+static bool has_file(struct kfs_store *s, const char *folder, const char *path)
+{
+	char *t = read_file(s, folder, path);
+	free(t);
+	return t != NULL;
+}
+
+static int count_deletes(struct fixture *f)
+{
+	char *o = git_out(f, "log --format=%s main");
+	int n = 0;
+	for (const char *p = o; (p = strstr(p, "Delete from")); p++)
+		n++;
+	free(o);
+	return n;
+}
+
+/* unlink(object.yaml) hides the file and deletes nothing; a write after it is an edit; a refused
+ * write while it is absent stays as a draft; only the folder's removal deletes, once. All of it
+ * survives a restart. */
+static void test_unlink_is_an_edit(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	int commits = count_commits(f);
+	assert_int_equal(kfs_store_unlink_object(f->s, "db1", &err), 0);
+	assert_false(has_file(f->s, "requests/db1", "object.yaml"));
+	assert_true(has_file(f->s, "requests/db1", "output/statefulset.yaml"));
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "stays in force");
+	assert_int_equal(kfs_store_unlink_object(f->s, "db1", &err), -ENOENT);
+	assert_int_equal(count_commits(f), commits);
+
+	/* A refused write now: kept as a draft, not in force; the outputs stay. */
+	assert_int_equal(kfs_store_submit(f->s, "db1", huge, strlen(huge), &err), -EINVAL);
+	assert_file_contains(f->s, "requests/db1", "object.yaml", "size: huge");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "not in force");
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 2");
+	/* The folder shows an object.yaml (the draft): rmdir is refused. */
+	assert_int_equal(kfs_store_remove(f->s, "db1", &err), -ENOTEMPTY);
+
+	/* A restart keeps the draft, and the request in force. */
+	kfs_store_close(f->s);
+	open_store(f);
+	assert_file_contains(f->s, "requests/db1", "object.yaml", "size: huge");
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 2");
+
+	/* The same bytes as the object in force show it again (vim restoring its backup). */
+	assert_int_equal(kfs_store_unlink_object(f->s, "db1", &err), 0);
+	kfs_store_close(f->s);
+	open_store(f);
+	assert_false(has_file(f->s, "requests/db1", "object.yaml"));
+	submit_ok(f->s, "db1", medium);
+	assert_file_contains(f->s, "requests/db1", "object.yaml", "size: medium");
+	assert_int_equal(count_commits(f), commits);
+	/* An edit after an unlink is one Update. */
+	assert_int_equal(kfs_store_unlink_object(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", large);
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 3");
+	assert_int_equal(count_deletes(f), 0);
+
+	/* With object.yaml in the folder, rmdir is refused; once unlinked, it deletes. */
+	assert_int_equal(kfs_store_remove(f->s, "db1", &err), -ENOTEMPTY);
+	assert_int_equal(kfs_store_unlink_object(f->s, "db1", &err), 0);
+	assert_int_equal(kfs_store_remove(f->s, "db1", &err), 0);
+	assert_null(kfs_store_view(f->s, "requests/db1"));
+	assert_int_equal(count_deletes(f), 1);
+}
+
+/* A record the state folder cannot store (here: RLIMIT_FSIZE at the journal's size, as a full
+ * disk) fails the write and changes nothing: no new outputs, no commit, the same status. */
+static void test_unstorable_write_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	int commits = count_commits(f);
+	char *status = read_file(f->s, "requests/db1", "status.yaml");
+	char *sts = read_file(f->s, "requests/db1", "output/statefulset.yaml");
+	char path[600];
+	snprintf(path, sizeof(path), "%s/journal", f->state);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int rc = kfs_store_submit(f->s, "db1", large, strlen(large), &err);
+	setrlimit(RLIMIT_FSIZE, &old);
+	assert_true(rc == -EIO || rc == -ENOSPC);
+	assert_contains(err.msg, "state folder");
+	char *status2 = read_file(f->s, "requests/db1", "status.yaml");
+	char *sts2 = read_file(f->s, "requests/db1", "output/statefulset.yaml");
+	assert_string_equal(status, status2);
+	assert_string_equal(sts, sts2);
+	assert_int_equal(count_commits(f), commits);
+	/* With room again, the same write goes through, and a restart keeps it. */
+	submit_ok(f->s, "db1", large);
+	kfs_store_close(f->s);
+	open_store(f);
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 3");
+	free(status);
+	free(status2);
+	free(sts);
+	free(sts2);
+}
+
+/* A folder's owner and modes come from its mkdir, change with set_owner, survive a restart. */
+static void test_owner(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	struct kfs_owner o = {.uid = 1234, .gid = 4321, .dir_mode = 0750, .obj_mode = 0640};
+	assert_int_equal(kfs_store_create_as(f->s, "db1", &o, &err), 0);
+	struct kfs_view *v = kfs_store_view(f->s, "requests/db1");
+	assert_int_equal(v->owner.uid, 1234);
+	assert_int_equal(v->owner.dir_mode, 0750);
+	kfs_view_put(v);
+	o.obj_mode = 0600;
+	o.uid = 77;
+	assert_int_equal(kfs_store_set_owner(f->s, "db1", &o, &err), 0);
+	kfs_store_close(f->s);
+	open_store(f);
+	v = kfs_store_view(f->s, "requests/db1");
+	assert_int_equal(v->owner.uid, 77);
+	assert_int_equal(v->owner.gid, 4321);
+	assert_int_equal(v->owner.dir_mode, 0750);
+	assert_int_equal(v->owner.obj_mode, 0600);
+	kfs_view_put(v);
+	/* Views nobody made belong to the daemon's user. */
+	v = kfs_store_view(f->s, "");
+	assert_int_equal(v->owner.uid, geteuid());
+	kfs_view_put(v);
+}
+
+/* kfs_store_check answers as a submit would, and changes nothing. */
+static void test_check_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	struct kfs_view *before = kfs_store_view(f->s, "requests/db1");
+	assert_int_equal(kfs_store_check(f->s, "db1", huge, strlen(huge), &err), -EINVAL);
+	assert_contains(err.msg, "spec.size");
+	assert_int_equal(kfs_store_check(f->s, "db1", large, strlen(large), &err), 0);
+	assert_int_equal(kfs_store_check(f->s, "db1", "", 0, &err), -EINVAL);
+	struct kfs_view *after = kfs_store_view(f->s, "requests/db1");
+	assert_int_equal(before->serial, after->serial);
+	kfs_view_put(before);
+	kfs_view_put(after);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +762,11 @@ int main(void)
 						setup_git_prod_only, teardown),
 		cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
 		cmocka_unit_test(test_mask),
+		cmocka_unit_test_setup_teardown(test_unlink_is_an_edit, setup_git, teardown),
+		cmocka_unit_test_setup_teardown(test_unstorable_write_changes_nothing, setup_git,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_changes_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
