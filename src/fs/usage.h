@@ -81,6 +81,7 @@ static inline const char *kfs_bundled_promises(char *buf)
 	"  -V, --version        the version\n" \
 	"\n" \
 	"Standard FUSE mount options (allow_other, ro, fsname=..., ...) pass through to FUSE;\n" \
+	"allow_other and allow_root imply default_permissions (owners and modes are checked);\n" \
 	"mount(8)'s own (nofail, _netdev, noauto, auto, user, users, nouser, owner, defaults,\n" \
 	"x-*, comment=*) are ignored.\n" \
 	"SIGHUP re-reads the promises; SIGTERM and SIGINT unmount cleanly.\n" \
