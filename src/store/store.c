@@ -417,6 +417,52 @@ static const char *const lifecycle_keys[] = {"phase",	"generation", "observedGen
 					     "inputDigest", "outputs",	  "commit",
 					     "pushed",	    NULL};
 
+/* The condition types kratixfs sets itself (kfs_store_set_condition here and in gitsync.c). A
+ * pipeline's condition of one of these types would replace the daemon's in the merge and hide
+ * the request's real state (a forged Committed or Rejected), so it is dropped: the daemon's
+ * stands. Any other type is the pipeline's own. */
+static const char *const daemon_conditions[] = {
+    "Rejected", "ConfigureWorkflowCompleted", "Reconciled", "Scheduled", "Committed", "Pushed",
+    "WorksSucceeded", NULL};
+
+/* Drops the daemon's condition types from status (the pipelines' merged metadata/status.yaml
+ * of r's render), saying so in the daemon's log and, with to_log, in r's (a recovered request's
+ * log already says it). write_lock held. */
+static void drop_daemon_conditions(struct kfs_store *s, struct request *r, struct kfs_node *status,
+				   bool to_log)
+{
+	struct kfs_node *conds = status ? kfs_map_get(status, "conditions") : NULL;
+	if (!conds || conds->type != KFS_SEQ)
+		return;
+	size_t keep = 0;
+	for (size_t i = 0; i < conds->len; i++) {
+		struct kfs_node *c = conds->items[i];
+		const char *type = kfs_node_text_at(c, "type");
+		bool owned = false;
+		for (const char *const *t = daemon_conditions; *t && type && !owned; t++)
+			owned = strcmp(type, *t) == 0;
+		if (!owned) {
+			conds->items[keep++] = c;
+			continue;
+		}
+		if (to_log) {
+			struct kfs_buf line = {0};
+			kfs_buf_printf(&line,
+				       "%swarning: metadata/status.yaml: condition %s is kratixfs's "
+				       "own; the pipeline's is dropped\n",
+				       r->log ? r->log : "", type);
+			free(r->log);
+			r->log = kfs_buf_steal(&line);
+		}
+		kfs_store_log(s, KFS_LOG_WARN, "status-condition-dropped request=%s type=%s",
+			      r->name[0] ? r->name : "(input/object.yaml)", type);
+		kfs_node_free(c);
+	}
+	conds->len = keep;
+	if (!keep)
+		kfs_node_free(kfs_map_take(status, "conditions"));
+}
+
 static struct kfs_node *build_status(struct kfs_store *s, const struct request *r,
 				     const struct view_builder *outputs)
 {
@@ -900,6 +946,7 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "True", "PipelinesExecutedSuccessfully",
 		      "Pipelines completed");
 	kfs_store_set_condition(r, "Reconciled", "True", "Reconciled", "Reconciled");
+	drop_daemon_conditions(s, r, res->status, true);
 	store_yaml(&r->render_status, res->status);
 	res->status = NULL;
 	kfs_node_free(r->selectors);
@@ -1528,6 +1575,7 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 		rc = render_request(s, r, good->text, good->len, &p, &res, &err);
 		if (rc == 0) {
 			set_bytes(&r->good, &r->good_len, good->text, good->len);
+			drop_daemon_conditions(s, r, res.status, false);
 			store_yaml(&r->render_status, res.status);
 			res.status = NULL;
 			kfs_gitsync_request(s, r, p, &res);

@@ -548,6 +548,62 @@ static void test_git_retry_of_unplaced_request(void **state)
 	free(st);
 }
 
+/* A pipeline's metadata/status.yaml cannot set the conditions kratixfs owns: a forged
+ * Committed "True" and Rejected "True" are dropped (said in the log) and the daemon's stand, at
+ * the write and after a restart; a condition type of the pipeline's own is kept. */
+static void test_forged_conditions(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	char path[700];
+	snprintf(path, sizeof(path),
+		 "%s/postgresql/workflows/resource/configure/instance-configure/"
+		 "postgresql-configure/templates/metadata/status.yaml",
+		 f->promises);
+	FILE *fp = fopen(path, "a");
+	assert_non_null(fp);
+	fputs("conditions:\n"
+	      "  - {type: Committed, status: \"True\", reason: Forged, message: forged}\n"
+	      "  - {type: Rejected, status: \"True\", reason: Forged, message: forged}\n"
+	      "  - {type: DatabaseReady, status: \"True\", reason: Provisioned}\n",
+	      fp);
+	fclose(fp);
+	assert_int_equal(kfs_store_reload(f->s, &err), 0);
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	for (int round = 0; round < 2; round++) {
+		char *st = read_file(f->s, "requests/db1", "status.yaml");
+		assert_null(strstr(st, "Forged"));
+		/* No destination takes its files: the daemon's Committed is False. */
+		assert_contains(st, "type: Committed\n    status: \"False\"\n"
+				    "    reason: NoMatchingDestination");
+		assert_null(strstr(st, "type: Rejected"));
+		assert_contains(st, "type: DatabaseReady\n    status: \"True\"\n"
+				    "    reason: Provisioned");
+		free(st);
+		st = read_file(f->s, "requests/db1", "metadata/status.yaml");
+		assert_null(strstr(st, "Forged"));
+		assert_contains(st, "DatabaseReady");
+		free(st);
+		assert_file_contains(f->s, "requests/db1", "log",
+				     "warning: metadata/status.yaml: condition Committed is "
+				     "kratixfs's own; the pipeline's is dropped\n");
+		assert_file_contains(f->s, "requests/db1", "log", "condition Rejected is");
+		assert_contains(f->log.data, "status-condition-dropped request=db1 type=Committed");
+		assert_contains(f->log.data, "status-condition-dropped request=db1 type=Rejected");
+		assert_file_contains(f->s, "requests/db1", "phase", "Rendered\n");
+		/* Recovery renders again: the same, and the log says it once. */
+		kfs_store_close(f->s);
+		kfs_buf_free(&f->log);
+		open_store(f);
+	}
+	char *log = read_file(f->s, "requests/db1", "log");
+	char *first = strstr(log, "condition Committed is");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, "condition Committed is"));
+	free(log);
+}
+
 /* One log line per event, with the request and the duration; secrets never appear. */
 static void test_log_lines(void **state)
 {
@@ -593,6 +649,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_git_retry_outcomes, setup_git, teardown),
 		cmocka_unit_test_setup_teardown(test_git_retry_of_unplaced_request,
 						setup_git_prod_only, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_conditions, setup_git_prod_only,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
 		cmocka_unit_test(test_mask),
 	};
