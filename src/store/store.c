@@ -645,15 +645,31 @@ static void digest_folder(const char *dir, char out[KFS_DIGEST_LEN])
 	kfs_buf_free(&all);
 }
 
+/* How many requests the promise rendered. Takes table_lock, then each request's write_lock
+ * (a write changes r->promise under it), so it runs before promises_lock, never under it: a
+ * writer holds its request's lock while it waits for promises_lock (store_internal.h). */
 static size_t count_requests_of(struct kfs_store *s, const char *promise)
 {
 	size_t n = 0;
 	pthread_rwlock_rdlock(&s->table_lock);
-	for (size_t i = 0; i < s->nrequests; i++)
-		if (s->requests[i]->promise && strcmp(s->requests[i]->promise, promise) == 0)
+	for (size_t i = 0; i < s->nrequests; i++) {
+		struct request *r = s->requests[i];
+		pthread_mutex_lock(&r->write_lock);
+		if (r->promise && strcmp(r->promise, promise) == 0)
 			n++;
+		pthread_mutex_unlock(&r->write_lock);
+	}
 	pthread_rwlock_unlock(&s->table_lock);
 	return n;
+}
+
+/* count_requests_of for each of the n entries, in a new array (promises_lock not held). */
+static size_t *count_requests(struct kfs_store *s, const struct promise_entry *list, size_t n)
+{
+	size_t *counts = kfs_xcalloc(n ? n : 1, sizeof(*counts));
+	for (size_t i = 0; i < n; i++)
+		counts[i] = count_requests_of(s, list[i].name);
+	return counts;
 }
 
 /* promises/<name>/: the promise as loaded, its status, and its promise workflow's outputs. */
@@ -720,8 +736,9 @@ static void finish_promise_view(struct kfs_store *s, struct promise_entry *e, si
 	e->view = vb_finish(s, vb, dirs);
 }
 
-/* Runs the promise workflow (committing its outputs with Git on) and publishes the folder. */
-static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
+/* Runs the promise workflow (committing its outputs with Git on) and publishes the folder, which
+ * says it has nrequests requests (counted before promises_lock was taken). */
+static void build_promise_view(struct kfs_store *s, struct promise_entry *e, size_t nrequests)
 {
 	struct view_builder vb = {0};
 	struct kfs_buf log = {0};
@@ -763,15 +780,14 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 	free(e->workflow_failure);
 	e->workflow_failure = log.len && strstr(log.data, "failed") ? kfs_xstrdup(log.data) : NULL;
 	kfs_buf_free(&log);
-	finish_promise_view(s, e, count_requests_of(s, e->name), &vb);
+	finish_promise_view(s, e, nrequests, &vb);
 }
 
 void kfs_store_promise_committed(struct kfs_store *s, const char *name, unsigned long long serial,
 				 const char *error)
 {
 	bool found = false;
-	/* Counted before promises_lock: a writer holds a request's lock while it waits for
-	 * promises_lock, and an rmdir holds table_lock while it waits for that request's lock. */
+	/* Counted before promises_lock: see count_requests_of. */
 	size_t nrequests = count_requests_of(s, name);
 	pthread_rwlock_wrlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises && !found; i++) {
@@ -1509,11 +1525,14 @@ int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 	s->npromises = n;
 	pthread_rwlock_unlock(&s->promises_lock);
 	rerender(s, names, nn);
+	/* list is s->promises: only a reload replaces it, and reloads come from one thread. */
+	size_t *counts = count_requests(s, list, n);
 	pthread_rwlock_wrlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises; i++)
 		if (changed[i] || !s->promises[i].view)
-			build_promise_view(s, &s->promises[i]);
+			build_promise_view(s, &s->promises[i], counts[i]);
 	pthread_rwlock_unlock(&s->promises_lock);
+	free(counts);
 	for (size_t i = 0; i < n; i++) {
 		struct kfs_buf folder = {0};
 		kfs_buf_printf(&folder, "promises/%s", list[i].name);
@@ -1661,7 +1680,7 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 	 * built again after it, with the request counts. */
 	s->recovering = true;
 	for (size_t i = 0; i < s->npromises; i++)
-		build_promise_view(s, &s->promises[i]);
+		build_promise_view(s, &s->promises[i], 0); /* no request is read back yet */
 	if (rc == 0)
 		rc = recover(s, err);
 	if (rc < 0) {
@@ -1670,10 +1689,12 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 		return rc;
 	}
 	/* The Git worker runs from the end of the recovery: it may retry a promise's commit. */
+	size_t *counts = count_requests(s, s->promises, s->npromises);
 	pthread_rwlock_wrlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises; i++)
-		build_promise_view(s, &s->promises[i]);
+		build_promise_view(s, &s->promises[i], counts[i]);
 	pthread_rwlock_unlock(&s->promises_lock);
+	free(counts);
 	*out = s;
 	return 0;
 }

@@ -22,13 +22,13 @@ struct fixture {
 	char promises[512], state[512], repo[512], remote[512], destinations[512];
 	bool git;
 	struct kfs_store *s;
-	int published;
+	int published; /* atomic: the store publishes from several threads */
 };
 
 static void count_publish(void *ctx, const char *folder)
 {
 	(void)folder;
-	((struct fixture *)ctx)->published++;
+	__atomic_add_fetch(&((struct fixture *)ctx)->published, 1, __ATOMIC_RELAXED);
 }
 
 static void collect_log(void *ctx, enum kfs_log_level level, const char *line)
@@ -548,6 +548,81 @@ static void test_git_retry_of_unplaced_request(void **state)
 	free(st);
 }
 
+/* Reload, rmdir and write at once, on one request: each takes two of the store's locks (a
+ * reload the promises' then the table's to count requests, an rmdir the table's then the
+ * request's, a write the request's then the promises'). Taken in that cycle they deadlock; the
+ * ThreadSanitizer build reports the inversion even when the timing spares the plain build. */
+struct race {
+	struct fixture *f;
+	int rounds;
+	int failures; /* calls that did not return what they must */
+};
+
+static void *race_writer(void *arg)
+{
+	struct race *r = arg;
+	const char *large = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			    "metadata: {name: db1, namespace: team}\n"
+			    "spec: {database: orders, size: large}\n";
+	for (int i = 0; i < r->rounds; i++) {
+		const char *text = i % 2 ? medium : large;
+		struct kfs_error err = {0};
+		if (kfs_store_submit(r->f->s, "db1", text, strlen(text), &err) != 0)
+			__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *race_remover(void *arg)
+{
+	struct race *r = arg;
+	for (int i = 0; i < r->rounds; i++) {
+		struct kfs_error err = {0};
+		/* db1 holds an object.yaml: refused, after taking both locks. */
+		if (kfs_store_remove(r->f->s, "db1", &err) != -ENOTEMPTY)
+			__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *race_reloader(void *arg)
+{
+	struct race *r = arg;
+	char path[600];
+	snprintf(path, sizeof(path), "%s/postgresql/NOTES", r->f->promises);
+	for (int i = 0; i < r->rounds / 4; i++) {
+		/* A new file in the folder changes its digest: the promise reloads, its requests
+		 * render again and its view (with their count) is built again. */
+		FILE *fp = fopen(path, "w");
+		fprintf(fp, "%d\n", i);
+		fclose(fp);
+		struct kfs_error err = {0};
+		if (kfs_store_reload(r->f->s, &err) != 0)
+			__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void test_reload_remove_write_race(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	struct race r = {.f = f, .rounds = 200};
+	pthread_t t[3];
+	assert_int_equal(pthread_create(&t[0], NULL, race_writer, &r), 0);
+	assert_int_equal(pthread_create(&t[1], NULL, race_remover, &r), 0);
+	assert_int_equal(pthread_create(&t[2], NULL, race_reloader, &r), 0);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(r.failures, 0);
+	/* The last write (round 199: medium) is the one in force, and the count is right. */
+	assert_file_contains(f->s, "requests/db1", "object.yaml", "size: medium");
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 2");
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "requests: 1\n");
+}
+
 /* A pipeline's metadata/status.yaml cannot set the conditions kratixfs owns: a forged
  * Committed "True" and Rejected "True" are dropped (said in the log) and the daemon's stand, at
  * the write and after a restart; a condition type of the pipeline's own is kept. */
@@ -649,6 +724,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_git_retry_outcomes, setup_git, teardown),
 		cmocka_unit_test_setup_teardown(test_git_retry_of_unplaced_request,
 						setup_git_prod_only, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_remove_write_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_conditions, setup_git_prod_only,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
