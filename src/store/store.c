@@ -585,6 +585,8 @@ void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_
 	struct kfs_view *old = r->view;
 	r->view = v;
 	pthread_mutex_unlock(&r->view_lock);
+	/* r->phase changes under write_lock; the root view reads this copy without it. */
+	__atomic_store_n(&r->published_phase, r->phase, __ATOMIC_RELAXED);
 	kfs_view_put(old);
 	struct kfs_buf folder = {0};
 	if (!slot)
@@ -1261,7 +1263,7 @@ static struct kfs_view *root_view(struct kfs_store *s)
 	size_t counts[NPHASES] = {0};
 	pthread_rwlock_rdlock(&s->table_lock);
 	for (size_t i = 0; i < s->nrequests; i++)
-		counts[__atomic_load_n(&s->requests[i]->phase, __ATOMIC_RELAXED)]++;
+		counts[__atomic_load_n(&s->requests[i]->published_phase, __ATOMIC_RELAXED)]++;
 	size_t total = s->nrequests;
 	pthread_rwlock_unlock(&s->table_lock);
 	struct kfs_node *st = kfs_node_new(KFS_MAP);
@@ -1422,11 +1424,13 @@ static int scan_promises(struct kfs_store *s, struct promise_entry *old, size_t 
 				struct kfs_error lerr = {0};
 				if (kfs_promise_load_dir(dir.data, &e->p, &lerr) < 0) {
 					e->error = kfs_xstrdup(lerr.msg);
-					if (prev) {
+					if (prev)
 						e->p = prev->p, prev->p = NULL;
-						e->view = prev->view, prev->view = NULL;
-					}
 				}
+				/* Its folder shows the last view until the reload builds the new
+				 * one, after re-rendering its requests: never no folder at all. */
+				if (prev)
+					e->view = prev->view, prev->view = NULL;
 				ch[n] = true;
 			}
 			n++;

@@ -27,6 +27,7 @@ struct request {
 	char *ns;        /* its namespace, for the Git paths */
 	unsigned long long generation, observed;
 	enum phase phase;
+	enum phase published_phase; /* phase as last published; atomic: the root view counts it */
 	char *message;
 	char *rejection; /* why the last write was refused, NULL once a write is accepted */
 	char *log;

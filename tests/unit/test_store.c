@@ -603,6 +603,21 @@ static void *race_reloader(void *arg)
 	return NULL;
 }
 
+/* Readers of every kind of folder meanwhile: the root's status counts the requests' phases. */
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+	static const char *const folders[] = {"", "requests/db1", "promises/postgresql"};
+	for (int i = 0; i < r->rounds; i++) {
+		struct kfs_view *v = kfs_store_view(r->f->s, folders[i % 3]);
+		const struct kfs_view_file *st = v ? kfs_view_file(v, "status.yaml") : NULL;
+		if (!st || !st->len)
+			__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+		kfs_view_put(v);
+	}
+	return NULL;
+}
+
 static void test_reload_remove_write_race(void **state)
 {
 	struct fixture *f = *state;
@@ -610,11 +625,12 @@ static void test_reload_remove_write_race(void **state)
 	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
 	submit_ok(f->s, "db1", medium);
 	struct race r = {.f = f, .rounds = 200};
-	pthread_t t[3];
+	pthread_t t[4];
 	assert_int_equal(pthread_create(&t[0], NULL, race_writer, &r), 0);
 	assert_int_equal(pthread_create(&t[1], NULL, race_remover, &r), 0);
 	assert_int_equal(pthread_create(&t[2], NULL, race_reloader, &r), 0);
-	for (int i = 0; i < 3; i++)
+	assert_int_equal(pthread_create(&t[3], NULL, race_reader, &r), 0);
+	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
 	assert_int_equal(r.failures, 0);
 	/* The last write (round 199: medium) is the one in force, and the count is right. */
