@@ -44,6 +44,7 @@ struct kfs_git {
 	struct kfs_git_options opts;
 	char *remote;
 
+	/* rlock and qlock are never held together (lock order: src/store/store_internal.h). */
 	pthread_mutex_t rlock; /* the repository handle, retry works */
 	git_repository *repo;
 	struct kfs_gitpacks *packs; /* repo's object database */

@@ -427,6 +427,52 @@ static const char *const lifecycle_keys[] = {"phase",	"generation", "observedGen
 					     "inputDigest", "outputs",	  "commit",
 					     "pushed",	    NULL};
 
+/* The condition types kratixfs sets itself (kfs_store_set_condition here and in gitsync.c). A
+ * pipeline's condition of one of these types would replace the daemon's in the merge and hide
+ * the request's real state (a forged Committed or Rejected), so it is dropped: the daemon's
+ * stands. Any other type is the pipeline's own. */
+static const char *const daemon_conditions[] = {
+    "Rejected", "ConfigureWorkflowCompleted", "Reconciled", "Scheduled", "Committed", "Pushed",
+    "WorksSucceeded", NULL};
+
+/* Drops the daemon's condition types from status (the pipelines' merged metadata/status.yaml
+ * of r's render), saying so in the daemon's log and, with to_log, in r's (a recovered request's
+ * log already says it). write_lock held. */
+static void drop_daemon_conditions(struct kfs_store *s, struct request *r, struct kfs_node *status,
+				   bool to_log)
+{
+	struct kfs_node *conds = status ? kfs_map_get(status, "conditions") : NULL;
+	if (!conds || conds->type != KFS_SEQ)
+		return;
+	size_t keep = 0;
+	for (size_t i = 0; i < conds->len; i++) {
+		struct kfs_node *c = conds->items[i];
+		const char *type = kfs_node_text_at(c, "type");
+		bool owned = false;
+		for (const char *const *t = daemon_conditions; *t && type && !owned; t++)
+			owned = strcmp(type, *t) == 0;
+		if (!owned) {
+			conds->items[keep++] = c;
+			continue;
+		}
+		if (to_log) {
+			struct kfs_buf line = {0};
+			kfs_buf_printf(&line,
+				       "%swarning: metadata/status.yaml: condition %s is kratixfs's "
+				       "own; the pipeline's is dropped\n",
+				       r->log ? r->log : "", type);
+			free(r->log);
+			r->log = kfs_buf_steal(&line);
+		}
+		kfs_store_log(s, KFS_LOG_WARN, "status-condition-dropped request=%s type=%s",
+			      r->name[0] ? r->name : "(input/object.yaml)", type);
+		kfs_node_free(c);
+	}
+	conds->len = keep;
+	if (!keep)
+		kfs_node_free(kfs_map_take(status, "conditions"));
+}
+
 static struct kfs_node *build_status(struct kfs_store *s, const struct request *r,
 				     const struct view_builder *outputs)
 {
@@ -562,6 +608,8 @@ void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_
 	struct kfs_view *old = r->view;
 	r->view = v;
 	pthread_mutex_unlock(&r->view_lock);
+	/* r->phase changes under write_lock; the root view reads this copy without it. */
+	__atomic_store_n(&r->published_phase, r->phase, __ATOMIC_RELAXED);
 	kfs_view_put(old);
 	struct kfs_buf folder = {0};
 	if (!slot)
@@ -630,15 +678,31 @@ static void digest_folder(const char *dir, char out[KFS_DIGEST_LEN])
 	kfs_buf_free(&all);
 }
 
+/* How many requests the promise rendered. Takes table_lock, then each request's write_lock
+ * (a write changes r->promise under it), so it runs before promises_lock, never under it: a
+ * writer holds its request's lock while it waits for promises_lock (store_internal.h). */
 static size_t count_requests_of(struct kfs_store *s, const char *promise)
 {
 	size_t n = 0;
 	pthread_rwlock_rdlock(&s->table_lock);
-	for (size_t i = 0; i < s->nrequests; i++)
-		if (s->requests[i]->promise && strcmp(s->requests[i]->promise, promise) == 0)
+	for (size_t i = 0; i < s->nrequests; i++) {
+		struct request *r = s->requests[i];
+		pthread_mutex_lock(&r->write_lock);
+		if (r->promise && strcmp(r->promise, promise) == 0)
 			n++;
+		pthread_mutex_unlock(&r->write_lock);
+	}
 	pthread_rwlock_unlock(&s->table_lock);
 	return n;
+}
+
+/* count_requests_of for each of the n entries, in a new array (promises_lock not held). */
+static size_t *count_requests(struct kfs_store *s, const struct promise_entry *list, size_t n)
+{
+	size_t *counts = kfs_xcalloc(n ? n : 1, sizeof(*counts));
+	for (size_t i = 0; i < n; i++)
+		counts[i] = count_requests_of(s, list[i].name);
+	return counts;
 }
 
 /* promises/<name>/: the promise as loaded, its status, and its promise workflow's outputs. */
@@ -705,8 +769,9 @@ static void finish_promise_view(struct kfs_store *s, struct promise_entry *e, si
 	e->view = vb_finish(s, vb, dirs);
 }
 
-/* Runs the promise workflow (committing its outputs with Git on) and publishes the folder. */
-static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
+/* Runs the promise workflow (committing its outputs with Git on) and publishes the folder, which
+ * says it has nrequests requests (counted before promises_lock was taken). */
+static void build_promise_view(struct kfs_store *s, struct promise_entry *e, size_t nrequests)
 {
 	struct view_builder vb = {0};
 	struct kfs_buf log = {0};
@@ -748,15 +813,14 @@ static void build_promise_view(struct kfs_store *s, struct promise_entry *e)
 	free(e->workflow_failure);
 	e->workflow_failure = log.len && strstr(log.data, "failed") ? kfs_xstrdup(log.data) : NULL;
 	kfs_buf_free(&log);
-	finish_promise_view(s, e, count_requests_of(s, e->name), &vb);
+	finish_promise_view(s, e, nrequests, &vb);
 }
 
 void kfs_store_promise_committed(struct kfs_store *s, const char *name, unsigned long long serial,
 				 const char *error)
 {
 	bool found = false;
-	/* Counted before promises_lock: a writer holds a request's lock while it waits for
-	 * promises_lock, and an rmdir holds table_lock while it waits for that request's lock. */
+	/* Counted before promises_lock: see count_requests_of. */
 	size_t nrequests = count_requests_of(s, name);
 	pthread_rwlock_wrlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises && !found; i++) {
@@ -1048,6 +1112,7 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "True", "PipelinesExecutedSuccessfully",
 		      "Pipelines completed");
 	kfs_store_set_condition(r, "Reconciled", "True", "Reconciled", "Reconciled");
+	drop_daemon_conditions(s, r, res->status, true);
 	store_yaml(&r->render_status, res->status);
 	res->status = NULL;
 	kfs_node_free(r->selectors);
@@ -1461,7 +1526,7 @@ static struct kfs_view *root_view(struct kfs_store *s)
 	size_t counts[NPHASES] = {0};
 	pthread_rwlock_rdlock(&s->table_lock);
 	for (size_t i = 0; i < s->nrequests; i++)
-		counts[__atomic_load_n(&s->requests[i]->phase, __ATOMIC_RELAXED)]++;
+		counts[__atomic_load_n(&s->requests[i]->published_phase, __ATOMIC_RELAXED)]++;
 	size_t total = s->nrequests;
 	pthread_rwlock_unlock(&s->table_lock);
 	struct kfs_node *st = kfs_node_new(KFS_MAP);
@@ -1622,11 +1687,13 @@ static int scan_promises(struct kfs_store *s, struct promise_entry *old, size_t 
 				struct kfs_error lerr = {0};
 				if (kfs_promise_load_dir(dir.data, &e->p, &lerr) < 0) {
 					e->error = kfs_xstrdup(lerr.msg);
-					if (prev) {
+					if (prev)
 						e->p = prev->p, prev->p = NULL;
-						e->view = prev->view, prev->view = NULL;
-					}
 				}
+				/* Its folder shows the last view until the reload builds the new
+				 * one, after re-rendering its requests: never no folder at all. */
+				if (prev)
+					e->view = prev->view, prev->view = NULL;
 				ch[n] = true;
 			}
 			n++;
@@ -1725,11 +1792,14 @@ int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 	s->npromises = n;
 	pthread_rwlock_unlock(&s->promises_lock);
 	rerender(s, names, nn);
+	/* list is s->promises: only a reload replaces it, and reloads come from one thread. */
+	size_t *counts = count_requests(s, list, n);
 	pthread_rwlock_wrlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises; i++)
 		if (changed[i] || !s->promises[i].view)
-			build_promise_view(s, &s->promises[i]);
+			build_promise_view(s, &s->promises[i], counts[i]);
 	pthread_rwlock_unlock(&s->promises_lock);
+	free(counts);
 	for (size_t i = 0; i < n; i++) {
 		struct kfs_buf folder = {0};
 		kfs_buf_printf(&folder, "promises/%s", list[i].name);
@@ -1804,6 +1874,7 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 		rc = render_request(s, r, good->text, good->len, &p, &res, &err);
 		if (rc == 0) {
 			set_bytes(&r->good, &r->good_len, good->text, good->len);
+			drop_daemon_conditions(s, r, res.status, false);
 			store_yaml(&r->render_status, res.status);
 			res.status = NULL;
 			kfs_gitsync_request(s, r, p, &res);
@@ -1889,7 +1960,7 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 	 * built again after it, with the request counts. */
 	s->recovering = true;
 	for (size_t i = 0; i < s->npromises; i++)
-		build_promise_view(s, &s->promises[i]);
+		build_promise_view(s, &s->promises[i], 0); /* no request is read back yet */
 	if (rc == 0)
 		rc = recover(s, err);
 	if (rc < 0) {
@@ -1898,10 +1969,12 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 		return rc;
 	}
 	/* The Git worker runs from the end of the recovery: it may retry a promise's commit. */
+	size_t *counts = count_requests(s, s->promises, s->npromises);
 	pthread_rwlock_wrlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises; i++)
-		build_promise_view(s, &s->promises[i]);
+		build_promise_view(s, &s->promises[i], counts[i]);
 	pthread_rwlock_unlock(&s->promises_lock);
+	free(counts);
 	*out = s;
 	return 0;
 }

@@ -35,6 +35,7 @@ struct request {
 	char *ns;        /* its namespace, for the Git paths */
 	unsigned long long generation, observed;
 	enum phase phase;
+	enum phase published_phase; /* phase as last published; atomic: the root view counts it */
 	char *message;
 	char *rejection; /* why the last write was refused, NULL once a write is accepted */
 	char *log;
@@ -76,6 +77,24 @@ struct git_event {
 	char *reason;
 };
 
+/* Lock order: every lock of the daemon, outermost first. A thread holding one of them takes only
+ * locks further down the list, so no cycle (no deadlock) can form; `make test-tsan` checks it.
+ *
+ *  1. fs->wlock (fs.h)            open handles; stat of a write handle takes its lock under it
+ *  2. a write handle's lock (fs.c) held over its close's submit into the store
+ *  3. root_lock                   the cached root view; building it reads the table, the
+ *                                 promises, the Git head and the slot's view
+ *  4. table_lock                  an rmdir takes a request's write_lock under it
+ *  5. a request's write_lock      a write renders under it, so it takes promises_lock (read);
+ *                                 never table_lock: look a request up before locking it
+ *  6. promises_lock               a reload writes it: it must not count requests (table_lock,
+ *                                 write_lock) under it; count_requests_of runs before
+ *  7. leaves, held only for their own data, never while taking another lock of this list:
+ *     a request's view_lock, the journal's lock (journal.c), git_lock, fs->qlock (fs.h, taken
+ *     by on_publish), the log's stdio stream (daemon.c: one fprintf a line), and the Git
+ *     layer's rlock and qlock (gitstore.c: never held together; its callbacks, on_commit and
+ *     on_push, run with neither held and take git_lock).
+ */
 struct kfs_store {
 	char *promises_dir, *state_dir;
 	size_t max_input;

@@ -25,13 +25,13 @@ struct fixture {
 	char promises[512], state[512], repo[512], remote[512], destinations[512];
 	bool git;
 	struct kfs_store *s;
-	int published;
+	int published; /* atomic: the store publishes from several threads */
 };
 
 static void count_publish(void *ctx, const char *folder)
 {
 	(void)folder;
-	((struct fixture *)ctx)->published++;
+	__atomic_add_fetch(&((struct fixture *)ctx)->published, 1, __ATOMIC_RELAXED);
 }
 
 static void collect_log(void *ctx, enum kfs_log_level level, const char *line)
@@ -551,6 +551,153 @@ static void test_git_retry_of_unplaced_request(void **state)
 	free(st);
 }
 
+/* Reload, rmdir and write at once, on one request: each takes two of the store's locks (a
+ * reload the promises' then the table's to count requests, an rmdir the table's then the
+ * request's, a write the request's then the promises'). Taken in that cycle they deadlock; the
+ * ThreadSanitizer build reports the inversion even when the timing spares the plain build. */
+struct race {
+	struct fixture *f;
+	int rounds;
+	int failures; /* calls that did not return what they must */
+};
+
+static void *race_writer(void *arg)
+{
+	struct race *r = arg;
+	const char *large = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			    "metadata: {name: db1, namespace: team}\n"
+			    "spec: {database: orders, size: large}\n";
+	for (int i = 0; i < r->rounds; i++) {
+		const char *text = i % 2 ? medium : large;
+		struct kfs_error err = {0};
+		if (kfs_store_submit(r->f->s, "db1", text, strlen(text), &err) != 0)
+			__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *race_remover(void *arg)
+{
+	struct race *r = arg;
+	for (int i = 0; i < r->rounds; i++) {
+		struct kfs_error err = {0};
+		/* db1 holds an object.yaml: refused, after taking both locks. */
+		if (kfs_store_remove(r->f->s, "db1", &err) != -ENOTEMPTY)
+			__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *race_reloader(void *arg)
+{
+	struct race *r = arg;
+	char path[600];
+	snprintf(path, sizeof(path), "%s/postgresql/NOTES", r->f->promises);
+	for (int i = 0; i < r->rounds / 4; i++) {
+		/* A new file in the folder changes its digest: the promise reloads, its requests
+		 * render again and its view (with their count) is built again. */
+		FILE *fp = fopen(path, "w");
+		fprintf(fp, "%d\n", i);
+		fclose(fp);
+		struct kfs_error err = {0};
+		if (kfs_store_reload(r->f->s, &err) != 0)
+			__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Readers of every kind of folder meanwhile: the root's status counts the requests' phases. */
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+	static const char *const folders[] = {"", "requests/db1", "promises/postgresql"};
+	for (int i = 0; i < r->rounds; i++) {
+		struct kfs_view *v = kfs_store_view(r->f->s, folders[i % 3]);
+		const struct kfs_view_file *st = v ? kfs_view_file(v, "status.yaml") : NULL;
+		if (!st || !st->len)
+			__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+		kfs_view_put(v);
+	}
+	return NULL;
+}
+
+static void test_reload_remove_write_race(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	struct race r = {.f = f, .rounds = 200};
+	pthread_t t[4];
+	assert_int_equal(pthread_create(&t[0], NULL, race_writer, &r), 0);
+	assert_int_equal(pthread_create(&t[1], NULL, race_remover, &r), 0);
+	assert_int_equal(pthread_create(&t[2], NULL, race_reloader, &r), 0);
+	assert_int_equal(pthread_create(&t[3], NULL, race_reader, &r), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(r.failures, 0);
+	/* The last write (round 199: medium) is the one in force, and the count is right. */
+	assert_file_contains(f->s, "requests/db1", "object.yaml", "size: medium");
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 2");
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "requests: 1\n");
+}
+
+/* A pipeline's metadata/status.yaml cannot set the conditions kratixfs owns: a forged
+ * Committed "True" and Rejected "True" are dropped (said in the log) and the daemon's stand, at
+ * the write and after a restart; a condition type of the pipeline's own is kept. */
+static void test_forged_conditions(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	char path[700];
+	snprintf(path, sizeof(path),
+		 "%s/postgresql/workflows/resource/configure/instance-configure/"
+		 "postgresql-configure/templates/metadata/status.yaml",
+		 f->promises);
+	FILE *fp = fopen(path, "a");
+	assert_non_null(fp);
+	fputs("conditions:\n"
+	      "  - {type: Committed, status: \"True\", reason: Forged, message: forged}\n"
+	      "  - {type: Rejected, status: \"True\", reason: Forged, message: forged}\n"
+	      "  - {type: DatabaseReady, status: \"True\", reason: Provisioned}\n",
+	      fp);
+	fclose(fp);
+	assert_int_equal(kfs_store_reload(f->s, &err), 0);
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	for (int round = 0; round < 2; round++) {
+		char *st = read_file(f->s, "requests/db1", "status.yaml");
+		assert_null(strstr(st, "Forged"));
+		/* No destination takes its files: the daemon's Committed is False. */
+		assert_contains(st, "type: Committed\n    status: \"False\"\n"
+				    "    reason: NoMatchingDestination");
+		assert_null(strstr(st, "type: Rejected"));
+		assert_contains(st, "type: DatabaseReady\n    status: \"True\"\n"
+				    "    reason: Provisioned");
+		free(st);
+		st = read_file(f->s, "requests/db1", "metadata/status.yaml");
+		assert_null(strstr(st, "Forged"));
+		assert_contains(st, "DatabaseReady");
+		free(st);
+		assert_file_contains(f->s, "requests/db1", "log",
+				     "warning: metadata/status.yaml: condition Committed is "
+				     "kratixfs's own; the pipeline's is dropped\n");
+		assert_file_contains(f->s, "requests/db1", "log", "condition Rejected is");
+		assert_contains(f->log.data, "status-condition-dropped request=db1 type=Committed");
+		assert_contains(f->log.data, "status-condition-dropped request=db1 type=Rejected");
+		assert_file_contains(f->s, "requests/db1", "phase", "Rendered\n");
+		/* Recovery renders again: the same, and the log says it once. */
+		kfs_store_close(f->s);
+		kfs_buf_free(&f->log);
+		open_store(f);
+	}
+	char *log = read_file(f->s, "requests/db1", "log");
+	char *first = strstr(log, "condition Committed is");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, "condition Committed is"));
+	free(log);
+}
+
 /* One log line per event, with the request and the duration; secrets never appear. */
 static void test_log_lines(void **state)
 {
@@ -760,6 +907,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_git_retry_outcomes, setup_git, teardown),
 		cmocka_unit_test_setup_teardown(test_git_retry_of_unplaced_request,
 						setup_git_prod_only, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_remove_write_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_conditions, setup_git_prod_only,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test_setup_teardown(test_unlink_is_an_edit, setup_git, teardown),
