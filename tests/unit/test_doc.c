@@ -84,6 +84,9 @@ static void test_emit_canonical(void **state)
 	assert_roundtrip("m: |\n  line one\n  line two\n", "m: |\n  line one\n  line two\n");
 	assert_roundtrip("m: \"no final newline\\nsecond\"\n", "m: |-\n  no final newline\n  second\n");
 	assert_roundtrip("- - a\n  - b\n- c\n", "- - a\n  - b\n- c\n");
+	/* NEL, LS and PS break lines in YAML: escaped, never a plain or literal block line. */
+	assert_roundtrip("k: \"a\\L---\\Pkind: X\\Nz\"\n", "k: \"a\\u2028---\\u2029kind: X\\u0085z\"\n");
+	assert_roundtrip("m: \"one\\ntwo\\L---\\Lkind: X\"\n", "m: \"one\\ntwo\\u2028---\\u2028kind: X\"\n");
 	assert_roundtrip("\"app.kubernetes.io/name\": x\n\"true\": 1\n",
 			 "app.kubernetes.io/name: x\n\"true\": 1\n");
 }
