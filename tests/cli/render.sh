@@ -48,9 +48,10 @@ printf 'apiVersion: example.com/v1\nkind: Redis\nmetadata: {name: r}\n' >"$WORK/
 expect_exit 1 "unknown kind" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
 expect_grep "$WORK/err" "kinds served: Postgresql" "unknown kind lists the kinds served"
 
-# Lower-case kind is matched case-insensitively, as Kratix promises spell it.
+# Kinds are case-sensitive, as in the API server: the near miss is named.
 sed 's/kind: Postgresql/kind: postgresql/' "$PROMISES/postgresql/example-resource.yaml" >"$WORK/k/input/object.yaml"
-expect_exit 0 "lower-case kind" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_exit 1 "lower-case kind" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_grep "$WORK/err" "kinds are case-sensitive: did you mean Postgresql?" "kind hint"
 
 # Bad name: rejected.
 sed 's/name: my-db/name: My_DB/' "$PROMISES/postgresql/example-resource.yaml" >"$WORK/k/input/object.yaml"

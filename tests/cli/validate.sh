@@ -34,8 +34,9 @@ expect_grep "$WORK/err" "spec.lifecycle" "wrong enum named"
 expect_grep "$WORK/err" "prod, dev, staging, testing" "enum values listed"
 expect_grep "$WORK/err" "spec.replicas" "wrong type named"
 
-# redis: pattern ^(small|large)$ enforced; lower-case kind matched.
-printf 'apiVersion: marketplace.kratix.io/v1alpha1\nkind: Redis\nmetadata: {name: r}\nspec: {size: medium}\n' >"$WORK/r.yaml"
+# redis: pattern ^(small|large)$ enforced; its CRD's kind is lower-case, and kinds are
+# case-sensitive.
+printf 'apiVersion: marketplace.kratix.io/v1alpha1\nkind: redis\nmetadata: {name: r}\nspec: {size: medium}\n' >"$WORK/r.yaml"
 expect_exit 1 "redis: pattern" -- "$KRATIXFS" validate "$R/redis/promise.yaml" "$WORK/r.yaml"
 expect_grep "$WORK/err" "spec.size" "pattern error names the field"
 
