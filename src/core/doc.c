@@ -405,6 +405,8 @@ struct anchor {
 struct parser {
 	yaml_parser_t yp;
 	const char *name;
+	const char *buf; /* the input, to place the reader's errors, which carry an offset only */
+	size_t len;
 	struct anchor *anchors;
 	size_t nanchors, capanchors;
 	size_t nodes;
@@ -423,9 +425,34 @@ static size_t count_nodes(const struct kfs_node *n)
 	return c;
 }
 
+/* libyaml's reader (bad bytes: NUL and other controls, invalid UTF-8) gives a byte offset and
+ * no mark: the line and column are counted here, or every such error would be at line 1. */
+static int reader_error(struct parser *p)
+{
+	const yaml_parser_t *yp = &p->yp;
+	size_t off = yp->problem_offset < p->len ? yp->problem_offset : p->len;
+	size_t line = 1, col = 1;
+	for (size_t i = 0; i < off; i++) {
+		unsigned char c = (unsigned char)p->buf[i];
+		if (c == '\n')
+			line++, col = 1;
+		else if ((c & 0xc0) != 0x80)
+			col++;
+	}
+	if (yp->problem_value == 0 && off < p->len && p->buf[off] == '\0')
+		return kfs_error_set(p->err, -EINVAL,
+				     "%s:%zu:%zu: not valid YAML: a NUL byte (0x00) is not allowed",
+				     p->name, line, col);
+	return kfs_error_set(p->err, -EINVAL, "%s:%zu:%zu: not valid YAML: %s (0x%02X)", p->name,
+			     line, col, yp->problem ? yp->problem : "invalid input",
+			     (unsigned)yp->problem_value);
+}
+
 static int parse_error(struct parser *p)
 {
 	const yaml_parser_t *yp = &p->yp;
+	if (yp->error == YAML_READER_ERROR && p->buf)
+		return reader_error(p);
 	size_t line = (yp->problem_mark.line ? yp->problem_mark.line : yp->context_mark.line) + 1;
 	if (yp->context)
 		return kfs_error_set(p->err, -EINVAL, "%s:%zu: not valid YAML: %s %s", p->name, line,
@@ -627,7 +654,7 @@ int kfs_doc_parse_stream(const char *buf, size_t len, const char *name, struct k
 int kfs_doc_parse_stream_libyaml(const char *buf, size_t len, const char *name,
 				 struct kfs_node ***docs, size_t *ndocs, struct kfs_error *err)
 {
-	struct parser p = {.name = name, .err = err};
+	struct parser p = {.name = name, .buf = buf, .len = len, .err = err};
 	struct kfs_node **out = NULL;
 	size_t n = 0, cap = 0;
 	int rc = 0;
@@ -717,7 +744,7 @@ int kfs_doc_check(const char *buf, size_t len, const char *name, struct kfs_erro
 
 int kfs_doc_check_libyaml(const char *buf, size_t len, const char *name, struct kfs_error *err)
 {
-	struct parser p = {.name = name, .err = err};
+	struct parser p = {.name = name, .buf = buf, .len = len, .err = err};
 	int rc = 0;
 	yaml_parser_initialize(&p.yp);
 	yaml_parser_set_input_string(&p.yp, (const unsigned char *)buf, len);

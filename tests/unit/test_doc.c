@@ -142,6 +142,18 @@ static void test_parse_errors(void **state)
 	const char *complex = "? [a]\n: 1\n";
 	assert_int_equal(kfs_doc_parse(complex, strlen(complex), "o.yaml", &n, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "o.yaml:1: a mapping key must be a plain string"));
+
+	/* Bytes the reader refuses are placed by line and column, not at line 1. */
+	static const char nul[] = "apiVersion: v1\nkind: X\nmetadata:\n  name: a\nspec:\n"
+				  "  size: sm\0all\n";
+	assert_int_equal(kfs_doc_parse(nul, sizeof(nul) - 1, "object.yaml", &n, &err), -EINVAL);
+	assert_string_equal(err.msg,
+			    "object.yaml:6:11: not valid YAML: a NUL byte (0x00) is not allowed");
+	const char *utf = "a: 1\nb: \xc3\xa9\xff\n";
+	assert_int_equal(kfs_doc_parse(utf, strlen(utf), "o.yaml", &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "o.yaml:2:5: not valid YAML: invalid leading UTF-8 octet (0xFF)");
+	assert_int_equal(kfs_doc_check(nul, sizeof(nul) - 1, "out.yaml", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "out.yaml:6:11: "));
 }
 
 static void test_aliases_bounded(void **state)
