@@ -1122,6 +1122,31 @@ int kfs_store_feedback(struct kfs_store *s, const char *name, const char *data, 
 	if (!r)
 		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
 	char line[512];
+	/* One line of text (a final newline is fine): a second line, a control character or a
+	 * cut would reach the status as something the agent did not say. */
+	size_t end = len, lines = 1;
+	while (end > 0 && (data[end - 1] == '\n' || data[end - 1] == '\r' || data[end - 1] == ' '))
+		end--;
+	for (size_t i = 0; i < end; i++) {
+		unsigned char c = (unsigned char)data[i];
+		lines += c == '\n';
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+			kfs_store_request_put(r);
+			return kfs_error_set(err, -EINVAL,
+					     "feedback: holds a control character 0x%02x; write one "
+					     "line of text",
+					     c);
+		}
+	}
+	if (lines > 1 || end >= sizeof(line)) {
+		kfs_store_request_put(r);
+		return kfs_error_set(err, -EINVAL,
+				     lines > 1 ? "feedback: holds %zu lines; write one line: Applied, "
+						 "Ready, Ready @<generation> or Error <message>"
+					       : "feedback: longer than %zu bytes; write one shorter "
+						 "line",
+				     lines > 1 ? lines : sizeof(line) - 1);
+	}
 	size_t n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
 	memcpy(line, data, n);
 	line[n] = '\0';

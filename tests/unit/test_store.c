@@ -253,6 +253,26 @@ static void test_lifecycle(void **state)
 	assert_file_contains(f->s, "requests/db1", "phase", "Ready\n");
 	assert_int_equal(kfs_store_feedback(f->s, "db1", "Done", 4, &err), -EINVAL);
 	assert_contains(err.msg, "write Applied, Ready");
+	/* One line only: a second one is refused, and the phase and message stay. */
+	const char *two = "Error disk full\nReady\n";
+	assert_int_equal(kfs_store_feedback(f->s, "db1", two, strlen(two), &err), -EINVAL);
+	assert_string_equal(err.msg, "feedback: holds 2 lines; write one line: Applied, Ready, "
+				     "Ready @<generation> or Error <message>");
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "\nReady", 6, &err), -EINVAL);
+	assert_contains(err.msg, "holds 2 lines");
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Error a\rb", 9, &err), -EINVAL);
+	assert_contains(err.msg, "feedback: holds a control character 0x0d");
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Error a\0b", 9, &err), -EINVAL);
+	assert_contains(err.msg, "control character 0x00");
+	char *long_line = calloc(1, 700);
+	memcpy(long_line, "Error ", 6);
+	memset(long_line + 6, 'x', 600);
+	assert_int_equal(kfs_store_feedback(f->s, "db1", long_line, 606, &err), -EINVAL);
+	assert_contains(err.msg, "feedback: longer than 511 bytes");
+	free(long_line);
+	assert_file_contains(f->s, "requests/db1", "phase", "Ready\n");
+	/* A single trailing newline (or CRLF) is fine. */
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Ready\r\n", 7, &err), 0);
 
 	/* Delete, then remove. */
 	assert_int_equal(kfs_store_remove(f->s, "db1", &err), -ENOTEMPTY);
