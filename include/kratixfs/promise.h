@@ -88,8 +88,11 @@ bool kfs_promise_serves(const struct kfs_promise *p, const struct kfs_node *requ
 /* Admits a parsed request: checks apiVersion/kind against the CRD (a served version),
  * metadata.name as a DNS-1123 subdomain and metadata.namespace as a DNS-1123 label (with
  * Kubernetes' messages), then the schema (defaults applied, unknown fields
- * pruned, in place). Every problem is appended to err; returns 0 or -EINVAL. */
-int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request, struct kfs_error *err);
+ * pruned, in place). Every problem is appended to err; returns 0 or -EINVAL. Each pruned field
+ * (and each metadata field that ObjectMeta does not have) is appended to warnings, if not NULL,
+ * as a line `unknown field "spec.sise"`. */
+int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request,
+		      struct kfs_buf *warnings, struct kfs_error *err);
 
 /* All promises of a promises folder (one sub-folder each, sorted by name). */
 struct kfs_promise_set {

@@ -15,8 +15,9 @@ static const char help[] =
 	"Checks each request (a file may hold several documents) against the CRD in the\n"
 	"promise's spec.api as the Kubernetes API server would: kind, served version, name,\n"
 	"types, required fields, enums, patterns, bounds. Prints every request with its\n"
-	"defaults applied and unknown fields pruned; schema keywords kratixfs does not enforce\n"
-	"are reported as warnings on stderr.\n"
+	"defaults applied and unknown fields pruned; each pruned field (\"Warning: unknown\n"
+	"field\", as kubectl says) and each schema keyword kratixfs does not enforce is reported\n"
+	"on stderr.\n"
 	"\n"
 	"Exit status: 0 all valid, 1 some request invalid (every error is listed), 2 the promise\n"
 	"could not be read.\n";
@@ -45,7 +46,12 @@ static int validate_file(const struct kfs_promise *p, const char *path, bool *fi
 			kfs_buf_printf(&what, "%s (document %zu)", path, i + 1);
 		else
 			kfs_buf_adds(&what, path);
-		if (kfs_promise_admit(p, docs[i], &err) < 0) {
+		struct kfs_buf warnings = {0};
+		int rc = kfs_promise_admit(p, docs[i], &warnings, &err);
+		/* Pruned fields are warned of, as kubectl does; they do not change the status. */
+		cli_print_warnings(what.data, warnings.data);
+		kfs_buf_free(&warnings);
+		if (rc < 0) {
 			cli_report(what.data, &err);
 			bad = 1;
 		} else {

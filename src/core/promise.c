@@ -526,7 +526,27 @@ static void list_served(const struct kfs_promise *p, struct kfs_buf *b)
 	}
 }
 
-int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request, struct kfs_error *err)
+/* ObjectMeta's fields: the API server drops any other, which kubectl warns of. */
+static const char *const object_meta_fields[] = {
+    "name",	    "generateName",	"namespace",	  "selfLink",
+    "uid",	    "resourceVersion",	"generation",	  "creationTimestamp",
+    "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+    "ownerReferences", "finalizers",	"managedFields", NULL};
+
+static void warn_unknown_meta(const struct kfs_node *meta, struct kfs_buf *warnings)
+{
+	for (size_t i = 0; warnings && meta && i < meta->len; i++) {
+		const char *const *f = object_meta_fields;
+		while (*f && strcmp(*f, meta->pairs[i].key) != 0)
+			f++;
+		if (!*f)
+			kfs_buf_printf(warnings, "unknown field \"metadata.%s\"\n",
+				       meta->pairs[i].key);
+	}
+}
+
+int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request,
+		      struct kfs_buf *warnings, struct kfs_error *err)
 {
 	if (request->type != KFS_MAP)
 		return kfs_error_set(err, -EINVAL, "the request must be a YAML mapping, not %s",
@@ -584,7 +604,8 @@ int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request, str
 		kfs_map_set(meta, "namespace", kfs_node_new_str("default"));
 	else if (ns && ns->type != KFS_NULL && check_meta_name(meta, "namespace", true, err) < 0)
 		rc = -EINVAL;
-	if (cv->schema && kfs_schema_apply(cv->schema, request, err) < 0)
+	warn_unknown_meta(meta, warnings);
+	if (cv->schema && kfs_schema_apply(cv->schema, request, warnings, err) < 0)
 		rc = -EINVAL;
 	return rc < 0 ? -EINVAL : 0;
 }

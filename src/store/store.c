@@ -191,6 +191,7 @@ static void request_free(struct request *r)
 	free(r->message);
 	free(r->rejection);
 	free(r->log);
+	free(r->warnings);
 	free(r->conditions);
 	free(r->render_status);
 	kfs_node_free(r->selectors);
@@ -442,6 +443,15 @@ static struct kfs_node *build_status(struct kfs_store *s, const struct request *
 		kfs_seq_append(outs, o);
 	}
 	kfs_map_set(st, "outputs", outs);
+	/* Fields the schema pruned, as kubectl warns of them: a typo must not pass unseen. */
+	if (r->warnings) {
+		struct kfs_node *w = kfs_node_new(KFS_SEQ);
+		for (const char *l = r->warnings, *nl; *l; l = nl + 1) {
+			nl = strchr(l, '\n');
+			kfs_seq_append(w, kfs_node_new_scalar(KFS_STR, l, (size_t)(nl - l)));
+		}
+		kfs_map_set(st, "warnings", w);
+	}
 	kfs_gitsync_status(s, r, st);
 	kfs_map_set(st, "conditions", load_yaml(r->conditions, KFS_SEQ));
 	/* The pipelines' own keys follow Kratix's merge; the lifecycle keys stay kratixfs's, and
@@ -894,6 +904,7 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 		return rc;
 	}
 	set_bytes(&r->good, &r->good_len, data, len);
+	set_text(&r->warnings, res->warnings.len ? res->warnings.data : NULL);
 	r->observed = r->generation;
 	r->phase = RENDERED;
 	set_text(&r->message, "Resource requested");
@@ -920,11 +931,17 @@ static void log_outcome(struct kfs_store *s, const struct request *r, int rc,
 	const char *name = r->name[0] ? r->name : "(input/object.yaml)";
 	double ms = kfs_store_elapsed_ms(start);
 	if (rc == 0) {
+		char warned[40] = "";
+		size_t nwarn = 0;
+		for (size_t i = 0; i < res->warnings.len; i++)
+			nwarn += res->warnings.data[i] == '\n';
+		if (nwarn)
+			snprintf(warned, sizeof(warned), " warnings=%zu", nwarn);
 		kfs_store_log(s, KFS_LOG_INFO,
-			      "render request=%s promise=%s generation=%llu outputs=%zu phase=%s "
+			      "render request=%s promise=%s generation=%llu outputs=%zu%s phase=%s "
 			      "duration=%.3fms",
 			      name, r->promise ? r->promise : "-", r->generation, res->noutputs,
-			      kfs_phase_names[r->phase], ms);
+			      warned, kfs_phase_names[r->phase], ms);
 		return;
 	}
 	if (rc == -EIO)
@@ -1553,6 +1570,7 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 		rc = render_request(s, r, good->text, good->len, &p, &res, &err);
 		if (rc == 0) {
 			set_bytes(&r->good, &r->good_len, good->text, good->len);
+			set_text(&r->warnings, res.warnings.len ? res.warnings.data : NULL);
 			store_yaml(&r->render_status, res.status);
 			res.status = NULL;
 			kfs_gitsync_request(s, r, p, &res);

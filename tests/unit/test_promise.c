@@ -139,14 +139,14 @@ static void test_admit(void **state)
 	struct kfs_node *r =
 		parse("apiVersion: example.org/v1\nkind: cache\nmetadata: {name: c1}\nspec: {}\n");
 	assert_true(kfs_promise_serves(p, r));
-	assert_int_equal(kfs_promise_admit(p, r, &err), 0);
+	assert_int_equal(kfs_promise_admit(p, r, NULL, &err), 0);
 	assert_string_equal(kfs_node_text_at(r, "spec.size"), "s");
 	assert_string_equal(kfs_node_text_at(r, "metadata.namespace"), "default");
 	kfs_node_free(r);
 
 	/* An unserved version names the served ones. */
 	r = parse("apiVersion: example.org/v0\nkind: cache\nmetadata: {name: c1}\n");
-	assert_int_equal(kfs_promise_admit(p, r, &err), -EINVAL);
+	assert_int_equal(kfs_promise_admit(p, r, NULL, &err), -EINVAL);
 	assert_contains(err.msg, "served: example.org/v1");
 	kfs_node_free(r);
 
@@ -154,7 +154,7 @@ static void test_admit(void **state)
 	kfs_error_clear(&err);
 	r = parse("apiVersion: example.org/v1\nkind: cache\nmetadata: {name: Bad_Name}\n"
 		  "spec: {size: xl}\n");
-	assert_int_equal(kfs_promise_admit(p, r, &err), -EINVAL);
+	assert_int_equal(kfs_promise_admit(p, r, NULL, &err), -EINVAL);
 	assert_contains(err.msg, "metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 "
 				 "subdomain must consist of lower case alphanumeric characters");
 	assert_contains(err.msg, "spec.size");
@@ -163,7 +163,7 @@ static void test_admit(void **state)
 	kfs_error_clear(&err);
 	r = parse("apiVersion: other.org/v1\nkind: cache\nmetadata: {name: c}\n");
 	assert_false(kfs_promise_serves(p, r));
-	assert_int_equal(kfs_promise_admit(p, r, &err), -EINVAL);
+	assert_int_equal(kfs_promise_admit(p, r, NULL, &err), -EINVAL);
 	assert_contains(err.msg, "is not served by promise cache");
 	kfs_node_free(r);
 
@@ -171,7 +171,7 @@ static void test_admit(void **state)
 	kfs_error_clear(&err);
 	r = parse("apiVersion: example.org/v1\nkind: Cache\nmetadata: {name: c}\n");
 	assert_false(kfs_promise_serves(p, r));
-	assert_int_equal(kfs_promise_admit(p, r, &err), -EINVAL);
+	assert_int_equal(kfs_promise_admit(p, r, NULL, &err), -EINVAL);
 	assert_string_equal(err.msg, "kind: Invalid value: \"Cache\": kinds are case-sensitive; "
 				     "promise cache serves cache");
 	kfs_node_free(r);
@@ -240,7 +240,7 @@ static int admit_meta(const struct kfs_promise *p, const char *meta, struct kfs_
 	snprintf(yaml, len, "apiVersion: example.org/v1\nkind: cache\nmetadata: %s\n", meta);
 	struct kfs_node *r = parse(yaml);
 	kfs_error_clear(err);
-	int rc = kfs_promise_admit(p, r, err);
+	int rc = kfs_promise_admit(p, r, NULL, err);
 	kfs_node_free(r);
 	free(yaml);
 	return rc;
@@ -312,6 +312,17 @@ static void test_names(void **state)
 	assert_int_equal(admit_meta(p, "x", &err), -EINVAL);
 	assert_string_equal(err.msg, "metadata: must be an object, got string");
 	assert_int_equal(admit_meta(p, "{name: c, namespace: null}", &err), 0);
+	/* A metadata field ObjectMeta does not have is warned of, with the schema's pruned ones. */
+	struct kfs_node *r = parse("apiVersion: example.org/v1\nkind: cache\n"
+				   "metadata: {name: c, namepsace: x, labels: {a: b}}\n"
+				   "spec: {sise: m}\n");
+	struct kfs_buf w = {0};
+	assert_int_equal(kfs_promise_admit(p, r, &w, &err), 0);
+	assert_string_equal(w.data, "unknown field \"metadata.namepsace\"\n"
+				    "unknown field \"spec.sise\"\n");
+	assert_string_equal(kfs_node_text_at(r, "metadata.namespace"), "default");
+	kfs_buf_free(&w);
+	kfs_node_free(r);
 	free(l63);
 	free(l64);
 	free(n253);

@@ -586,6 +586,30 @@ static void test_log_lines(void **state)
 	assert_null(strstr(f->log.data, "hunter2"));
 }
 
+/* A pruned field is kept out of the render but named: in status.yaml (also after a restart,
+ * which renders again) and in the log line; a write without it clears the list. */
+static void test_unknown_field_warnings(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	const char *typo = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			   "spec: {size: large, sise: small}\n";
+	submit_ok(f->s, "db1", typo);
+	const char *want = "warnings:\n  - unknown field \"spec.sise\"\n";
+	assert_file_contains(f->s, "requests/db1", "status.yaml", want);
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 3");
+	assert_contains(f->log.data, "render request=db1 promise=postgresql generation=1 outputs=3 "
+				     "warnings=1 phase=Rendered");
+	kfs_store_close(f->s);
+	open_store(f);
+	assert_file_contains(f->s, "requests/db1", "status.yaml", want);
+	submit_ok(f->s, "db1", medium);
+	char *st = read_file(f->s, "requests/db1", "status.yaml");
+	assert_null(strstr(st, "warnings"));
+	free(st);
+}
+
 static void test_mask(void **state)
 {
 	(void)state;
@@ -614,6 +638,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_git_retry_of_unplaced_request,
 						setup_git_prod_only, teardown),
 		cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_field_warnings, setup, teardown),
 		cmocka_unit_test(test_mask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
