@@ -74,6 +74,11 @@ sed 's/^kind: Postgresql$/kind: PostgreSQL/' "$PG/example-resource.yaml" >"$WORK
 expect_exit 1 "kind in another case" -- "$KRATIXFS" validate "$PG/promise.yaml" "$WORK/kind.yaml"
 expect_grep "$WORK/err" 'kind: Invalid value: "PostgreSQL": kinds are case-sensitive; promise postgresql serves Postgresql' "kind case"
 
+# Larger than --max-input (1 MiB by default, as render and the mount): refused unread.
+expect_exit 1 "too large" -- "$KRATIXFS" validate --max-input 100 "$PG/promise.yaml" "$PG/example-resource.yaml"
+expect_grep "$WORK/err" "is larger than the 100-byte limit (--max-input)" "size limit named"
+expect_exit 0 "--max-input=BYTES" -- "$KRATIXFS" validate --max-input=1000 "$PG/promise.yaml" "$PG/example-resource.yaml"
+
 # Not a promise.
 expect_exit 2 "not a promise" -- "$KRATIXFS" validate "$R/redis/resource-request.yaml" "$R/redis/resource-request.yaml"
 expect_grep "$WORK/err" "not a Kratix Promise" "not-a-promise message"
