@@ -526,6 +526,108 @@ static void list_served(const struct kfs_promise *p, struct kfs_buf *b)
 	}
 }
 
+/* The name part of a label or annotation key, and a label value (empty allowed there):
+ * ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]. */
+static bool qualified_part(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || i == n - 1 || !(c == '-' || c == '_' || c == '.')))
+			return false;
+	}
+	return true;
+}
+
+#define QUALIFIED_NAME_ERROR                                                                       \
+	"name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "  \
+	"end with an alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc', regex "    \
+	"used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+#define LABEL_VALUE_ERROR                                                                          \
+	"a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "   \
+	"or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or "       \
+	"'my_value', or '12345', regex used for validation is "                                   \
+	"'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+
+/* A label or annotation key: [prefix/]name, the prefix a DNS-1123 subdomain, the name at most
+ * 63 characters. Appends the problem to err. */
+static int check_key(const char *field, const char *key, struct kfs_error *err)
+{
+	struct kfs_buf shown = {0};
+	add_quoted(&shown, key);
+	const char *slash = strchr(key, '/');
+	const char *name = slash ? slash + 1 : key;
+	size_t n = strlen(name);
+	const char *why = NULL;
+	char *prefix = slash ? kfs_xstrndup(key, (size_t)(slash - key)) : NULL;
+	if (strchr(name, '/'))
+		why = "a qualified name must consist of a name part and an optional prefix part "
+		      "separated by '/'";
+	else if (prefix && !kfs_is_dns_subdomain(prefix))
+		why = "prefix part " DNS1123_SUBDOMAIN_ERROR;
+	else if (n == 0)
+		why = "name part must be non-empty";
+	else if (n > 63)
+		why = "name part must be no more than 63 characters";
+	else if (!qualified_part(name, n))
+		why = QUALIFIED_NAME_ERROR;
+	int rc = why ? kfs_error_add(err, -EINVAL, "metadata.%s: Invalid value: %s: %s", field,
+				     shown.data, why)
+		     : 0;
+	free(prefix);
+	kfs_buf_free(&shown);
+	return rc;
+}
+
+/* metadata.labels and metadata.annotations, as the API server checks them: string maps with
+ * qualified keys; label values short and plain, annotations at most 256 KiB in all. */
+static int check_string_map(const struct kfs_node *meta, const char *field, struct kfs_error *err)
+{
+	const struct kfs_node *m = kfs_map_get(meta, field);
+	if (!m || m->type == KFS_NULL)
+		return 0;
+	if (m->type != KFS_MAP)
+		return kfs_error_add(err, -EINVAL, "metadata.%s: must be an object, got %s", field,
+				     kfs_type_name(m->type));
+	bool labels = strcmp(field, "labels") == 0;
+	size_t total = 0;
+	int rc = 0;
+	for (size_t i = 0; i < m->len; i++) {
+		const char *key = m->pairs[i].key;
+		const struct kfs_node *v = m->pairs[i].value;
+		if (check_key(field, key, err) < 0)
+			rc = -EINVAL;
+		if (v->type != KFS_STR) {
+			rc = kfs_error_add(err, -EINVAL,
+					   "metadata.%s.%s: Invalid value: %s: must be a string "
+					   "(quote it)",
+					   field, key,
+					   v->type == KFS_MAP || v->type == KFS_SEQ
+					       ? kfs_type_name(v->type)
+					       : v->text);
+			continue;
+		}
+		total += strlen(key) + v->len;
+		if (!labels)
+			continue;
+		struct kfs_buf shown = {0};
+		add_quoted(&shown, v->text);
+		if (v->len > 63)
+			rc = kfs_error_add(err, -EINVAL,
+					   "metadata.labels: Invalid value: %s: must be no more than "
+					   "63 characters",
+					   shown.data);
+		if (!qualified_part(v->text, v->len) || strlen(v->text) != v->len)
+			rc = kfs_error_add(err, -EINVAL, "metadata.labels: Invalid value: %s: %s",
+					   shown.data, LABEL_VALUE_ERROR);
+		kfs_buf_free(&shown);
+	}
+	if (!labels && total > 256 * 1024)
+		rc = kfs_error_add(err, -EINVAL,
+				   "metadata.annotations: Too long: must have at most 262144 bytes");
+	return rc;
+}
+
 /* ObjectMeta's fields: the API server drops any other, which kubectl warns of. */
 static const char *const object_meta_fields[] = {
     "name",	    "generateName",	"namespace",	  "selfLink",
@@ -603,6 +705,10 @@ int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request,
 	if (meta && !p->cluster_scoped && (!ns || ns->type == KFS_NULL))
 		kfs_map_set(meta, "namespace", kfs_node_new_str("default"));
 	else if (ns && ns->type != KFS_NULL && check_meta_name(meta, "namespace", true, err) < 0)
+		rc = -EINVAL;
+	if (meta && check_string_map(meta, "labels", err) < 0)
+		rc = -EINVAL;
+	if (meta && check_string_map(meta, "annotations", err) < 0)
 		rc = -EINVAL;
 	warn_unknown_meta(meta, warnings);
 	if (cv->schema && kfs_schema_apply(cv->schema, request, warnings, err) < 0)

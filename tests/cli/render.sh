@@ -93,23 +93,23 @@ expect_exit 0 "unknown field" -- "$KRATIXFS" render --promises "$PROMISES" --kra
 expect_grep "$WORK/err" 'Warning: unknown field "spec.sise"' "pruned field is warned of"
 grep -rq sise "$WORK/k/output" && fail "a pruned field reached output/" || pass
 
-# A label holding U+2028 LINE SEPARATOR, then a ClusterRoleBinding to cluster-admin: YAML reads
-# U+2028 as a line break, so written unquoted it would add a document. It is refused (exit 2);
-# quoted, it is escaped and the file stays one ConfigMap.
+# An annotation (any string, for Kubernetes too) holding U+2028 LINE SEPARATOR, then a
+# ClusterRoleBinding to cluster-admin: YAML reads U+2028 as a line break, so written unquoted it
+# would add a document. It is refused (exit 2); quoted, it is escaped: one ConfigMap.
 rm -rf "$WORK/inject"; cp -r "$PROMISES" "$WORK/inject"
 note="$WORK/inject/postgresql/workflows/resource/configure/instance-configure/postgresql-configure/templates/output/note.yaml"
 [ -d "$(dirname "$note")" ] || fail "no container folder at $(dirname "$note")"
-printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .metadata.name }}-note\ndata:\n  team: {{ .metadata.labels.team }}\n' >"$note"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .metadata.name }}-note\ndata:\n  team: {{ .metadata.annotations.team }}\n' >"$note"
 LS='\u2028'
 new_kratix
-{ sed '/^  namespace:/a\  labels:' "$PROMISES/postgresql/example-resource.yaml" | sed '/^  labels:/q'
+{ sed '/^  namespace:/a\  annotations:' "$PROMISES/postgresql/example-resource.yaml" | sed '/^  annotations:/q'
   printf '    team: "acid%s---%sapiVersion: rbac.authorization.k8s.io/v1%skind: ClusterRoleBinding%smetadata: {name: pwned}%sroleRef: {kind: ClusterRole, name: cluster-admin}"\n' $LS $LS $LS $LS $LS
   sed -n '/^spec:/,$p' "$PROMISES/postgresql/example-resource.yaml"; } >"$WORK/k/input/object.yaml"
 expect_exit 0 "the request with U+2028 is valid" -- "$KRATIXFS" validate "$PROMISES/postgresql/promise.yaml" "$WORK/k/input/object.yaml"
 expect_exit 2 "U+2028 unquoted" -- "$KRATIXFS" render --promises "$WORK/inject" --kratix "$WORK/k"
-expect_grep "$WORK/err" ".metadata.labels.team holds U+2028 LINE SEPARATOR, which YAML reads as a line break; use | quote" "U+2028 named"
+expect_grep "$WORK/err" ".metadata.annotations.team holds U+2028 LINE SEPARATOR, which YAML reads as a line break; use | quote" "U+2028 named"
 grep -rq ClusterRoleBinding "$WORK/k/output" && fail "the injected document was written" || pass
-sed -i 's/labels.team }}/labels.team | quote }}/' "$note"
+sed -i 's/annotations.team }}/annotations.team | quote }}/' "$note"
 new_kratix_keep() { rm -rf "$WORK/k/output" "$WORK/k/metadata"; mkdir -p "$WORK/k/output" "$WORK/k/metadata"; }
 new_kratix_keep
 expect_exit 0 "U+2028 quoted" -- "$KRATIXFS" render --promises "$WORK/inject" --kratix "$WORK/k"

@@ -312,6 +312,22 @@ static void test_names(void **state)
 	assert_int_equal(admit_meta(p, "x", &err), -EINVAL);
 	assert_string_equal(err.msg, "metadata: must be an object, got string");
 	assert_int_equal(admit_meta(p, "{name: c, namespace: null}", &err), 0);
+	/* Labels and annotations: qualified keys, string values; label values short and plain. */
+	assert_int_equal(admit_meta(p, "{name: c, labels: {app.kubernetes.io/name: pg, t: \"\"}, "
+				       "annotations: {x/y: \"any\\u2028text: 1\"}}", &err), 0);
+	assert_int_equal(admit_meta(p, "{name: c, labels: {team: \"a\\u2028b\"}}", &err), -EINVAL);
+	assert_contains(err.msg, "metadata.labels: Invalid value: \"a");
+	assert_contains(err.msg, "a valid label must be an empty string or consist of alphanumeric");
+	assert_int_equal(admit_meta(p, "{name: c, labels: {Bad/x: y}}", &err), -EINVAL);
+	assert_contains(err.msg, "metadata.labels: Invalid value: \"Bad/x\": prefix part a "
+				 "lowercase RFC 1123 subdomain");
+	assert_int_equal(admit_meta(p, "{name: c, labels: {a: 1}}", &err), -EINVAL);
+	assert_string_equal(err.msg, "metadata.labels.a: Invalid value: 1: must be a string (quote it)");
+	assert_int_equal(admit_meta(p, "{name: c, annotations: {\"-x\": y}}", &err), -EINVAL);
+	assert_contains(err.msg, "metadata.annotations: Invalid value: \"-x\": name part must");
+	snprintf(meta, sizeof(meta), "{name: c, labels: {a: %s}}", l64);
+	assert_int_equal(admit_meta(p, meta, &err), -EINVAL);
+	assert_contains(err.msg, "must be no more than 63 characters");
 	/* A metadata field ObjectMeta does not have is warned of, with the schema's pruned ones. */
 	struct kfs_node *r = parse("apiVersion: example.org/v1\nkind: cache\n"
 				   "metadata: {name: c, namepsace: x, labels: {a: b}}\n"
