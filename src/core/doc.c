@@ -443,9 +443,11 @@ static int reader_error(struct parser *p)
 		return kfs_error_set(p->err, -EINVAL,
 				     "%s:%zu:%zu: not valid YAML: a NUL byte (0x00) is not allowed",
 				     p->name, line, col);
+	/* The value is the character, or -1 for a malformed UTF-8 sequence: then its first byte. */
+	unsigned value = yp->problem_value >= 0 || off >= p->len ? (unsigned)yp->problem_value
+								 : (unsigned char)p->buf[off];
 	return kfs_error_set(p->err, -EINVAL, "%s:%zu:%zu: not valid YAML: %s (0x%02X)", p->name,
-			     line, col, yp->problem ? yp->problem : "invalid input",
-			     (unsigned)yp->problem_value);
+			     line, col, yp->problem ? yp->problem : "invalid input", value);
 }
 
 static int parse_error(struct parser *p)
@@ -605,7 +607,20 @@ static int parse_node(struct parser *p, yaml_event_t *ev, int depth, struct kfs_
 			}
 			char *key = kfs_xstrndup((const char *)kev.data.scalar.value,
 						 kev.data.scalar.length);
+			bool merge = kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+				     strcmp(key, "<<") == 0;
 			yaml_event_delete(&kev);
+			/* Kubernetes' decoder (go-yaml) merges "<<: *base" into the map; taken
+			 * as a plain key here it would be pruned: the two would read different
+			 * requests, so it is refused. */
+			if (merge) {
+				rc = kfs_error_set(p->err, -EINVAL,
+						   "%s:%d: merge keys (<<) are not supported; write "
+						   "the keys out",
+						   p->name, kline);
+				free(key);
+				break;
+			}
 			if (kfs_map_get(map, key)) {
 				rc = kfs_error_set(p->err, -EINVAL,
 						   "%s:%d: duplicate key '%s' (remove one of them)",

@@ -143,6 +143,22 @@ static void test_parse_errors(void **state)
 	assert_int_equal(kfs_doc_parse(complex, strlen(complex), "o.yaml", &n, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "o.yaml:1: a mapping key must be a plain string"));
 
+	/* A merge key would be merged by Kubernetes' decoder and not here: refused, in both
+	 * parsers; a quoted "<<" is an ordinary key. */
+	const char *merge = "base: &b {size: large}\nspec:\n  <<: *b\n";
+	assert_int_equal(kfs_doc_parse(merge, strlen(merge), "o.yaml", &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "o.yaml:3: merge keys (<<) are not supported; write the keys out");
+	const char *merge_flow = "spec: {<<: {size: large}}\n";
+	assert_int_equal(kfs_doc_parse(merge_flow, strlen(merge_flow), "o.yaml", &n, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "merge keys (<<) are not supported"));
+	n = parse_ok("spec: {\"<<\": x}\n");
+	assert_string_equal(kfs_node_text_at(kfs_map_get(n, "spec"), "<<"), "x");
+	kfs_node_free(n);
+	n = NULL;
+	const char *overlong = "a: \xc0\xaf\n";
+	assert_int_equal(kfs_doc_parse(overlong, strlen(overlong), "o.yaml", &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "o.yaml:1:4: not valid YAML: invalid length of a UTF-8 sequence (0xC0)");
+
 	/* Bytes the reader refuses are placed by line and column, not at line 1. */
 	static const char nul[] = "apiVersion: v1\nkind: X\nmetadata:\n  name: a\nspec:\n"
 				  "  size: sm\0all\n";
