@@ -60,6 +60,15 @@ void kfs_doc_emit(const struct kfs_node *n, struct kfs_buf *out);
 void kfs_doc_emit_at(const struct kfs_node *n, size_t col, struct kfs_buf *out);
 /* Appends text as a YAML double-quoted scalar that is valid for any bytes. */
 void kfs_yaml_quote(const char *text, size_t len, struct kfs_buf *out);
+/* The offset of the first character of text that must not be written into YAML unescaped (len
+ * when there is none): a line break of any common parser (\n, \r, U+0085 NEL, U+2028, U+2029),
+ * another C0 or C1 control or DEL (tab included), a BOM, U+FFFE/U+FFFF, or a byte that is not
+ * UTF-8. newline_ok lets \n through. *clen is its length in bytes; *cp its code point, or
+ * minus the byte when it is not UTF-8. */
+size_t kfs_yaml_unsafe(const char *text, size_t len, bool newline_ok, size_t *clen, long *cp);
+/* Names cp (from kfs_yaml_unsafe) for a message: "U+2028 LINE SEPARATOR, which YAML reads as a
+ * line break", "a control character 0x07", "byte 0x85, which is not UTF-8". Returns buf. */
+const char *kfs_yaml_char_name(long cp, char *buf, size_t size);
 
 /* Builders. Nodes own their children; kfs_node_free frees a whole tree (NULL is fine). */
 struct kfs_node *kfs_node_new(enum kfs_type type);

@@ -78,14 +78,21 @@ void kfs_promise_free(struct kfs_promise *p);
 
 /* True when s is a DNS-1123 label: what request and promise names must be. */
 bool kfs_is_dns_label(const char *s);
+/* True when s is a DNS-1123 subdomain (at most 253): what the API server takes as the name of
+ * a custom resource. */
+bool kfs_is_dns_subdomain(const char *s);
 
-/* True when the request's apiVersion group and kind (case-insensitively) are this promise's. */
+/* True when the request's apiVersion group and kind (case-sensitively) are this promise's. */
 bool kfs_promise_serves(const struct kfs_promise *p, const struct kfs_node *request);
 
-/* Admits a parsed request: checks apiVersion/kind against the CRD (a served version), the
- * metadata.name as a DNS-1123 label, then the schema (defaults applied, unknown fields
- * pruned, in place). Every problem is appended to err; returns 0 or -EINVAL. */
-int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request, struct kfs_error *err);
+/* Admits a parsed request: checks apiVersion/kind against the CRD (a served version),
+ * metadata.name as a DNS-1123 subdomain and metadata.namespace as a DNS-1123 label (with
+ * Kubernetes' messages), then the schema (defaults applied, unknown fields
+ * pruned, in place). Every problem is appended to err; returns 0 or -EINVAL. Each pruned field
+ * (and each metadata field that ObjectMeta does not have) is appended to warnings, if not NULL,
+ * as a line `unknown field "spec.sise"`. */
+int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request,
+		      struct kfs_buf *warnings, struct kfs_error *err);
 
 /* All promises of a promises folder (one sub-folder each, sorted by name). */
 struct kfs_promise_set {

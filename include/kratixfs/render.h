@@ -36,6 +36,8 @@ struct kfs_render_result {
 	struct kfs_node *status;    /* merged metadata/status.yaml of all containers, or NULL */
 	struct kfs_node *selectors; /* sequence: the pipelines' destination-selectors, or NULL */
 	struct kfs_buf log;         /* one line per step: what ran, what it produced */
+	struct kfs_buf warnings;    /* one line per unknown field of the input, pruned on admission:
+				     * `unknown field "spec.sise"` (kubectl's warning) */
 };
 
 /* Renders. Returns 0; -EINVAL when the input is rejected (not YAML, wrong kind, schema, name);

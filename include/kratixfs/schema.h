@@ -20,8 +20,10 @@ int kfs_schema_compile(const struct kfs_node *openapi, struct kfs_buf *warnings,
 /* Validates doc in place: applies defaults, prunes unknown fields, and appends every error
  * found to err, one line each, naming the field path ("spec.size: must be one of small,
  * medium, large"). At the root, apiVersion, kind and metadata are kept as the API server keeps
- * them. Returns 0 or -EINVAL. */
-int kfs_schema_apply(const struct kfs_schema *schema, struct kfs_node *doc, struct kfs_error *err);
+ * them. Each pruned field is appended to warnings (if not NULL) as a line
+ * `unknown field "spec.sise"`, kubectl's words. Returns 0 or -EINVAL. */
+int kfs_schema_apply(const struct kfs_schema *schema, struct kfs_node *doc,
+		     struct kfs_buf *warnings, struct kfs_error *err);
 
 void kfs_schema_free(struct kfs_schema *schema);
 

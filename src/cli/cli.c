@@ -19,6 +19,17 @@ void cli_print_lines(const char *what, const char *text)
 	}
 }
 
+void cli_print_warnings(const char *what, const char *warnings)
+{
+	const char *text = warnings ? warnings : "";
+	while (*text) {
+		const char *nl = strchr(text, '\n');
+		int len = nl ? (int)(nl - text) : (int)strlen(text);
+		fprintf(stderr, "kratixfs: %s: Warning: %.*s\n", what, len, text);
+		text += len + (nl ? 1 : 0);
+	}
+}
+
 void cli_report(const char *what, const struct kfs_error *err)
 {
 	if (err->msg[0])

@@ -16,6 +16,8 @@ enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_FAILED = 2 };
 
 /* Prints "kratixfs: <what>: <line>" to stderr for every line of text. */
 void cli_print_lines(const char *what, const char *text);
+/* Prints each line of warnings as "kratixfs: WHAT: Warning: LINE" on stderr, kubectl's word. */
+void cli_print_warnings(const char *what, const char *warnings);
 /* The same for every line of err's message. */
 void cli_report(const char *what, const struct kfs_error *err);
 /* Prints "kratixfs: <formatted>" to stderr. */

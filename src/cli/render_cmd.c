@@ -206,6 +206,7 @@ int cmd_render(int argc, char **argv)
 	in.doc = doc;
 	doc = NULL; /* kfs_render takes it over */
 	rc = kfs_render(&in, &result, &err);
+	cli_print_warnings(path.data, result.warnings.data);
 	if (rc < 0) {
 		cli_report(path.data, &err);
 		status = cli_exit_code(rc);

@@ -2,6 +2,7 @@
  * printed defaulted and pruned. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -10,25 +11,30 @@
 #include "kratixfs/promise.h"
 
 static const char help[] =
-	"Usage: kratixfs validate PROMISE_YAML REQUEST_YAML...\n"
+	"Usage: kratixfs validate [--max-input BYTES] PROMISE_YAML REQUEST_YAML...\n"
 	"\n"
 	"Checks each request (a file may hold several documents) against the CRD in the\n"
 	"promise's spec.api as the Kubernetes API server would: kind, served version, name,\n"
 	"types, required fields, enums, patterns, bounds. Prints every request with its\n"
-	"defaults applied and unknown fields pruned; schema keywords kratixfs does not enforce\n"
-	"are reported as warnings on stderr.\n"
+	"defaults applied and unknown fields pruned; each pruned field (\"Warning: unknown\n"
+	"field\", as kubectl says) and each schema keyword kratixfs does not enforce is reported\n"
+	"on stderr.\n"
+	"\n"
+	"A request file larger than --max-input (default 1048576, as for kratixfs render and the\n"
+	"mount) is refused unread.\n"
 	"\n"
 	"Exit status: 0 all valid, 1 some request invalid (every error is listed), 2 the promise\n"
 	"could not be read.\n";
 
-static int validate_file(const struct kfs_promise *p, const char *path, bool *first)
+static int validate_file(const struct kfs_promise *p, const char *path, size_t max_input,
+			 bool *first)
 {
 	struct kfs_error err = {0};
 	struct kfs_buf text = {0};
 	struct kfs_node **docs = NULL;
 	size_t n = 0;
 	int bad = 0;
-	if (kfs_read_file(path, &text, &err) < 0 ||
+	if (cli_read_limited(path, max_input, &text, &err) < 0 ||
 	    kfs_doc_parse_stream(text.data, text.len, path, &docs, &n, &err) < 0) {
 		cli_report("validate", &err);
 		kfs_buf_free(&text);
@@ -45,7 +51,12 @@ static int validate_file(const struct kfs_promise *p, const char *path, bool *fi
 			kfs_buf_printf(&what, "%s (document %zu)", path, i + 1);
 		else
 			kfs_buf_adds(&what, path);
-		if (kfs_promise_admit(p, docs[i], &err) < 0) {
+		struct kfs_buf warnings = {0};
+		int rc = kfs_promise_admit(p, docs[i], &warnings, &err);
+		/* Pruned fields are warned of, as kubectl does; they do not change the status. */
+		cli_print_warnings(what.data, warnings.data);
+		kfs_buf_free(&warnings);
+		if (rc < 0) {
 			cli_report(what.data, &err);
 			bad = 1;
 		} else {
@@ -65,16 +76,35 @@ static int validate_file(const struct kfs_promise *p, const char *path, bool *fi
 
 int cmd_validate(int argc, char **argv)
 {
+	size_t max_input = KFS_DEFAULT_MAX_INPUT;
+	int n = 1; /* argv is compacted to the command and its files */
 	for (int i = 1; i < argc; i++) {
 		int rc = cli_common_option(argv[i], help);
 		if (rc >= 0)
 			return rc;
+		const char *limit = NULL;
+		if (strcmp(argv[i], "--max-input") == 0 && i + 1 < argc)
+			limit = argv[++i];
+		else if (strncmp(argv[i], "--max-input=", 12) == 0)
+			limit = argv[i] + 12;
+		if (limit) {
+			char *end;
+			max_input = strtoull(limit, &end, 10);
+			if (*end || !*limit || max_input == 0) {
+				cli_errorf("--max-input: \"%s\" is not a positive number of bytes",
+					   limit);
+				return EXIT_FAILED;
+			}
+			continue;
+		}
 		if (argv[i][0] == '-' && argv[i][1]) {
 			cli_errorf("validate: unknown option %s (try kratixfs validate --help)",
 				   argv[i]);
 			return EXIT_FAILED;
 		}
+		argv[n++] = argv[i];
 	}
+	argc = n;
 	if (argc < 3) {
 		fputs(help, stderr);
 		return EXIT_FAILED;
@@ -90,7 +120,7 @@ int cmd_validate(int argc, char **argv)
 	int bad = 0;
 	bool first = true;
 	for (int i = 2; i < argc; i++)
-		bad |= validate_file(p, argv[i], &first);
+		bad |= validate_file(p, argv[i], max_input, &first);
 	kfs_promise_free(p);
 	return bad ? EXIT_REJECTED : EXIT_OK;
 }

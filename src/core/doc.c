@@ -405,6 +405,8 @@ struct anchor {
 struct parser {
 	yaml_parser_t yp;
 	const char *name;
+	const char *buf; /* the input, to place the reader's errors, which carry an offset only */
+	size_t len;
 	struct anchor *anchors;
 	size_t nanchors, capanchors;
 	size_t nodes;
@@ -423,9 +425,36 @@ static size_t count_nodes(const struct kfs_node *n)
 	return c;
 }
 
+/* libyaml's reader (bad bytes: NUL and other controls, invalid UTF-8) gives a byte offset and
+ * no mark: the line and column are counted here, or every such error would be at line 1. */
+static int reader_error(struct parser *p)
+{
+	const yaml_parser_t *yp = &p->yp;
+	size_t off = yp->problem_offset < p->len ? yp->problem_offset : p->len;
+	size_t line = 1, col = 1;
+	for (size_t i = 0; i < off; i++) {
+		unsigned char c = (unsigned char)p->buf[i];
+		if (c == '\n')
+			line++, col = 1;
+		else if ((c & 0xc0) != 0x80)
+			col++;
+	}
+	if (yp->problem_value == 0 && off < p->len && p->buf[off] == '\0')
+		return kfs_error_set(p->err, -EINVAL,
+				     "%s:%zu:%zu: not valid YAML: a NUL byte (0x00) is not allowed",
+				     p->name, line, col);
+	/* The value is the character, or -1 for a malformed UTF-8 sequence: then its first byte. */
+	unsigned value = yp->problem_value >= 0 || off >= p->len ? (unsigned)yp->problem_value
+								 : (unsigned char)p->buf[off];
+	return kfs_error_set(p->err, -EINVAL, "%s:%zu:%zu: not valid YAML: %s (0x%02X)", p->name,
+			     line, col, yp->problem ? yp->problem : "invalid input", value);
+}
+
 static int parse_error(struct parser *p)
 {
 	const yaml_parser_t *yp = &p->yp;
+	if (yp->error == YAML_READER_ERROR && p->buf)
+		return reader_error(p);
 	size_t line = (yp->problem_mark.line ? yp->problem_mark.line : yp->context_mark.line) + 1;
 	if (yp->context)
 		return kfs_error_set(p->err, -EINVAL, "%s:%zu: not valid YAML: %s %s", p->name, line,
@@ -578,7 +607,20 @@ static int parse_node(struct parser *p, yaml_event_t *ev, int depth, struct kfs_
 			}
 			char *key = kfs_xstrndup((const char *)kev.data.scalar.value,
 						 kev.data.scalar.length);
+			bool merge = kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+				     strcmp(key, "<<") == 0;
 			yaml_event_delete(&kev);
+			/* Kubernetes' decoder (go-yaml) merges "<<: *base" into the map; taken
+			 * as a plain key here it would be pruned: the two would read different
+			 * requests, so it is refused. */
+			if (merge) {
+				rc = kfs_error_set(p->err, -EINVAL,
+						   "%s:%d: merge keys (<<) are not supported; write "
+						   "the keys out",
+						   p->name, kline);
+				free(key);
+				break;
+			}
 			if (kfs_map_get(map, key)) {
 				rc = kfs_error_set(p->err, -EINVAL,
 						   "%s:%d: duplicate key '%s' (remove one of them)",
@@ -627,7 +669,7 @@ int kfs_doc_parse_stream(const char *buf, size_t len, const char *name, struct k
 int kfs_doc_parse_stream_libyaml(const char *buf, size_t len, const char *name,
 				 struct kfs_node ***docs, size_t *ndocs, struct kfs_error *err)
 {
-	struct parser p = {.name = name, .err = err};
+	struct parser p = {.name = name, .buf = buf, .len = len, .err = err};
 	struct kfs_node **out = NULL;
 	size_t n = 0, cap = 0;
 	int rc = 0;
@@ -717,7 +759,7 @@ int kfs_doc_check(const char *buf, size_t len, const char *name, struct kfs_erro
 
 int kfs_doc_check_libyaml(const char *buf, size_t len, const char *name, struct kfs_error *err)
 {
-	struct parser p = {.name = name, .err = err};
+	struct parser p = {.name = name, .buf = buf, .len = len, .err = err};
 	int rc = 0;
 	yaml_parser_initialize(&p.yp);
 	yaml_parser_set_input_string(&p.yp, (const unsigned char *)buf, len);
@@ -745,6 +787,89 @@ int kfs_doc_parse_file(const char *path, struct kfs_node **out, struct kfs_error
 	return rc;
 }
 
+/* ---------- characters YAML does not take as text ---------- */
+
+/* Decodes the UTF-8 sequence at s[0..len): its code point, or -1 (with *n = 1) for a byte that
+ * does not start a well-formed sequence (overlong forms and surrogates included). */
+static long utf8_decode(const unsigned char *s, size_t len, size_t *n)
+{
+	unsigned c = s[0];
+	size_t k;
+	long cp, min;
+	*n = 1;
+	if (c < 0x80)
+		return c;
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 1, cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 2, cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 3, cp = c & 0x07, min = 0x10000;
+	else
+		return -1;
+	if (k >= len)
+		return -1;
+	for (size_t j = 1; j <= k; j++) {
+		if ((s[j] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[j] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*n = k + 1;
+	return cp;
+}
+
+size_t kfs_yaml_unsafe(const char *text, size_t len, bool newline_ok, size_t *clen, long *cp)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = s[i];
+		if ((c >= 0x20 && c < 0x7f) || (c == '\n' && newline_ok)) {
+			i++;
+			continue;
+		}
+		size_t n;
+		long v = utf8_decode(s + i, len - i, &n);
+		/* Line breaks of YAML 1.1 and of libyaml, go-yaml, PyYAML and SnakeYAML (\n, \r,
+		 * NEL, LS, PS), every other control (C0, DEL, C1), the BOM that parsers skip, and
+		 * the noncharacters their readers refuse. */
+		if (v < 0 || v < 0x20 || (v >= 0x7f && v <= 0x9f) || v == 0x2028 || v == 0x2029 ||
+		    v == 0xfeff || v == 0xfffe || v == 0xffff) {
+			*clen = n;
+			*cp = v < 0 ? -(long)c : v;
+			return i;
+		}
+		i += n;
+	}
+	*clen = 0;
+	*cp = 0;
+	return len;
+}
+
+const char *kfs_yaml_char_name(long cp, char *buf, size_t size)
+{
+	if (cp < 0)
+		snprintf(buf, size, "byte 0x%02lx, which is not UTF-8", -cp);
+	else if (cp == '\n')
+		snprintf(buf, size, "a newline");
+	else if (cp == 0x85)
+		snprintf(buf, size, "U+0085 NEXT LINE (NEL), which YAML reads as a line break");
+	else if (cp == 0x2028)
+		snprintf(buf, size, "U+2028 LINE SEPARATOR, which YAML reads as a line break");
+	else if (cp == 0x2029)
+		snprintf(buf, size, "U+2029 PARAGRAPH SEPARATOR, which YAML reads as a line break");
+	else if (cp == 0xfeff)
+		snprintf(buf, size, "U+FEFF BYTE ORDER MARK, which YAML parsers drop");
+	else if (cp == 0xfffe || cp == 0xffff)
+		snprintf(buf, size, "the noncharacter U+%04lX, which YAML refuses", cp);
+	else if (cp < 0x80)
+		snprintf(buf, size, "a control character 0x%02lx", cp);
+	else
+		snprintf(buf, size, "a control character U+%04lX", cp);
+	return buf;
+}
+
 /* ---------- emitter ---------- */
 
 static bool needs_quotes(const char *s, size_t len)
@@ -757,6 +882,10 @@ static bool needs_quotes(const char *s, size_t len)
 	if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]))
 		return true;
 	if (s[0] == ' ' || s[len - 1] == ' ' || s[len - 1] == ':')
+		return true;
+	size_t clen;
+	long cp;
+	if (kfs_yaml_unsafe(s, len, false, &clen, &cp) < len)
 		return true;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -786,7 +915,8 @@ void kfs_yaml_quote(const char *text, size_t len, struct kfs_buf *out)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
 		const char *esc = NULL;
-		char tmp[5];
+		char tmp[5], utmp[8];
+		size_t skip = 1;
 		switch (c) {
 		case '"':
 			esc = "\\\"";
@@ -814,12 +944,24 @@ void kfs_yaml_quote(const char *text, size_t len, struct kfs_buf *out)
 				tmp[3] = hex[c & 15];
 				tmp[4] = '\0';
 				esc = tmp;
+			} else if (c >= 0x80) {
+				/* NEL, LS and PS would be line breaks even inside the quotes
+				 * (folded, or a "---" after them ends the document): escaped. */
+				size_t n;
+				long cp = utf8_decode((const unsigned char *)text + i, len - i, &n);
+				if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+				    cp == 0xfeff || cp == 0xfffe || cp == 0xffff) {
+					snprintf(utmp, sizeof(utmp), "\\u%04lX", cp);
+					esc = utmp;
+					skip = n;
+				}
 			}
 		}
 		if (esc) {
 			kfs_buf_add(out, text + start, i - start);
 			kfs_buf_adds(out, esc);
-			start = i + 1;
+			start = i + skip;
+			i += skip - 1;
 		}
 	}
 	kfs_buf_add(out, text + start, len - start);
@@ -841,10 +983,12 @@ static bool literal_block_ok(const char *s, size_t len)
 		return false;
 	if (len >= 2 && s[len - 1] == '\n' && s[len - 2] == '\n')
 		return false;
+	size_t clen;
+	long cp;
+	if (kfs_yaml_unsafe(s, len, true, &clen, &cp) < len)
+		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if ((c < 0x20 && c != '\n') || c == 0x7f)
-			return false;
 		if (c == '\n' && i > 0 && s[i - 1] == ' ')
 			return false;
 	}

@@ -157,7 +157,7 @@ static int run_container(const struct kfs_container *c, const struct kfs_pipelin
 }
 
 static int admit_input(const struct kfs_render_input *in, struct kfs_node *object,
-		       struct kfs_error *err)
+		       struct kfs_buf *warnings, struct kfs_error *err)
 {
 	if (in->type == KFS_WF_RESOURCE && in->name && object->type == KFS_MAP) {
 		struct kfs_node *meta = kfs_map_get(object, "metadata");
@@ -175,7 +175,7 @@ static int admit_input(const struct kfs_render_input *in, struct kfs_node *objec
 					     name, in->name);
 	}
 	if (in->type == KFS_WF_RESOURCE)
-		return kfs_promise_admit(in->promise, object, err);
+		return kfs_promise_admit(in->promise, object, warnings, err);
 	const char *kind = kfs_node_text_at(object, "kind");
 	const char *name = kfs_node_text_at(object, "metadata.name");
 	if (!kind || strcmp(kind, "Promise") != 0)
@@ -197,7 +197,7 @@ int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *r,
 		r->object = in->doc;
 	else if (kfs_doc_parse(in->data, in->len, "object.yaml", &r->object, err) < 0)
 		return -EINVAL;
-	if ((rc = admit_input(in, r->object, err)) < 0)
+	if ((rc = admit_input(in, r->object, &r->warnings, err)) < 0)
 		return rc;
 	const struct kfs_workflow *wf = &in->promise->workflows[in->type][in->action];
 	struct kfs_node *workflow = kfs_node_new(KFS_MAP);
@@ -248,6 +248,7 @@ void kfs_render_result_free(struct kfs_render_result *r)
 	kfs_node_free(r->status);
 	kfs_node_free(r->selectors);
 	kfs_buf_free(&r->log);
+	kfs_buf_free(&r->warnings);
 	memset(r, 0, sizeof(*r));
 }
 

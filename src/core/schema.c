@@ -173,6 +173,7 @@ static void add_typed_value(struct kfs_buf *b, const struct kfs_node *n)
 
 struct app {
 	struct kfs_error *err;
+	struct kfs_buf *warnings; /* pruned fields, as kubectl warns of them; may be NULL */
 	int nerr;
 	struct kfs_buf tmp; /* scratch for values in messages, reused */
 	struct path path;
@@ -307,7 +308,15 @@ static void apply_object(struct app *a, const struct sch *s, struct kfs_node *n,
 				path_pop(&a->path, old);
 				n->pairs[kept++] = *p;
 			} else {
-				drop_pair(p); /* pruned silently, as the API server does */
+				/* Pruned, as the API server does, and named, as kubectl does:
+				 * a typo must not vanish without a word. */
+				if (a->warnings) {
+					size_t old = path_key(&a->path, p->key);
+					kfs_buf_printf(a->warnings, "unknown field \"%s\"\n",
+						       a->path.buf);
+					path_pop(&a->path, old);
+				}
+				drop_pair(p);
 			}
 			continue;
 		}
@@ -460,9 +469,9 @@ static void apply_node(struct app *a, const struct sch *s, struct kfs_node *n, b
 
 /* Walks n against s with errors on err; path starts at `at` (compile-time default checks). */
 static int apply_at(const struct sch *s, struct kfs_node *n, const struct path *at, bool root,
-		    struct kfs_error *err)
+		    struct kfs_buf *warnings, struct kfs_error *err)
 {
-	struct app a = {.err = err};
+	struct app a = {.err = err, .warnings = warnings};
 	if (at)
 		a.path = *at;
 	apply_node(&a, s, n, root);
@@ -470,11 +479,12 @@ static int apply_at(const struct sch *s, struct kfs_node *n, const struct path *
 	return a.nerr ? -EINVAL : 0;
 }
 
-int kfs_schema_apply(const struct kfs_schema *schema, struct kfs_node *doc, struct kfs_error *err)
+int kfs_schema_apply(const struct kfs_schema *schema, struct kfs_node *doc,
+		     struct kfs_buf *warnings, struct kfs_error *err)
 {
 	if (!doc)
 		return kfs_error_add(err, -EINVAL, "the document is empty");
-	return apply_at(schema->root, doc, NULL, true, err);
+	return apply_at(schema->root, doc, NULL, true, warnings, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1065,7 +1075,7 @@ static void compile_default(struct comp *c, struct sch *s, const struct kfs_node
 	struct kfs_error *tmp = kfs_xcalloc(1, sizeof(*tmp));
 	if (def->type == KFS_NULL && !s->nullable)
 		bad(c, v, "default is null but the field is not nullable");
-	else if (apply_at(s, def, &c->path, false, tmp) != 0)
+	else if (apply_at(s, def, &c->path, false, NULL, tmp) != 0)
 		bad(c, v, "default is invalid: %s", tmp->msg);
 	free(tmp);
 	s->def = def;

@@ -945,20 +945,40 @@ static int render_subst(struct render *r, const struct tnode *n, const struct fr
 		kfs_yaml_quote(text, len, r->out);
 		return 0;
 	}
-	for (size_t k = 0; k < len; k++) {
-		unsigned char ch = (unsigned char)text[k];
-		if (ch >= 0x20 && ch != 0x7f)
-			continue;
-		char code[8];
-		snprintf(code, sizeof(code), "0x%02x", ch);
+	/* Unquoted, a value must stay text on its line: every character that any common YAML
+	 * parser takes as a line break (NEL, LS and PS too), or that is not text, is refused. */
+	size_t clen;
+	long cp;
+	if (kfs_yaml_unsafe(text, len, false, &clen, &cp) < len) {
+		char what[96];
+		kfs_yaml_char_name(cp, what, sizeof(what));
 		if (n->placeholder)
 			return fail(
 			    r, n,
 			    "%s holds %s; a placeholder cannot be quoted: write {{ %s | quote }}",
-			    ch == '\n' ? "a newline" : "a control character", n->path->text);
-		return fail(r, n, "%s holds %s%s; use | quote",
-			    ch == '\n' ? "a newline" : "a control character ",
-			    ch == '\n' ? "" : code);
+			    what, n->path->text);
+		return fail(r, n, "%s holds %s; use | quote", what, "");
+	}
+	/* Nor may it start a line with a document marker ("---" or "...", even completed by the
+	 * text before it on the line), which would end the manifest and begin another. */
+	size_t ls = r->out->len;
+	while (ls > 0 && r->out->data[ls - 1] != '\n')
+		ls--;
+	size_t before = r->out->len - ls;
+	if (before < 3 && before + len >= 3) {
+		char head[4] = "";
+		if (before)
+			memcpy(head, r->out->data + ls, before);
+		memcpy(head + before, text, 3 - before);
+		/* What follows the three dots is known when the value holds it; otherwise the
+		 * template's next text may complete the marker, so that is refused too. */
+		char next = before + len > 3 ? text[3 - before] : ' ';
+		if ((strcmp(head, "---") == 0 || strcmp(head, "...") == 0) &&
+		    (next == ' ' || next == '\t'))
+			return fail(r, n,
+				    "%s would start a line with \"%s\", which YAML reads as a "
+				    "document marker; use | quote",
+				    head, "");
 	}
 	kfs_buf_add(r->out, text, len);
 	return 0;

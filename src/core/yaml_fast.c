@@ -548,7 +548,8 @@ static char *new_key(const struct fp *p, const struct tok *k, const struct kfs_n
 		return dummy;
 	size_t len;
 	char *key = tok_text(p, k, &len);
-	if (has_key(map, key)) {
+	/* A plain "<<" is a merge key, which doc.c refuses: leave it to libyaml too. */
+	if (has_key(map, key) || (k->kind == 'p' && strcmp(key, "<<") == 0)) {
 		free(key);
 		return NULL;
 	}

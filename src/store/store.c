@@ -200,6 +200,7 @@ static void request_free(struct request *r)
 	free(r->message);
 	free(r->rejection);
 	free(r->log);
+	free(r->warnings);
 	free(r->conditions);
 	free(r->render_status);
 	kfs_node_free(r->selectors);
@@ -507,6 +508,15 @@ static struct kfs_node *build_status(struct kfs_store *s, const struct request *
 			    kfs_node_new_str("object.yaml was removed; the request stays in force "
 					     "until its folder is removed (rmdir, rm -rf), and the "
 					     "next write of object.yaml edits it"));
+	/* Fields the schema pruned, as kubectl warns of them: a typo must not pass unseen. */
+	if (r->warnings) {
+		struct kfs_node *w = kfs_node_new(KFS_SEQ);
+		for (const char *l = r->warnings, *nl; *l; l = nl + 1) {
+			nl = strchr(l, '\n');
+			kfs_seq_append(w, kfs_node_new_scalar(KFS_STR, l, (size_t)(nl - l)));
+		}
+		kfs_map_set(st, "warnings", w);
+	}
 	kfs_gitsync_status(s, r, st);
 	kfs_map_set(st, "conditions", load_yaml(r->conditions, KFS_SEQ));
 	/* The pipelines' own keys follow Kratix's merge; the lifecycle keys stay kratixfs's, and
@@ -910,7 +920,7 @@ static bool has_condition(const struct request *r, const char *type)
  * Git. The commit fields are not here: nothing is committed before the record is stored. */
 struct saved {
 	char *object, *good, *draft, *promise, *ns, *message, *rejection, *log, *conditions,
-		*render_status;
+		*render_status, *warnings;
 	size_t object_len, good_len, draft_len;
 	bool unlinked;
 	unsigned long long generation, observed;
@@ -939,6 +949,7 @@ static void save_request(const struct request *r, struct saved *sv)
 	    .log = r->log ? kfs_xstrdup(r->log) : NULL,
 	    .conditions = r->conditions ? kfs_xstrdup(r->conditions) : NULL,
 	    .render_status = r->render_status ? kfs_xstrdup(r->render_status) : NULL,
+	    .warnings = r->warnings ? kfs_xstrdup(r->warnings) : NULL,
 	    .unlinked = r->unlinked,
 	    .generation = r->generation,
 	    .observed = r->observed,
@@ -959,6 +970,7 @@ static void saved_free(struct saved *sv)
 	free(sv->log);
 	free(sv->conditions);
 	free(sv->render_status);
+	free(sv->warnings);
 	kfs_node_free(sv->selectors);
 	memset(sv, 0, sizeof(*sv));
 }
@@ -980,6 +992,7 @@ static void restore_request(struct request *r, struct saved *sv)
 	SWAP(log);
 	SWAP(conditions);
 	SWAP(render_status);
+	SWAP(warnings);
 	SWAP(unlinked);
 	SWAP(generation);
 	SWAP(observed);
@@ -1106,6 +1119,7 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 		return rc;
 	}
 	set_bytes(&r->good, &r->good_len, data, len);
+	set_text(&r->warnings, res->warnings.len ? res->warnings.data : NULL);
 	r->observed = r->generation;
 	r->phase = RENDERED;
 	set_text(&r->message, "Resource requested");
@@ -1141,11 +1155,17 @@ static void log_outcome(struct kfs_store *s, const struct request *r, int rc,
 	if (rc < 0 && strncmp(err->msg, "state folder ", 13) == 0)
 		return; /* persist_or_restore said it */
 	if (rc == 0) {
+		char warned[40] = "";
+		size_t nwarn = 0;
+		for (size_t i = 0; i < res->warnings.len; i++)
+			nwarn += res->warnings.data[i] == '\n';
+		if (nwarn)
+			snprintf(warned, sizeof(warned), " warnings=%zu", nwarn);
 		kfs_store_log(s, KFS_LOG_INFO,
-			      "render request=%s promise=%s generation=%llu outputs=%zu phase=%s "
+			      "render request=%s promise=%s generation=%llu outputs=%zu%s phase=%s "
 			      "duration=%.3fms",
 			      name, r->promise ? r->promise : "-", r->generation, res->noutputs,
-			      kfs_phase_names[r->phase], ms);
+			      warned, kfs_phase_names[r->phase], ms);
 		return;
 	}
 	if (rc == -EIO)
@@ -1450,6 +1470,31 @@ int kfs_store_feedback(struct kfs_store *s, const char *name, const char *data, 
 	if (!r)
 		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
 	char line[512];
+	/* One line of text (a final newline is fine): a second line, a control character or a
+	 * cut would reach the status as something the agent did not say. */
+	size_t end = len, lines = 1;
+	while (end > 0 && (data[end - 1] == '\n' || data[end - 1] == '\r' || data[end - 1] == ' '))
+		end--;
+	for (size_t i = 0; i < end; i++) {
+		unsigned char c = (unsigned char)data[i];
+		lines += c == '\n';
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+			kfs_store_request_put(r);
+			return kfs_error_set(err, -EINVAL,
+					     "feedback: holds a control character 0x%02x; write one "
+					     "line of text",
+					     c);
+		}
+	}
+	if (lines > 1 || end >= sizeof(line)) {
+		kfs_store_request_put(r);
+		return kfs_error_set(err, -EINVAL,
+				     lines > 1 ? "feedback: holds %zu lines; write one line: Applied, "
+						 "Ready, Ready @<generation> or Error <message>"
+					       : "feedback: longer than %zu bytes; write one shorter "
+						 "line",
+				     lines > 1 ? lines : sizeof(line) - 1);
+	}
 	size_t n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
 	memcpy(line, data, n);
 	line[n] = '\0';
@@ -1875,6 +1920,7 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 		if (rc == 0) {
 			set_bytes(&r->good, &r->good_len, good->text, good->len);
 			drop_daemon_conditions(s, r, res.status, false);
+			set_text(&r->warnings, res.warnings.len ? res.warnings.data : NULL);
 			store_yaml(&r->render_status, res.status);
 			res.status = NULL;
 			kfs_gitsync_request(s, r, p, &res);

@@ -48,9 +48,10 @@ printf 'apiVersion: example.com/v1\nkind: Redis\nmetadata: {name: r}\n' >"$WORK/
 expect_exit 1 "unknown kind" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
 expect_grep "$WORK/err" "kinds served: Postgresql" "unknown kind lists the kinds served"
 
-# Lower-case kind is matched case-insensitively, as Kratix promises spell it.
+# Kinds are case-sensitive, as in the API server: the near miss is named.
 sed 's/kind: Postgresql/kind: postgresql/' "$PROMISES/postgresql/example-resource.yaml" >"$WORK/k/input/object.yaml"
-expect_exit 0 "lower-case kind" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_exit 1 "lower-case kind" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_grep "$WORK/err" "kinds are case-sensitive: did you mean Postgresql?" "kind hint"
 
 # Bad name: rejected.
 sed 's/name: my-db/name: My_DB/' "$PROMISES/postgresql/example-resource.yaml" >"$WORK/k/input/object.yaml"
@@ -84,6 +85,41 @@ expect_grep "$WORK/err" "KRATIX_WORKFLOW_TYPE" "bad workflow type is named"
 rm -f "$WORK/k/input/object.yaml"
 expect_exit 1 "missing input" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
 expect_grep "$WORK/err" "input/object.yaml" "missing input names the file"
+
+# A typo'd field is pruned, as the API server does, and warned of, as kubectl does: exit 0.
+new_kratix
+sed 's/^  size: medium$/  size: medium\n  sise: large/' "$PROMISES/postgresql/example-resource.yaml" >"$WORK/k/input/object.yaml"
+expect_exit 0 "unknown field" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k"
+expect_grep "$WORK/err" 'Warning: unknown field "spec.sise"' "pruned field is warned of"
+grep -rq sise "$WORK/k/output" && fail "a pruned field reached output/" || pass
+
+# An annotation (any string, for Kubernetes too) holding U+2028 LINE SEPARATOR, then a
+# ClusterRoleBinding to cluster-admin: YAML reads U+2028 as a line break, so written unquoted it
+# would add a document. It is refused (exit 2); quoted, it is escaped: one ConfigMap.
+rm -rf "$WORK/inject"; cp -r "$PROMISES" "$WORK/inject"
+note="$WORK/inject/postgresql/workflows/resource/configure/instance-configure/postgresql-configure/templates/output/note.yaml"
+[ -d "$(dirname "$note")" ] || fail "no container folder at $(dirname "$note")"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .metadata.name }}-note\ndata:\n  team: {{ .metadata.annotations.team }}\n' >"$note"
+LS='\u2028'
+new_kratix
+{ sed '/^  namespace:/a\  annotations:' "$PROMISES/postgresql/example-resource.yaml" | sed '/^  annotations:/q'
+  printf '    team: "acid%s---%sapiVersion: rbac.authorization.k8s.io/v1%skind: ClusterRoleBinding%smetadata: {name: pwned}%sroleRef: {kind: ClusterRole, name: cluster-admin}"\n' $LS $LS $LS $LS $LS
+  sed -n '/^spec:/,$p' "$PROMISES/postgresql/example-resource.yaml"; } >"$WORK/k/input/object.yaml"
+expect_exit 0 "the request with U+2028 is valid" -- "$KRATIXFS" validate "$PROMISES/postgresql/promise.yaml" "$WORK/k/input/object.yaml"
+expect_exit 2 "U+2028 unquoted" -- "$KRATIXFS" render --promises "$WORK/inject" --kratix "$WORK/k"
+expect_grep "$WORK/err" ".metadata.annotations.team holds U+2028 LINE SEPARATOR, which YAML reads as a line break; use | quote" "U+2028 named"
+grep -rq ClusterRoleBinding "$WORK/k/output" && fail "the injected document was written" || pass
+sed -i 's/annotations.team }}/annotations.team | quote }}/' "$note"
+new_kratix_keep() { rm -rf "$WORK/k/output" "$WORK/k/metadata"; mkdir -p "$WORK/k/output" "$WORK/k/metadata"; }
+new_kratix_keep
+expect_exit 0 "U+2028 quoted" -- "$KRATIXFS" render --promises "$WORK/inject" --kratix "$WORK/k"
+expect_grep "$WORK/k/output/note.yaml" 'team: "acid\u2028---\u2028apiVersion' "U+2028 escaped"
+grep -q $'\xe2\x80\xa8' "$WORK/k/output/note.yaml" && fail "a raw U+2028 was written" || pass
+if python3 -c 'import yaml' 2>/dev/null; then
+	# PyYAML breaks lines at U+2028: the file must still be one document, one ConfigMap.
+	docs=$(python3 -c 'import sys, yaml; print(len([d for d in yaml.safe_load_all(open(sys.argv[1])) if d]))' "$WORK/k/output/note.yaml")
+	[ "$docs" = 1 ] && pass || fail "note.yaml holds $docs documents for PyYAML"
+fi
 
 expect_exit 0 "--help" -- "$KRATIXFS" render --help
 expect_grep "$WORK/out" "KRATIX_WORKFLOW_TYPE" "render --help documents the variables"

@@ -34,8 +34,9 @@ expect_grep "$WORK/err" "spec.lifecycle" "wrong enum named"
 expect_grep "$WORK/err" "prod, dev, staging, testing" "enum values listed"
 expect_grep "$WORK/err" "spec.replicas" "wrong type named"
 
-# redis: pattern ^(small|large)$ enforced; lower-case kind matched.
-printf 'apiVersion: marketplace.kratix.io/v1alpha1\nkind: Redis\nmetadata: {name: r}\nspec: {size: medium}\n' >"$WORK/r.yaml"
+# redis: pattern ^(small|large)$ enforced; its CRD's kind is lower-case, and kinds are
+# case-sensitive.
+printf 'apiVersion: marketplace.kratix.io/v1alpha1\nkind: redis\nmetadata: {name: r}\nspec: {size: medium}\n' >"$WORK/r.yaml"
 expect_exit 1 "redis: pattern" -- "$KRATIXFS" validate "$R/redis/promise.yaml" "$WORK/r.yaml"
 expect_grep "$WORK/err" "spec.size" "pattern error names the field"
 
@@ -49,6 +50,34 @@ expect_grep "$WORK/err" "v1alpha1" "version error lists the served version"
 expect_exit 1 "stream with one bad request" -- "$KRATIXFS" validate "$R/redis/promise.yaml" "$WORK/two.yaml"
 expect_grep "$WORK/out" "name: example" "the valid document is printed"
 expect_grep "$WORK/err" "document 2" "the bad document is named"
+
+# A typo'd field: pruned from the printed request and warned of on stderr, as kubectl does;
+# the exit status stays 0.
+PG="$SOURCE_ROOT/templates/postgresql"
+sed 's/^  size: medium$/  size: medium\n  sise: large/' "$PG/example-resource.yaml" >"$WORK/typo.yaml"
+expect_exit 0 "unknown field" -- "$KRATIXFS" validate "$PG/promise.yaml" "$WORK/typo.yaml"
+expect_grep "$WORK/err" "typo.yaml: Warning: unknown field \"spec.sise\"" "unknown field warned of"
+expect_no_grep "$WORK/out" "sise" "unknown field pruned"
+
+# Names are Kubernetes names: the namespace a DNS-1123 label, the name a DNS-1123 subdomain,
+# the kind case-sensitive; kubectl's words.
+for ns in 'a/b' '..' '.git' '""' 'UPPER_case' '"{{ x }}"'; do
+	sed "s|^  namespace: .*|  namespace: $ns|" "$PG/example-resource.yaml" >"$WORK/ns.yaml"
+	expect_exit 1 "namespace $ns" -- "$KRATIXFS" validate "$PG/promise.yaml" "$WORK/ns.yaml"
+	expect_grep "$WORK/err" "metadata.namespace: Invalid value: " "namespace $ns refused"
+	expect_grep "$WORK/err" "a lowercase RFC 1123 label must consist of" "namespace $ns: the rule"
+done
+sed 's/^  name: my-db$/  name: My_DB/' "$PG/example-resource.yaml" >"$WORK/name.yaml"
+expect_exit 1 "bad name" -- "$KRATIXFS" validate "$PG/promise.yaml" "$WORK/name.yaml"
+expect_grep "$WORK/err" 'metadata.name: Invalid value: "My_DB": a lowercase RFC 1123 subdomain' "bad name refused"
+sed 's/^kind: Postgresql$/kind: PostgreSQL/' "$PG/example-resource.yaml" >"$WORK/kind.yaml"
+expect_exit 1 "kind in another case" -- "$KRATIXFS" validate "$PG/promise.yaml" "$WORK/kind.yaml"
+expect_grep "$WORK/err" 'kind: Invalid value: "PostgreSQL": kinds are case-sensitive; promise postgresql serves Postgresql' "kind case"
+
+# Larger than --max-input (1 MiB by default, as render and the mount): refused unread.
+expect_exit 1 "too large" -- "$KRATIXFS" validate --max-input 100 "$PG/promise.yaml" "$PG/example-resource.yaml"
+expect_grep "$WORK/err" "is larger than the 100-byte limit (--max-input)" "size limit named"
+expect_exit 0 "--max-input=BYTES" -- "$KRATIXFS" validate --max-input=1000 "$PG/promise.yaml" "$PG/example-resource.yaml"
 
 # Not a promise.
 expect_exit 2 "not a promise" -- "$KRATIXFS" validate "$R/redis/resource-request.yaml" "$R/redis/resource-request.yaml"

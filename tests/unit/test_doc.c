@@ -84,6 +84,9 @@ static void test_emit_canonical(void **state)
 	assert_roundtrip("m: |\n  line one\n  line two\n", "m: |\n  line one\n  line two\n");
 	assert_roundtrip("m: \"no final newline\\nsecond\"\n", "m: |-\n  no final newline\n  second\n");
 	assert_roundtrip("- - a\n  - b\n- c\n", "- - a\n  - b\n- c\n");
+	/* NEL, LS and PS break lines in YAML: escaped, never a plain or literal block line. */
+	assert_roundtrip("k: \"a\\L---\\Pkind: X\\Nz\"\n", "k: \"a\\u2028---\\u2029kind: X\\u0085z\"\n");
+	assert_roundtrip("m: \"one\\ntwo\\L---\\Lkind: X\"\n", "m: \"one\\ntwo\\u2028---\\u2028kind: X\"\n");
 	assert_roundtrip("\"app.kubernetes.io/name\": x\n\"true\": 1\n",
 			 "app.kubernetes.io/name: x\n\"true\": 1\n");
 }
@@ -139,6 +142,34 @@ static void test_parse_errors(void **state)
 	const char *complex = "? [a]\n: 1\n";
 	assert_int_equal(kfs_doc_parse(complex, strlen(complex), "o.yaml", &n, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "o.yaml:1: a mapping key must be a plain string"));
+
+	/* A merge key would be merged by Kubernetes' decoder and not here: refused, in both
+	 * parsers; a quoted "<<" is an ordinary key. */
+	const char *merge = "base: &b {size: large}\nspec:\n  <<: *b\n";
+	assert_int_equal(kfs_doc_parse(merge, strlen(merge), "o.yaml", &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "o.yaml:3: merge keys (<<) are not supported; write the keys out");
+	const char *merge_flow = "spec: {<<: {size: large}}\n";
+	assert_int_equal(kfs_doc_parse(merge_flow, strlen(merge_flow), "o.yaml", &n, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "merge keys (<<) are not supported"));
+	n = parse_ok("spec: {\"<<\": x}\n");
+	assert_string_equal(kfs_node_text_at(kfs_map_get(n, "spec"), "<<"), "x");
+	kfs_node_free(n);
+	n = NULL;
+	const char *overlong = "a: \xc0\xaf\n";
+	assert_int_equal(kfs_doc_parse(overlong, strlen(overlong), "o.yaml", &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "o.yaml:1:4: not valid YAML: invalid length of a UTF-8 sequence (0xC0)");
+
+	/* Bytes the reader refuses are placed by line and column, not at line 1. */
+	static const char nul[] = "apiVersion: v1\nkind: X\nmetadata:\n  name: a\nspec:\n"
+				  "  size: sm\0all\n";
+	assert_int_equal(kfs_doc_parse(nul, sizeof(nul) - 1, "object.yaml", &n, &err), -EINVAL);
+	assert_string_equal(err.msg,
+			    "object.yaml:6:11: not valid YAML: a NUL byte (0x00) is not allowed");
+	const char *utf = "a: 1\nb: \xc3\xa9\xff\n";
+	assert_int_equal(kfs_doc_parse(utf, strlen(utf), "o.yaml", &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "o.yaml:2:5: not valid YAML: invalid leading UTF-8 octet (0xFF)");
+	assert_int_equal(kfs_doc_check(nul, sizeof(nul) - 1, "out.yaml", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "out.yaml:6:11: "));
 }
 
 static void test_aliases_bounded(void **state)

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kratixfs/promise.h"
 #include "testutil.h"
@@ -133,18 +135,18 @@ static void test_admit(void **state)
 	struct kfs_error err = {0};
 	assert_int_equal(kfs_promise_load_file(path, &p, &err), 0);
 
-	/* Kind is matched case-insensitively; defaults and namespace are filled. */
+	/* Defaults and namespace are filled. */
 	struct kfs_node *r =
-		parse("apiVersion: example.org/v1\nkind: Cache\nmetadata: {name: c1}\nspec: {}\n");
+		parse("apiVersion: example.org/v1\nkind: cache\nmetadata: {name: c1}\nspec: {}\n");
 	assert_true(kfs_promise_serves(p, r));
-	assert_int_equal(kfs_promise_admit(p, r, &err), 0);
+	assert_int_equal(kfs_promise_admit(p, r, NULL, &err), 0);
 	assert_string_equal(kfs_node_text_at(r, "spec.size"), "s");
 	assert_string_equal(kfs_node_text_at(r, "metadata.namespace"), "default");
 	kfs_node_free(r);
 
 	/* An unserved version names the served ones. */
 	r = parse("apiVersion: example.org/v0\nkind: cache\nmetadata: {name: c1}\n");
-	assert_int_equal(kfs_promise_admit(p, r, &err), -EINVAL);
+	assert_int_equal(kfs_promise_admit(p, r, NULL, &err), -EINVAL);
 	assert_contains(err.msg, "served: example.org/v1");
 	kfs_node_free(r);
 
@@ -152,16 +154,26 @@ static void test_admit(void **state)
 	kfs_error_clear(&err);
 	r = parse("apiVersion: example.org/v1\nkind: cache\nmetadata: {name: Bad_Name}\n"
 		  "spec: {size: xl}\n");
-	assert_int_equal(kfs_promise_admit(p, r, &err), -EINVAL);
-	assert_contains(err.msg, "metadata.name: \"Bad_Name\" is not a DNS-1123 label");
+	assert_int_equal(kfs_promise_admit(p, r, NULL, &err), -EINVAL);
+	assert_contains(err.msg, "metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 "
+				 "subdomain must consist of lower case alphanumeric characters");
 	assert_contains(err.msg, "spec.size");
 	kfs_node_free(r);
 
 	kfs_error_clear(&err);
 	r = parse("apiVersion: other.org/v1\nkind: cache\nmetadata: {name: c}\n");
 	assert_false(kfs_promise_serves(p, r));
-	assert_int_equal(kfs_promise_admit(p, r, &err), -EINVAL);
+	assert_int_equal(kfs_promise_admit(p, r, NULL, &err), -EINVAL);
 	assert_contains(err.msg, "is not served by promise cache");
+	kfs_node_free(r);
+
+	/* Kinds are case-sensitive, as in the API server. */
+	kfs_error_clear(&err);
+	r = parse("apiVersion: example.org/v1\nkind: Cache\nmetadata: {name: c}\n");
+	assert_false(kfs_promise_serves(p, r));
+	assert_int_equal(kfs_promise_admit(p, r, NULL, &err), -EINVAL);
+	assert_string_equal(err.msg, "kind: Invalid value: \"Cache\": kinds are case-sensitive; "
+				     "promise cache serves cache");
 	kfs_node_free(r);
 	kfs_promise_free(p);
 	tu_rmdir(dir);
@@ -179,8 +191,12 @@ static void test_set_match(void **state)
 	assert_int_equal(kfs_promise_set_load(dir, &set, &err), 0);
 	assert_int_equal(set.n, 1);
 	assert_contains(err.msg, "broken/promise.yaml");
-	struct kfs_node *r = parse("apiVersion: example.org/v1\nkind: CACHE\nmetadata: {name: c}\n");
+	struct kfs_node *r = parse("apiVersion: example.org/v1\nkind: cache\nmetadata: {name: c}\n");
 	assert_ptr_equal(kfs_promise_set_match(&set, r, &err), set.items[0]);
+	kfs_node_free(r);
+	r = parse("apiVersion: example.org/v1\nkind: CACHE\nmetadata: {name: c}\n");
+	assert_null(kfs_promise_set_match(&set, r, &err));
+	assert_contains(err.msg, "(kinds are case-sensitive: did you mean cache?)");
 	kfs_node_free(r);
 	r = parse("apiVersion: example.org/v1\nkind: Queue\nmetadata: {name: c}\n");
 	assert_null(kfs_promise_set_match(&set, r, &err));
@@ -203,6 +219,132 @@ static void test_dns_label(void **state)
 	assert_false(kfs_is_dns_label("a.b"));
 	assert_false(kfs_is_dns_label(""));
 	assert_false(kfs_is_dns_label("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	assert_true(kfs_is_dns_subdomain("a.b-c.0"));
+	assert_false(kfs_is_dns_subdomain("a..b"));
+	assert_false(kfs_is_dns_subdomain("a.-b"));
+}
+
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* Admits a request whose metadata is the flow map meta; returns admit's code, err filled. */
+static int admit_meta(const struct kfs_promise *p, const char *meta, struct kfs_error *err)
+{
+	size_t len = strlen(meta) + 128;
+	char *yaml = malloc(len);
+	snprintf(yaml, len, "apiVersion: example.org/v1\nkind: cache\nmetadata: %s\n", meta);
+	struct kfs_node *r = parse(yaml);
+	kfs_error_clear(err);
+	int rc = kfs_promise_admit(p, r, NULL, err);
+	kfs_node_free(r);
+	free(yaml);
+	return rc;
+}
+
+/* metadata.namespace is a DNS-1123 label and metadata.name a DNS-1123 subdomain, checked with
+ * the API server's rules and words. */
+static void test_names(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	tu_write(dir, "promise.yaml", PROMISE_HEAD);
+	char path[512], meta[600];
+	snprintf(path, sizeof(path), "%s/promise.yaml", dir);
+	struct kfs_promise *p;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_promise_load_file(path, &p, &err), 0);
+
+	static const char *const bad_ns[] = {"a/b",	    "..",	   ".git",     "",
+					     "UPPER_case", "{{ x }}",	   "-a",       "a-",
+					     "a.b",	    "a b",	   "ns\\u2028x", "é"};
+	for (size_t i = 0; i < sizeof(bad_ns) / sizeof(bad_ns[0]); i++) {
+		snprintf(meta, sizeof(meta), "{name: c, namespace: \"%s\"}", bad_ns[i]);
+		assert_int_equal(admit_meta(p, meta, &err), -EINVAL);
+		assert_contains(err.msg, "metadata.namespace: Invalid value: \"");
+		assert_contains(err.msg, "\": a lowercase RFC 1123 label must consist of lower case "
+					 "alphanumeric characters or '-', and must start and end "
+					 "with an alphanumeric character");
+		assert_null(strchr(err.msg, '\n')); /* one problem, one line */
+	}
+	static const char *const bad_name[] = {"a/b", "..", ".git", "", "UPPER_case", "{{ x }}",
+					       "-a", "a.", ".a", "a..b", "a_b", "a%2fb"};
+	for (size_t i = 0; i < sizeof(bad_name) / sizeof(bad_name[0]); i++) {
+		snprintf(meta, sizeof(meta), "{name: \"%s\", namespace: ok}", bad_name[i]);
+		assert_int_equal(admit_meta(p, meta, &err), -EINVAL);
+		assert_contains(err.msg, "metadata.name: Invalid value: \"");
+		assert_contains(err.msg, "a lowercase RFC 1123 subdomain must consist of");
+	}
+	/* The bounds: 63 for a namespace, 253 for a name, each reported as Kubernetes does. */
+	char *l63 = repeat('n', 63), *l64 = repeat('n', 64);
+	char *n253 = repeat('a', 253), *n254 = repeat('a', 254);
+	n253[100] = '.';
+	snprintf(meta, sizeof(meta), "{name: \"%s\", namespace: %s}", n253, l63);
+	assert_int_equal(admit_meta(p, meta, &err), 0);
+	snprintf(meta, sizeof(meta), "{name: c, namespace: %s}", l64);
+	assert_int_equal(admit_meta(p, meta, &err), -EINVAL);
+	assert_contains(err.msg, "metadata.namespace: Invalid value: \"nnnn");
+	assert_contains(err.msg, "\": must be no more than 63 characters");
+	assert_null(strstr(err.msg, "RFC 1123")); /* the form is right, only the length is not */
+	snprintf(meta, sizeof(meta), "{name: %s}", n254);
+	assert_int_equal(admit_meta(p, meta, &err), -EINVAL);
+	assert_contains(err.msg, "metadata.name: Invalid value: \"aaaa");
+	assert_contains(err.msg, "\"...: must be no more than 253 characters");
+	/* Good edge cases: digits first, '-' and '.' inside, a part longer than 63. */
+	static const char *const good[] = {"{name: 0abc, namespace: 9-9}",
+					   "{name: a-b.c-d, namespace: a--b}",
+					   "{name: \"123\", namespace: \"123\"}", "{name: x}"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (admit_meta(p, good[i], &err) != 0)
+			fail_msg("%s refused: %s", good[i], err.msg);
+	}
+	snprintf(meta, sizeof(meta), "{name: %s.x}", l64);
+	assert_int_equal(admit_meta(p, meta, &err), 0);
+	/* Types: a name or namespace that YAML reads as a number or a map is not a string. */
+	assert_int_equal(admit_meta(p, "{name: 123}", &err), -EINVAL);
+	assert_string_equal(err.msg, "metadata.name: Invalid value: 123: must be a string (quote it)");
+	assert_int_equal(admit_meta(p, "{name: c, namespace: [a]}", &err), -EINVAL);
+	assert_contains(err.msg, "metadata.namespace: Invalid value: array: must be a string");
+	assert_int_equal(admit_meta(p, "x", &err), -EINVAL);
+	assert_string_equal(err.msg, "metadata: must be an object, got string");
+	assert_int_equal(admit_meta(p, "{name: c, namespace: null}", &err), 0);
+	/* Labels and annotations: qualified keys, string values; label values short and plain. */
+	assert_int_equal(admit_meta(p, "{name: c, labels: {app.kubernetes.io/name: pg, t: \"\"}, "
+				       "annotations: {x/y: \"any\\u2028text: 1\"}}", &err), 0);
+	assert_int_equal(admit_meta(p, "{name: c, labels: {team: \"a\\u2028b\"}}", &err), -EINVAL);
+	assert_contains(err.msg, "metadata.labels: Invalid value: \"a");
+	assert_contains(err.msg, "a valid label must be an empty string or consist of alphanumeric");
+	assert_int_equal(admit_meta(p, "{name: c, labels: {Bad/x: y}}", &err), -EINVAL);
+	assert_contains(err.msg, "metadata.labels: Invalid value: \"Bad/x\": prefix part a "
+				 "lowercase RFC 1123 subdomain");
+	assert_int_equal(admit_meta(p, "{name: c, labels: {a: 1}}", &err), -EINVAL);
+	assert_string_equal(err.msg, "metadata.labels.a: Invalid value: 1: must be a string (quote it)");
+	assert_int_equal(admit_meta(p, "{name: c, annotations: {\"-x\": y}}", &err), -EINVAL);
+	assert_contains(err.msg, "metadata.annotations: Invalid value: \"-x\": name part must");
+	snprintf(meta, sizeof(meta), "{name: c, labels: {a: %s}}", l64);
+	assert_int_equal(admit_meta(p, meta, &err), -EINVAL);
+	assert_contains(err.msg, "must be no more than 63 characters");
+	/* A metadata field ObjectMeta does not have is warned of, with the schema's pruned ones. */
+	struct kfs_node *r = parse("apiVersion: example.org/v1\nkind: cache\n"
+				   "metadata: {name: c, namepsace: x, labels: {a: b}}\n"
+				   "spec: {sise: m}\n");
+	struct kfs_buf w = {0};
+	assert_int_equal(kfs_promise_admit(p, r, &w, &err), 0);
+	assert_string_equal(w.data, "unknown field \"metadata.namepsace\"\n"
+				    "unknown field \"spec.sise\"\n");
+	assert_string_equal(kfs_node_text_at(r, "metadata.namespace"), "default");
+	kfs_buf_free(&w);
+	kfs_node_free(r);
+	free(l63);
+	free(l64);
+	free(n253);
+	free(n254);
+	kfs_promise_free(p);
+	tu_rmdir(dir);
 }
 
 int main(void)
@@ -211,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_load_dir),   cmocka_unit_test(test_missing_container_folder),
 		cmocka_unit_test(test_not_a_promise), cmocka_unit_test(test_admit),
 		cmocka_unit_test(test_set_match),  cmocka_unit_test(test_dns_label),
+		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,7 @@ static int apply(const struct kfs_schema *s, const char *yaml, struct kfs_node *
 {
 	kfs_error_clear(err);
 	*out = parse(yaml);
-	return kfs_schema_apply(s, *out, err);
+	return kfs_schema_apply(s, *out, NULL, err);
 }
 
 /* Applies s to the document text, which must pass; returns the resulting tree. */
@@ -399,6 +399,19 @@ static void test_pruning(void **state)
 	assert_string_equal(kfs_node_text_at(doc, "spec.inner.b"), "yy");
 	assert_non_null(kfs_node_at(doc, "spec.open.anything.deep"));
 	kfs_node_free(doc);
+	/* Each pruned field is named, as kubectl warns of it; kept ones are not. */
+	struct kfs_buf w = {0};
+	struct kfs_error err = {0};
+	doc = parse("spec:\n  sise: large\n  a: x\n  inner: {junk: 2}\n  open: {anything: 1}\n"
+		    "  list: []\nunknownTop: 3\n\"we.ird\": 4\n");
+	assert_int_equal(kfs_schema_apply(s, doc, &w, &err), 0);
+	assert_string_equal(w.data, "unknown field \"spec.sise\"\n"
+				    "unknown field \"spec.inner.junk\"\n"
+				    "unknown field \"spec.list\"\n"
+				    "unknown field \"unknownTop\"\n"
+				    "unknown field \"[\"we.ird\"]\"\n");
+	kfs_node_free(doc);
+	kfs_buf_free(&w);
 	/* known fields under preserve-unknown-fields are still validated */
 	expect_err(s, "spec: {open: {n: x}}", "spec.open.n: must be integer, got string \"x\"");
 	kfs_schema_free(s);
@@ -575,7 +588,7 @@ static struct kfs_node *real_request(const char *name, const struct kfs_schema *
 		 KFS_SOURCE_ROOT, name);
 	if (kfs_doc_parse_file(path, &doc, &err) != 0)
 		fail_msg("%s", err.msg);
-	if (kfs_schema_apply(s, doc, &err) != 0)
+	if (kfs_schema_apply(s, doc, NULL, &err) != 0)
 		fail_msg("%s: %s", name, err.msg);
 	return doc;
 }
@@ -597,7 +610,7 @@ static void test_real_app_as_a_service(void **state)
 	struct kfs_error err = {0};
 	doc = parse("apiVersion: marketplace.kratix.io/v1\nkind: app\nmetadata: {name: a}\n"
 		    "spec: {name: a, image: b}\n");
-	assert_int_equal(kfs_schema_apply(s, doc, &err), 0);
+	assert_int_equal(kfs_schema_apply(s, doc, NULL, &err), 0);
 	/* default {} + the nested default gives service.port 8080 */
 	assert_string_equal(kfs_node_text_at(doc, "spec.service.port"), "8080");
 	assert_string_equal(kfs_node_text_at(doc, "spec.dbDriver"), "none");
@@ -626,7 +639,7 @@ static void test_real_postgresql(void **state)
 	struct kfs_error err = {0};
 	doc = parse("apiVersion: marketplace.kratix.io/v1alpha2\nkind: postgresql\n"
 		    "metadata: {name: a}\nspec: {}\n");
-	assert_int_equal(kfs_schema_apply(s, doc, &err), 0);
+	assert_int_equal(kfs_schema_apply(s, doc, NULL, &err), 0);
 	assert_string_equal(kfs_node_text_at(doc, "spec.backupEnabled"), "false");
 	assert_string_equal(kfs_node_text_at(doc, "spec.dbName"), "postgres");
 	assert_string_equal(kfs_node_text_at(doc, "spec.teamId"), "acid");
@@ -671,7 +684,7 @@ static void test_real_runtime(void **state)
 	doc =
 	    parse("apiVersion: marketplace.kratix.io/v1alpha1\nkind: Runtime\nmetadata: {name: r}\n"
 		  "spec: {image: nginx, applicationEnv: [{name: a, value: b, extra: c}]}\n");
-	assert_int_equal(kfs_schema_apply(s, doc, &err), 0);
+	assert_int_equal(kfs_schema_apply(s, doc, NULL, &err), 0);
 	assert_string_equal(kfs_node_text_at(doc, "spec.replicas"), "1");
 	assert_string_equal(kfs_node_text_at(doc, "spec.servicePort"), "80");
 	assert_string_equal(kfs_node_text_at(doc, "spec.lifecycle"), "dev");

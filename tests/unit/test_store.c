@@ -256,6 +256,26 @@ static void test_lifecycle(void **state)
 	assert_file_contains(f->s, "requests/db1", "phase", "Ready\n");
 	assert_int_equal(kfs_store_feedback(f->s, "db1", "Done", 4, &err), -EINVAL);
 	assert_contains(err.msg, "write Applied, Ready");
+	/* One line only: a second one is refused, and the phase and message stay. */
+	const char *two = "Error disk full\nReady\n";
+	assert_int_equal(kfs_store_feedback(f->s, "db1", two, strlen(two), &err), -EINVAL);
+	assert_string_equal(err.msg, "feedback: holds 2 lines; write one line: Applied, Ready, "
+				     "Ready @<generation> or Error <message>");
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "\nReady", 6, &err), -EINVAL);
+	assert_contains(err.msg, "holds 2 lines");
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Error a\rb", 9, &err), -EINVAL);
+	assert_contains(err.msg, "feedback: holds a control character 0x0d");
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Error a\0b", 9, &err), -EINVAL);
+	assert_contains(err.msg, "control character 0x00");
+	char *long_line = calloc(1, 700);
+	memcpy(long_line, "Error ", 6);
+	memset(long_line + 6, 'x', 600);
+	assert_int_equal(kfs_store_feedback(f->s, "db1", long_line, 606, &err), -EINVAL);
+	assert_contains(err.msg, "feedback: longer than 511 bytes");
+	free(long_line);
+	assert_file_contains(f->s, "requests/db1", "phase", "Ready\n");
+	/* A single trailing newline (or CRLF) is fine. */
+	assert_int_equal(kfs_store_feedback(f->s, "db1", "Ready\r\n", 7, &err), 0);
 
 	/* Delete, then remove. */
 	assert_int_equal(kfs_store_remove(f->s, "db1", &err), -ENOTEMPTY);
@@ -716,6 +736,30 @@ static void test_log_lines(void **state)
 	assert_null(strstr(f->log.data, "hunter2"));
 }
 
+/* A pruned field is kept out of the render but named: in status.yaml (also after a restart,
+ * which renders again) and in the log line; a write without it clears the list. */
+static void test_unknown_field_warnings(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	const char *typo = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			   "spec: {size: large, sise: small}\n";
+	submit_ok(f->s, "db1", typo);
+	const char *want = "warnings:\n  - unknown field \"spec.sise\"\n";
+	assert_file_contains(f->s, "requests/db1", "status.yaml", want);
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 3");
+	assert_contains(f->log.data, "render request=db1 promise=postgresql generation=1 outputs=3 "
+				     "warnings=1 phase=Rendered");
+	kfs_store_close(f->s);
+	open_store(f);
+	assert_file_contains(f->s, "requests/db1", "status.yaml", want);
+	submit_ok(f->s, "db1", medium);
+	char *st = read_file(f->s, "requests/db1", "status.yaml");
+	assert_null(strstr(st, "warnings"));
+	free(st);
+}
+
 static void test_mask(void **state)
 {
 	(void)state;
@@ -911,6 +955,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forged_conditions, setup_git_prod_only,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_field_warnings, setup, teardown),
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test_setup_teardown(test_unlink_is_an_edit, setup_git, teardown),
 		cmocka_unit_test_setup_teardown(test_unstorable_write_changes_nothing, setup_git,

@@ -367,6 +367,91 @@ static void test_injection(void **state)
 			    ". is a mapping; use | yaml");
 }
 
+/* A second document smuggled through a character YAML reads as a line break. */
+#define CRB                                                                                        \
+	"---%sapiVersion: rbac.authorization.k8s.io/v1%skind: ClusterRoleBinding%smetadata:%s  "   \
+	"name: pwned%sroleRef:%s  kind: ClusterRole%s  name: cluster-admin"
+
+static void test_unicode_breaks(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *brk, *want;
+	} cases[] = {
+	    {"\xe2\x80\xa8", "U+2028 LINE SEPARATOR, which YAML reads as a line break"},
+	    {"\xe2\x80\xa9", "U+2029 PARAGRAPH SEPARATOR, which YAML reads as a line break"},
+	    {"\xc2\x85", "U+0085 NEXT LINE (NEL), which YAML reads as a line break"},
+	    {"\x85", "byte 0x85, which is not UTF-8"},
+	    {"\r", "a control character 0x0d"},
+	    {"\f", "a control character 0x0c"},
+	    {"\v", "a control character 0x0b"},
+	    {"\xc2\x9b", "a control character U+009B"},
+	    {"\xef\xbb\xbf", "U+FEFF BYTE ORDER MARK, which YAML parsers drop"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *b = cases[i].brk;
+		char value[512];
+		snprintf(value, sizeof(value), "x%s" CRB, b, b, b, b, b, b, b, b);
+		struct kfs_node *root = kfs_node_new(KFS_MAP);
+		struct kfs_node *spec = kfs_node_new(KFS_MAP);
+		kfs_map_set(spec, "x", kfs_node_new_str(value));
+		kfs_map_set(root, "spec", spec);
+		struct fix f = {.ctx = {.root = root}};
+		char want[160];
+		snprintf(want, sizeof(want), "templates/output/db.yaml:2: .spec.x holds %s; use | quote",
+			 cases[i].want);
+		expect_render_error(&f, "kind: Secret\nname: {{ .spec.x }}\n", want);
+		snprintf(want, sizeof(want), ".spec.x) holds %s; a placeholder cannot be quoted",
+			 cases[i].want);
+		struct kfs_placeholder item = {"placeholder-x", ".spec.x"};
+		struct kfs_placeholders ph = {&item, 1};
+		expect_render_error_ph(&f, "kind: Secret\nname: placeholder-x\n", &ph, want);
+		/* Quoted or as YAML, the value is one escaped scalar of one document. A lone
+		 * 0x85 byte cannot be written as YAML text at all. */
+		for (int yaml = 0; yaml < 2 && b[0] != '\x85'; yaml++) {
+			char *out = render(&f, yaml ? "kind: Secret\nname: {{ .spec.x | yaml }}\n"
+						    : "kind: Secret\nname: {{ .spec.x | quote }}\n");
+			struct kfs_node **docs = NULL;
+			size_t n = 0;
+			struct kfs_error err = {0};
+			if (kfs_doc_parse_stream(out, strlen(out), "out.yaml", &docs, &n, &err))
+				fail_msg("%s does not parse: %s", out, err.msg);
+			assert_int_equal(n, 1);
+			assert_string_equal(kfs_node_text_at(docs[0], "kind"), "Secret");
+			assert_string_equal(kfs_node_text_at(docs[0], "name"), value);
+			assert_null(strstr(out, b[0] == '\r' || b[0] == '\f' || b[0] == '\v' ? "\n---"
+											       : b));
+			kfs_doc_free_stream(docs, n);
+			free(out);
+		}
+		kfs_node_free(root);
+	}
+}
+
+/* A value that would begin a line with a document marker starts another manifest. */
+static void test_document_markers(void **state)
+{
+	(void)state;
+	struct kfs_node *root = kfs_node_new(KFS_MAP);
+	struct kfs_node *spec = kfs_node_new(KFS_MAP);
+	kfs_map_set(spec, "dashes", kfs_node_new_str("---"));
+	kfs_map_set(spec, "dots", kfs_node_new_str("... x"));
+	kfs_map_set(spec, "dash", kfs_node_new_str("-"));
+	kfs_map_set(spec, "word", kfs_node_new_str("---abc"));
+	kfs_map_set(root, "spec", spec);
+	struct fix f = {.ctx = {.root = root}};
+	expect_render_error(&f, "a: 1\n{{ .spec.dashes }}\nkind: Secret\n",
+			    "templates/output/db.yaml:2: .spec.dashes would start a line with "
+			    "\"---\", which YAML reads as a document marker; use | quote");
+	expect_render_error(&f, "{{ .spec.dots }}", "would start a line with \"...\"");
+	expect_render_error(&f, "a: 1\n--{{ .spec.dash }}\n", ".spec.dash would start a line");
+	/* Not markers: inside a line, followed by text, or quoted. */
+	expect(&f, "a: {{ .spec.dashes }}\n", "a: ---\n");
+	expect(&f, "{{ .spec.word }}: 1\n", "---abc: 1\n");
+	expect(&f, "{{ .spec.dashes | quote }}\n", "\"---\"\n");
+	kfs_node_free(root);
+}
+
 static void test_failed_render_leaves_buffer(void **state)
 {
 	struct fix *f = *state;
@@ -544,6 +629,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_undefined, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_injection, setup, teardown),
+	    cmocka_unit_test(test_unicode_breaks),
+	    cmocka_unit_test(test_document_markers),
 	    cmocka_unit_test_setup_teardown(test_failed_render_leaves_buffer, setup, teardown),
 	    cmocka_unit_test(test_compile_errors),
 	    cmocka_unit_test_setup_teardown(test_placeholders, setup, teardown),

@@ -1,0 +1,4 @@
+# A raw C1 control (U+009B, CSI).
+# expect: EINVAL :7:11: not valid YAML: control characters are not allowed (0x9B)
+seed() { printf 'apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\nmetadata:\n  name: my-db\n  namespace: my-namespace\nspec:\n'; }
+seed; printf "  size: sm\302\233all\n"
