@@ -25,7 +25,7 @@ struct kfs_store_options {
 	 * e.g. "requests/my-db", so a front end can invalidate caches from another thread. */
 	void (*on_publish)(void *ctx, const char *folder);
 	void *on_publish_ctx;
-	/* The Git state store (SPEC §8), all optional: a bare repository (created if missing),
+	/* The Git state store (docs/git.md), all optional: a bare repository (created if missing),
 	 * its branch (default main), a remote to push to, and a YAML stream of Destinations. */
 	const char *git_repo;
 	const char *git_branch;
@@ -89,7 +89,7 @@ void kfs_store_free_names(char **names, size_t n);
 /* Creates an empty request (phase Pending). -EINVAL for a name that is not a DNS-1123 label,
  * -EEXIST when it exists. */
 int kfs_store_create(struct kfs_store *s, const char *name, struct kfs_error *err);
-/* Submits new object.yaml bytes (SPEC §5–7): 0 published; -EINVAL rejected (previous content
+/* Submits new object.yaml bytes (the write rules of docs/mount.md): 0 published; -EINVAL rejected (previous content
  * kept); -EFBIG too large; -EIO accepted but the render failed (new content kept, last good
  * outputs kept, phase Error). Writes of one request are serialized; different requests render
  * in parallel. The same bytes twice change nothing. */
