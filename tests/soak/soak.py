@@ -123,6 +123,13 @@ class Shared:
         self.daemon_pid = mp.Value("i", 0)
 
 
+def pick(rng, cfg):
+    """A request: one of the first HOT requests with probability HOT_SHARE, else any."""
+    if cfg["hot"] and rng.random() < cfg["hot_share"]:
+        return rng.choice(cfg["names"][:cfg["hot"]])
+    return rng.choice(cfg["names"])
+
+
 def worker_loop(idx, shared, step, park_hook):
     while not shared.stop.is_set():
         if not shared.running.is_set():
@@ -138,10 +145,9 @@ def writer_main(idx, name, cfg, shared):
     rng = random.Random(cfg["seed"] * 1000 + idx)
     log = open(os.path.join(cfg["work"], "log", name + ".jsonl"), "a", buffering=1)
     mnt, prepared = cfg["mnt"], cfg["prepared"]
-    names = cfg["names"]
 
     def step():
-        r = rng.choice(names)
+        r = pick(rng, cfg)
         body = BAD if rng.random() < cfg["bad_ratio"] else rng.choice(SIZES)
         tool = rng.choices(("cp", "sed", "tee"), weights=(4, 3, 3))[0]
         dst = os.path.join(mnt, "requests", r, "object.yaml")
@@ -169,7 +175,7 @@ def writer_main(idx, name, cfg, shared):
 def reader_main(idx, name, cfg, shared, oracle, bodies):
     rng = random.Random(cfg["seed"] * 1000 + idx)
     log = open(os.path.join(cfg["work"], "log", name + ".jsonl"), "a", buffering=1)
-    mnt, names = cfg["mnt"], cfg["names"]
+    mnt = cfg["mnt"]
     files = cfg["output_files"]
     counts = collections.Counter()
     kept = [0]
@@ -184,7 +190,7 @@ def reader_main(idx, name, cfg, shared, oracle, bodies):
         return path
 
     def step():
-        r = rng.choice(names)
+        r = pick(rng, cfg)
         x = rng.random()
         if x < 0.7:
             what = "output/" + rng.choice(files)
@@ -440,7 +446,8 @@ class Soak:
         cfg = {"work": self.work, "mnt": self.mnt, "prepared": self.prepared, "names": self.names,
                "bad_ratio": a.bad_ratio, "seed": a.seed, "output_files": self.output_files,
                "template": self.template, "variant_files": self.variant_files,
-               "edit_interval": a.edit_interval}
+               "edit_interval": a.edit_interval, "hot": min(a.hot, a.requests),
+               "hot_share": a.hot_share}
         ctx = mp.get_context("fork")
         self.procs = []
         specs = [("writer-%02d" % i, writer_main, ()) for i in range(a.writers)]
@@ -654,11 +661,11 @@ class Soak:
                       % (label, r, g and g.group(1), o and o.group(1)))
             self.check_lost(label, r, obj, writes.get(r, []))
         # Fresh renders, two at a time (the cache makes most of them hits after a few rounds).
-        todo = {(sha(b), variant): b for b in bodies.values()}
+        todo = {sha(b): b for b in bodies.values()}
         with ThreadPoolExecutor(max_workers=2) as ex:
-            list(ex.map(lambda kb: self.fresh_render(kb[1], variant), todo.items()))
+            list(ex.map(lambda b: self.fresh_render(b, variant), todo.values()))
         for r, obj in bodies.items():
-            want = self.render_cache[(sha(obj), variant)]
+            want = self.fresh_render(obj, variant)  # from the cache filled just above
             got = mount_out[r]
             self.stats["renders checked"] += 1
             if isinstance(want, str):
@@ -699,12 +706,13 @@ class Soak:
             self.fail.add(f, "%s: %s: %d bytes, begins %r" % (label, r, len(obj), obj[:60]))
         elif size not in {w["b"] for w in cands}:
             last = max(accepted, key=lambda w: w["t1"])
-            self.stats["lost requests"] += 1
-            self.fail.add("lost write", "%s: %s: object.yaml has size %s; the last accepted write "
-                          "(%s, returned %.3f s before the kill) wrote %s; possible: %s"
-                          % (label, r, size, last["tool"],
-                             (self.t_kill or last["t1"]) - last["t1"], last["b"],
-                             sorted({w["b"] for w in cands})))
+            if last is base:
+                what = "no write was accepted since the previous check, which saw size %s" % base["b"]
+            else:
+                what = "the last accepted write (%s, returned %.3f s before the kill) wrote %s" % (
+                    last["tool"], (self.t_kill or last["t1"]) - last["t1"], last["b"])
+            self.fail.add("lost write", "%s: %s: object.yaml has size %s; %s; sizes it may have: %s"
+                          % (label, r, size, what, ", ".join(sorted({w["b"] for w in cands}))))
         self.last_body[r] = size if size is not None else self.last_body[r]
 
     def check_git(self, label, mount_out):
@@ -800,6 +808,24 @@ class Soak:
                 self.daemon.wait()
 
     # --- the summary ----------------------------------------------------------------------
+    def daemon_log_counts(self):
+        """Error and warn lines of the daemon's log but the expected rejections; the distinct
+        messages (timestamps, requests and numbers blanked) are kept for the report."""
+        n = collections.Counter()
+        self.log_kinds = collections.Counter()
+        try:
+            lines = open(os.path.join(self.work, "daemon.log"), errors="replace").read().splitlines()
+        except (OSError, AttributeError):
+            return 0, 0
+        for line in lines:
+            m = re.match(r"^\S+ (error|warn) (.*)$", line)
+            if not m or 'got \\"huge\\"' in line:
+                continue
+            n[m.group(1)] += 1
+            self.log_kinds[m.group(1) + " " + re.sub(r"soak-\d+|[0-9a-f]{12,}|\d+(\.\d+)?", "#",
+                                                      m.group(2))[:160]] += 1
+        return n["error"], n["warn"]
+
     def summary(self):
         a, s, f = self.a, self.stats, self.fail
         reads = collections.Counter()
@@ -846,12 +872,18 @@ class Soak:
             ("clean unmount exit status", s["clean unmount exit status"]),
             ("failures", f.total()),
         ]
+        rows.insert(-1, ("daemon log: error / warn lines (rejections of size huge aside)",
+                         "%d / %d" % self.daemon_log_counts()))
         w = max(len(k) for k, _ in rows)
         print()
         print("| %-*s | %s |" % (w, "kratixfs soak", "result"))
         print("|%s|%s|" % ("-" * (w + 2), "-" * 10))
         for k, v in rows:
             print("| %-*s | %s |" % (w, k, v))
+        if self.log_kinds:
+            print("\nThe daemon's error and warn lines (besides the rejections of size huge):")
+            for k, c in self.log_kinds.most_common(10):
+                print("  %5d  %s" % (c, k))
         if f.total():
             print("\nFAILURES (by kind, with up to %d examples each):" % f.keep)
             for kind, n in f.count.most_common():
@@ -874,6 +906,10 @@ def main():
                     help="SIGKILL/restart cycles (default 20)")
     ap.add_argument("--edit-interval", type=float, default=float(env("SOAK_EDIT_INTERVAL", 1.0)),
                     help="seconds between template edits; 0: none (default 1)")
+    ap.add_argument("--hot", type=int, default=4,
+                    help="requests that get a share of all writes and reads (default 4)")
+    ap.add_argument("--hot-share", type=float, default=0.25,
+                    help="the share of writes and reads that go to the hot requests (default 0.25)")
     ap.add_argument("--bad-ratio", type=float, default=0.05,
                     help="share of writes that must be refused (default 0.05)")
     ap.add_argument("--settle", type=int, default=60,
@@ -894,7 +930,7 @@ def main():
     rc = 0
     try:
         soak.run()
-    except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+    except Exception as e:  # the summary still says what ran and what was found
         soak.fail.add("soak stopped", str(e))
         traceback.print_exc()
         rc = 1
