@@ -62,7 +62,7 @@ check: test test-valgrind test-asan
 # Knobs: SOAK_ARGS='--requests 100 --duration 10 --restarts 3' (tests/soak/soak.py --help).
 SOAK_ARGS ?=
 soak: build
-	python3 tests/soak/soak.py --build $(abspath $(BUILD)) $(SOAK_ARGS)
+	python3 tests/soak/soak.py --build=$(abspath $(BUILD)) $(SOAK_ARGS)
 
 # Installs what is missing, builds, mounts kratixfs at ./kratix, writes the seed's my-db request
 # and shows what came of it. A second run unmounts the first mount and starts afresh.

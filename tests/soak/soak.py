@@ -872,21 +872,45 @@ class Soak:
         rows.insert(-1, ("daemon log: error / warn lines (rejections of size huge aside)",
                          "%d / %d" % self.daemon_log_counts()))
         w = max(len(k) for k, _ in rows)
-        print()
-        print("| %-*s | %s |" % (w, "kratixfs soak", "result"))
-        print("|%s|%s|" % ("-" * (w + 2), "-" * 10))
-        for k, v in rows:
-            print("| %-*s | %s |" % (w, k, v))
+        out = ["| %-*s | %s |" % (w, "kratixfs soak", "result"),
+               "|%s|%s|" % ("-" * (w + 2), "-" * 10)]
+        out += ["| %-*s | %s |" % (w, k, v) for k, v in rows]
         if self.log_kinds:
-            print("\nThe daemon's error and warn lines (besides the rejections of size huge):")
-            for k, c in self.log_kinds.most_common(10):
-                print("  %5d  %s" % (c, k))
+            out += ["", "The daemon's error and warn lines (besides the rejections of size huge):",
+                    ""]
+            out += ["    %5d  %s" % (c, k) for k, c in self.log_kinds.most_common(10)]
         if f.total():
-            print("\nFAILURES (by kind, with up to %d examples each):" % f.keep)
+            out += ["", "FAILURES (by kind, with up to %d examples each):" % f.keep, ""]
             for kind, n in f.count.most_common():
-                print("  %s: %d" % (kind, n))
-                for ex in f.examples[kind]:
-                    print("    - " + ex)
+                out.append("- %s: %d" % (kind, n))
+                out += ["    - " + ex.replace(self.work, "WORK") for ex in f.examples[kind]]
+        print()
+        print("\n".join(out))
+        if a.doc:
+            self.write_doc(out)
+
+    def write_doc(self, table):
+        """Puts the run's table between the markers of docs/soak.md."""
+        doc = os.path.join(ROOT, "docs", "soak.md")
+        text = open(doc).read()
+        begin, end = "<!-- soak:begin -->", "<!-- soak:end -->"
+        if begin not in text or end not in text:
+            print("soak: %s has no %s ... %s markers; not updated" % (doc, begin, end))
+            return
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        dirty = subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", "src",
+                                "include"]).returncode
+        about = ("Run on %s at commit %s%s, %d CPUs (load average %.1f at the start), with "
+                 "`tests/soak/soak.py %s`:" % (
+                     time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                     head.stdout.decode().strip() or "?", " (with changes to src/)" if dirty else "",
+                     os.cpu_count(), self.load_at_start, " ".join(self.argv)))
+        new = text[:text.index(begin) + len(begin)] + "\n" + about + "\n\n" + \
+            "\n".join(table) + "\n" + text[text.index(end):]
+        with open(doc, "w") as f:
+            f.write(new)
+        print("soak: the table is in %s" % doc)
 
 
 def main():
@@ -919,11 +943,19 @@ def main():
     ap.add_argument("--dir", default=env("SOAK_DIR", "/var/tmp"),
                     help="where the work folder goes (default /var/tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder after a clean run")
+    ap.add_argument("--doc", action="store_true",
+                    help="write the summary into docs/soak.md between its markers")
     a = ap.parse_args()
     if a.restarts < 1 or a.requests < 1 or a.writers < 0 or a.readers < 0:
         ap.error("--restarts and --requests must be at least 1")
     a.build = os.path.abspath(a.build)
     soak = Soak(a)
+    soak.argv, skip = [], False
+    for x in sys.argv[1:]:  # what the run was asked for, without where the build is
+        if not skip and not x.startswith("--build") and x != "--doc":
+            soak.argv.append(x)
+        skip = x == "--build"
+    soak.load_at_start = os.getloadavg()[0]
     rc = 0
     try:
         soak.run()
