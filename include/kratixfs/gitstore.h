@@ -1,4 +1,4 @@
-/* The Git state store (SPEC §8): Kratix Destinations and scheduling, the repository paths Kratix
+/* The Git state store (docs/git.md): Kratix Destinations and scheduling, the repository paths Kratix
  * writes for each filepath mode, and a libgit2 writer that commits batches of "works" straight into
  * a bare repository (no work tree, no index) and pushes them in the background.
  *

@@ -1,5 +1,5 @@
-/* Promises: loading a promise folder in the kratix CLI layout (SPEC §2) or a bare promise.yaml,
- * and choosing and admitting the requests a promise serves (SPEC §4). */
+/* Promises: loading a promise folder in the kratix CLI layout or a bare promise.yaml,
+ * and choosing and admitting the requests a promise serves (docs/promises.md). */
 #ifndef KRATIXFS_PROMISE_H
 #define KRATIXFS_PROMISE_H
 

@@ -26,7 +26,7 @@ struct kfs_store_options {
 	 * e.g. "requests/my-db", so a front end can invalidate caches from another thread. */
 	void (*on_publish)(void *ctx, const char *folder);
 	void *on_publish_ctx;
-	/* The Git state store (SPEC §8), all optional: a bare repository (created if missing),
+	/* The Git state store (docs/git.md), all optional: a bare repository (created if missing),
 	 * its branch (default main), a remote to push to, and a YAML stream of Destinations. */
 	const char *git_repo;
 	const char *git_branch;
@@ -107,12 +107,13 @@ int kfs_store_create_as(struct kfs_store *s, const char *name, const struct kfs_
  * (the kernel, with default_permissions) has checked that the user may. */
 int kfs_store_set_owner(struct kfs_store *s, const char *name, const struct kfs_owner *o,
 			struct kfs_error *err);
-/* Submits new object.yaml bytes: 0 published; -EINVAL rejected (previous content
- * kept; with no object.yaml in the folder, the refused bytes are kept as a draft that is shown
- * but not in force); -EFBIG too large (len may exceed the bytes held in data: only the first
- * max_input + 1 are read); -ENOSPC or -EIO the state folder cannot store it (nothing changes); -EIO accepted but the render failed (new content kept, last good
- * outputs kept, phase Error). Writes of one request are serialized; different requests render
- * in parallel. The same bytes twice change nothing. */
+/* Submits new object.yaml bytes (the write rules of docs/mount.md): 0 published; -EINVAL
+ * rejected (previous content kept; with no object.yaml in the folder, the refused bytes are kept
+ * as a draft, shown but not in force); -EFBIG too large (len may exceed the bytes held in data:
+ * only the first max_input + 1 are read); -ENOSPC or -EIO the state folder cannot store it
+ * (nothing changes); -EIO accepted but the render failed (new content kept, last good outputs
+ * kept, phase Error). Writes of one request are serialized; different requests render in
+ * parallel. The same bytes twice change nothing. */
 int kfs_store_submit(struct kfs_store *s, const char *name, const char *data, size_t len,
 		     struct kfs_error *err);
 /* What kfs_store_submit would answer for these bytes (0, -EINVAL, -EFBIG), without changing,

@@ -1,4 +1,4 @@
-/* The template language of SPEC §3: `{{ .path }}`, bracket keys, filters (default, quote,
+/* The template language (docs/templates.md): `{{ .path }}`, bracket keys, filters (default, quote,
  * upper, lower, yaml), `{{#if}}…{{else}}…{{end}}`, `{{#each}}…{{end}}`, strict undefined
  * paths, and refusal of unquoted values that would inject YAML structure. Templates are
  * compiled once (at promise load) and rendered many times. */

@@ -8,7 +8,8 @@
 #include "kratixfs/buf.h"
 #include "kratixfs/error.h"
 
-/* Exit codes of `kratixfs render` (SPEC §9), used by every sub-command. */
+/* Exit codes of `kratixfs render` (0 rendered, 1 request rejected, 2 failed), used by every
+ * sub-command. */
 enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_FAILED = 2 };
 
 /* The default request size limit (-o max_input, --max-input). */

@@ -1,4 +1,4 @@
-/* The template language of SPEC §3. A template is compiled once into a tree of nodes whose
+/* The template language (docs/templates.md). A template is compiled once into a tree of nodes whose
  * paths are pre-split into steps, so that rendering only walks the tree, looks keys up and
  * appends to the output buffer: no parsing and no allocation per tag. */
 #include "kratixfs/template.h"

@@ -527,8 +527,8 @@ int kfs_daemon_main(int argc, char **argv)
 		fprintf(stderr, "kratixfs: no mount point (try kratixfs --help)\n");
 		goto out;
 	}
-	/* Checked now so that an fstab line written for exec mode (SPEC §10) is right when the
-	 * render engine runs it; this version refuses exec-mode containers at promise load. */
+	/* Checked now so that an fstab line written for exec mode (pipelines run as processes) is
+	 * right when the render engine runs it; this version refuses exec-mode containers at promise load. */
 	size_t exec_timeout;
 	if (conf.exec_timeout && parse_size(conf.exec_timeout, &exec_timeout) != 0) {
 		fprintf(stderr, "kratixfs: -o exec_timeout=%s: not a positive number of seconds\n",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `kratixfs render` as a pipeline container runs it: the /kratix contract, KRATIX_* variables,
-# exit codes 0/1/2, and the error rows of SPEC §7 that apply without a mount.
+# exit codes 0/1/2, and the write errors of docs/mount.md that apply without a mount.
 . "$(dirname "$0")/lib.sh"
 PROMISES="$SOURCE_ROOT/templates"
 unset KRATIX_WORKFLOW_TYPE KRATIX_WORKFLOW_ACTION KRATIX_PROMISE_NAME KRATIX_PIPELINE_NAME

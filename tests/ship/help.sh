@@ -1,6 +1,6 @@
 #!/bin/bash
 # --help and --version on every command, and the help, the man pages and the README agreeing:
-# every -o option SPEC §2-§10 names is in `kratixfs --help`, and every -o option and sub-command
+# every -o option the mount supports is in `kratixfs --help`, and every -o option and sub-command
 # there is in kratixfs(8) and README.md.
 . "$(dirname "$0")/lib.sh"
 : "${KRATIXFS:?set KRATIXFS to the built kratixfs}" "${KRATIXFS_DAEMON:?set KRATIXFS_DAEMON}"
@@ -42,8 +42,8 @@ opt "mount.kratixfs -V" "$VERSION" "$HELPER" -V
 "$KRATIXFS_DAEMON" --help >"$WORK/dhelp"
 check "kratixfs --help holds every line of the daemon's help" \
 	eval "! grep -vxF -f '$WORK/help' '$WORK/dhelp'"
-# The -o options SPEC names (§2 promises, §5 state, §7 max_input, §8 git, git_branch,
-# destinations, git_push, §10 exec_timeout), plus log_level from the operations brief.
+# The -o options of the mount: promises folder, state folder, input limit, the Git store
+# (git, git_branch, destinations, git_push), exec_timeout and log_level.
 for o in promises state max_input git git_branch git_push destinations exec_timeout log_level; do
 	check_grep "kratixfs --help lists -o $o" "$WORK/help" "-o $o="
 done
