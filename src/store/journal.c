@@ -105,6 +105,8 @@ struct record {
 	const char *payload; /* NULL: removed */
 	size_t len;
 	size_t seq;
+	const char *frame; /* the proven frame in today's format, copied as it is; NULL: KFS1 */
+	size_t frame_len;
 };
 
 /* What the bytes at data[0..n) start with. */
@@ -129,7 +131,8 @@ static enum verdict check_v1(const char *data, size_t n, struct record *rec, siz
 	const char *key = data + sizeof(h);
 	if (fnv1a(fnv1a(0xcbf29ce484222325ULL, key, h.keylen), key + h.keylen, body) != h.sum)
 		return V_BAD;
-	*rec = (struct record){key, h.keylen, h.len == REMOVED ? NULL : key + h.keylen, body, 0};
+	*rec = (struct record){key, h.keylen, h.len == REMOVED ? NULL : key + h.keylen, body, 0,
+			       NULL, 0};
 	*size = sizeof(h) + h.keylen + body;
 	return V_OK;
 }
@@ -154,7 +157,8 @@ static enum verdict check(const char *data, size_t n, struct record *rec, size_t
 	if (memcmp(ks, h.keysum, sizeof(ks)) != 0)
 		return V_BAD;
 	size_t body = h.len == REMOVED ? 0 : h.len;
-	*rec = (struct record){key, h.keylen, h.len == REMOVED ? NULL : key + h.keylen, body, 0};
+	*rec = (struct record){key, h.keylen, h.len == REMOVED ? NULL : key + h.keylen, body, 0,
+			       data, sizeof(h) + h.keylen + body};
 	if (n - sizeof(h) - h.keylen < body)
 		return V_SHORT;
 	*size = sizeof(h) + h.keylen + body;
@@ -335,7 +339,11 @@ static int write_snapshot(struct kfs_journal *j, const struct replay_set *set,
 		key = kfs_xstrndup(r->key, r->keylen);
 		if (each)
 			each(ctx, key, r->payload, r->len);
-		frame(&out, key, r->payload, r->len);
+		/* A proven frame is copied: its checksums need not be computed again. */
+		if (r->frame)
+			kfs_buf_add(&out, r->frame, r->frame_len);
+		else
+			frame(&out, key, r->payload, r->len);
 		/* Streamed: a snapshot of 10,000 requests never sits in memory twice. */
 		if (out.len >= (64u << 10)) {
 			if (rc == 0)
@@ -403,10 +411,35 @@ static int keep_aside(const char *path, const char *data, size_t len, char **kep
 			     path, stamp);
 }
 
+/* Reads a whole file (a missing one is empty) straight into a buffer of its size: a compaction
+ * reads a few times the live records, and growing the buffer as it goes copied them twice. */
 static int read_optional(const char *path, struct kfs_buf *out, struct kfs_error *err)
 {
-	int rc = kfs_read_file(path, out, err);
-	return rc == -ENOENT ? 0 : rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : kfs_error_set(err, -errno, "%s: %s", path,
+							   strerror(errno));
+	struct stat st;
+	int rc = fstat(fd, &st) < 0 ? -errno : 0;
+	if (rc == 0)
+		kfs_buf_reserve(out, (size_t)st.st_size + 1);
+	while (rc == 0) {
+		if (out->cap - out->len < 2)
+			kfs_buf_reserve(out, 65536); /* it grew since the fstat */
+		ssize_t r = read(fd, out->data + out->len, out->cap - out->len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : 0;
+			break;
+		}
+		out->len += (size_t)r;
+	}
+	close(fd);
+	if (rc < 0)
+		return kfs_error_set(err, rc, "%s: %s", path, strerror(-rc));
+	out->data[out->len] = '\0';
+	return 0;
 }
 
 /* Reads snapshot and journal into set (holding the bytes in snap and jour), sorted. */
