@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "kratixfs/buf.h"
-#include "kratixfs/files.h"
 #include "kratixfs/sha256.h"
 
 #define MAGIC "KFS2"
