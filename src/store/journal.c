@@ -25,6 +25,8 @@
  * writing every live record) costs at most 1/COMPACT_RATIO of the bytes appended. */
 #define COMPACT_FLOOR (1u << 20)
 #define COMPACT_RATIO 4
+/* How long an open waits for the state folder's lock before it names the holder. */
+#define LOCK_WAIT_MS 2000
 
 struct kfs_journal {
 	pthread_mutex_t lock;
@@ -570,6 +572,13 @@ static int take_lock(struct kfs_journal *j, struct kfs_error *err)
 	int rc = 0;
 	if (j->lock_fd < 0 || fchmod(j->lock_fd, 0600) < 0)
 		rc = kfs_error_set(err, -errno, "%s: %s", path.data, strerror(errno));
+	/* A daemon that was just unmounted may still be closing its store: `umount; mount` waits
+	 * for it, briefly, rather than failing. */
+	for (int tries = 0; rc == 0 && tries < LOCK_WAIT_MS / 50; tries++) {
+		if (flock(j->lock_fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+			break;
+		usleep(50 * 1000);
+	}
 	if (rc == 0 && flock(j->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK) {
 			char pid[32] = "";
