@@ -551,7 +551,9 @@ static void compact(struct kfs_journal *j)
 		rc = -errno;
 		unlink(j->tmp_path);
 	}
-	if (rc == 0 && ftruncate(j->fd, 0) == 0) {
+	if (rc == 0 && ftruncate(j->fd, 0) < 0)
+		rc = -errno; /* its records are in the snapshot too: replayed twice, harmless */
+	if (rc == 0) {
 		j->bytes = 0;
 		j->live = written;
 	}

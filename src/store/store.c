@@ -1597,8 +1597,9 @@ static void report_recovery(struct kfs_store *s)
 		kfs_buf_printf(&names, "%s%s", i ? "," : "", name[0] ? name : "(root slot)");
 		struct request *r = name[0] ? table_find(s, name, NULL) : s->slot;
 		if (r && s->git) {
+			/* Recorded, so that the next start holds it back too (hold_back). */
 			kfs_gitsync_keep(s, r);
-			kfs_store_publish(s, r, NULL);
+			kfs_store_persist(s, r, NULL);
 		}
 	}
 	kfs_store_log(s, KFS_LOG_ERROR,
@@ -1606,6 +1607,35 @@ static void report_recovery(struct kfs_store *s)
 		      names.data ? names.data : "-", rep->unnamed,
 		      s->git ? "kept (the lost requests' files are not committed over)" : "-");
 	kfs_buf_free(&names);
+}
+
+/* Whether r's Committed condition holds it back from commits since its last change was lost. */
+static bool held_back(const struct request *r)
+{
+	struct kfs_node *conds = load_yaml(r->conditions, KFS_SEQ);
+	bool held = false;
+	for (size_t i = 0; i < conds->len && !held; i++) {
+		const char *t = kfs_node_text_at(conds->items[i], "type");
+		const char *why = kfs_node_text_at(conds->items[i], "reason");
+		held = t && why && strcmp(t, "Committed") == 0 && strcmp(why, "StateDamaged") == 0;
+	}
+	kfs_node_free(conds);
+	return held;
+}
+
+/* Every request held back by a damaged state folder, at this start or an earlier one, stays out
+ * of the start's commit until its object.yaml is written again. */
+static void hold_back(struct kfs_store *s)
+{
+	if (!s->git)
+		return;
+	for (size_t i = 0; i <= s->nrequests; i++) {
+		struct request *r = i < s->nrequests ? s->requests[i] : s->slot;
+		if (held_back(r)) {
+			kfs_gitsync_keep(s, r);
+			kfs_store_publish(s, r, NULL);
+		}
+	}
 }
 
 /* The root status.yaml's `recovery` map, when the state folder was found damaged at start. */
@@ -1654,6 +1684,8 @@ static int recover(struct kfs_store *s, struct kfs_error *err)
 	int rc = kfs_journal_open(s->state_dir, recover_one, s, &s->journal, err);
 	if (rc == 0)
 		report_recovery(s);
+	if (rc == 0)
+		hold_back(s);
 	if (!s->slot->view)
 		kfs_store_publish(s, s->slot, NULL);
 	s->recovering = false;

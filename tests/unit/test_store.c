@@ -621,6 +621,22 @@ static void test_damaged_state_keeps_git(void **state)
 	assert_contains(f->log.data, "0 state-damaged file=");
 	assert_contains(f->log.data, "0 state-damaged lost-requests=db2 unnamed-records=0 git=kept");
 	pthread_mutex_unlock(&f->log_lock);
+	/* The next start finds a whole state folder, and still holds db2's older render back. */
+	kfs_store_close(f->s);
+	open_store(f);
+	assert_file_contains(f->s, "requests/db2", "status.yaml", "reason: StateDamaged");
+	char *again = git_out(f, "ls-tree -r main");
+	assert_string_equal(again, before);
+	free(again);
+	free(root);
+	root = read_file(f->s, "", "status.yaml");
+	assert_null(strstr(root, "recovery:"));
+	/* Written again, db2 is committed as usual. */
+	submit_ok(f->s, "db2", large);
+	assert_file_contains(f->s, "requests/db2", "phase", "Committed\n");
+	char *st = read_file(f->s, "requests/db2", "status.yaml");
+	assert_null(strstr(st, "StateDamaged"));
+	free(st);
 	free(root);
 	free(before);
 	free(after);
