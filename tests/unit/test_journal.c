@@ -515,6 +515,61 @@ static void test_full_disk(void **state)
 	tu_rmdir(top);
 }
 
+/* An online compaction that cannot be written (the disk filled up between the append and the
+ * compaction) keeps the old journal and snapshot, and the put it follows still succeeds: its
+ * record is stored. On a 2 MiB tmpfs (root only). */
+static void test_compaction_on_full_disk(void **state)
+{
+	(void)state;
+	char *top = tu_mkdtemp();
+	if (mount("kratixfs-test", top, "tmpfs", 0, "size=2m,mode=0700") != 0) {
+		tu_rmdir(top);
+		skip();
+	}
+	char dir[600], filler[600];
+	snprintf(dir, sizeof(dir), "%s/state", top);
+	snprintf(filler, sizeof(filler), "%s/filler", top);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	struct kfs_journal *j;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_journal_open(dir, NULL, NULL, &j, &err), 0);
+	static char payload[8192];
+	memset(payload, 'a', sizeof(payload) - 1);
+	put(j, "a", payload); /* live: two 8 KiB records, so a snapshot needs 16 KiB */
+	int i = 0;
+	while (size_of(dir, "journal") < (off_t)(1u << 20) - 9000) {
+		snprintf(payload, sizeof(payload), "%0*d", (int)sizeof(payload) - 1, i++);
+		put(j, "db", payload);
+	}
+	/* Fill the disk, then free 12 KiB: room for one more record, not for a snapshot. */
+	int fd = open(filler, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	static char block[4096];
+	while (write(fd, block, sizeof(block)) == (ssize_t)sizeof(block))
+		;
+	off_t full = lseek(fd, 0, SEEK_END);
+	assert_int_equal(ftruncate(fd, full - 12288), 0);
+	close(fd);
+	snprintf(payload, sizeof(payload), "%0*d", (int)sizeof(payload) - 1, 999999);
+	assert_int_equal(kfs_journal_put(j, "db", payload, strlen(payload), &err), 0);
+	assert_true(size_of(dir, "journal") > (off_t)(1u << 20)); /* not compacted */
+	assert_int_equal(size_of(dir, "snapshot"), 0);
+	assert_int_equal(size_of(dir, "snapshot.tmp"), -1);
+	kfs_journal_close(j);
+	unlink(filler);
+	char *report;
+	char *seen = replay_report(dir, &report);
+	char want[100];
+	snprintf(want, sizeof(want), "snapshot=0/0 journal=%d/0 torn=0 lost= unnamed=0", i + 2);
+	assert_string_equal(report, want); /* every record, none lost */
+	assert_contains(seen, "999999;");
+	assert_int_equal(strncmp(seen, "a=aaaa", 6), 0);
+	free(seen);
+	free(report);
+	umount2(top, MNT_DETACH);
+	tu_rmdir(top);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -529,6 +584,7 @@ int main(void)
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_online_compaction),
 		cmocka_unit_test(test_full_disk),
+		cmocka_unit_test(test_compaction_on_full_disk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
