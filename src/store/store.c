@@ -1605,7 +1605,7 @@ static void report_recovery(struct kfs_store *s)
 	kfs_store_log(s, KFS_LOG_ERROR,
 		      "state-damaged lost-requests=%s unnamed-records=%zu git=%s",
 		      names.data ? names.data : "-", rep->unnamed,
-		      s->git ? "kept (the lost requests' files are not committed over)" : "-");
+		      s->git ? "kept" : "-");
 	kfs_buf_free(&names);
 }
 
