@@ -273,8 +273,12 @@ static bool serves(const char *pid, const char *mnt)
 			snprintf(abs, sizeof(abs), "%s/%s", cwd, arg);
 		else
 			snprintf(abs, sizeof(abs), "%s", arg);
+		if (strcmp(abs, mnt) == 0)
+			return true;
+		/* Only an argument not already the mount point is resolved: resolving the mount
+		 * point itself would ask its daemon, which may hang. */
 		char *real = realpath(abs, NULL);
-		bool same = strcmp(abs, mnt) == 0 || (real && strcmp(real, mnt) == 0);
+		bool same = real && strcmp(real, mnt) == 0;
 		free(real);
 		if (same)
 			return true;
