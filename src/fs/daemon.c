@@ -321,8 +321,8 @@ static int check_not_mounted(const char *mnt)
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 	while (d && !pid && (e = readdir(d)))
-		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && atol(e->d_name) != (long)getpid() &&
-		    serves(e->d_name, mnt))
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+		    atol(e->d_name) != (long)getpid() && serves(e->d_name, mnt))
 			pid = atol(e->d_name);
 	if (d)
 		closedir(d);

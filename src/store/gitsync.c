@@ -428,10 +428,11 @@ void kfs_gitsync_keep(struct kfs_store *s, struct request *r)
 	s->nbatch = n;
 	r->commit[0] = '\0';
 	r->commit_seq = 0;
-	kfs_store_set_condition(r, "Committed", "False", "StateDamaged",
-				"its last change was lost from the damaged state folder: this older "
-				"render is not committed, and the Git store keeps the files it had; "
-				"write object.yaml again");
+	kfs_store_set_condition(
+	    r, "Committed", "False", "StateDamaged",
+	    "its last change was lost from the damaged state folder: this older "
+	    "render is not committed, and the Git store keeps the files it had; "
+	    "write object.yaml again");
 	if (r->phase == COMMITTED)
 		r->phase = RENDERED;
 }

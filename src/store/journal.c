@@ -15,7 +15,7 @@
 #include "kratixfs/buf.h"
 #include "kratixfs/sha256.h"
 
-#define MAGIC "KFS2"
+#define MAGIC	 "KFS2"
 #define MAGIC_V1 "KFS1" /* FNV-checksummed records of earlier versions: still read */
 #define REMOVED UINT32_MAX
 /* Keys are request names (at most 253 bytes): a longer key length is damage, not a record. */
@@ -30,13 +30,13 @@
 
 struct kfs_journal {
 	pthread_mutex_t lock;
-	int fd;      /* journal, O_APPEND */
+	int fd;	     /* journal, O_APPEND */
 	int lock_fd; /* <dir>/lock, flocked for the journal's life */
 	char *dir, *journal_path, *snapshot_path, *tmp_path;
-	size_t bytes;      /* the journal's size */
-	size_t live;       /* the snapshot's size at the last compaction */
+	size_t bytes;	   /* the journal's size */
+	size_t live;	   /* the snapshot's size at the last compaction */
 	size_t compact_at; /* no compaction before the journal is this big (after a failed one) */
-	bool torn;         /* a failed append could not be cut off: cut it before the next one */
+	bool torn;	   /* a failed append could not be cut off: cut it before the next one */
 	bool no_compact;   /* a compaction found damage: the next start reports it, not a put */
 	struct kfs_journal_report report;
 };
@@ -132,7 +132,7 @@ static enum verdict check_v1(const char *data, size_t n, struct record *rec, siz
 	const char *key = data + sizeof(h);
 	if (fnv1a(fnv1a(0xcbf29ce484222325ULL, key, h.keylen), key + h.keylen, body) != h.sum)
 		return V_BAD;
-	*rec = (struct record){key, h.keylen, h.len == REMOVED ? NULL : key + h.keylen, body, 0,
+	*rec = (struct record){key,  h.keylen, h.len == REMOVED ? NULL : key + h.keylen, body, 0,
 			       NULL, 0};
 	*size = sizeof(h) + h.keylen + body;
 	return V_OK;
@@ -158,8 +158,13 @@ static enum verdict check(const char *data, size_t n, struct record *rec, size_t
 	if (memcmp(ks, h.keysum, sizeof(ks)) != 0)
 		return V_BAD;
 	size_t body = h.len == REMOVED ? 0 : h.len;
-	*rec = (struct record){key, h.keylen, h.len == REMOVED ? NULL : key + h.keylen, body, 0,
-			       data, sizeof(h) + h.keylen + body};
+	*rec = (struct record){key,
+			       h.keylen,
+			       h.len == REMOVED ? NULL : key + h.keylen,
+			       body,
+			       0,
+			       data,
+			       sizeof(h) + h.keylen + body};
 	if (n - sizeof(h) - h.keylen < body)
 		return V_SHORT;
 	*size = sizeof(h) + h.keylen + body;
@@ -293,8 +298,8 @@ static void lost_keys(const struct replay_set *set, struct kfs_journal_report *r
 			free(key);
 			continue;
 		}
-		rep->lost_keys = kfs_xrealloc(rep->lost_keys,
-					      (rep->nlost_keys + 1) * sizeof(*rep->lost_keys));
+		rep->lost_keys =
+		    kfs_xrealloc(rep->lost_keys, (rep->nlost_keys + 1) * sizeof(*rep->lost_keys));
 		rep->lost_keys[rep->nlost_keys++] = key;
 	}
 	if (rep->nlost_keys > 1)
@@ -331,9 +336,9 @@ static int write_snapshot(struct kfs_journal *j, const struct replay_set *set,
 	*written = 0;
 	for (size_t i = 0; i < set->n; i++) {
 		const struct record *r = &set->recs[i];
-		bool last = i + 1 == set->n ||
-			    cmp_key(set->recs[i + 1].key, set->recs[i + 1].keylen, r->key,
-				    r->keylen) != 0;
+		bool last =
+		    i + 1 == set->n ||
+		    cmp_key(set->recs[i + 1].key, set->recs[i + 1].keylen, r->key, r->keylen) != 0;
 		if (!last || !r->payload)
 			continue;
 		free(key);
@@ -408,8 +413,8 @@ static int keep_aside(const char *path, const char *data, size_t len, char **kep
 		kfs_buf_free(&name);
 		return rc;
 	}
-	return kfs_error_set(err, -EEXIST, "%s: damaged, and %s.damaged-%s-* all exist", path,
-			     path, stamp);
+	return kfs_error_set(err, -EEXIST, "%s: damaged, and %s.damaged-%s-* all exist", path, path,
+			     stamp);
 }
 
 /* Reads a whole file (a missing one is empty) straight into a buffer of its size: a compaction
@@ -418,8 +423,9 @@ static int read_optional(const char *path, struct kfs_buf *out, struct kfs_error
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : kfs_error_set(err, -errno, "%s: %s", path,
-							   strerror(errno));
+		return errno == ENOENT
+			   ? 0
+			   : kfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
 	struct stat st;
 	int rc = fstat(fd, &st) < 0 ? -errno : 0;
 	if (rc == 0)
@@ -453,15 +459,15 @@ static int load(struct kfs_journal *j, struct kfs_buf *snap, struct kfs_buf *jou
 	if (rc < 0)
 		return rc;
 	/* The snapshot is renamed into place whole: a cut one is damage, not a crash. */
-	size_t cut = parse(snap->data ? snap->data : "", snap->len, set, &rep->snapshot,
-			   &rep->unnamed);
+	size_t cut =
+	    parse(snap->data ? snap->data : "", snap->len, set, &rep->snapshot, &rep->unnamed);
 	if (cut) {
 		rep->snapshot.lost++;
 		rep->snapshot.lost_bytes += cut;
 		rep->unnamed++;
 	}
-	rep->torn_bytes = parse(jour->data ? jour->data : "", jour->len, set, &rep->journal,
-				&rep->unnamed);
+	rep->torn_bytes =
+	    parse(jour->data ? jour->data : "", jour->len, set, &rep->journal, &rep->unnamed);
 	if (set->n > 1)
 		qsort(set->recs, set->n, sizeof(*set->recs), cmp_record);
 	return 0;
@@ -485,19 +491,21 @@ static int recover_files(struct kfs_journal *j,
 	int rc = load(j, &snap, &jour, &set, rep, err);
 	if (rc == 0 && rep->snapshot.lost && !rep->snapshot.kept) {
 		/* Going on would start with no requests and hide the loss: the user decides. */
-		rc = kfs_error_set(err, -EIO,
-				   "%s: damaged: none of its %zu bytes can be read as a record, so "
-				   "which requests it held is unknown; nothing was changed. Restore "
-				   "it from a backup, or move it aside (mv %s %s.bad) to start "
-				   "without them (with -o git their files stay in the Git store)",
-				   j->snapshot_path, snap.len, j->snapshot_path, j->snapshot_path);
+		rc =
+		    kfs_error_set(err, -EIO,
+				  "%s: damaged: none of its %zu bytes can be read as a record, so "
+				  "which requests it held is unknown; nothing was changed. Restore "
+				  "it from a backup, or move it aside (mv %s %s.bad) to start "
+				  "without them (with -o git their files stay in the Git store)",
+				  j->snapshot_path, snap.len, j->snapshot_path, j->snapshot_path);
 	}
 	if (rc == 0) {
 		lost_keys(&set, rep);
 		rc = write_snapshot(j, &set, each, ctx, &written, err);
 		if (rc < 0)
-			kfs_error_add(err, rc, "%s: nothing was changed; free some space and start "
-					       "again",
+			kfs_error_add(err, rc,
+				      "%s: nothing was changed; free some space and start "
+				      "again",
 				      j->dir);
 	}
 	if (rc == 0 && rep->snapshot.lost) {
@@ -516,8 +524,8 @@ static int recover_files(struct kfs_journal *j,
 			rc = kfs_error_set(err, -errno, "%s: %s", j->journal_path, strerror(errno));
 	}
 	if (rc == 0) {
-		j->fd = open(j->journal_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-			     0600);
+		j->fd = open(j->journal_path,
+			     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (j->fd < 0 || fchmod(j->fd, 0600) < 0 || ftruncate(j->fd, 0) < 0)
 			rc = kfs_error_set(err, -errno, "%s: %s", j->journal_path, strerror(errno));
 	}
@@ -664,8 +672,9 @@ int kfs_journal_put(struct kfs_journal *j, const char *key, const char *payload,
 		}
 		int e = errno;
 		if (e == ENOSPC || e == EDQUOT)
-			rc = kfs_error_set(err, -e, "%s: the state folder is full (%s): the change "
-						    "is not stored; free some space there",
+			rc = kfs_error_set(err, -e,
+					   "%s: the state folder is full (%s): the change "
+					   "is not stored; free some space there",
 					   j->dir, strerror(e));
 		else
 			rc = kfs_error_set(err, -e, "%s: the change is not stored: %s",

@@ -21,20 +21,20 @@ struct kfs_journal;
 
 /* What an open found wrong with one file (snapshot or journal). */
 struct kfs_journal_damage {
-	const char *file;    /* its path; NULL: the file was whole */
-	char *kept_as;       /* where the damaged file was kept */
-	size_t kept;         /* records proven and replayed */
-	size_t lost;         /* damaged records, counting one per unreadable stretch */
+	const char *file; /* its path; NULL: the file was whole */
+	char *kept_as;	  /* where the damaged file was kept */
+	size_t kept;	  /* records proven and replayed */
+	size_t lost;	  /* damaged records, counting one per unreadable stretch */
 	size_t lost_bytes;
 };
 
 /* What an open had to do to read the state folder back; all zero when it was whole. */
 struct kfs_journal_report {
 	struct kfs_journal_damage snapshot, journal;
-	size_t torn_bytes;    /* the journal's torn tail (a crash mid-append): dropped */
-	char **lost_keys;     /* keys whose last change was in a damaged record, sorted */
+	size_t torn_bytes; /* the journal's torn tail (a crash mid-append): dropped */
+	char **lost_keys;  /* keys whose last change was in a damaged record, sorted */
 	size_t nlost_keys;
-	size_t unnamed;       /* damaged stretches whose key could not be read */
+	size_t unnamed; /* damaged stretches whose key could not be read */
 };
 
 /* Locks the state folder dir (-EBUSY naming the holder's pid when another process has it), opens

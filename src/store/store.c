@@ -1577,10 +1577,11 @@ static void report_recovery(struct kfs_store *s)
 {
 	const struct kfs_journal_report *rep = kfs_journal_report(s->journal);
 	if (rep->torn_bytes)
-		kfs_store_log(s, KFS_LOG_INFO,
-			      "recover state=%s torn-tail=%zu (a change cut short by a crash, never "
-			      "acknowledged: dropped)",
-			      s->state_dir, rep->torn_bytes);
+		kfs_store_log(
+		    s, KFS_LOG_INFO,
+		    "recover state=%s torn-tail=%zu (a change cut short by a crash, never "
+		    "acknowledged: dropped)",
+		    s->state_dir, rep->torn_bytes);
 	const struct kfs_journal_damage *files[] = {&rep->snapshot, &rep->journal};
 	for (size_t i = 0; i < 2; i++)
 		if (files[i]->file)
@@ -1602,10 +1603,8 @@ static void report_recovery(struct kfs_store *s)
 			kfs_store_persist(s, r, NULL);
 		}
 	}
-	kfs_store_log(s, KFS_LOG_ERROR,
-		      "state-damaged lost-requests=%s unnamed-records=%zu git=%s",
-		      names.data ? names.data : "-", rep->unnamed,
-		      s->git ? "kept" : "-");
+	kfs_store_log(s, KFS_LOG_ERROR, "state-damaged lost-requests=%s unnamed-records=%zu git=%s",
+		      names.data ? names.data : "-", rep->unnamed, s->git ? "kept" : "-");
 	kfs_buf_free(&names);
 }
 
@@ -1665,7 +1664,7 @@ static void recovery_status(struct kfs_store *s, struct kfs_node *status)
 	struct kfs_node *lost = kfs_node_new(KFS_SEQ);
 	for (size_t i = 0; i < rep->nlost_keys; i++)
 		kfs_seq_append(lost, kfs_node_new_str(rep->lost_keys[i][0] ? rep->lost_keys[i]
-									  : "(root slot)"));
+									   : "(root slot)"));
 	kfs_map_set(rec, "lostRequests", lost);
 	if (rep->unnamed)
 		kfs_map_set(rec, "unnamedRecordsLost", kfs_node_new_int((long long)rep->unnamed));

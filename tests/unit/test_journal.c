@@ -313,7 +313,8 @@ static void test_unreadable_snapshot_refuses(void **state)
 	struct kfs_error err = {0};
 	assert_int_equal(kfs_journal_open(dir, NULL, NULL, &j, &err), -EIO);
 	assert_null(j);
-	assert_contains(err.msg, "/snapshot: damaged: none of its 30 bytes can be read as a record");
+	assert_contains(err.msg,
+			"/snapshot: damaged: none of its 30 bytes can be read as a record");
 	assert_contains(err.msg, "nothing was changed");
 	assert_contains(err.msg, "mv ");
 	char p[600];
@@ -573,18 +574,18 @@ static void test_compaction_on_full_disk(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_latest_per_key_and_removal),
-		cmocka_unit_test(test_torn_tail),
-		cmocka_unit_test(test_damaged_journal_middle),
-		cmocka_unit_test(test_damaged_header),
-		cmocka_unit_test(test_damaged_snapshot),
-		cmocka_unit_test(test_unreadable_snapshot_refuses),
-		cmocka_unit_test(test_reads_older_records),
-		cmocka_unit_test(test_modes),
-		cmocka_unit_test(test_lock),
-		cmocka_unit_test(test_online_compaction),
-		cmocka_unit_test(test_full_disk),
-		cmocka_unit_test(test_compaction_on_full_disk),
+	    cmocka_unit_test(test_latest_per_key_and_removal),
+	    cmocka_unit_test(test_torn_tail),
+	    cmocka_unit_test(test_damaged_journal_middle),
+	    cmocka_unit_test(test_damaged_header),
+	    cmocka_unit_test(test_damaged_snapshot),
+	    cmocka_unit_test(test_unreadable_snapshot_refuses),
+	    cmocka_unit_test(test_reads_older_records),
+	    cmocka_unit_test(test_modes),
+	    cmocka_unit_test(test_lock),
+	    cmocka_unit_test(test_online_compaction),
+	    cmocka_unit_test(test_full_disk),
+	    cmocka_unit_test(test_compaction_on_full_disk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

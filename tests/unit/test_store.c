@@ -587,8 +587,8 @@ static void test_damaged_state_keeps_git(void **state)
 	FILE *fp = fopen(path, "r+");
 	assert_non_null(fp);
 	int flipped = 0;
-	for (const char *p = text.data; (p = memmem(p, text.len - (size_t)(p - text.data),
-						    "size: large", 11));
+	for (const char *p = text.data;
+	     (p = memmem(p, text.len - (size_t)(p - text.data), "size: large", 11));
 	     p++, flipped++) {
 		fseek(fp, p - text.data, SEEK_SET);
 		fputc('S', fp);
@@ -619,7 +619,8 @@ static void test_damaged_state_keeps_git(void **state)
 	assert_contains(root, "the Git store keeps the last committed files");
 	pthread_mutex_lock(&f->log_lock);
 	assert_contains(f->log.data, "0 state-damaged file=");
-	assert_contains(f->log.data, "0 state-damaged lost-requests=db2 unnamed-records=0 git=kept");
+	assert_contains(f->log.data,
+			"0 state-damaged lost-requests=db2 unnamed-records=0 git=kept");
 	pthread_mutex_unlock(&f->log_lock);
 	/* The next start finds a whole state folder, and still holds db2's older render back. */
 	kfs_store_close(f->s);
@@ -678,20 +679,18 @@ static void test_mask(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_render_failure_keeps_last_good, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_broken_promise_keeps_last_good, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_slot_and_promise_views, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_git_commit_through, setup_git, teardown),
-		cmocka_unit_test_setup_teardown(test_git_retry_outcomes, setup_git, teardown),
-		cmocka_unit_test_setup_teardown(test_git_retry_of_unplaced_request,
-						setup_git_prod_only, teardown),
-		cmocka_unit_test_setup_teardown(test_damaged_state_keeps_git, setup_git, teardown),
-		cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
-		cmocka_unit_test(test_mask),
+	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_render_failure_keeps_last_good, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_promise_keeps_last_good, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_slot_and_promise_views, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_git_commit_through, setup_git, teardown),
+	    cmocka_unit_test_setup_teardown(test_git_retry_outcomes, setup_git, teardown),
+	    cmocka_unit_test_setup_teardown(test_git_retry_of_unplaced_request, setup_git_prod_only,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_state_keeps_git, setup_git, teardown),
+	    cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
+	    cmocka_unit_test(test_mask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
