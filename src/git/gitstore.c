@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kratixfs/buf.h"
+#include "kratixfs/files.h"
 #include "kratixfs/gitpacks.h"
 #include "git_error.h"
 #include "ssh_auth.h"
@@ -1244,6 +1245,14 @@ int kfs_git_open(const struct kfs_git_options *opts, struct kfs_git **out, struc
 	}
 	rc = git_repository_open_bare(&g->repo, g->path);
 	if (rc == GIT_ENOTFOUND) {
+		/* A repository kratixfs creates holds every request's outputs (secrets among
+		 * them): its owner's alone. An existing folder keeps the mode it has. */
+		struct stat st;
+		if (stat(g->path, &st) < 0 && errno == ENOENT) {
+			struct kfs_error merr = {0};
+			if (kfs_mkdir_p(g->path, &merr) == 0)
+				chmod(g->path, 0700);
+		}
 		git_repository_init_options io;
 		git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
 		io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;

@@ -182,6 +182,16 @@ static void record(struct kfs_store *s, struct request *r, int rc,
 
 static void handle_commit(struct kfs_store *s, const struct git_event *e)
 {
+	/* Every retry that ends is logged, even one a newer work made moot: it is what happened
+	 * to the Git store. */
+	const char *tail = strrchr(e->owner, '/');
+	const char *what = strncmp(e->owner, "promise/", 8) == 0 ? "promise" : "request";
+	if (e->ok)
+		kfs_store_log(s, KFS_LOG_INFO, "commit-retry %s=%s commit=%.12s result=committed",
+			      what, tail ? tail + 1 : e->owner, e->commit[0] ? e->commit : "-");
+	else
+		kfs_store_log_error(s, KFS_LOG_WARN, e->reason, "commit-retry %s=%s result=failed",
+				    what, tail ? tail + 1 : e->owner);
 	if (strncmp(e->owner, "promise/", 8) == 0) {
 		kfs_store_promise_committed(s, e->owner + 8, e->serial, e->ok ? NULL : e->reason);
 		return;
@@ -401,6 +411,30 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 		record(s, r, rc, &result, &err, placed);
 	else if (rc == 0)
 		r->commit[0] = '\0';
+}
+
+void kfs_gitsync_keep(struct kfs_store *s, struct request *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->nbatch; i++) {
+		if (s->batch_owners[i] == r) {
+			kfs_git_work_free(&s->batch[i]);
+			continue;
+		}
+		s->batch[n] = s->batch[i];
+		s->batch_owners[n] = s->batch_owners[i];
+		s->batch_placed[n++] = s->batch_placed[i];
+	}
+	s->nbatch = n;
+	r->commit[0] = '\0';
+	r->commit_seq = 0;
+	kfs_store_set_condition(
+	    r, "Committed", "False", "StateDamaged",
+	    "its last change was lost from the damaged state folder: this older "
+	    "render is not committed, and the Git store keeps the files it had; "
+	    "write object.yaml again");
+	if (r->phase == COMMITTED)
+		r->phase = RENDERED;
 }
 
 void kfs_gitsync_flush(struct kfs_store *s)

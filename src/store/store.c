@@ -1559,6 +1559,8 @@ out:
 
 /* ---------- views and listings ---------- */
 
+static void recovery_status(struct kfs_store *s, struct kfs_node *status);
+
 static struct kfs_view *root_view(struct kfs_store *s)
 {
 	pthread_mutex_lock(&s->root_lock);
@@ -1591,6 +1593,7 @@ static struct kfs_view *root_view(struct kfs_store *s)
 		kfs_map_set(reqs, kfs_phase_names[i], kfs_node_new_int((long long)counts[i]));
 	kfs_map_set(st, "requests", reqs);
 	kfs_gitsync_root_status(s, st);
+	recovery_status(s, st);
 	struct kfs_buf text = {0};
 	kfs_doc_emit(st, &text);
 	kfs_node_free(st);
@@ -1959,11 +1962,122 @@ static void recover_one(void *ctx, const char *name, const char *payload, size_t
 	kfs_node_free(doc);
 }
 
+/* Says what reading the state folder back had to do (the root status.yaml says it too), and
+ * keeps the Git store's copy of every request whose last change was lost: the start's commit
+ * would replace it with the older render the state folder still had. A lost request the state
+ * folder no longer holds at all is not committed either, so Git keeps its files. */
+static void report_recovery(struct kfs_store *s)
+{
+	const struct kfs_journal_report *rep = kfs_journal_report(s->journal);
+	if (rep->torn_bytes)
+		kfs_store_log(
+		    s, KFS_LOG_INFO,
+		    "recover state=%s torn-tail=%zu (a change cut short by a crash, never "
+		    "acknowledged: dropped)",
+		    s->state_dir, rep->torn_bytes);
+	const struct kfs_journal_damage *files[] = {&rep->snapshot, &rep->journal};
+	for (size_t i = 0; i < 2; i++)
+		if (files[i]->file)
+			kfs_store_log(s, KFS_LOG_ERROR,
+				      "state-damaged file=%s kept-as=%s records-kept=%zu "
+				      "records-lost=%zu bytes-lost=%zu",
+				      files[i]->file, files[i]->kept_as, files[i]->kept,
+				      files[i]->lost, files[i]->lost_bytes);
+	if (!rep->snapshot.file && !rep->journal.file)
+		return;
+	struct kfs_buf names = {0};
+	for (size_t i = 0; i < rep->nlost_keys; i++) {
+		const char *name = rep->lost_keys[i];
+		kfs_buf_printf(&names, "%s%s", i ? "," : "", name[0] ? name : "(root slot)");
+		struct request *r = name[0] ? table_find(s, name, NULL) : s->slot;
+		if (r && s->git) {
+			/* Recorded, so that the next start holds it back too (hold_back). */
+			kfs_gitsync_keep(s, r);
+			kfs_store_persist(s, r, NULL);
+		}
+	}
+	kfs_store_log(s, KFS_LOG_ERROR, "state-damaged lost-requests=%s unnamed-records=%zu git=%s",
+		      names.data ? names.data : "-", rep->unnamed, s->git ? "kept" : "-");
+	kfs_buf_free(&names);
+}
+
+/* Whether r's Committed condition holds it back from commits since its last change was lost. */
+static bool held_back(const struct request *r)
+{
+	struct kfs_node *conds = load_yaml(r->conditions, KFS_SEQ);
+	bool held = false;
+	for (size_t i = 0; i < conds->len && !held; i++) {
+		const char *t = kfs_node_text_at(conds->items[i], "type");
+		const char *why = kfs_node_text_at(conds->items[i], "reason");
+		held = t && why && strcmp(t, "Committed") == 0 && strcmp(why, "StateDamaged") == 0;
+	}
+	kfs_node_free(conds);
+	return held;
+}
+
+/* Every request held back by a damaged state folder, at this start or an earlier one, stays out
+ * of the start's commit until its object.yaml is written again. */
+static void hold_back(struct kfs_store *s)
+{
+	if (!s->git)
+		return;
+	for (size_t i = 0; i <= s->nrequests; i++) {
+		struct request *r = i < s->nrequests ? s->requests[i] : s->slot;
+		if (held_back(r)) {
+			kfs_gitsync_keep(s, r);
+			kfs_store_publish(s, r, NULL);
+		}
+	}
+}
+
+/* The root status.yaml's `recovery` map, when the state folder was found damaged at start. */
+static void recovery_status(struct kfs_store *s, struct kfs_node *status)
+{
+	const struct kfs_journal_report *rep = s->journal ? kfs_journal_report(s->journal) : NULL;
+	if (!rep || (!rep->snapshot.file && !rep->journal.file))
+		return;
+	struct kfs_node *rec = kfs_node_new(KFS_MAP);
+	kfs_map_set(rec, "message",
+		    kfs_node_new_str("the state folder was damaged: every record that could be "
+				     "proven was kept, the damaged files were kept aside"));
+	struct kfs_node *damaged = kfs_node_new(KFS_SEQ);
+	const struct kfs_journal_damage *files[] = {&rep->snapshot, &rep->journal};
+	for (size_t i = 0; i < 2; i++) {
+		if (!files[i]->file)
+			continue;
+		struct kfs_node *f = kfs_node_new(KFS_MAP);
+		kfs_map_set(f, "file", kfs_node_new_str(files[i]->file));
+		kfs_map_set(f, "keptAs", kfs_node_new_str(files[i]->kept_as));
+		kfs_map_set(f, "recordsKept", kfs_node_new_int((long long)files[i]->kept));
+		kfs_map_set(f, "recordsLost", kfs_node_new_int((long long)files[i]->lost));
+		kfs_map_set(f, "bytesLost", kfs_node_new_int((long long)files[i]->lost_bytes));
+		kfs_seq_append(damaged, f);
+	}
+	kfs_map_set(rec, "damaged", damaged);
+	struct kfs_node *lost = kfs_node_new(KFS_SEQ);
+	for (size_t i = 0; i < rep->nlost_keys; i++)
+		kfs_seq_append(lost, kfs_node_new_str(rep->lost_keys[i][0] ? rep->lost_keys[i]
+									   : "(root slot)"));
+	kfs_map_set(rec, "lostRequests", lost);
+	if (rep->unnamed)
+		kfs_map_set(rec, "unnamedRecordsLost", kfs_node_new_int((long long)rep->unnamed));
+	if (s->git)
+		kfs_map_set(rec, "git",
+			    kfs_node_new_str("the Git store keeps the last committed files of the "
+					     "lost requests: the start did not commit over them; "
+					     "write their object.yaml again"));
+	kfs_map_set(status, "recovery", rec);
+}
+
 /* Reads the state folder back: every request is rendered again from its last good input. */
 static int recover(struct kfs_store *s, struct kfs_error *err)
 {
 	s->recovering = true;
 	int rc = kfs_journal_open(s->state_dir, recover_one, s, &s->journal, err);
+	if (rc == 0)
+		report_recovery(s);
+	if (rc == 0)
+		hold_back(s);
 	if (!s->slot->view)
 		kfs_store_publish(s, s->slot, NULL);
 	s->recovering = false;
@@ -1989,6 +2103,9 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 	struct kfs_buf dir = {0};
 	kfs_buf_printf(&dir, "%s/scratch", s->state_dir);
 	int rc = kfs_mkdir_p(dir.data, err);
+	/* Scratch files are request inputs too (an editor's copy of object.yaml). */
+	if (rc == 0 && chmod(dir.data, 0700) < 0)
+		rc = kfs_error_set(err, -errno, "%s: %s", dir.data, strerror(errno));
 	kfs_buf_free(&dir);
 	bool *changed = NULL;
 	if (rc == 0)

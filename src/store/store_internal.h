@@ -179,6 +179,10 @@ void kfs_gitsync_on_commit(void *ctx, const char *owner, unsigned long long seri
  * is only queued, for kfs_gitsync_flush. */
 void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
 			 const struct kfs_render_result *res);
+/* Takes r's work out of the recovery's commit (write_lock held or recovering): its last change
+ * was lost from the state folder, and the Git store keeps the files of that change rather than
+ * the older render. r says so in its Committed condition. */
+void kfs_gitsync_keep(struct kfs_store *s, struct request *r);
 /* Commits the recovered requests' works as one commit (a start makes one commit at most);
  * from then on, push and retry events reach the requests. */
 void kfs_gitsync_flush(struct kfs_store *s);

@@ -510,6 +510,13 @@ static void test_git_retry_outcomes(void **state)
 	retry_outcome(f->s, "db1", db1 - 1, NULL, "an older render failed");
 	retry_outcome(f->s, "db2", db2, NULL, "db2's last render failed");
 	wait_status(f->s, "requests/db2", "db2's last render failed");
+	/* Each retry that ended is logged, the stale one too (1: warn, 2: info). */
+	pthread_mutex_lock(&f->log_lock);
+	assert_contains(f->log.data, "1 commit-retry request=db1 result=failed error=\"an older "
+				     "render failed\"\n");
+	assert_contains(f->log.data, "1 commit-retry request=db2 result=failed error=\"db2's last "
+				     "render failed\"\n");
+	pthread_mutex_unlock(&f->log_lock);
 	assert_file_contains(f->s, "requests/db2", "phase", "Rendered\n");
 	char *st = read_file(f->s, "requests/db1", "status.yaml");
 	assert_null(strstr(st, "an older render failed"));
@@ -520,6 +527,12 @@ static void test_git_retry_outcomes(void **state)
 	head[40] = '\0';
 	retry_outcome(f->s, "db2", db2, head, NULL);
 	wait_status(f->s, "requests/db2", "reason: Committed");
+	char line[128];
+	snprintf(line, sizeof(line), "2 commit-retry request=db2 commit=%.12s result=committed\n",
+		 head);
+	pthread_mutex_lock(&f->log_lock);
+	assert_contains(f->log.data, line);
+	pthread_mutex_unlock(&f->log_lock);
 	assert_file_contains(f->s, "requests/db2", "status.yaml", head);
 	assert_file_contains(f->s, "requests/db2", "phase", "Committed\n");
 	free(head);
@@ -716,6 +729,90 @@ static void test_forged_conditions(void **state)
 	assert_non_null(first);
 	assert_null(strstr(first + 1, "condition Committed is"));
 	free(log);
+}
+
+/* A byte flipped in db2's last record: at restart db1 is whole, db2 comes back as its older
+ * record had it, and that older render is not committed over what the Git store has (the start
+ * used to commit it, which GitOps would apply: a silent rollback). The log and the root
+ * status.yaml say which file was damaged, where it was kept and which request lost its change. */
+static void test_damaged_state_keeps_git(void **state)
+{
+	struct fixture *f = *state;
+	two_requests(f->s);
+	const char *large = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			    "metadata: {name: db2, namespace: team}\n"
+			    "spec: {database: orders, size: large}\n";
+	submit_ok(f->s, "db2", large);
+	char *before = git_out(f, "ls-tree -r main");
+	char *commits = git_out(f, "rev-parse main");
+	kfs_store_close(f->s);
+	f->s = NULL;
+	char path[600];
+	snprintf(path, sizeof(path), "%s/journal", f->state);
+	struct kfs_buf text = {0};
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_read_file(path, &text, &err), 0);
+	/* Every record holding db2's large input (pushes write more than one): its older,
+	 * small, record is the newest one left. */
+	FILE *fp = fopen(path, "r+");
+	assert_non_null(fp);
+	int flipped = 0;
+	for (const char *p = text.data;
+	     (p = memmem(p, text.len - (size_t)(p - text.data), "size: large", 11));
+	     p++, flipped++) {
+		fseek(fp, p - text.data, SEEK_SET);
+		fputc('S', fp);
+	}
+	fclose(fp);
+	assert_true(flipped > 0);
+	kfs_buf_free(&text);
+	f->log.len = 0;
+	open_store(f);
+	assert_file_contains(f->s, "requests/db1", "phase", "Committed\n");
+	assert_file_contains(f->s, "requests/db2", "object.yaml", "size: small");
+	assert_file_contains(f->s, "requests/db2", "status.yaml", "reason: StateDamaged");
+	assert_file_contains(f->s, "requests/db2", "phase", "Rendered\n");
+	char *after = git_out(f, "ls-tree -r main");
+	assert_string_equal(after, before);
+	char *commits2 = git_out(f, "rev-parse main");
+	assert_string_equal(commits2, commits);
+	char *root = read_file(f->s, "", "status.yaml");
+	assert_contains(root, "recovery:\n");
+	assert_contains(root, "file: ");
+	assert_contains(root, "/state/journal\n");
+	assert_contains(root, "keptAs: ");
+	assert_contains(root, "/state/journal.damaged-");
+	char lost[64];
+	snprintf(lost, sizeof(lost), "recordsLost: %d\n", flipped);
+	assert_contains(root, lost);
+	assert_contains(root, "lostRequests:\n    - db2\n");
+	assert_contains(root, "the Git store keeps the last committed files");
+	pthread_mutex_lock(&f->log_lock);
+	assert_contains(f->log.data, "0 state-damaged file=");
+	assert_contains(f->log.data,
+			"0 state-damaged lost-requests=db2 unnamed-records=0 git=kept");
+	pthread_mutex_unlock(&f->log_lock);
+	/* The next start finds a whole state folder, and still holds db2's older render back. */
+	kfs_store_close(f->s);
+	open_store(f);
+	assert_file_contains(f->s, "requests/db2", "status.yaml", "reason: StateDamaged");
+	char *again = git_out(f, "ls-tree -r main");
+	assert_string_equal(again, before);
+	free(again);
+	free(root);
+	root = read_file(f->s, "", "status.yaml");
+	assert_null(strstr(root, "recovery:"));
+	/* Written again, db2 is committed as usual. */
+	submit_ok(f->s, "db2", large);
+	assert_file_contains(f->s, "requests/db2", "phase", "Committed\n");
+	char *st = read_file(f->s, "requests/db2", "status.yaml");
+	assert_null(strstr(st, "StateDamaged"));
+	free(st);
+	free(root);
+	free(before);
+	free(after);
+	free(commits);
+	free(commits2);
 }
 
 /* One log line per event, with the request and the duration; secrets never appear. */
@@ -962,6 +1059,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_state_keeps_git, setup_git, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
