@@ -416,7 +416,7 @@ static void mask_secrets(struct kfs_node *n)
 
 static const char *const lifecycle_keys[] = {"phase",	"generation", "observedGeneration",
 					     "inputDigest", "outputs",	  "commit",
-					     "pushed",	    NULL};
+					     "pushed",	    "warnings",	  NULL};
 
 static struct kfs_node *build_status(struct kfs_store *s, const struct request *r,
 				     const struct view_builder *outputs)
