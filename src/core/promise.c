@@ -457,12 +457,12 @@ static const char *kind_in_other_case(const struct kfs_promise *p, const struct 
 /* Kubernetes' own words (apimachinery's IsDNS1123Label and IsDNS1123Subdomain), so that a
  * message reads as kubectl's would. */
 #define DNS1123_LABEL_ERROR                                                                        \
-	"a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "  \
-	"and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', "   \
+	"a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "   \
+	"and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', "    \
 	"regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 #define DNS1123_SUBDOMAIN_ERROR                                                                    \
 	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "  \
-	"or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "     \
+	"or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "      \
 	"regex used for validation is "                                                            \
 	"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 
@@ -532,7 +532,8 @@ static bool qualified_part(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 		if (!alnum && (i == 0 || i == n - 1 || !(c == '-' || c == '_' || c == '.')))
 			return false;
 	}
@@ -546,7 +547,7 @@ static bool qualified_part(const char *s, size_t n)
 #define LABEL_VALUE_ERROR                                                                          \
 	"a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "   \
 	"or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or "       \
-	"'my_value', or '12345', regex used for validation is "                                   \
+	"'my_value', or '12345', regex used for validation is "                                    \
 	"'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
 
 /* A label or annotation key: [prefix/]name, the prefix a DNS-1123 subdomain, the name at most
@@ -630,10 +631,10 @@ static int check_string_map(const struct kfs_node *meta, const char *field, stru
 
 /* ObjectMeta's fields: the API server drops any other, which kubectl warns of. */
 static const char *const object_meta_fields[] = {
-    "name",	    "generateName",	"namespace",	  "selfLink",
-    "uid",	    "resourceVersion",	"generation",	  "creationTimestamp",
-    "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
-    "ownerReferences", "finalizers",	"managedFields", NULL};
+	"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+	"creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+	"annotations", "ownerReferences", "finalizers", "managedFields", NULL,
+};
 
 static void warn_unknown_meta(const struct kfs_node *meta, struct kfs_buf *warnings)
 {

@@ -426,7 +426,7 @@ static void mask_secrets(struct kfs_node *n)
 
 static const char *const lifecycle_keys[] = {"phase",	"generation", "observedGeneration",
 					     "inputDigest", "outputs",	  "commit",
-					     "pushed",	    NULL};
+					     "pushed",	    "warnings",	  NULL};
 
 /* The condition types kratixfs sets itself (kfs_store_set_condition here and in gitsync.c). A
  * pipeline's condition of one of these types would replace the daemon's in the merge and hide

@@ -39,7 +39,7 @@ struct request {
 	char *message;
 	char *rejection; /* why the last write was refused, NULL once a write is accepted */
 	char *log;
-	char *warnings;  /* the last good render's unknown fields, one line each, or NULL */
+	char *warnings; /* the last good render's unknown fields, one line each, or NULL */
 	/* Kept as YAML text, not trees: a tree costs several times the memory, and 10,000
 	 * requests must fit in 100 MiB. Parsed (fast path, ~1 µs) when needed. */
 	char *conditions;    /* a sequence, or NULL for none */

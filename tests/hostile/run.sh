@@ -181,6 +181,12 @@ if [ $# -gt 0 ]; then
 else
 	for c in "$CASES"/*.yaml "$CASES"/*.sh; do run_case "$c"; done
 fi
+# The daemon read every case too: its peak memory stays bounded (the bombs included).
+hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status" 2>/dev/null)
+if [ -n "$hwm" ] && [ -z "${ASAN_OPTIONS:-}${UBSAN_OPTIONS:-}" ]; then
+	[ "$hwm" -le "$MAX_RSS_KB" ] && pass "the daemon's peak memory: $hwm KB" ||
+		fail "the daemon's peak memory is $hwm KB (limit $MAX_RSS_KB)"
+fi
 if [ -d "$WORK/accepted" ]; then
 	bad=$(one_doc_each "$WORK/accepted") && pass "accepted cases: every output is one document" ||
 		fail "accepted cases: $bad"

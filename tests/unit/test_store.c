@@ -857,6 +857,42 @@ static void test_unknown_field_warnings(void **state)
 	free(st);
 }
 
+/* warnings is the daemon's key: a pipeline's status cannot set or hide it. */
+static int setup_forged_warnings(void **state)
+{
+	struct fixture *f = fixture_new();
+	char path[1200];
+	snprintf(path, sizeof(path),
+		 "%s/postgresql/workflows/resource/configure/instance-configure/"
+		 "postgresql-configure/templates/metadata/status.yaml",
+		 f->promises);
+	FILE *fp = fopen(path, "a");
+	assert_non_null(fp);
+	fputs("warnings: [forged by the pipeline]\n", fp);
+	fclose(fp);
+	open_store(f);
+	*state = f;
+	return 0;
+}
+
+static void test_warnings_are_the_daemons(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	char *st = read_file(f->s, "requests/db1", "status.yaml");
+	assert_null(strstr(st, "forged"));
+	free(st);
+	const char *typo = "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			   "spec: {size: large, sise: small}\n";
+	submit_ok(f->s, "db1", typo);
+	st = read_file(f->s, "requests/db1", "status.yaml");
+	assert_contains(st, "warnings:\n  - unknown field \"spec.sise\"\n");
+	assert_null(strstr(st, "forged"));
+	free(st);
+}
+
 static void test_mask(void **state)
 {
 	(void)state;
@@ -1053,6 +1089,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_field_warnings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_warnings_are_the_daemons, setup_forged_warnings,
+						teardown),
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test_setup_teardown(test_unlink_is_an_edit, setup_git, teardown),
 		cmocka_unit_test_setup_teardown(test_unstorable_write_changes_nothing, setup_git,
