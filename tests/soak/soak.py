@@ -709,6 +709,9 @@ class Soak:
         if size is None:
             f = "object.yaml is no body the soak wrote"
             self.fail.add(f, "%s: %s: %d bytes, begins %r" % (label, r, len(obj), obj[:60]))
+        elif size == BAD:
+            self.fail.add("refused body in object.yaml", "%s: %s: object.yaml asks for size %s, "
+                          "which every write of it was refused or failed" % (label, r, BAD))
         elif size not in {w["b"] for w in cands}:
             last = max(accepted, key=lambda w: w["t1"])
             if last is base:
@@ -718,7 +721,7 @@ class Soak:
                     last["tool"], (self.t_kill or last["t1"]) - last["t1"], last["b"])
             self.fail.add("lost write", "%s: %s: object.yaml has size %s; %s; sizes it may have: %s"
                           % (label, r, size, what, ", ".join(sorted({w["b"] for w in cands}))))
-        self.last_body[r] = size if size is not None else self.last_body[r]
+        self.last_body[r] = size if size in SIZES else self.last_body[r]
 
     def check_git(self, label, mount_out):
         p = subprocess.run(["git", "--git-dir", self.repo, "ls-tree", "-r", "main"],
