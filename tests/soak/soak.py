@@ -563,7 +563,15 @@ class Soak:
             s["writes failed unexpectedly"] += 1
             self.fail.add("write failed unexpectedly" if not down else
                           "mount gone while the daemon ran",
-                          "%s %s size %s: rc %d: %s" % (e["r"], e["tool"], e["b"], e["rc"], e["err"]))
+                          "%s %s size %s: rc %d: %s%s" % (e["r"], e["tool"], e["b"], e["rc"],
+                                                          e["err"], self.when(e, t_kill)))
+
+    def when(self, e, t_kill):
+        """When an operation returned, against the round's SIGKILL."""
+        if t_kill == float("inf"):
+            return ""
+        d = e["t1"] - t_kill
+        return " (returned %.3f s %s the SIGKILL)" % (abs(d), "after" if d >= 0 else "before")
 
     def classify_read(self, e, t_kill):
         s = self.stats
@@ -573,8 +581,8 @@ class Soak:
                 s["reads cut by SIGKILL"] += 1
             else:
                 s["reads failed unexpectedly"] += 1
-                self.fail.add("read failed unexpectedly", "cat %s/%s: %s"
-                              % (e["r"], e["f"], e["err"]))
+                self.fail.add("read failed unexpectedly", "cat %s/%s: %s%s"
+                              % (e["r"], e["f"], e["err"], self.when(e, t_kill)))
             return
         self.fail.add(k, "%s/%s: %d bytes, begins %r, ends %r%s"
                       % (e["r"], e["f"], e["len"], e["head"], e["tail"],
@@ -701,6 +709,9 @@ class Soak:
         if size is None:
             f = "object.yaml is no body the soak wrote"
             self.fail.add(f, "%s: %s: %d bytes, begins %r" % (label, r, len(obj), obj[:60]))
+        elif size == BAD:
+            self.fail.add("refused body in object.yaml", "%s: %s: object.yaml asks for size %s, "
+                          "which every write of it was refused or failed" % (label, r, BAD))
         elif size not in {w["b"] for w in cands}:
             last = max(accepted, key=lambda w: w["t1"])
             if last is base:
@@ -710,7 +721,7 @@ class Soak:
                     last["tool"], (self.t_kill or last["t1"]) - last["t1"], last["b"])
             self.fail.add("lost write", "%s: %s: object.yaml has size %s; %s; sizes it may have: %s"
                           % (label, r, size, what, ", ".join(sorted({w["b"] for w in cands}))))
-        self.last_body[r] = size if size is not None else self.last_body[r]
+        self.last_body[r] = size if size in SIZES else self.last_body[r]
 
     def check_git(self, label, mount_out):
         p = subprocess.run(["git", "--git-dir", self.repo, "ls-tree", "-r", "main"],
@@ -835,7 +846,7 @@ class Soak:
                 len([x for x in self.fsck if x]), len(self.fsck))
         rows = [
             ("requests / writers / readers", "%d / %d / %d" % (a.requests, a.writers, a.readers)),
-            ("load time (s), in rounds", "%s in %d" % (s["load seconds"], a.restarts)),
+            ("load time in s (resume to parked), rounds", "%s in %d" % (s["load seconds"], a.restarts)),
             ("fill: mkdir + cp (not counted below)", s["fill writes"]),
             ("writes", s["writes"]),
             ("  by cp / sed -i / tee", "%d / %d / %d" % (s["writes by cp"], s["writes by sed"],
@@ -906,7 +917,7 @@ class Soak:
                  "`tests/soak/soak.py %s`:" % (
                      time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                      head.stdout.decode().strip() or "?", " (with changes to src/)" if dirty else "",
-                     os.cpu_count(), self.load_at_start, " ".join(self.argv)))
+                     os.cpu_count(), self.load_at_start, " ".join(self.argv) or "(the defaults)"))
         new = text[:text.index(begin) + len(begin)] + "\n" + about + "\n\n" + \
             "\n".join(table) + "\n" + text[text.index(end):]
         with open(doc, "w") as f:
