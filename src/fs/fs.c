@@ -468,7 +468,9 @@ static struct handle *write_handle(const struct route *r, const struct kfs_view_
 	h->opener = process_of(fuse_get_context()->pid);
 	hbuf_reserve(h, 0);
 	h->data[0] = '\0';
-	if (flags & O_TRUNC)
+	/* O_TRUNC, or O_EXCL on a new file: the caller says the content is what it writes now,
+	 * even nothing (`cp /dev/null`); a plain open that writes nothing (touch) changes nothing. */
+	if (flags & (O_TRUNC | O_EXCL))
 		h->truncated = h->target != W_FEEDBACK;
 	else if (cur && h->target != W_FEEDBACK) {
 		hbuf_resize(h, cur->len);

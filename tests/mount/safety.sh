@@ -124,6 +124,9 @@ check_grep "  ... its bytes stay in object.yaml to fix in place" \
 check "  ... fixed in place with sed -i" sed -i 's/size: huge/size: small/; s/name: my-db/name: first/' \
 	"$MNT/requests/first/object.yaml"
 check_grep "  ... and rendered" "$MNT/requests/first/output/statefulset.yaml" "replicas: 1"
+mkdir "$MNT/requests/empty"
+check_fails "cp /dev/null onto a new object.yaml fails" cp /dev/null "$MNT/requests/empty/object.yaml"
+check_grep "  ... with EINVAL" "$WORK/err" "Invalid argument"
 check_fails "cp /dev/null object.yaml fails" cp /dev/null "$R/object.yaml"
 check_grep "  ... with EINVAL" "$WORK/err" "Invalid argument"
 check_grep "  ... and object.yaml is kept" "$R/object.yaml" "size: large"
