@@ -23,7 +23,8 @@ int kfs_mkdir_p(const char *dir, struct kfs_error *err);
 /* Removes dir and everything under it; a missing dir is fine. */
 int kfs_remove_tree(const char *dir, struct kfs_error *err);
 /* Lists the files under dir (skipping names that start with '.'), relative, '/'-separated and
- * sorted; a missing dir gives none. */
+ * sorted; a missing dir gives none. -EPERM for anything but regular files, folders and symbolic
+ * links to regular files inside dir: a promise folder must not publish what lies outside it. */
 int kfs_list_files(const char *dir, char ***files, size_t *n, struct kfs_error *err);
 void kfs_free_list(char **files, size_t n);
 

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,19 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* True when path is a symbolic link to a regular file inside root. */
+static bool link_inside(const char *root, const char *path)
+{
+	struct stat st;
+	char *target = realpath(path, NULL), *top = realpath(root, NULL);
+	size_t tl = top ? strlen(top) : 0;
+	bool ok = target && top && strncmp(target, top, tl) == 0 && target[tl] == '/' &&
+		  stat(target, &st) == 0 && S_ISREG(st.st_mode);
+	free(target);
+	free(top);
+	return ok;
+}
+
 static int walk(const char *root, const char *rel, char ***files, size_t *n, size_t *cap,
 		struct kfs_error *err)
 {
@@ -179,8 +193,23 @@ static int walk(const char *root, const char *rel, char ***files, size_t *n, siz
 		kfs_buf_printf(&sub, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
 		kfs_buf_printf(&subfull, "%s/%s", root, sub.data);
 		struct stat st;
-		if (stat(subfull.data, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (lstat(subfull.data, &st) < 0) {
+			rc = kfs_error_set(err, -errno, "%s: %s", subfull.data, strerror(errno));
+			kfs_buf_free(&sub);
+		} else if (S_ISDIR(st.st_mode)) {
 			rc = walk(root, sub.data, files, n, cap, err);
+			kfs_buf_free(&sub);
+		} else if (!S_ISREG(st.st_mode) && !link_inside(root, subfull.data)) {
+			/* A link out of the folder would publish any file the daemon can read
+			 * (and commit it to Git); a FIFO would hang every reload. */
+			rc = kfs_error_set(err, -EPERM,
+					   "%s: %s; only regular files, and symbolic links to "
+					   "regular files inside %s, are read",
+					   subfull.data,
+					   S_ISLNK(st.st_mode) ? "a symbolic link out of its folder, "
+								 "or to something not a file"
+							       : "not a regular file",
+					   root);
 			kfs_buf_free(&sub);
 		} else {
 			if (*n == *cap) {

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kratixfs/promise.h"
 #include "testutil.h"
@@ -347,13 +349,51 @@ static void test_names(void **state)
 	tu_rmdir(dir);
 }
 
+/* A promise folder publishes only what is in it: a template that links out of its folder (to a
+ * file the daemon can read, as root: /etc/passwd) or a FIFO (which would hang the load) fails the
+ * load, naming the file; a link to a file inside the folder is read. */
+static void test_links_out_refused(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	const char *out = "cache/workflows/resource/configure/instance/render/templates/output";
+	tu_write(dir, "cache/promise.yaml", PROMISE_HEAD WORKFLOWS);
+	char t[512], l[600], path[512];
+	snprintf(t, sizeof(t), "%s/%s", dir, out);
+	tu_write(dir, "cache/workflows/resource/configure/instance/render/templates/output/a.yaml",
+		 "name: {{ .metadata.name }}\n");
+	snprintf(l, sizeof(l), "%s/b.yaml", t);
+	assert_int_equal(symlink("a.yaml", l), 0);
+	snprintf(path, sizeof(path), "%s/cache", dir);
+	struct kfs_promise *p;
+	struct kfs_error err = {0};
+	if (kfs_promise_load_dir(path, &p, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(p->workflows[KFS_WF_RESOURCE][KFS_WF_CONFIGURE].pipelines[0]
+			     .containers[0]
+			     .noutputs,
+			 2);
+	kfs_promise_free(p);
+	snprintf(l, sizeof(l), "%s/passwd.yaml", t);
+	assert_int_equal(symlink("/etc/passwd", l), 0);
+	assert_int_equal(kfs_promise_load_dir(path, &p, &err), -EPERM);
+	assert_contains(err.msg, "passwd.yaml: a symbolic link out of its folder");
+	unlink(l);
+	snprintf(l, sizeof(l), "%s/fifo.yaml", t);
+	assert_int_equal(mkfifo(l, 0600), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(kfs_promise_load_dir(path, &p, &err), -EPERM);
+	assert_contains(err.msg, "fifo.yaml: not a regular file");
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_dir),   cmocka_unit_test(test_missing_container_folder),
 		cmocka_unit_test(test_not_a_promise), cmocka_unit_test(test_admit),
 		cmocka_unit_test(test_set_match),  cmocka_unit_test(test_dns_label),
-		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names),      cmocka_unit_test(test_links_out_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
