@@ -47,6 +47,12 @@ check_grep "vim's refused write (defaults outside /tmp): object.yaml keeps the s
 	"$R/object.yaml" "size: medium"
 check_grep "  ... the outputs stay (replicas: 2)" "$R/output/statefulset.yaml" "replicas: 2"
 check_eq "  ... and Git got neither a Delete nor a commit" "$(deletes) $(commits)" "0 $before"
+vim -N -u NONE -i NONE -es -c "set backupcopy=no backupskip=" -c "%s/size: medium/size: huge/" \
+	-c wq "$R/object.yaml" >/dev/null 2>&1
+check_grep "vim's refused write with backupcopy=no: object.yaml keeps the seed" \
+	"$R/object.yaml" "size: medium"
+check_grep "  ... the outputs stay (replicas: 2)" "$R/output/statefulset.yaml" "replicas: 2"
+check_eq "  ... and Git got neither a Delete nor a commit" "$(deletes) $(commits)" "0 $before"
 check "rm object.yaml" rm "$R/object.yaml"
 check_eq "  ... Git got no Delete: only the folder's removal deletes" "$(deletes)" "0"
 check "  ... the outputs stay" test -s "$R/output/statefulset.yaml"
