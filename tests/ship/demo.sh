@@ -41,6 +41,23 @@ check "the second run replaced the first daemon" gone "$pid1"
 pid2=$(cat "$TREE/build/demo/kratixfs.pid" 2>/dev/null)
 check "the log has the render" grep -q "info render request=my-db" "$TREE/build/demo/kratixfs.log"
 
+# README's "30 seconds with the mount", as shown, while the demo runs.
+try_readme() {
+	cd "$TREE" || return 1
+	mkdir -p try && ./build/kratixfs -o state="$PWD/build/try-state" try || return 1
+	mkdir try/requests/my-db &&
+		cp templates/postgresql/example-resource.yaml try/requests/my-db/object.yaml &&
+		[ "$(ls try/requests/my-db/output | tr '\n' ' ')" = "secret.yaml service.yaml statefulset.yaml " ] &&
+		grep -q 'replicas: 2' try/requests/my-db/output/statefulset.yaml &&
+		[ "$(cat try/requests/my-db/phase)" = Rendered ] &&
+		! sed -i 's/size: medium/size: huge/' try/requests/my-db/object.yaml 2>/dev/null &&
+		grep -q '^message: "spec.size: must be one of small, medium, large' \
+			try/requests/my-db/status.yaml
+	local rc=$?
+	rm -rf try/requests/my-db && fusermount3 -u try || rc=1
+	return $rc
+}
+check "README's 30 seconds with the mount, beside the demo" try_readme
 check "make undemo succeeds" make -C "$TREE" -s --no-print-directory undemo
 check "  ... ./kratix is no longer mounted" test ! -e "$MNT" -o ! -d "$MNT/requests"
 check "  ... the daemon has exited" gone "$pid2"
