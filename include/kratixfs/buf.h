@@ -28,6 +28,10 @@ void kfs_buf_reset(struct kfs_buf *b);
 char *kfs_buf_steal(struct kfs_buf *b);
 /* Frees b's memory. */
 void kfs_buf_free(struct kfs_buf *b);
+/* Appends n bytes as base64 (RFC 4648, padded). */
+void kfs_buf_base64(struct kfs_buf *b, const void *data, size_t n);
+/* Appends the bytes base64 text of len characters encodes; -1 if it is not base64. */
+int kfs_buf_unbase64(struct kfs_buf *b, const char *text, size_t len);
 
 /* Allocation helpers that abort with a message instead of returning NULL. */
 void *kfs_xmalloc(size_t n);

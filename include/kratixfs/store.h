@@ -103,10 +103,14 @@ int kfs_store_create(struct kfs_store *s, const char *name, struct kfs_error *er
 /* The same, owned by o (NULL: the daemon's user, 0755/0644). */
 int kfs_store_create_as(struct kfs_store *s, const char *name, const struct kfs_owner *o,
 			struct kfs_error *err);
-/* Changes the owner or modes of a request folder and its object.yaml (persisted); the caller
- * (the kernel, with default_permissions) has checked that the user may. */
-int kfs_store_set_owner(struct kfs_store *s, const char *name, const struct kfs_owner *o,
-			struct kfs_error *err);
+/* chmod of a request folder (object false) or its object.yaml, by the user caller: its owner or
+ * root may (-EPERM otherwise). Kept in the state folder. */
+int kfs_store_chmod(struct kfs_store *s, const char *name, bool object, mode_t mode, uid_t caller,
+		    struct kfs_error *err);
+/* chown of a request (its folder and object.yaml; -1 keeps a field) by caller: root may give it
+ * to anyone; its owner may only change the group to caller_gid (-EPERM otherwise). */
+int kfs_store_chown(struct kfs_store *s, const char *name, uid_t uid, gid_t gid, uid_t caller,
+		    gid_t caller_gid, struct kfs_error *err);
 /* Submits new object.yaml bytes (the write rules of docs/mount.md): 0 published; -EINVAL
  * rejected (previous content kept; with no object.yaml in the folder, the refused bytes are kept
  * as a draft, shown but not in force); -EFBIG too large (len may exceed the bytes held in data:

@@ -131,3 +131,42 @@ void kfs_buf_free(struct kfs_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+static const char b64_abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void kfs_buf_base64(struct kfs_buf *b, const void *data, size_t n)
+{
+	const unsigned char *in = data;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+			     (i + 2 < n ? in[i + 2] : 0);
+		char q[4] = {b64_abc[v >> 18 & 63], b64_abc[v >> 12 & 63],
+			     i + 1 < n ? b64_abc[v >> 6 & 63] : '=', i + 2 < n ? b64_abc[v & 63] : '='};
+		kfs_buf_add(b, q, 4);
+	}
+}
+
+int kfs_buf_unbase64(struct kfs_buf *b, const char *text, size_t len)
+{
+	if (len % 4)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		unsigned v = 0;
+		int pad = 0;
+		for (int k = 0; k < 4; k++) {
+			const char *p = text[i + k] ? strchr(b64_abc, text[i + k]) : NULL;
+			if (text[i + k] == '=' && i + 4 == len && k >= 2) {
+				pad++;
+				v <<= 6;
+				continue;
+			}
+			if (!p || pad)
+				return -1;
+			v = v << 6 | (unsigned)(p - b64_abc);
+		}
+		char out[3] = {(char)(v >> 16), (char)(v >> 8 & 255), (char)(v & 255)};
+		kfs_buf_add(b, out, 3 - (size_t)pad);
+	}
+	kfs_buf_add(b, "", 0);
+	return 0;
+}

@@ -56,6 +56,9 @@ struct handle {
 	size_t size;	 /* the file's size as written, which may be larger than len */
 	struct timespec mtime;
 	pthread_mutex_t lock;
+	/* Guards size and mtime for stat: lock is held across a whole submit (render and
+	 * commit), and an `ls -l` of the folder must not wait for it. */
+	pthread_mutex_t stat_lock;
 	struct handle *next_writer;	       /* in fs->writers while open */
 	struct handle *prev_open, *next_open; /* in fs->handles until freed */
 };
@@ -257,9 +260,9 @@ static int handle_stat(struct handle *h, struct stat *st)
 	case H_SCRATCH:
 		return fstat(h->fd, st) < 0 ? -errno : 0;
 	case H_WRITE:
-		pthread_mutex_lock(&h->lock);
+		pthread_mutex_lock(&h->stat_lock);
 		fill_file(st, h->size, true, &h->owner, &h->mtime);
-		pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->stat_lock);
 		return 0;
 	}
 	return -EIO;
@@ -330,9 +333,9 @@ static int stat_writer(const struct route *r, struct stat *st)
 	pthread_mutex_lock(&fs->wlock);
 	for (struct handle *h = fs->writers; h && rc; h = h->next_writer) {
 		if (writer_matches(h, r)) {
-			pthread_mutex_lock(&h->lock);
+			pthread_mutex_lock(&h->stat_lock);
 			fill_file(st, h->size, true, &h->owner, &h->mtime);
-			pthread_mutex_unlock(&h->lock);
+			pthread_mutex_unlock(&h->stat_lock);
 			rc = 0;
 		}
 	}
@@ -369,6 +372,7 @@ static struct handle *handle_new(enum htype type)
 	h->type = type;
 	h->fd = -1;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->stat_lock, NULL);
 	clock_gettime(CLOCK_REALTIME, &h->mtime);
 	pthread_mutex_lock(&fs->wlock);
 	h->next_open = fs->handles;
@@ -397,6 +401,7 @@ static void handle_free_in(struct kfs_fs *fs, struct handle *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->stat_lock);
 	free(h->data);
 	free(h);
 }
@@ -645,8 +650,11 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		return -EBADF;
 	pthread_mutex_lock(&h->lock);
 	size_t at = h->append ? h->size : (size_t)off;
+	pthread_mutex_lock(&h->stat_lock);
 	if (at + size > h->size)
 		h->size = at + size;
+	clock_gettime(CLOCK_REALTIME, &h->mtime);
+	pthread_mutex_unlock(&h->stat_lock);
 	/* Keep at most one byte past the limit: enough for the store to answer EFBIG on
 	 * close, without holding an arbitrarily large file in memory. */
 	size_t limit = ctx()->max_input + 1;
@@ -659,7 +667,6 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		hbuf_resize(h, limit);
 	}
 	h->dirty = true;
-	clock_gettime(CLOCK_REALTIME, &h->mtime);
 	pthread_mutex_unlock(&h->lock);
 	return (int)size;
 }
@@ -751,7 +758,9 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		pthread_mutex_lock(&h->lock);
 		size_t limit = ctx()->max_input + 1;
 		hbuf_resize(h, (size_t)size > limit ? limit : (size_t)size);
+		pthread_mutex_lock(&h->stat_lock);
 		h->size = (size_t)size;
+		pthread_mutex_unlock(&h->stat_lock);
 		h->dirty = true;
 		pthread_mutex_unlock(&h->lock);
 		return 0;
@@ -792,42 +801,20 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
  * files and EPERM on the mount's own folders. */
 enum meta_op { META_TIMES, META_MODE, META_OWNER };
 
-/* chmod and chown of a request folder (and its output/, metadata/) or its object.yaml, as a
- * real filesystem checks them: the owner or root may chmod, root may give it away, the owner
- * may change the group. What they set is kept with the request (and is what the kernel checks
- * with allow_other). */
+/* chmod and chown of a request folder (and its output/, metadata/) or its object.yaml, checked
+ * as a real filesystem checks them (the store does, under the request's lock) and kept with the
+ * request: what the kernel checks with allow_other. */
 static int set_owner(const char *request, bool object, enum meta_op op, mode_t mode, uid_t uid,
 		     gid_t gid)
 {
-	char folder[NAME_MAX + 16];
-	snprintf(folder, sizeof(folder), "requests/%s", request);
-	struct kfs_view *v = kfs_store_view(ctx()->store, folder);
-	if (!v)
-		return -ENOENT;
-	struct kfs_owner o = v->owner;
-	kfs_view_put(v);
 	const struct fuse_context *c = fuse_get_context();
-	bool root = c->uid == 0, owner = c->uid == o.uid;
-	if (op == META_MODE) {
-		if (!root && !owner)
-			return -EPERM;
-		if (object)
-			o.obj_mode = mode & 0777;
-		else
-			o.dir_mode = mode & 01777;
-	} else {
-		bool new_uid = uid != (uid_t)-1 && uid != o.uid;
-		bool new_gid = gid != (gid_t)-1 && gid != o.gid;
-		if (!root && (new_uid || (new_gid && (!owner || gid != c->gid))))
-			return -EPERM;
-		if (uid != (uid_t)-1)
-			o.uid = uid;
-		if (gid != (gid_t)-1)
-			o.gid = gid;
-	}
 	struct kfs_error err = {0};
-	return reply_code(kfs_store_set_owner(ctx()->store, request, &o, &err));
+	int rc = op == META_MODE
+		     ? kfs_store_chmod(ctx()->store, request, object, mode, c->uid, &err)
+		     : kfs_store_chown(ctx()->store, request, uid, gid, c->uid, c->gid, &err);
+	return reply_code(rc);
 }
+
 
 
 static int meta(const char *path, struct fuse_file_info *fi, enum meta_op op,
@@ -1131,6 +1118,17 @@ static int rename_into_object(const struct route *from, const struct route *to)
 	int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* The daemon reads as root: the renamer must be one who could read the file, or its
+	 * content would become theirs to read in object.yaml. */
+	const struct fuse_context *c = fuse_get_context();
+	struct stat st;
+	if (fstat(fd, &st) < 0 ||
+	    !(c->uid == 0 || (c->uid == st.st_uid && (st.st_mode & 0400)) ||
+	      (c->uid != st.st_uid && c->gid == st.st_gid && (st.st_mode & 0040)) ||
+	      (c->uid != st.st_uid && c->gid != st.st_gid && (st.st_mode & 0004)))) {
+		close(fd);
+		return -EACCES;
+	}
 	struct kfs_buf b = {0};
 	int rc = read_file_fd(fd, &b, ctx()->max_input + 1);
 	close(fd);
@@ -1143,31 +1141,38 @@ static int rename_into_object(const struct route *from, const struct route *to)
 }
 
 /* object.yaml renamed to a scratch name (vim's backup): copy it, keep the request. */
-static int copy_object_out(const struct kfs_view_file *obj, const struct route *to)
+static int copy_object_out(const struct kfs_view_file *obj, const struct kfs_owner *owner,
+			   const struct route *to)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], tmp[PATH_MAX];
 	int rc = ensure_scratch_dir(to->name);
 	if (rc)
 		return rc;
 	scratch_path(p, sizeof(p), to->name, to->rel);
-	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		own_new_file(fd);
-	else if (errno == EEXIST)
-		fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	/* As a renamed file keeps its inode, the copy keeps object.yaml's owner and mode (a 0600
+	 * object.yaml must not become readable by whoever renamed it); written aside and renamed
+	 * into place, so an existing target is replaced, not reused with its owner. */
+	snprintf(tmp, sizeof(tmp), "%s/.copy-XXXXXX", ctx()->scratch_dir);
+	int fd = mkstemp(tmp);
 	if (fd < 0)
 		return -errno;
+	if ((geteuid() == 0 && fchown(fd, owner->uid, owner->gid) < 0) ||
+	    fchmod(fd, owner->obj_mode) < 0)
+		rc = -errno;
 	size_t done = 0;
-	while (done < obj->len) {
+	while (rc == 0 && done < obj->len) {
 		ssize_t n = write(fd, obj->data + done, obj->len - done);
-		if (n < 0) {
+		if (n < 0)
 			rc = -errno;
-			break;
-		}
-		done += (size_t)n;
+		else
+			done += (size_t)n;
 	}
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
+	if (rc == 0 && rename(tmp, p) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
 	return rc;
 }
 
@@ -1210,7 +1215,7 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 		if (rc == 0)
 			rc = renameat2(AT_FDCWD, a, AT_FDCWD, b, flags) < 0 ? -errno : 0;
 	} else if (strcmp(rf.rel, "object.yaml") == 0 && to_scratch) {
-		rc = obj ? copy_object_out(obj, &rt) : -ENOENT;
+		rc = obj ? copy_object_out(obj, &vf->owner, &rt) : -ENOENT;
 	} else if (strcmp(rf.rel, "object.yaml") == 0 && to_object) {
 		/* Between requests: let mv copy the content and then unlink the source. */
 		rc = strcmp(rf.name, rt.name) == 0 ? 0 : -EXDEV;

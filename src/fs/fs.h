@@ -23,7 +23,7 @@ struct kfs_fs {
 	bool shared; /* allow_other: requests/ is 1777, as /tmp, so that every user can mkdir */
 
 	/* Open write handles (fs.c's), so that a created object.yaml stats before its close; and
-	 * every handle not yet freed, for kfs_fs_drop_handles. The lock order of wlock, qlock
+	 * every handle not yet freed, for kfs_fs_drop_handles. The lock order of wlock
 	 * and the store's locks is in src/store/store_internal.h. */
 	pthread_mutex_t wlock;
 	void *writers;

@@ -101,20 +101,6 @@ static unsigned ssh_port(const char *remote)
 	return *p == ':' ? (unsigned)atoi(p + 1) : 22;
 }
 
-static void base64(const unsigned char *in, size_t n, struct kfs_buf *out)
-{
-	static const char abc[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
-			     (i + 2 < n ? in[i + 2] : 0);
-		kfs_buf_addc(out, abc[v >> 18 & 63]);
-		kfs_buf_addc(out, abc[v >> 12 & 63]);
-		kfs_buf_addc(out, i + 1 < n ? abc[v >> 6 & 63] : '=');
-		kfs_buf_addc(out, i + 2 < n ? abc[v & 63] : '=');
-	}
-}
-
 /* Whether known_hosts file lists key (base64) for name, asked of ssh-keygen -F, which knows
  * hashed names and [host]:port; *no_keygen is set when ssh-keygen cannot be run. */
 static bool known_host(const char *file, const char *name, const char *key, bool *no_keygen)
@@ -184,7 +170,7 @@ int kfs_ssh_hostkey_cb(git_cert *cert, int valid, const char *host, void *data)
 		return GIT_ECERTIFICATE;
 	}
 	struct kfs_buf key = {0}, name = {0}, file = {0};
-	base64((const unsigned char *)hk->hostkey, hk->hostkey_len, &key);
+	kfs_buf_base64(&key, hk->hostkey, hk->hostkey_len);
 	unsigned port = ssh_port(a->remote);
 	if (port == 22)
 		kfs_buf_adds(&name, host);

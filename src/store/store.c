@@ -424,7 +424,7 @@ static void mask_secrets(struct kfs_node *n)
 
 /* ---------- status ---------- */
 
-static const char *const lifecycle_keys[] = {"phase",	"generation", "observedGeneration",
+static const char *const lifecycle_keys[] = {"draft", "unlinked", "phase",	"generation", "observedGeneration",
 					     "inputDigest", "outputs",	  "commit",
 					     "pushed",	    "warnings",	  NULL};
 
@@ -642,8 +642,15 @@ int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_e
 		kfs_map_set(doc, "rejection", kfs_node_new_str(r->rejection));
 	if (r->unlinked)
 		kfs_map_set(doc, "unlinked", kfs_node_new_scalar(KFS_BOOL, "true", 4));
-	if (r->draft)
-		kfs_map_set(doc, "draft", kfs_node_new_scalar(KFS_STR, r->draft, r->draft_len));
+	if (r->draft) {
+		/* Refused bytes may be anything (invalid UTF-8, NULs): base64 keeps the record
+		 * YAML that reads back. */
+		struct kfs_buf b64 = {0};
+		kfs_buf_base64(&b64, r->draft, r->draft_len);
+		kfs_map_set(doc, "draftBase64", kfs_node_new_scalar(KFS_STR, b64.data ? b64.data : "",
+								     b64.len));
+		kfs_buf_free(&b64);
+	}
 	kfs_map_set(doc, "uid", kfs_node_new_int((long long)r->owner.uid));
 	kfs_map_set(doc, "gid", kfs_node_new_int((long long)r->owner.gid));
 	kfs_map_set(doc, "mode", kfs_node_new_int((long long)r->owner.dir_mode));
@@ -1074,7 +1081,7 @@ static int render_request(struct kfs_store *s, struct request *r, const char *da
  * back, and the write fails with -ENOSPC or -EIO. */
 static int apply_outcome(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
 			 const char *data, size_t len, int rc, struct kfs_render_result *res,
-			 struct kfs_error *err, struct saved *sv)
+			 struct kfs_error *err, struct saved *sv, bool rerender)
 {
 	int prc;
 	if (rc == -EINVAL || rc == -EFBIG) {
@@ -1085,7 +1092,7 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 					rc == -EFBIG ? "TooLarge" : "InvalidRequest", masked);
 		/* With no object.yaml in the folder, the refused bytes stay there to be fixed in
 		 * place (too large ones are not kept: they are not held whole). */
-		if (rc == -EINVAL && (!r->object || r->unlinked))
+		if (rc == -EINVAL && !rerender && (!r->object || r->unlinked))
 			set_bytes(&r->draft, &r->draft_len, data, len);
 		free(masked);
 		prc = persist_or_restore(s, r, sv, err);
@@ -1096,8 +1103,12 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	}
 	bool changed_input = !r->object || r->object_len != len || memcmp(r->object, data, len);
 	set_bytes(&r->object, &r->object_len, data, len);
-	set_bytes(&r->draft, &r->draft_len, NULL, 0);
-	r->unlinked = false;
+	/* A re-render (a promise reload) is not a write of object.yaml: an unlinked file stays
+	 * unlinked, a draft stays. */
+	if (!rerender) {
+		set_bytes(&r->draft, &r->draft_len, NULL, 0);
+		r->unlinked = false;
+	}
 	if (changed_input)
 		r->generation++;
 	set_text(&r->rejection, NULL);
@@ -1192,7 +1203,7 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 			      s->max_input);
 		struct kfs_render_result none = {0};
 		save_request(r, &sv);
-		rc = apply_outcome(s, r, NULL, data, len, -EFBIG, &none, err, &sv);
+		rc = apply_outcome(s, r, NULL, data, len, -EFBIG, &none, err, &sv, force);
 		saved_free(&sv);
 		log_outcome(s, r, rc, &none, err, &start);
 		pthread_mutex_unlock(&r->write_lock);
@@ -1221,7 +1232,7 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 	save_request(r, &sv);
 	pthread_rwlock_rdlock(&s->promises_lock);
 	rc = render_request(s, r, data, len, &p, &res, err);
-	rc = apply_outcome(s, r, p, data, len, rc, &res, err, &sv);
+	rc = apply_outcome(s, r, p, data, len, rc, &res, err, &sv, force);
 	pthread_rwlock_unlock(&s->promises_lock);
 	saved_free(&sv);
 	log_outcome(s, r, rc, &res, err, &start);
@@ -1297,18 +1308,27 @@ int kfs_store_create_as(struct kfs_store *s, const char *name, const struct kfs_
 	struct request *r = request_new(name);
 	if (o)
 		r->owner = *o;
+	/* Stored before anyone can see it: a mkdir the state folder cannot record fails. */
+	int rc = kfs_store_persist(s, r, err);
+	if (rc < 0) {
+		pthread_rwlock_unlock(&s->table_lock);
+		kfs_store_request_put(r);
+		return rc;
+	}
 	table_insert(s, r, pos);
 	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
 	pthread_rwlock_unlock(&s->table_lock);
 	pthread_mutex_lock(&r->write_lock);
-	int rc = kfs_store_persist(s, r, err);
 	kfs_store_publish(s, r, NULL);
 	pthread_mutex_unlock(&r->write_lock);
 	kfs_store_request_put(r);
-	return rc;
+	return 0;
 }
 
-int kfs_store_set_owner(struct kfs_store *s, const char *name, const struct kfs_owner *o,
+/* Applies change to r's owner under its write_lock, as chmod(2) and chown(2) check it, and stores
+ * it before anyone sees it. */
+static int change_owner(struct kfs_store *s, const char *name,
+			int (*change)(struct kfs_owner *o, const void *arg), const void *arg,
 			struct kfs_error *err)
 {
 	struct request *r = kfs_store_request_get(s, name);
@@ -1316,15 +1336,68 @@ int kfs_store_set_owner(struct kfs_store *s, const char *name, const struct kfs_
 		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
 	pthread_mutex_lock(&r->write_lock);
 	struct kfs_owner old = r->owner;
-	r->owner = *o;
-	int rc = kfs_store_persist(s, r, err);
+	int rc = change(&r->owner, arg);
 	if (rc < 0)
+		kfs_error_set(err, rc, "requests/%s: only its owner or root may do that", name);
+	else if ((rc = kfs_store_persist(s, r, err)) < 0)
 		r->owner = old;
 	else
 		kfs_store_publish(s, r, NULL);
 	pthread_mutex_unlock(&r->write_lock);
 	kfs_store_request_put(r);
 	return rc;
+}
+
+struct chmod_arg {
+	bool object;
+	mode_t mode;
+	uid_t caller;
+};
+
+static int do_chmod(struct kfs_owner *o, const void *arg)
+{
+	const struct chmod_arg *a = arg;
+	if (a->caller != 0 && a->caller != o->uid)
+		return -EPERM;
+	if (a->object)
+		o->obj_mode = a->mode & 0777;
+	else
+		o->dir_mode = a->mode & 01777;
+	return 0;
+}
+
+int kfs_store_chmod(struct kfs_store *s, const char *name, bool object, mode_t mode, uid_t caller,
+		    struct kfs_error *err)
+{
+	struct chmod_arg a = {.object = object, .mode = mode, .caller = caller};
+	return change_owner(s, name, do_chmod, &a, err);
+}
+
+struct chown_arg {
+	uid_t uid, caller;
+	gid_t gid, caller_gid;
+};
+
+static int do_chown(struct kfs_owner *o, const void *arg)
+{
+	const struct chown_arg *a = arg;
+	bool new_uid = a->uid != (uid_t)-1 && a->uid != o->uid;
+	bool new_gid = a->gid != (gid_t)-1 && a->gid != o->gid;
+	if (a->caller != 0 &&
+	    (new_uid || (new_gid && (a->caller != o->uid || a->gid != a->caller_gid))))
+		return -EPERM;
+	if (a->uid != (uid_t)-1)
+		o->uid = a->uid;
+	if (a->gid != (gid_t)-1)
+		o->gid = a->gid;
+	return 0;
+}
+
+int kfs_store_chown(struct kfs_store *s, const char *name, uid_t uid, gid_t gid, uid_t caller,
+		    gid_t caller_gid, struct kfs_error *err)
+{
+	struct chown_arg a = {.uid = uid, .gid = gid, .caller = caller, .caller_gid = caller_gid};
+	return change_owner(s, name, do_chown, &a, err);
 }
 
 int kfs_store_unlink_object(struct kfs_store *s, const char *name, struct kfs_error *err)
@@ -1354,20 +1427,16 @@ int kfs_store_unlink_object(struct kfs_store *s, const char *name, struct kfs_er
 	return rc;
 }
 
-int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_error *err)
+/* Runs r's delete workflow, stores the emptied request, and only then commits the Delete and
+ * publishes: a Delete that reached Git must not come back at the next start. write_lock held. */
+static int delete_locked(struct kfs_store *s, struct request *r, struct kfs_error *err)
 {
-	struct request *r = kfs_store_request_get(s, name);
-	if (!r)
-		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
-	pthread_mutex_lock(&r->write_lock);
 	int rc = 0;
-	if (!r->object) {
-		rc = kfs_error_set(err, -ENOENT, "requests/%s: has no object.yaml", name);
-		goto out;
-	}
 	/* Kratix runs the delete workflow before the request goes; its outputs are not kept. */
 	pthread_rwlock_rdlock(&s->promises_lock);
 	const struct kfs_promise *p = r->promise ? kfs_store_find_promise(s, r->promise) : NULL;
+	struct saved sv;
+	save_request(r, &sv);
 	if (p && p->workflows[KFS_WF_RESOURCE][KFS_WF_DELETE].npipelines && r->good) {
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
 					      .action = KFS_WF_DELETE, .name = r->name,
@@ -1377,18 +1446,17 @@ int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_er
 		set_text(&r->log, res.log.data ? res.log.data : "");
 		kfs_render_result_free(&res);
 	}
-	if (rc == 0)
-		kfs_gitsync_request(s, r, p, NULL);
-	pthread_rwlock_unlock(&s->promises_lock);
 	if (rc < 0) {
 		kfs_error_prefix(err, "delete workflow");
 		kfs_store_log_error(s, KFS_LOG_ERROR, err->msg, "delete-failed request=%s", r->name);
 		r->phase = ERROR;
 		set_text(&r->message, err->msg);
-		kfs_store_publish(s, r, NULL);
-		kfs_store_persist(s, r, NULL);
-		rc = -EIO;
-		goto out;
+		struct kfs_error perr = {0};
+		if (persist_or_restore(s, r, &sv, &perr) == 0)
+			kfs_store_publish(s, r, NULL);
+		pthread_rwlock_unlock(&s->promises_lock);
+		saved_free(&sv);
+		return -EIO;
 	}
 	set_bytes(&r->object, &r->object_len, NULL, 0);
 	set_bytes(&r->good, &r->good_len, NULL, 0);
@@ -1403,12 +1471,27 @@ int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_er
 	r->conditions = NULL;
 	r->phase = PENDING;
 	set_text(&r->message, "Deleted: write object.yaml to request it again, or rmdir");
-	kfs_store_log(s, KFS_LOG_INFO, "delete request=%s promise=%s", r->name,
-		      r->promise ? r->promise : "-");
-	struct kfs_render_result none = {0};
-	kfs_store_publish(s, r, &none);
-	rc = kfs_store_persist(s, r, err);
-out:
+	rc = persist_or_restore(s, r, &sv, err);
+	saved_free(&sv);
+	if (rc == 0) {
+		kfs_gitsync_request(s, r, p, NULL);
+		kfs_store_log(s, KFS_LOG_INFO, "delete request=%s promise=%s", r->name,
+			      r->promise ? r->promise : "-");
+		struct kfs_render_result none = {0};
+		kfs_store_publish(s, r, &none);
+	}
+	pthread_rwlock_unlock(&s->promises_lock);
+	return rc;
+}
+
+int kfs_store_delete_object(struct kfs_store *s, const char *name, struct kfs_error *err)
+{
+	struct request *r = kfs_store_request_get(s, name);
+	if (!r)
+		return kfs_error_set(err, -ENOENT, "requests/%s: no such request", name);
+	pthread_mutex_lock(&r->write_lock);
+	int rc = r->object ? delete_locked(s, r, err)
+			   : kfs_error_set(err, -ENOENT, "requests/%s: has no object.yaml", name);
 	pthread_mutex_unlock(&r->write_lock);
 	kfs_store_request_put(r);
 	return rc;
@@ -1419,15 +1502,12 @@ int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *er
 	/* A folder whose object.yaml was unlinked (rm -rf's first step) is deleted now: only
 	 * the folder's removal deletes a request. */
 	struct request *u = kfs_store_request_get(s, name);
-	bool deleting = false;
 	if (u) {
+		/* Decided and done in one hold: a write landing in between is not deleted. */
 		pthread_mutex_lock(&u->write_lock);
-		deleting = u->object && u->unlinked && !u->draft;
+		int rc = u->object && u->unlinked && !u->draft ? delete_locked(s, u, err) : 0;
 		pthread_mutex_unlock(&u->write_lock);
 		kfs_store_request_put(u);
-	}
-	if (deleting) {
-		int rc = kfs_store_delete_object(s, name, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -1445,6 +1525,13 @@ int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *er
 		return kfs_error_set(err, -ENOTEMPTY,
 				     "requests/%s: remove object.yaml first (rm -rf does)", name);
 	}
+	/* Stored first: a removal the state folder cannot record fails and changes nothing. */
+	int rc = kfs_journal_put(s->journal, name, NULL, 0, err);
+	if (rc < 0) {
+		pthread_mutex_unlock(&r->write_lock);
+		pthread_rwlock_unlock(&s->table_lock);
+		return rc;
+	}
 	memmove(&s->requests[pos], &s->requests[pos + 1],
 		(s->nrequests - pos - 1) * sizeof(*s->requests));
 	s->nrequests--;
@@ -1453,9 +1540,7 @@ int kfs_store_remove(struct kfs_store *s, const char *name, struct kfs_error *er
 	pthread_rwlock_unlock(&s->table_lock);
 	struct kfs_buf scratch = {0};
 	kfs_buf_printf(&scratch, "%s/scratch/%s", s->state_dir, name);
-	int rc = kfs_journal_put(s->journal, name, NULL, 0, err);
-	if (rc == 0)
-		rc = kfs_remove_tree(scratch.data, err);
+	rc = kfs_remove_tree(scratch.data, err);
 	kfs_buf_free(&scratch);
 	notify(s, "requests");
 	kfs_store_log(s, KFS_LOG_INFO, "remove request=%s", name);
@@ -1540,6 +1625,8 @@ int kfs_store_feedback(struct kfs_store *s, const char *name, const char *data, 
 	}
 	if (r->phase == next && !message)
 		goto out;
+	struct saved sv;
+	save_request(r, &sv);
 	r->phase = next;
 	if (next == ERROR) {
 		set_text(&r->message, message);
@@ -1549,8 +1636,10 @@ int kfs_store_feedback(struct kfs_store *s, const char *name, const char *data, 
 		kfs_store_set_condition(r, "WorksSucceeded", "True", next == READY ? "Ready" : "Applied",
 			      "");
 	}
-	kfs_store_publish(s, r, NULL);
-	rc = kfs_store_persist(s, r, err);
+	rc = persist_or_restore(s, r, &sv, err);
+	saved_free(&sv);
+	if (rc == 0)
+		kfs_store_publish(s, r, NULL);
 out:
 	pthread_mutex_unlock(&r->write_lock);
 	kfs_store_request_put(r);
@@ -1901,9 +1990,11 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 	}
 	if (object && object->type == KFS_STR)
 		set_bytes(&r->object, &r->object_len, object->text, object->len);
-	const struct kfs_node *draft = kfs_map_get(doc, "draft");
-	if (draft && draft->type == KFS_STR)
-		set_bytes(&r->draft, &r->draft_len, draft->text, draft->len);
+	const struct kfs_node *draft = kfs_map_get(doc, "draftBase64");
+	struct kfs_buf raw = {0};
+	if (draft && draft->type == KFS_STR && kfs_buf_unbase64(&raw, draft->text, draft->len) == 0)
+		set_bytes(&r->draft, &r->draft_len, raw.data, raw.len);
+	kfs_buf_free(&raw);
 	const char *unlinked = kfs_node_text_at(doc, "unlinked");
 	r->unlinked = r->object && unlinked && strcmp(unlinked, "true") == 0;
 	if (kfs_node_int(kfs_map_get(doc, "uid"), &v))

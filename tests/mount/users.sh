@@ -46,6 +46,20 @@ check_fails "chown by a user who is not root fails" as_other "chown root '$T'"
 check "chown by root works" chown "root:root" "$T"
 check_eq "  ... stat says root" "$(stat -c %U "$T")" "root"
 check "  ... and back" chown "$OTHER_USER" "$T"
+# A rename moves an inode on a real filesystem: its owner and mode go with it. Another user may
+# rename in a folder they can write, but must not read through it what they could not read.
+S=$MNT/requests/shared
+mkdir "$S" && request shared small >"$S/object.yaml" && chmod 777 "$S" && chmod 600 "$S/object.yaml"
+check_fails "another user cannot read a 0600 object.yaml" as_other "cat '$S/object.yaml'"
+as_other "mv '$S/object.yaml' '$S/stolen'" >/dev/null 2>&1
+check_eq "  ... renamed by them, the copy keeps root's owner and mode" \
+	"$(stat -c %U:%a "$S/stolen" 2>/dev/null)" "root:600"
+check_fails "  ... so they still cannot read it" as_other "cat '$S/stolen'"
+echo "password: hunter2" >"$S/secret.txt" && chmod 600 "$S/secret.txt"
+check_fails "another user cannot rename root's 0600 scratch file onto object.yaml" \
+	as_other "mv '$S/secret.txt' '$S/object.yaml'"
+check_grep "  ... Permission denied" "$WORK/err" "Permission denied"
+check "  ... the scratch file is still root's alone" test "$(stat -c %U:%a "$S/secret.txt")" = root:600
 check_fails "chmod of a generated file fails" chmod 600 "$R/status.yaml"
 check_fails "chmod of the requests folder fails (it is the mount's)" chmod 700 "$MNT/requests"
 

@@ -1035,9 +1035,12 @@ static void test_owner(void **state)
 	assert_int_equal(v->owner.uid, 1234);
 	assert_int_equal(v->owner.dir_mode, 0750);
 	kfs_view_put(v);
-	o.obj_mode = 0600;
-	o.uid = 77;
-	assert_int_equal(kfs_store_set_owner(f->s, "db1", &o, &err), 0);
+	/* Only the owner or root may chmod; only root may give the request away. */
+	assert_int_equal(kfs_store_chmod(f->s, "db1", true, 0600, 99, &err), -EPERM);
+	assert_int_equal(kfs_store_chmod(f->s, "db1", true, 0600, 1234, &err), 0);
+	assert_int_equal(kfs_store_chown(f->s, "db1", 77, (gid_t)-1, 1234, 4321, &err), -EPERM);
+	assert_int_equal(kfs_store_chown(f->s, "db1", (uid_t)-1, 5, 1234, 4321, &err), -EPERM);
+	assert_int_equal(kfs_store_chown(f->s, "db1", 77, (gid_t)-1, 0, 0, &err), 0);
 	kfs_store_close(f->s);
 	open_store(f);
 	v = kfs_store_view(f->s, "requests/db1");
@@ -1070,6 +1073,74 @@ static void test_check_changes_nothing(void **state)
 	kfs_view_put(after);
 }
 
+/* Review findings: a draft of any bytes (invalid UTF-8, NUL) survives a restart; a reload keeps
+ * an unlinked object.yaml unlinked and a draft a draft; an rmdir the state folder cannot store
+ * commits no Delete. */
+static void test_draft_bytes_and_reload(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	assert_int_equal(kfs_store_unlink_object(f->s, "db1", &err), 0);
+	static const char bad[] = "kind: \xc0\xaf\x00x\n";
+	assert_int_equal(kfs_store_submit(f->s, "db1", bad, sizeof(bad) - 1, &err), -EINVAL);
+	kfs_store_close(f->s);
+	open_store(f);
+	struct kfs_view *v = kfs_store_view(f->s, "requests/db1");
+	assert_non_null(v);
+	const struct kfs_view_file *obj = kfs_view_file(v, "object.yaml");
+	assert_non_null(obj);
+	assert_int_equal(obj->len, sizeof(bad) - 1);
+	assert_memory_equal(obj->data, bad, sizeof(bad) - 1);
+	kfs_view_put(v);
+	/* A reload re-renders every request of a changed promise: the draft stays. */
+	char path[600];
+	snprintf(path, sizeof(path), "%s/postgresql/NOTES", f->promises);
+	FILE *fp = fopen(path, "w");
+	fputs("changed\n", fp);
+	fclose(fp);
+	assert_int_equal(kfs_store_reload(f->s, &err), 0);
+	assert_file_contains(f->s, "requests/db1", "object.yaml", "kind: ");
+	assert_file_contains(f->s, "requests/db1", "status.yaml", "not in force");
+	/* Unlinked, a reload does not bring object.yaml back; rmdir then deletes. */
+	assert_int_equal(kfs_store_unlink_object(f->s, "db1", &err), 0);
+	fp = fopen(path, "w");
+	fputs("changed again\n", fp);
+	fclose(fp);
+	assert_int_equal(kfs_store_reload(f->s, &err), 0);
+	assert_false(has_file(f->s, "requests/db1", "object.yaml"));
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 2");
+}
+
+static void test_unstorable_rmdir_commits_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	assert_int_equal(kfs_store_unlink_object(f->s, "db1", &err), 0);
+	int commits = count_commits(f);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/journal", f->state);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int rc = kfs_store_remove(f->s, "db1", &err);
+	setrlimit(RLIMIT_FSIZE, &old);
+	assert_true(rc == -EIO || rc == -ENOSPC);
+	assert_int_equal(count_commits(f), commits);
+	assert_int_equal(count_deletes(f), 0);
+	assert_true(has_file(f->s, "requests/db1", "output/statefulset.yaml"));
+	assert_int_equal(kfs_store_remove(f->s, "db1", &err), 0);
+	assert_int_equal(count_deletes(f), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1097,6 +1168,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_draft_bytes_and_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unstorable_rmdir_commits_nothing, setup_git,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_state_keeps_git, setup_git, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
