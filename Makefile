@@ -60,11 +60,13 @@ test-asan: deps $(BUILD_ASAN)/build.ninja
 # inversion fail its test; tests/tsan.supp holds the third-party reports, each with why.
 # GCC 12's TSan maps its shadow memory at fixed addresses that a kernel with more mmap
 # randomisation (vm.mmap_rnd_bits above 28) may already have used ("unexpected memory
-# mapping"): setarch -R runs the tests without address randomisation where it exists.
+# mapping"): setarch -R runs the tests without address randomisation where it exists. The
+# mount tests' waits for the Git thread (pushes to two daemons' remote) are 4 times as long.
 TSAN_SETARCH = $(shell setarch -R true >/dev/null 2>&1 && echo setarch -R)
 test-tsan: deps $(BUILD_TSAN)/build.ninja
 	meson compile -C $(BUILD_TSAN)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	  KFS_WAIT_SCALE=4 \
 	  $(TSAN_SETARCH) meson test -C $(BUILD_TSAN) --print-errorlogs --suite unit --suite mount \
 	  --timeout-multiplier 4
 
