@@ -52,7 +52,7 @@ test-valgrind: build
 
 test-asan: deps $(BUILD_ASAN)/build.ninja
 	meson compile -C $(BUILD_ASAN)
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 KFS_WAIT_SCALE=2 \
 	  meson test -C $(BUILD_ASAN) --print-errorlogs --no-suite ship
 
 # ThreadSanitizer over the unit and mount suites: the threaded ones (the store's writers, reload,
