@@ -40,8 +40,8 @@ static const char help[] =
 	"\n"
 	"A folder with no case (or no case matching --run) is an error, never a silent pass.\n"
 	"\n"
-	"Exit status: 0 all passed, 1 some case failed, 2 usage error, or a promise folder could\n"
-	"not be loaded or holds no case.\n";
+	"Exit status: 0 all passed, 1 some case failed, 2 usage error or promise error (a promise\n"
+	"folder that does not load or holds no case, a --junit FILE that cannot be written).\n";
 
 /* One file of a case's result: its path under test-output/<case>/ and its bytes. */
 struct file {

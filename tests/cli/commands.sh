@@ -65,8 +65,11 @@ cp -r "$PROMISES/postgresql" pg
 sed -i 's/replicas: 2/replicas: 7/' "$(grep -rl "kind: StatefulSet" pg/test-output/my-db/output)"
 printf 'apiVersion: example.com/v1\nkind: Redis\nmetadata: {name: "\\e[31mr"}\n' >esc.yaml
 sed 's/^  size: medium$/  size: medium\n  sise: "\\e[31m"/' "$PROMISES/postgresql/example-resource.yaml" >typo.yaml
+sed 's/^  name: my-db$/  name: my-db\n  annotations: {a: "\\e[31m"}/' "$PROMISES/postgresql/example-resource.yaml" >ann.yaml
+expect_exit 0 "validate of a request holding ESC" -- "$KRATIXFS" validate pg/promise.yaml ann.yaml
+expect_grep "$WORK/out" 'a: "\x1B[31m"' "the ESC byte is printed escaped"
 for args in "test pg" "test --output json pg" "render -f typo.yaml --promises $PROMISES" \
-	"render -f esc.yaml --promises $PROMISES" "validate pg/promise.yaml typo.yaml esc.yaml" \
+	"render -f esc.yaml --promises $PROMISES" "validate pg/promise.yaml typo.yaml esc.yaml ann.yaml" "render -f ann.yaml --promises $PROMISES" \
 	"rendr" "--help" "render --help" "test --help" "validate --help"; do
 	"$KRATIXFS" $args >"$WORK/out" 2>"$WORK/err"
 	cat "$WORK/out" "$WORK/err" | grep -q $'\x1b' && fail "kratixfs $args printed an escape code" || pass
