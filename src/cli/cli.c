@@ -69,6 +69,23 @@ int cli_read_limited(const char *path, size_t max, struct kfs_buf *out, struct k
 	return rc;
 }
 
+int cli_read_stdin(size_t max, struct kfs_buf *out, struct kfs_error *err)
+{
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+		kfs_buf_add(out, chunk, n);
+		/* Stops reading at the limit: a stream has no size to check first. */
+		if (out->len > max)
+			return kfs_error_set(err, -EFBIG,
+					     "stdin: larger than the %zu-byte limit (--max-input)", max);
+	}
+	if (ferror(stdin))
+		return kfs_error_set(err, -EIO, "stdin: %s", strerror(errno));
+	if (!out->data)
+		kfs_buf_adds(out, "");
+	return 0;
+}
 
 /* Handles -h/--help and -V/--version for a sub-command; returns -1 when neither was given. */
 int cli_common_option(const char *arg, const char *help)

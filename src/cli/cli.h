@@ -28,6 +28,8 @@ int cli_exit_code(int rc);
 
 /* Reads a file of at most max bytes: -EFBIG (naming the limit) when larger. */
 int cli_read_limited(const char *path, size_t max, struct kfs_buf *out, struct kfs_error *err);
+/* Reads stdin to its end (render -f -): -EFBIG once more than max bytes came. */
+int cli_read_stdin(size_t max, struct kfs_buf *out, struct kfs_error *err);
 /* Handles -h/--help (printing help) and -V/--version; returns the exit code, or -1 when arg is
  * neither. */
 int cli_common_option(const char *arg, const char *help);

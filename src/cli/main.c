@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -16,14 +17,20 @@ static const char usage[] =
 	"Kratix Promises as files: write a resource request, read the rendered manifests.\n"
 	"\n"
 	"Commands:\n"
+	"  render -f REQUEST_YAML [--promises DIR]  render one request (- for stdin) and print\n"
+	"                                           the outputs as a YAML stream, as helm template\n"
 	"  render [--promises DIR] [--kratix DIR]   one render of DIR/input/object.yaml into\n"
 	"                                           DIR/output and DIR/metadata (a pipeline image)\n"
-	"  test [--update] PROMISE_DIR              render every test-input/ case and diff it\n"
+	"  test [--update] [--run PATTERN] [--junit FILE] [--output json] PROMISE_DIR...\n"
+	"                                           render every test-input/ case and diff it\n"
 	"                                           against test-output/\n"
 	"  validate PROMISE_YAML REQUEST_YAML...    check requests against the promise's CRD and\n"
 	"                                           print them defaulted and pruned\n"
 	"\n"
 	"Each command has --help. Options of every command: -h/--help, -V/--version.\n"
+	"Exit status of the commands: 0 ok, 1 input rejected (or a test case failed), 2 usage\n"
+	"error or promise error. An unknown command is a usage error, never a mount point: to\n"
+	"mount on a folder named like a command, write ./NAME.\n"
 	"See kratixfs(8) and mount.kratixfs(8).\n"
 	"\n";
 
@@ -46,6 +53,79 @@ static int exec_daemon(char **argv)
 	return EXIT_FAILED;
 }
 
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{"render", cmd_render},
+	{"test", cmd_test},
+	{"validate", cmd_validate},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Levenshtein distance of two short words, capped: only "is it 2 or less" matters. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 32 || lb > 32)
+		return 33;
+	size_t row[33];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* Decides whether argv[1], neither an option nor a command, goes to the daemon as its SOURCE
+ * or MOUNTPOINT. A typo of a command must not mount (`kratixfs rendr` used to mount on ./rendr
+ * when that folder existed, and fail with a FUSE message when not), so a bare word is handed
+ * over only when it is an existing folder that is not a near miss of a command, or the SOURCE
+ * placeholder of mount(8) ("kratixfs", "none") followed by a mount point. A word with a slash
+ * is always a path: ./render mounts on a folder named render. Returns 0 to hand over, or the
+ * exit code after saying why not. */
+static int check_mount_argument(int argc, char **argv)
+{
+	const char *arg = argv[1];
+	if (arg[0] == '-' || strchr(arg, '/'))
+		return 0;
+	if (argc > 2 && (strcmp(arg, "kratixfs") == 0 || strcmp(arg, "none") == 0))
+		return 0;
+	const char *near = NULL;
+	size_t best = 3;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		size_t d = edit_distance(arg, commands[i].name);
+		if (d < best) {
+			best = d;
+			near = commands[i].name;
+		}
+	}
+	struct stat st;
+	bool dir = stat(arg, &st) == 0 && S_ISDIR(st.st_mode);
+	if (dir && !near)
+		return 0;
+	if (near)
+		cli_errorf("unknown command \"%s\"; did you mean \"%s\"?", arg, near);
+	else
+		cli_errorf("unknown command \"%s\" (commands: render, test, validate; a mount "
+			   "point must be an existing folder)", arg);
+	if (dir)
+		cli_errorf("to mount on the folder %s, write ./%s", arg, arg);
+	return EXIT_FAILED;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -63,12 +143,10 @@ int main(int argc, char **argv)
 		printf("kratixfs %s\n", KFS_VERSION);
 		return EXIT_OK;
 	}
-	if (strcmp(cmd, "render") == 0)
-		return cmd_render(argc - 1, argv + 1);
-	if (strcmp(cmd, "test") == 0)
-		return cmd_test(argc - 1, argv + 1);
-	if (strcmp(cmd, "validate") == 0)
-		return cmd_validate(argc - 1, argv + 1);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
 	/* Anything else is the daemon's command line: options and a mount point. */
-	return exec_daemon(argv);
+	int rc = check_mount_argument(argc, argv);
+	return rc ? rc : exec_daemon(argv);
 }

@@ -14,11 +14,17 @@
 #include "kratixfs/render.h"
 
 static const char help[] =
-	"Usage: kratixfs render [--promises DIR] [--kratix DIR] [--max-input BYTES]\n"
+	"Usage: kratixfs render -f REQUEST_YAML [--promises DIR] [--max-input BYTES]\n"
+	"       kratixfs render [--kratix DIR] [--promises DIR] [--max-input BYTES]\n"
 	"\n"
-	"Renders DIR/input/object.yaml (a resource request, or a Promise for the promise workflow)\n"
-	"into DIR/output/ and DIR/metadata/{status.yaml,destination-selectors.yaml}.\n"
+	"With -f, renders one request (a file, or - for stdin) and prints every output file to\n"
+	"stdout as one YAML stream, as helm template does: each document starts with --- and a\n"
+	"\"# Source: PIPELINE/PATH\" line. Nothing is written to disk.\n"
+	"Without -f, renders DIR/input/object.yaml (a resource request, or a Promise for the\n"
+	"promise workflow) into DIR/output/ and DIR/metadata/{status.yaml,destination-selectors.yaml},\n"
+	"as a Kratix pipeline container does.\n"
 	"\n"
+	"  -f, --file FILE    the request to render, - for stdin (not with --kratix)\n"
 	"  --promises DIR     the promises folder, one sub-folder per promise (default: the\n"
 	"                     bundled promises, or $KRATIXFS_PROMISES)\n"
 	"  --kratix DIR       the Kratix volume (default /kratix)\n"
@@ -30,7 +36,9 @@ static const char help[] =
 	"  KRATIX_PROMISE_NAME     the promise to use (default: the one serving the input's kind)\n"
 	"  KRATIX_PIPELINE_NAME    run only this pipeline (default: all, in order)\n"
 	"\n"
-	"Exit status: 0 rendered, 1 input rejected, 2 render failed.\n";
+	"Exit status: 0 rendered, 1 input rejected (unreadable, not YAML, no promise serves its\n"
+	"kind, invalid against the CRD), 2 usage error or promise error (a promise folder that\n"
+	"does not load, a template that fails).\n";
 
 static int parse_workflow(const char *type_env, const char *action_env, const struct kfs_node *in,
 			  enum kfs_wtype *type, enum kfs_waction *action)
@@ -106,9 +114,35 @@ static int write_results(const char *kratix, const struct kfs_render_result *r,
 	return rc;
 }
 
+/* Prints the outputs as `helm template` does, so that the stream can be piped to kubectl or
+ * diffed against Helm's: "---", a "# Source:" line naming where the file came from, the file. */
+static void print_stream(const struct kfs_render_result *r)
+{
+	struct kfs_buf out = {0};
+	for (size_t i = 0; i < r->noutputs; i++) {
+		const struct kfs_output *o = &r->outputs[i];
+		const char *data = o->data;
+		size_t len = o->len;
+		/* A file's own leading "---" would make the comment above it a document of its
+		 * own, an empty one. */
+		if (len >= 4 && memcmp(data, "---\n", 4) == 0) {
+			data += 4;
+			len -= 4;
+		}
+		kfs_buf_printf(&out, "---\n# Source: %s/%s\n", o->pipeline ? o->pipeline : "-",
+			       o->path);
+		kfs_buf_add(&out, data, len);
+		if (len && data[len - 1] != '\n')
+			kfs_buf_addc(&out, '\n');
+	}
+	fwrite(out.data ? out.data : "", 1, out.len, stdout);
+	kfs_buf_free(&out);
+}
+
 int cmd_render(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{"file", required_argument, NULL, 'f'},
 		{"promises", required_argument, NULL, 'p'},
 		{"kratix", required_argument, NULL, 'k'},
 		{"max-input", required_argument, NULL, 'm'},
@@ -118,14 +152,17 @@ int cmd_render(int argc, char **argv)
 	};
 	char bundled[PATH_MAX];
 	const char *promises = getenv("KRATIXFS_PROMISES");
-	const char *kratix = "/kratix";
+	const char *kratix = NULL, *file = NULL;
 	size_t max_input = KFS_DEFAULT_MAX_INPUT;
 	if (!promises || !*promises)
 		promises = kfs_bundled_promises(bundled);
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:hV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'f':
+			file = optarg;
+			break;
 		case 'p':
 			promises = optarg;
 			break;
@@ -155,6 +192,12 @@ int cmd_render(int argc, char **argv)
 		cli_errorf("render: unexpected argument %s (try kratixfs render --help)", argv[optind]);
 		return EXIT_FAILED;
 	}
+	if (file && kratix) {
+		cli_errorf("render: -f prints to stdout, --kratix writes DIR/output: give one of them");
+		return EXIT_FAILED;
+	}
+	if (!kratix)
+		kratix = "/kratix";
 
 	struct kfs_error err = {0};
 	struct kfs_buf input = {0}, path = {0};
@@ -162,9 +205,17 @@ int cmd_render(int argc, char **argv)
 	struct kfs_node *doc = NULL;
 	struct kfs_render_result result = {0};
 	int status = EXIT_FAILED;
-	kfs_buf_printf(&path, "%s/input/object.yaml", kratix);
-
-	int rc = cli_read_limited(path.data, max_input, &input, &err);
+	int rc;
+	if (file && strcmp(file, "-") == 0) {
+		kfs_buf_adds(&path, "stdin");
+		rc = cli_read_stdin(max_input, &input, &err);
+	} else {
+		if (file)
+			kfs_buf_adds(&path, file);
+		else
+			kfs_buf_printf(&path, "%s/input/object.yaml", kratix);
+		rc = cli_read_limited(path.data, max_input, &input, &err);
+	}
 	if (rc < 0) {
 		cli_report("render", &err);
 		status = EXIT_REJECTED;
@@ -212,11 +263,14 @@ int cmd_render(int argc, char **argv)
 		status = cli_exit_code(rc);
 		goto out;
 	}
-	if (write_results(kratix, &result, &err) < 0) {
+	if (file) {
+		print_stream(&result);
+	} else if (write_results(kratix, &result, &err) < 0) {
 		cli_report("render", &err);
 		goto out;
+	} else {
+		fputs(result.log.data ? result.log.data : "", stdout);
 	}
-	fputs(result.log.data ? result.log.data : "", stdout);
 	status = EXIT_OK;
 out:
 	kfs_render_result_free(&result);

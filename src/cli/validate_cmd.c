@@ -23,8 +23,8 @@ static const char help[] =
 	"A request file larger than --max-input (default 1048576, as for kratixfs render and the\n"
 	"mount) is refused unread.\n"
 	"\n"
-	"Exit status: 0 all valid, 1 some request invalid (every error is listed), 2 the promise\n"
-	"could not be read.\n";
+	"Exit status: 0 all valid, 1 some request invalid or unreadable (every error is listed),\n"
+	"2 usage error or promise error (the promise could not be read).\n";
 
 static int validate_file(const struct kfs_promise *p, const char *path, size_t max_input,
 			 bool *first)

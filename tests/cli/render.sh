@@ -121,6 +121,47 @@ if python3 -c 'import yaml' 2>/dev/null; then
 	[ "$docs" = 1 ] && pass || fail "note.yaml holds $docs documents for PyYAML"
 fi
 
+# render -f: one request, the outputs as one YAML stream on stdout as helm template prints it
+# ("---", "# Source: PIPELINE/PATH", the file), the same bytes as the --kratix mode writes.
+SEED=$PROMISES/postgresql/example-resource.yaml
+expect_exit 0 "render -f" -- "$KRATIXFS" render -f "$SEED" --promises "$PROMISES"
+cp "$WORK/out" "$WORK/stream"
+expect_grep "$WORK/stream" "# Source: instance-configure/statefulset.yaml" "each file has its Source line"
+[ "$(head -n 2 "$WORK/stream")" = $'---\n# Source: instance-configure/secret.yaml' ] && pass || fail "the stream does not start as helm template's: $(head -n 2 "$WORK/stream")"
+[ "$(grep -c '^---$' "$WORK/stream")" -eq 3 ] && pass || fail "not three documents"
+new_kratix
+cp "$SEED" "$WORK/k/input/object.yaml"
+"$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k" >/dev/null
+for f in "$WORK"/k/output/*; do printf -- '---\n# Source: instance-configure/%s\n' "$(basename "$f")"; cat "$f"; done >"$WORK/expected-stream"
+cmp -s "$WORK/expected-stream" "$WORK/stream" && pass || fail "render -f differs from the files --kratix writes"
+if python3 -c 'import yaml' 2>/dev/null; then
+	kinds=$(python3 -c 'import sys, yaml; print(" ".join(d["kind"] for d in yaml.safe_load_all(open(sys.argv[1]))))' "$WORK/stream")
+	[ "$kinds" = "Secret Service StatefulSet" ] && pass || fail "the stream parses as '$kinds'"
+fi
+# -f - reads stdin; --file is the long form.
+expect_exit 0 "render -f -" -- sh -c '"$1" render --promises "$2" -f - <"$3"' sh "$KRATIXFS" "$PROMISES" "$SEED"
+cmp -s "$WORK/stream" "$WORK/out" && pass || fail "render -f - differs from render -f FILE"
+expect_exit 0 "render --file" -- "$KRATIXFS" render --file="$SEED" --promises "$PROMISES"
+cmp -s "$WORK/stream" "$WORK/out" && pass || fail "render --file differs from render -f"
+# A Promise document runs the promise workflow, as in the --kratix mode.
+expect_exit 0 "render -f promise.yaml" -- "$KRATIXFS" render -f "$PROMISES/postgresql/promise.yaml" --promises "$PROMISES"
+expect_grep "$WORK/out" "# Source: promise-configure/serviceaccount.yaml" "the promise workflow's outputs"
+# Exit codes as in the --kratix mode: 1 rejected (stdin named), 2 template error, 2 usage.
+sed 's/size: medium/size: huge/' "$SEED" >"$WORK/huge.yaml"
+expect_exit 1 "render -f of a rejected request" -- sh -c '"$1" render --promises "$2" -f - <"$3"' sh "$KRATIXFS" "$PROMISES" "$WORK/huge.yaml"
+expect_grep "$WORK/err" "kratixfs: stdin: spec.size" "the rejection names stdin and the field"
+[ ! -s "$WORK/out" ] && pass || fail "a rejected render printed a stream"
+expect_exit 1 "render -f of a missing file" -- "$KRATIXFS" render -f "$WORK/nosuch.yaml" --promises "$PROMISES"
+expect_grep "$WORK/err" "nosuch.yaml" "the missing file is named"
+expect_exit 1 "render -f - larger than --max-input" -- sh -c '"$1" render --promises "$2" --max-input 10 -f - <"$3"' sh "$KRATIXFS" "$PROMISES" "$SEED"
+expect_grep "$WORK/err" "10-byte limit" "the stdin limit is named"
+expect_exit 2 "render -f with a template error" -- "$KRATIXFS" render -f "$SEED" --promises "$WORK/promises"
+expect_grep "$WORK/err" ".spec.nosuchfield" "the template error is printed"
+expect_exit 2 "render -f with --kratix" -- "$KRATIXFS" render -f "$SEED" --kratix "$WORK/k"
+expect_grep "$WORK/err" "give one of them" "the conflict is explained"
+expect_exit 2 "render -f without a file" -- "$KRATIXFS" render -f
+expect_exit 2 "render with an unknown option" -- "$KRATIXFS" render --nosuch
+
 expect_exit 0 "--help" -- "$KRATIXFS" render --help
 expect_grep "$WORK/out" "KRATIX_WORKFLOW_TYPE" "render --help documents the variables"
 finish

@@ -58,6 +58,22 @@ for c in render test validate; do
 	check_grep "kratixfs(8) documents $c" "$MAN" ".B $c"
 	check_grep "README.md documents kratixfs $c" "$README" "kratixfs $c"
 done
+# The commands' options and exit codes agree between --help, kratixfs(8) and README.md.
+for c in render test validate; do
+	"$KRATIXFS" $c --help >"$WORK/chelp"
+	for o in $(grep -oE -- '--[a-z][a-z-]+' "$WORK/chelp" | sort -u); do
+		check_grep "kratixfs(8) documents $c $o" "$MAN" "$(echo "$o" | sed 's/-/\\-/g')"
+	done
+	check_grep "kratixfs $c --help: exit 2 is a usage error or promise error" \
+		<(tr '\n' ' ' <"$WORK/chelp") "2 usage error or promise error"
+done
+check_grep "kratixfs --help: the commands' exit codes" "$WORK/help" \
+	"0 ok, 1 input rejected (or a test case failed), 2 usage"
+check_grep "kratixfs(8): the same exit codes" <(tr '\n' ' ' <"$MAN") \
+	".B 0 ok, .B 1 input rejected (or a test case failed)"
+check_grep "  ... and 2" <(tr '\n' ' ' <"$MAN") ".B 2 usage error or promise error"
+check_grep "README.md: the same exit codes" <(tr '\n' ' ' <"$README") \
+	"**0** ok, **1** input rejected (or a test case failed), **2** usage error or promise error"
 for s in SIGHUP SIGTERM SIGINT; do
 	check_grep "kratixfs(8) documents $s" "$MAN" "$s"
 	check_grep "kratixfs --help documents $s" "$WORK/help" "$s"

@@ -10,9 +10,14 @@ P=$DEST/usr/local
 for f in bin/kratixfs libexec/kratixfs/kratixfs-daemon sbin/mount.kratixfs \
 	sbin/mount.fuse.kratixfs share/kratixfs/promises/postgresql/promise.yaml \
 	lib/systemd/system/kratixfs@.service share/man/man8/kratixfs.8 \
-	share/man/man8/mount.kratixfs.8; do
+	share/man/man8/mount.kratixfs.8 share/bash-completion/completions/kratixfs \
+	share/zsh/site-functions/_kratixfs; do
 	check "installed: $f" test -e "$P/$f"
 done
+check "the bash completion is the one for kratixfs" grep -q "^complete .* kratixfs$" \
+	"$P/share/bash-completion/completions/kratixfs"
+check "the zsh completion declares itself for kratixfs" grep -qx "#compdef kratixfs" \
+	"$P/share/zsh/site-functions/_kratixfs"
 check "mount.kratixfs is executable" test -x "$P/sbin/mount.kratixfs"
 check "mount.fuse.kratixfs is the same helper" \
 	test "$(readlink -f "$P/sbin/mount.fuse.kratixfs")" = "$(readlink -f "$P/sbin/mount.kratixfs")"
