@@ -428,6 +428,14 @@ class Soak:
         raise RuntimeError("the daemon did not mount (exit status %s); see %s/daemon.log"
                            % (self.daemon.poll(), self.work))
 
+    def daemon_log_tail(self):
+        try:
+            with open(os.path.join(self.work, "daemon.log"), errors="replace") as f:
+                lines = f.read().splitlines()
+            return lines[-1][:200] if lines else "(empty)"
+        except OSError as e:
+            return str(e)
+
     def unmount_dead(self):
         deadline = time.monotonic() + 10
         while True:
@@ -763,22 +771,30 @@ class Soak:
         for c in range(1, a.restarts + 1):
             t0 = time.monotonic()
             self.resume()
-            time.sleep(round_s)
-            if self.daemon.poll() is not None:
-                self.fail.add("daemon died on its own", "round %d: exit status %s"
-                              % (c, self.daemon.returncode))
+            died = False
+            while time.monotonic() - t0 < round_s:
+                if self.daemon.poll() is not None:
+                    died = True
+                    break
+                time.sleep(0.05)
             self.shared.daemon_pid.value = 0
             self.t_kill = time.monotonic()
-            os.kill(self.daemon.pid, signal.SIGKILL)
-            self.daemon.wait()
+            if died:
+                # Not our SIGKILL: say how it ended (someone else's umount logs "reason=unmounted").
+                last = self.daemon_log_tail()
+                self.fail.add("daemon exited on its own", "round %d: exit status %s; its log's "
+                              "last line: %s" % (c, self.daemon.returncode, last))
+            else:
+                os.kill(self.daemon.pid, signal.SIGKILL)
+                self.daemon.wait()
+                self.stats["restarts"] += 1
             self.pause()
             load += time.monotonic() - t0
-            self.stats["restarts"] += 1
+            self.stats["load seconds"] = round(load, 1)
             self.unmount_dead()
             self.mount()
             writes = self.collect(killed=True)
             self.check("restart %d/%d" % (c, a.restarts), writes)
-        self.stats["load seconds"] = round(load, 1)
         self.shared.stop.set()
         for p in self.procs:
             p.join(30)
