@@ -931,11 +931,13 @@ class Soak:
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         dirty = subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", "src",
                                 "include"]).returncode
+        args = " ".join(self.argv)
         about = ("Run on %s at commit %s%s, %d CPUs (load average %.1f at the start), with "
-                 "`tests/soak/soak.py %s`:" % (
+                 "`tests/soak/soak.py%s`%s:" % (
                      time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                      head.stdout.decode().strip() or "?", " (with changes to src/)" if dirty else "",
-                     os.cpu_count(), self.load_at_start, " ".join(self.argv) or "(the defaults)"))
+                     os.cpu_count(), self.load_at_start, " " + args if args else "",
+                     "" if args else " (the defaults)"))
         new = text[:text.index(begin) + len(begin)] + "\n" + about + "\n\n" + \
             "\n".join(table) + "\n" + text[text.index(end):]
         with open(doc, "w") as f:
