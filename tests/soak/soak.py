@@ -428,6 +428,14 @@ class Soak:
         raise RuntimeError("the daemon did not mount (exit status %s); see %s/daemon.log"
                            % (self.daemon.poll(), self.work))
 
+    def daemon_log_tail(self):
+        try:
+            with open(os.path.join(self.work, "daemon.log"), errors="replace") as f:
+                lines = f.read().splitlines()
+            return lines[-1][:200] if lines else "(empty)"
+        except OSError as e:
+            return str(e)
+
     def unmount_dead(self):
         deadline = time.monotonic() + 10
         while True:
@@ -551,7 +559,9 @@ class Soak:
                 self.fail.add("bad request accepted", "%s %s size huge returned 0" % (e["r"], e["tool"]))
             else:
                 s["writes accepted"] += 1
-        elif down and e["t1"] >= t_kill:
+        elif e["t1"] >= t_kill:
+            # Whatever it says (ENOTCONN, ECONNABORTED, or e.g. sed's "not a regular file" when
+            # fstat meets the dead connection's inode), an error after the kill is the kill's.
             e["st"] = "unknown"
             s["writes cut by SIGKILL"] += 1
         elif e["b"] == BAD and "Invalid argument" in e["err"]:
@@ -577,7 +587,7 @@ class Soak:
         s = self.stats
         k = e["k"]
         if k == "error":
-            if is_down_error(e["err"]) and e["t1"] >= t_kill:
+            if e["t1"] >= t_kill:  # as for writes: after the kill, any error is the kill's
                 s["reads cut by SIGKILL"] += 1
             else:
                 s["reads failed unexpectedly"] += 1
@@ -763,22 +773,30 @@ class Soak:
         for c in range(1, a.restarts + 1):
             t0 = time.monotonic()
             self.resume()
-            time.sleep(round_s)
-            if self.daemon.poll() is not None:
-                self.fail.add("daemon died on its own", "round %d: exit status %s"
-                              % (c, self.daemon.returncode))
+            died = False
+            while time.monotonic() - t0 < round_s:
+                if self.daemon.poll() is not None:
+                    died = True
+                    break
+                time.sleep(0.05)
             self.shared.daemon_pid.value = 0
             self.t_kill = time.monotonic()
-            os.kill(self.daemon.pid, signal.SIGKILL)
-            self.daemon.wait()
+            if died:
+                # Not our SIGKILL: say how it ended (someone else's umount logs "reason=unmounted").
+                last = self.daemon_log_tail()
+                self.fail.add("daemon exited on its own", "round %d: exit status %s; its log's "
+                              "last line: %s" % (c, self.daemon.returncode, last))
+            else:
+                os.kill(self.daemon.pid, signal.SIGKILL)
+                self.daemon.wait()
+                self.stats["restarts"] += 1
             self.pause()
             load += time.monotonic() - t0
-            self.stats["restarts"] += 1
+            self.stats["load seconds"] = round(load, 1)
             self.unmount_dead()
             self.mount()
             writes = self.collect(killed=True)
             self.check("restart %d/%d" % (c, a.restarts), writes)
-        self.stats["load seconds"] = round(load, 1)
         self.shared.stop.set()
         for p in self.procs:
             p.join(30)
@@ -913,11 +931,13 @@ class Soak:
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         dirty = subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", "src",
                                 "include"]).returncode
+        args = " ".join(self.argv)
         about = ("Run on %s at commit %s%s, %d CPUs (load average %.1f at the start), with "
-                 "`tests/soak/soak.py %s`:" % (
+                 "`tests/soak/soak.py%s`%s:" % (
                      time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                      head.stdout.decode().strip() or "?", " (with changes to src/)" if dirty else "",
-                     os.cpu_count(), self.load_at_start, " ".join(self.argv) or "(the defaults)"))
+                     os.cpu_count(), self.load_at_start, " " + args if args else "",
+                     "" if args else " (the defaults)"))
         new = text[:text.index(begin) + len(begin)] + "\n" + about + "\n\n" + \
             "\n".join(table) + "\n" + text[text.index(end):]
         with open(doc, "w") as f:
