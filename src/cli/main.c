@@ -17,6 +17,9 @@ static const char usage[] =
 	"Kratix Promises as files: write a resource request, read the rendered manifests.\n"
 	"\n"
 	"Commands:\n"
+	"  init promise NAME --group G --kind K [--version V] [--dir DIR]\n"
+	"                                           write a new promise folder (default ./NAME)\n"
+	"                                           whose one test case passes\n"
 	"  render -f REQUEST_YAML [--promises DIR]  render one request (- for stdin) and print\n"
 	"                                           the outputs as a YAML stream, as helm template\n"
 	"  render [--promises DIR] [--kratix DIR]   one render of DIR/input/object.yaml into\n"
@@ -24,7 +27,8 @@ static const char usage[] =
 	"  test [--update] [--run PATTERN] [--junit FILE] [--output json] PROMISE_DIR...\n"
 	"                                           render every test-input/ case and diff it\n"
 	"                                           against test-output/\n"
-	"  validate PROMISE_YAML REQUEST_YAML...    check requests against the promise's CRD and\n"
+	"  validate PROMISE_YAML REQUEST_YAML...    check requests against the promise's CRD (a\n"
+	"                                           promise.yaml, api.yaml or promise folder) and\n"
 	"                                           print them defaulted and pruned\n"
 	"\n"
 	"Each command has --help. Options of every command: -h/--help, -V/--version.\n"
@@ -57,6 +61,7 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
+	{"init", cmd_init},
 	{"render", cmd_render},
 	{"test", cmd_test},
 	{"validate", cmd_validate},
@@ -119,7 +124,7 @@ static int check_mount_argument(int argc, char **argv)
 	if (near)
 		cli_errorf("unknown command \"%s\"; did you mean \"%s\"?", arg, near);
 	else
-		cli_errorf("unknown command \"%s\" (commands: render, test, validate; a mount "
+		cli_errorf("unknown command \"%s\" (commands: init, render, test, validate; a mount "
 			   "point must be an existing folder)", arg);
 	if (dir)
 		cli_errorf("to mount on the folder %s, write ./%s", arg, arg);
