@@ -57,14 +57,17 @@ static int exec_daemon(char **argv)
 	return EXIT_FAILED;
 }
 
+/* typos: the edit distance up to which a word is taken for a typo of the command. 1 for init:
+ * "mnt", the usual mount point, is two edits from it and must still mount. */
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
+	size_t typos;
 } commands[] = {
-	{"init", cmd_init},
-	{"render", cmd_render},
-	{"test", cmd_test},
-	{"validate", cmd_validate},
+	{"init", cmd_init, 1},
+	{"render", cmd_render, 2},
+	{"test", cmd_test, 2},
+	{"validate", cmd_validate, 2},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -112,7 +115,7 @@ static int check_mount_argument(int argc, char **argv)
 	size_t best = 3;
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		size_t d = edit_distance(arg, commands[i].name);
-		if (d < best) {
+		if (d <= commands[i].typos && d < best) {
 			best = d;
 			near = commands[i].name;
 		}
