@@ -30,8 +30,9 @@ static const char help[] =
 	"  --version  the API version (default v1alpha1, as the kratix CLI): v1, v1beta2...\n"
 	"  --dir      where to write it (default ./NAME); must be missing or empty\n"
 	"\n"
-	"Exit status: 0 written, 2 usage error (an invalid name, group, kind or version, or a\n"
-	"DIR that exists and is not empty) or a folder that could not be written.\n";
+	"Exit status: 0 written, 2 usage error or promise error: an invalid name, group, kind or\n"
+	"version, a DIR that exists and is not empty, or a folder that could not be written or\n"
+	"rendered (then nothing is left behind).\n";
 
 /* A CRD's group: a DNS-1123 subdomain with at least one dot, as the API server demands of a
  * CustomResourceDefinition ("should be a domain with at least one dot"). */
