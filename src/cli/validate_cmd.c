@@ -16,7 +16,7 @@ static const char help[] =
 	"Checks each request (a file may hold several documents) against the CRD in the\n"
 	"promise's spec.api as the Kubernetes API server would: kind, served version, name,\n"
 	"types, required fields, enums, patterns, bounds. PROMISE_YAML is a promise.yaml, the\n"
-	"api.yaml of a promise in the kratix CLI's --split layout, or a promise folder (either\n"
+	"api.yaml of a promise in the kratix CLI's split layout, or a promise folder (either\n"
 	"layout; a folder holding both files is an error). Prints every request with its\n"
 	"defaults applied and unknown fields pruned; each pruned field (\"Warning: unknown\n"
 	"field\", as kubectl says) and each schema keyword kratixfs does not enforce is reported\n"
