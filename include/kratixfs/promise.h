@@ -108,8 +108,9 @@ struct kfs_promise_set {
 	size_t n;
 };
 
-/* Loads every sub-folder of dir holding a promise.yaml or an api.yaml. One that fails to load is skipped, its
- * error appended to err; returns 0 when dir could be read (even if some promise failed). */
+/* Loads every sub-folder of dir holding a promise.yaml or an api.yaml. One that fails to load is
+ * skipped, its error appended to err; returns 0 when dir could be read (even if some promise
+ * failed). */
 int kfs_promise_set_load(const char *dir, struct kfs_promise_set *set, struct kfs_error *err);
 /* The promise serving request, or NULL with an error that lists the kinds served. */
 const struct kfs_promise *kfs_promise_set_match(const struct kfs_promise_set *set,

@@ -73,7 +73,8 @@ static bool usable_dir(const char *dir, bool *existed)
 		return false;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		cli_errorf("init: %s exists and is not a folder: choose another NAME or --dir", dir);
+		cli_errorf("init: %s exists and is not a folder: choose another NAME or --dir",
+			   dir);
 		return false;
 	}
 	DIR *d = opendir(dir);
@@ -105,7 +106,7 @@ static void promise_yaml(const struct names *n, struct kfs_buf *b)
 	kfs_buf_printf(
 		b,
 		"# The %s promise, written by kratixfs init promise, in the kratix CLI layout.\n"
-		"# Apply it to a Kratix platform as is; render, test and validate it with kratixfs.\n"
+		"# Apply it to a Kratix platform as is; render, test, validate it with kratixfs.\n"
 		"apiVersion: platform.kratix.io/v1alpha1\n"
 		"kind: Promise\n"
 		"metadata:\n"
@@ -153,9 +154,9 @@ static void promise_yaml(const struct names *n, struct kfs_buf *b)
 		"            name: instance-configure\n"
 		"          spec:\n"
 		"            containers:\n"
-		"              # Its folder, workflows/resource/configure/instance-configure/configure/,\n"
-		"              # holds the templates; the image is one that holds that folder and runs\n"
-		"              # kratixfs render on Kratix's /kratix volume.\n"
+		"              # The templates are in workflows/resource/configure/\n"
+		"              # instance-configure/configure/; the image holds that folder\n"
+		"              # and runs kratixfs render on Kratix's /kratix volume.\n"
 		"              - name: configure\n"
 		"                image: registry.example.com/%s-configure:v0.0.1\n",
 		n->name, n->name, n->lower, n->group, n->group, n->kind, n->lower, n->lower,
@@ -258,7 +259,8 @@ static int init_promise(int argc, char **argv)
 		if (rc >= 0)
 			return rc;
 		if (argv[i][0] == '-' || n.name) {
-			cli_errorf("init promise: unexpected %s (try kratixfs init --help)", argv[i]);
+			cli_errorf("init promise: unexpected %s (try kratixfs init --help)",
+				   argv[i]);
 			return EXIT_FAILED;
 		}
 		n.name = argv[i];
@@ -277,8 +279,8 @@ static int init_promise(int argc, char **argv)
 	}
 	if (!valid_group(n.group)) {
 		cli_errorf("init: --group \"%s\" is not valid: a DNS-1123 subdomain with at least "
-			   "one dot (lower-case letters, digits, '-' and '.'; e.g. example.com), as "
-			   "a CRD's group must be",
+			   "one dot (lower-case letters, digits, '-' and '.'; e.g. example.com), "
+			   "as a CRD's group must be",
 			   n.group);
 		return EXIT_FAILED;
 	}

@@ -127,8 +127,9 @@ static int check_mount_argument(int argc, char **argv)
 	if (near)
 		cli_errorf("unknown command \"%s\"; did you mean \"%s\"?", arg, near);
 	else
-		cli_errorf("unknown command \"%s\" (commands: init, render, test, validate; a mount "
-			   "point must be an existing folder)", arg);
+		cli_errorf("unknown command \"%s\" (commands: init, render, test, validate; a "
+			   "mount point must be an existing folder)",
+			   arg);
 	if (dir)
 		cli_errorf("to mount on the folder %s, write ./%s", arg, arg);
 	return EXIT_FAILED;

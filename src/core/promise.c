@@ -85,8 +85,9 @@ static int load_crd(struct kfs_promise *p, const struct kfs_node *api, const cha
 	p->cluster_scoped = scope && strcmp(scope, "Cluster") == 0;
 	const struct kfs_node *versions = kfs_map_get(spec, "versions");
 	if (!versions || versions->type != KFS_SEQ || versions->len == 0)
-		return kfs_error_set(err, -EINVAL, "%s: %sspec.versions must list at least one version",
-				     file, at);
+		return kfs_error_set(err, -EINVAL,
+				     "%s: %sspec.versions must list at least one version", file,
+				     at);
 	p->versions = kfs_xcalloc(versions->len, sizeof(*p->versions));
 	for (size_t i = 0; i < versions->len; i++) {
 		const struct kfs_node *v = versions->items[i];
@@ -136,7 +137,8 @@ static int add_pipelines(struct kfs_workflow *wf, const struct kfs_node *list, c
 		for (size_t c = 0; c < cs->len; c++)
 			if (!kfs_node_text_at(cs->items[c], "name"))
 				return kfs_error_set(err, -EINVAL,
-						     "%s:%d: pipeline %s: container %zu has no name",
+						     "%s:%d: pipeline %s: container %zu has "
+						     "no name",
 						     file, cs->items[c]->line, name, c);
 		if (!wf)
 			continue;
@@ -282,8 +284,8 @@ static int add_list_file(struct kfs_node *seq, const char *path, bool pipelines,
 			d = one;
 		}
 		if (d->type != KFS_SEQ) {
-			rc = kfs_error_set(err, -EINVAL, "%s:%d: must be a list of %s, not %s", path,
-					   d->line, pipelines ? "Pipelines" : "objects",
+			rc = kfs_error_set(err, -EINVAL, "%s:%d: must be a list of %s, not %s",
+					   path, d->line, pipelines ? "Pipelines" : "objects",
 					   kfs_type_name(d->type));
 			break;
 		}
@@ -354,7 +356,9 @@ static int add_workflow_map(struct kfs_node *lists[2][2], const char *path, stru
 		for (size_t j = 0; rc == 0 && j < tmap->len; j++) {
 			const char *akey = tmap->pairs[j].key;
 			const struct kfs_node *list = tmap->pairs[j].value;
-			int a = strcmp(akey, "configure") == 0 ? 0 : strcmp(akey, "delete") == 0 ? 1 : -1;
+			int a = strcmp(akey, "configure") == 0 ? 0
+				: strcmp(akey, "delete") == 0  ? 1
+							       : -1;
 			struct kfs_buf where = {0};
 			kfs_buf_printf(&where, "%s.%s", tkey, akey);
 			if (a < 0)
@@ -402,9 +406,9 @@ static int assemble_split(const char *dir, struct kfs_node **out, struct kfs_err
 	kfs_map_set(doc, "spec", spec);
 	if (!kfs_is_dns_label(name)) {
 		rc = kfs_error_set(err, -EINVAL,
-				   "%s: a promise in the split layout (api.yaml) is named after its "
-				   "folder, and \"%s\" is not a DNS-1123 label (lower-case letters, "
-				   "digits and '-')",
+				   "%s: a promise in the split layout (api.yaml) is named after "
+				   "its folder, and \"%s\" is not a DNS-1123 label (lower-case "
+				   "letters, digits and '-')",
 				   dir, name);
 		goto out;
 	}
@@ -413,8 +417,8 @@ static int assemble_split(const char *dir, struct kfs_node **out, struct kfs_err
 		goto out;
 	if (n > 1 || (n == 1 && docs[0]->type != KFS_MAP)) {
 		rc = kfs_error_set(err, -EINVAL,
-				   "%s: must hold one CustomResourceDefinition (a map), not %s", api,
-				   n > 1 ? "several documents" : kfs_type_name(docs[0]->type));
+				   "%s: must hold one CustomResourceDefinition (a map), not %s",
+				   api, n > 1 ? "several documents" : kfs_type_name(docs[0]->type));
 		goto out;
 	}
 	if (n == 1) {
@@ -497,9 +501,10 @@ static int load_folder_doc(const char *dir, struct kfs_promise **out, struct kfs
 	if (is_file(whole) && is_file(api)) {
 		/* Either could be stale: guessing would render from a CRD nobody edits. */
 		rc = kfs_error_set(err, -EINVAL,
-				   "%s: holds both promise.yaml and api.yaml; keep one: promise.yaml "
-				   "(the whole Promise) or api.yaml with dependencies.yaml and "
-				   "workflows/ (the kratix CLI's --split layout)",
+				   "%s: holds both promise.yaml and api.yaml; keep one: "
+				   "promise.yaml (the whole Promise) or api.yaml with "
+				   "dependencies.yaml and workflows/ (the kratix CLI's --split "
+				   "layout)",
 				   dir);
 	} else if (is_file(api)) {
 		struct kfs_node *doc;

@@ -416,15 +416,16 @@ static void test_links_out_refused(void **state)
 #define SPLIT_DELETE                                                                               \
 	"resource:\n"                                                                              \
 	"  delete:\n"                                                                              \
-	"    - {apiVersion: platform.kratix.io/v1alpha1, kind: Pipeline, metadata: {name: del},\n"  \
-	"       spec: {containers: [{name: render, image: x}]}}\n"
+	"    - {apiVersion: platform.kratix.io/v1alpha1, kind: Pipeline,\n"                        \
+	"       metadata: {name: del}, spec: {containers: [{name: render, image: x}]}}\n"
 
 static void write_split(const char *dir)
 {
 	tu_write(dir, "cache/api.yaml", SPLIT_API);
 	tu_write(dir, "cache/dependencies.yaml",
 		 "- {apiVersion: v1, kind: Namespace, metadata: {name: cache-system}}\n");
-	tu_write(dir, "cache/workflows/resource/configure/workflow.yaml", SPLIT_PIPELINE("instance"));
+	tu_write(dir, "cache/workflows/resource/configure/workflow.yaml",
+		 SPLIT_PIPELINE("instance"));
 	/* A second file of the same workflow runs after it (sorted by name). */
 	tu_write(dir, "cache/workflows/resource/configure/zz-more.yaml", SPLIT_PIPELINE("more"));
 	/* A file directly in workflows/ holds the workflows map itself. */
@@ -482,12 +483,15 @@ static void test_split_layout(void **state)
 		 "    resource:\n"
 		 "      configure:\n"
 		 "        - {apiVersion: platform.kratix.io/v1alpha1, kind: Pipeline,\n"
-		 "           metadata: {name: instance}, spec: {containers: [{name: render, image: x}]}}\n"
+		 "           metadata: {name: instance},\n"
+		 "           spec: {containers: [{name: render, image: x}]}}\n"
 		 "        - {apiVersion: platform.kratix.io/v1alpha1, kind: Pipeline,\n"
-		 "           metadata: {name: more}, spec: {containers: [{name: render, image: x}]}}\n"
+		 "           metadata: {name: more},\n"
+		 "           spec: {containers: [{name: render, image: x}]}}\n"
 		 "      delete:\n"
 		 "        - {apiVersion: platform.kratix.io/v1alpha1, kind: Pipeline,\n"
-		 "           metadata: {name: del}, spec: {containers: [{name: render, image: x}]}}\n");
+		 "           metadata: {name: del},\n"
+		 "           spec: {containers: [{name: render, image: x}]}}\n");
 	struct kfs_promise *whole;
 	snprintf(path, sizeof(path), "%s/whole/cache/promise.yaml", dir);
 	if (kfs_promise_load_file(path, &whole, &err) != 0)
@@ -551,7 +555,8 @@ static void test_split_errors(void **state)
 		 "- {metadata: {name: x}}\n");
 	expect_load_error(dir, "cache", "workflow.yaml:1: pipeline[0] needs metadata.name and "
 					"spec.containers");
-	tu_write(dir, "cache/workflows/resource/configure/workflow.yaml", SPLIT_PIPELINE("instance"));
+	tu_write(dir, "cache/workflows/resource/configure/workflow.yaml",
+		 SPLIT_PIPELINE("instance"));
 	tu_write(dir, "cache/workflows/delete.yaml", "resources: {}\n");
 	expect_load_error(dir, "cache", "delete.yaml:1: resources: expected promise or resource");
 	tu_write(dir, "cache/workflows/delete.yaml", SPLIT_DELETE);
