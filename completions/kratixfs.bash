@@ -21,11 +21,29 @@ _kratixfs()
 	COMPREPLY=()
 	if [ "$COMP_CWORD" -eq 1 ] && [[ $cur != -* ]]; then
 		# A command, or the mount point of the daemon (an existing folder).
-		COMPREPLY=($(compgen -W "render test validate" -- "$cur"))
+		COMPREPLY=($(compgen -W "init render test validate" -- "$cur"))
 		_kratixfs_dirs "$cur"
 		return
 	fi
 	case $cmd in
+	init)
+		# init promise NAME --group G --kind K [--version V] [--dir DIR]
+		case $prev in
+		--dir)
+			_kratixfs_dirs "$cur"
+			return
+			;;
+		--group | --kind | --version)
+			return
+			;;
+		esac
+		# --version after "promise" is the API version, not kratixfs's.
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--group --kind --version --dir -h --help" -- "$cur"))
+		elif [ "$COMP_CWORD" -eq 2 ]; then
+			COMPREPLY=($(compgen -W "promise" -- "$cur"))
+		fi
+		;;
 	render)
 		case $prev in
 		-f | --file)

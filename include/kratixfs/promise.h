@@ -68,13 +68,21 @@ struct kfs_promise {
 	struct kfs_buf warnings;  /* one "warning: ..." line each, reported once per load */
 };
 
-/* Loads a promise folder: promise.yaml plus, for every pipeline container named in
- * spec.workflows, workflows/<type>/<action>/<pipeline>/<container>/ (templates compiled,
- * values.yaml compiled). Errors name the file, or the folder looked for. */
+/* Loads a promise folder: promise.yaml, or the kratix CLI's --split files (api.yaml,
+ * dependencies.yaml, the YAML files of workflows/<type>/<action>/ and of workflows/)
+ * assembled into the same Promise document (named after the folder); a folder with both
+ * promise.yaml and api.yaml is an error. Then, for every pipeline container named in the workflows,
+ * workflows/<type>/<action>/<pipeline>/<container>/ (templates compiled, values.yaml
+ * compiled). Errors name the file, or the folder looked for. */
 int kfs_promise_load_dir(const char *dir, struct kfs_promise **out, struct kfs_error *err);
-/* Loads only a promise.yaml (its CRD; no workflow folders): for `kratixfs validate`. */
+/* Loads only a promise's document (its CRD; no workflow folders): for `kratixfs validate`.
+ * path is a promise.yaml or api.yaml (read as its folder, in either layout), a promise folder,
+ * or any other file holding a Promise. */
 int kfs_promise_load_file(const char *path, struct kfs_promise **out, struct kfs_error *err);
 void kfs_promise_free(struct kfs_promise *p);
+
+/* True when dir holds a promise.yaml or an api.yaml: a promise folder, in either layout. */
+bool kfs_promise_dir_holds_promise(const char *dir);
 
 /* True when s is a DNS-1123 label: what request and promise names must be. */
 bool kfs_is_dns_label(const char *s);
@@ -100,8 +108,9 @@ struct kfs_promise_set {
 	size_t n;
 };
 
-/* Loads every sub-folder of dir holding a promise.yaml. One that fails to load is skipped, its
- * error appended to err; returns 0 when dir could be read (even if some promise failed). */
+/* Loads every sub-folder of dir holding a promise.yaml or an api.yaml. One that fails to load is
+ * skipped, its error appended to err; returns 0 when dir could be read (even if some promise
+ * failed). */
 int kfs_promise_set_load(const char *dir, struct kfs_promise_set *set, struct kfs_error *err);
 /* The promise serving request, or NULL with an error that lists the kinds served. */
 const struct kfs_promise *kfs_promise_set_match(const struct kfs_promise_set *set,

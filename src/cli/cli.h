@@ -34,6 +34,14 @@ int cli_read_stdin(size_t max, struct kfs_buf *out, struct kfs_error *err);
  * neither. */
 int cli_common_option(const char *arg, const char *help);
 
+struct kfs_promise;
+/* Renders DIR/test-input/NAME.yaml with p and writes test-output/NAME/ as `kratixfs test
+ * --update` does (the same code, so the golden is what test compares); a render that fails is
+ * an error, never written as the golden. */
+int cli_write_golden(const struct kfs_promise *p, const char *dir, const char *name,
+		     struct kfs_error *err);
+
+int cmd_init(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_validate(int argc, char **argv);

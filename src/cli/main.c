@@ -17,6 +17,9 @@ static const char usage[] =
 	"Kratix Promises as files: write a resource request, read the rendered manifests.\n"
 	"\n"
 	"Commands:\n"
+	"  init promise NAME --group G --kind K [--version V] [--dir DIR]\n"
+	"                                           write a new promise folder (default ./NAME)\n"
+	"                                           whose one test case passes\n"
 	"  render -f REQUEST_YAML [--promises DIR]  render one request (- for stdin) and print\n"
 	"                                           the outputs as a YAML stream, as helm template\n"
 	"  render [--promises DIR] [--kratix DIR]   one render of DIR/input/object.yaml into\n"
@@ -24,7 +27,8 @@ static const char usage[] =
 	"  test [--update] [--run PATTERN] [--junit FILE] [--output json] PROMISE_DIR...\n"
 	"                                           render every test-input/ case and diff it\n"
 	"                                           against test-output/\n"
-	"  validate PROMISE_YAML REQUEST_YAML...    check requests against the promise's CRD and\n"
+	"  validate PROMISE_YAML REQUEST_YAML...    check requests against the promise's CRD (a\n"
+	"                                           promise.yaml, api.yaml or promise folder) and\n"
 	"                                           print them defaulted and pruned\n"
 	"\n"
 	"Each command has --help. Options of every command: -h/--help, -V/--version.\n"
@@ -53,13 +57,17 @@ static int exec_daemon(char **argv)
 	return EXIT_FAILED;
 }
 
+/* typos: the edit distance up to which a word is taken for a typo of the command. 1 for init:
+ * "mnt", the usual mount point, is two edits from it and must still mount. */
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
+	size_t typos;
 } commands[] = {
-	{"render", cmd_render},
-	{"test", cmd_test},
-	{"validate", cmd_validate},
+	{"init", cmd_init, 1},
+	{"render", cmd_render, 2},
+	{"test", cmd_test, 2},
+	{"validate", cmd_validate, 2},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -107,7 +115,7 @@ static int check_mount_argument(int argc, char **argv)
 	size_t best = 3;
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		size_t d = edit_distance(arg, commands[i].name);
-		if (d < best) {
+		if (d <= commands[i].typos && d < best) {
 			best = d;
 			near = commands[i].name;
 		}
@@ -119,8 +127,9 @@ static int check_mount_argument(int argc, char **argv)
 	if (near)
 		cli_errorf("unknown command \"%s\"; did you mean \"%s\"?", arg, near);
 	else
-		cli_errorf("unknown command \"%s\" (commands: render, test, validate; a mount "
-			   "point must be an existing folder)", arg);
+		cli_errorf("unknown command \"%s\" (commands: init, render, test, validate; a "
+			   "mount point must be an existing folder)",
+			   arg);
 	if (dir)
 		cli_errorf("to mount on the folder %s, write ./%s", arg, arg);
 	return EXIT_FAILED;

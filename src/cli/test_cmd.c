@@ -199,6 +199,24 @@ static int update_case(const char *dir, const struct result *got, struct kfs_err
 	return rc;
 }
 
+int cli_write_golden(const struct kfs_promise *p, const char *dir, const char *name,
+		     struct kfs_error *err)
+{
+	struct kfs_buf input = {0}, expected = {0};
+	struct result got = {0};
+	kfs_buf_printf(&input, "%s/test-input/%s.yaml", dir, name);
+	kfs_buf_printf(&expected, "%s/test-output/%s", dir, name);
+	render_case(p, input.data, &got);
+	const struct file *e = find_file(&got, "error");
+	int rc = e ? kfs_error_set(err, -EIO, "%s: %.*s", input.data, (int)e->data.len - 1,
+				   e->data.data)
+		   : update_case(expected.data, &got, err);
+	free_result(&got);
+	kfs_buf_free(&input);
+	kfs_buf_free(&expected);
+	return rc;
+}
+
 /* The case named by a test-input file: its name without .yaml or .yml, or NULL when the file is
  * not a case (another extension, or in a sub-folder). Only the extension goes: cutting at the
  * first dot made v1.2.yaml and v1.3.yaml both case "v1", sharing (and overwriting) one golden. */

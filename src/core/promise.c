@@ -65,8 +65,9 @@ bool kfs_is_dns_subdomain(const char *s)
 
 /* ---------- the Promise document ---------- */
 
+/* at is how messages name the CRD's place: "spec.api." in a promise.yaml, "" in an api.yaml. */
 static int load_crd(struct kfs_promise *p, const struct kfs_node *api, const char *file,
-		    struct kfs_error *err)
+		    const char *at, struct kfs_error *err)
 {
 	const struct kfs_node *spec = kfs_map_get(api, "spec");
 	const char *group = kfs_node_text_at(spec, "group");
@@ -74,9 +75,9 @@ static int load_crd(struct kfs_promise *p, const struct kfs_node *api, const cha
 	const char *plural = kfs_node_text_at(spec, "names.plural");
 	if (!group || !kind)
 		return kfs_error_set(err, -EINVAL,
-				     "%s: spec.api.spec.group and spec.api.spec.names.kind are "
-				     "required (the CRD of the requests this promise serves)",
-				     file);
+				     "%s: %sspec.group and %sspec.names.kind are required (the "
+				     "CRD of the requests this promise serves)",
+				     file, at, at);
 	p->group = kfs_xstrdup(group);
 	p->kind = kfs_xstrdup(kind);
 	p->plural = kfs_xstrdup(plural ? plural : "");
@@ -84,9 +85,9 @@ static int load_crd(struct kfs_promise *p, const struct kfs_node *api, const cha
 	p->cluster_scoped = scope && strcmp(scope, "Cluster") == 0;
 	const struct kfs_node *versions = kfs_map_get(spec, "versions");
 	if (!versions || versions->type != KFS_SEQ || versions->len == 0)
-		return kfs_error_set(err, -EINVAL, "%s: spec.api.spec.versions must list at least one "
-					   "version",
-				     file);
+		return kfs_error_set(err, -EINVAL,
+				     "%s: %sspec.versions must list at least one version", file,
+				     at);
 	p->versions = kfs_xcalloc(versions->len, sizeof(*p->versions));
 	for (size_t i = 0; i < versions->len; i++) {
 		const struct kfs_node *v = versions->items[i];
@@ -94,8 +95,8 @@ static int load_crd(struct kfs_promise *p, const struct kfs_node *api, const cha
 		const char *name = kfs_node_text_at(v, "name");
 		if (!name)
 			return kfs_error_set(err, -EINVAL,
-					     "%s:%d: spec.api.spec.versions[%zu].name is required",
-					     file, v->line, i);
+					     "%s:%d: %sspec.versions[%zu].name is required", file,
+					     v->line, at, i);
 		cv->name = kfs_xstrdup(name);
 		const struct kfs_node *served = kfs_map_get(v, "served");
 		cv->served = !served || kfs_node_truthy(served);
@@ -112,6 +113,46 @@ static int load_crd(struct kfs_promise *p, const struct kfs_node *api, const cha
 	return 0;
 }
 
+/* Appends the Pipelines of list to wf, or only checks them when wf is NULL. file and where
+ * place the list for messages: "promise.yaml" and "spec.workflows.resource.configure", or a
+ * split layout's workflow file and "" (the file holds nothing else). */
+static int add_pipelines(struct kfs_workflow *wf, const struct kfs_node *list, const char *file,
+			 const char *where, struct kfs_error *err)
+{
+	if (list->type != KFS_SEQ)
+		return kfs_error_set(err, -EINVAL, "%s:%d: %s must be a list of Pipelines", file,
+				     list->line, *where ? where : "the file");
+	if (wf)
+		wf->pipelines = kfs_xrealloc(wf->pipelines, (wf->npipelines + list->len) *
+								    sizeof(*wf->pipelines));
+	for (size_t i = 0; i < list->len; i++) {
+		const struct kfs_node *pl = list->items[i];
+		const char *name = kfs_node_text_at(pl, "metadata.name");
+		const struct kfs_node *cs = kfs_node_at(pl, "spec.containers");
+		if (!name || !cs || cs->type != KFS_SEQ)
+			return kfs_error_set(err, -EINVAL,
+					     "%s:%d: %s%s[%zu] needs metadata.name and "
+					     "spec.containers",
+					     file, pl->line, where, *where ? "" : "pipeline", i);
+		for (size_t c = 0; c < cs->len; c++)
+			if (!kfs_node_text_at(cs->items[c], "name"))
+				return kfs_error_set(err, -EINVAL,
+						     "%s:%d: pipeline %s: container %zu has "
+						     "no name",
+						     file, cs->items[c]->line, name, c);
+		if (!wf)
+			continue;
+		struct kfs_pipeline *pipe = &wf->pipelines[wf->npipelines++];
+		memset(pipe, 0, sizeof(*pipe));
+		pipe->name = kfs_xstrdup(name);
+		pipe->containers = kfs_xcalloc(cs->len, sizeof(*pipe->containers));
+		for (size_t c = 0; c < cs->len; c++)
+			pipe->containers[pipe->ncontainers++].name =
+				kfs_xstrdup(kfs_node_text_at(cs->items[c], "name"));
+	}
+	return 0;
+}
+
 static int load_workflow_names(struct kfs_promise *p, const char *file, struct kfs_error *err)
 {
 	const struct kfs_node *wfs = kfs_node_at(p->doc, "spec.workflows");
@@ -121,38 +162,13 @@ static int load_workflow_names(struct kfs_promise *p, const char *file, struct k
 				kfs_map_get(kfs_map_get(wfs, kfs_wtype_names[t]), kfs_waction_names[a]);
 			if (!list)
 				continue;
-			if (list->type != KFS_SEQ)
-				return kfs_error_set(err, -EINVAL,
-						     "%s:%d: spec.workflows.%s.%s must be a list of "
-						     "Pipelines",
-						     file, list->line, kfs_wtype_names[t],
-						     kfs_waction_names[a]);
-			struct kfs_workflow *wf = &p->workflows[t][a];
-			wf->pipelines = kfs_xcalloc(list->len, sizeof(*wf->pipelines));
-			for (size_t i = 0; i < list->len; i++) {
-				const struct kfs_node *pl = list->items[i];
-				const char *name = kfs_node_text_at(pl, "metadata.name");
-				const struct kfs_node *cs = kfs_node_at(pl, "spec.containers");
-				if (!name || !cs || cs->type != KFS_SEQ)
-					return kfs_error_set(
-						err, -EINVAL,
-						"%s:%d: spec.workflows.%s.%s[%zu] needs metadata.name "
-						"and spec.containers",
-						file, pl->line, kfs_wtype_names[t], kfs_waction_names[a], i);
-				struct kfs_pipeline *pipe = &wf->pipelines[wf->npipelines++];
-				pipe->name = kfs_xstrdup(name);
-				pipe->containers = kfs_xcalloc(cs->len, sizeof(*pipe->containers));
-				for (size_t c = 0; c < cs->len; c++) {
-					const char *cname = kfs_node_text_at(cs->items[c], "name");
-					if (!cname)
-						return kfs_error_set(
-							err, -EINVAL,
-							"%s:%d: pipeline %s: container %zu has no name",
-							file, cs->items[c]->line, name, c);
-					pipe->containers[pipe->ncontainers++].name =
-						kfs_xstrdup(cname);
-				}
-			}
+			struct kfs_buf where = {0};
+			kfs_buf_printf(&where, "spec.workflows.%s.%s", kfs_wtype_names[t],
+				       kfs_waction_names[a]);
+			int rc = add_pipelines(&p->workflows[t][a], list, file, where.data, err);
+			kfs_buf_free(&where);
+			if (rc < 0)
+				return rc;
 		}
 	}
 	return 0;
@@ -172,12 +188,15 @@ static void load_dependencies(struct kfs_promise *p)
 	p->dependencies = kfs_buf_steal(&b);
 }
 
-static int load_promise_doc(const char *file, struct kfs_promise **out, struct kfs_error *err)
+/* Builds a promise from its Promise document doc (taken over). file names the document in
+ * messages; api_file and at name where its CRD came from: file and "spec.api." for a
+ * promise.yaml, the api.yaml and "" for the split layout. */
+static int promise_from_doc(struct kfs_node *doc, const char *file, const char *api_file,
+			    const char *at, struct kfs_promise **out, struct kfs_error *err)
 {
 	struct kfs_promise *p = kfs_xcalloc(1, sizeof(*p));
-	int rc = kfs_doc_parse_file(file, &p->doc, err);
-	if (rc < 0)
-		goto fail;
+	p->doc = doc;
+	int rc;
 	const char *kind = kfs_node_text_at(p->doc, "kind");
 	const char *api_version = kfs_node_text_at(p->doc, "apiVersion");
 	if (!kind || strcmp(kind, "Promise") != 0 || !api_version ||
@@ -203,7 +222,7 @@ static int load_promise_doc(const char *file, struct kfs_promise **out, struct k
 					 ? label->text
 					 : "");
 	const struct kfs_node *api = kfs_node_at(p->doc, "spec.api");
-	if (api && (rc = load_crd(p, api, file, err)) < 0)
+	if (api && (rc = load_crd(p, api, api_file, at, err)) < 0)
 		goto fail;
 	if ((rc = load_workflow_names(p, file, err)) < 0)
 		goto fail;
@@ -219,8 +238,315 @@ fail:
 	return rc;
 }
 
+static int load_promise_doc(const char *file, struct kfs_promise **out, struct kfs_error *err)
+{
+	struct kfs_node *doc;
+	int rc = kfs_doc_parse_file(file, &doc, err);
+	if (rc < 0) {
+		*out = NULL;
+		return rc;
+	}
+	return promise_from_doc(doc, file, file, "spec.api.", out, err);
+}
+
+/* ---------- the kratix CLI's --split layout ---------- */
+
+/* Reads a split layout file as a stream of documents (an empty file holds none). */
+static int read_stream(const char *path, struct kfs_node ***docs, size_t *n,
+		       struct kfs_error *err)
+{
+	struct kfs_buf text = {0};
+	int rc = kfs_read_file(path, &text, err);
+	if (rc == 0)
+		rc = kfs_doc_parse_stream(text.data, text.len, path, docs, n, err);
+	kfs_buf_free(&text);
+	return rc;
+}
+
+/* Appends to seq the items of a list file: one document holding a sequence (what the kratix
+ * CLI writes), or a stream of single objects (one Pipeline or dependency per document, as
+ * people write them by hand). */
+static int add_list_file(struct kfs_node *seq, const char *path, bool pipelines,
+			 struct kfs_error *err)
+{
+	struct kfs_node **docs = NULL;
+	size_t n = 0;
+	int rc = read_stream(path, &docs, &n, err);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct kfs_node *d = docs[i];
+		if (d->type == KFS_NULL)
+			continue;
+		if (d->type == KFS_MAP) {
+			struct kfs_node *one = kfs_node_new(KFS_SEQ);
+			one->line = d->line;
+			kfs_seq_append(one, d);
+			docs[i] = one;
+			d = one;
+		}
+		if (d->type != KFS_SEQ) {
+			rc = kfs_error_set(err, -EINVAL, "%s:%d: must be a list of %s, not %s",
+					   path, d->line, pipelines ? "Pipelines" : "objects",
+					   kfs_type_name(d->type));
+			break;
+		}
+		if (pipelines && (rc = add_pipelines(NULL, d, path, "", err)) < 0)
+			break;
+		for (size_t j = 0; j < d->len; j++)
+			kfs_seq_append(seq, kfs_node_copy(d->items[j]));
+	}
+	kfs_doc_free_stream(docs, n);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.yaml and *.yml files directly in dir (not its sub-folders, which are container
+ * folders), sorted so that their pipelines run in a stable order. */
+static void yaml_files(const char *dir, char ***files, size_t *n)
+{
+	*files = NULL;
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		bool yaml = (len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0) ||
+			    (len > 4 && strcmp(e->d_name + len - 4, ".yml") == 0);
+		char *full = path_join(dir, e->d_name);
+		if (e->d_name[0] != '.' && yaml && is_file(full)) {
+			*files = kfs_xrealloc(*files, (*n + 1) * sizeof(**files));
+			(*files)[(*n)++] = full;
+		} else {
+			free(full);
+		}
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(*files, *n, sizeof(**files), cmp_str);
+}
+
+/* workflows/<file>.yaml holds the spec.workflows map itself (promise/resource, then
+ * configure/delete, then a Pipeline list): the one way a file outside a <type>/<action>
+ * folder can say which workflow a pipeline belongs to. */
+static int add_workflow_map(struct kfs_node *lists[2][2], const char *path, struct kfs_error *err)
+{
+	struct kfs_node *doc = NULL;
+	int rc = kfs_doc_parse_file(path, &doc, err);
+	if (rc == 0 && doc->type != KFS_MAP)
+		rc = kfs_error_set(err, -EINVAL,
+				   "%s: must be a map of workflows (resource: {configure: [...]}), "
+				   "not %s; a Pipeline list goes in workflows/<type>/<action>/",
+				   path, kfs_type_name(doc->type));
+	for (size_t i = 0; rc == 0 && i < doc->len; i++) {
+		const char *tkey = doc->pairs[i].key;
+		const struct kfs_node *tmap = doc->pairs[i].value;
+		int t = strcmp(tkey, "promise") == 0 ? 0 : strcmp(tkey, "resource") == 0 ? 1 : -1;
+		if (t < 0 || tmap->type != KFS_MAP) {
+			rc = kfs_error_set(err, -EINVAL,
+					   "%s:%d: %s: expected promise or resource, each a map of "
+					   "configure and delete",
+					   path, tmap->line, tkey);
+			break;
+		}
+		for (size_t j = 0; rc == 0 && j < tmap->len; j++) {
+			const char *akey = tmap->pairs[j].key;
+			const struct kfs_node *list = tmap->pairs[j].value;
+			int a = strcmp(akey, "configure") == 0 ? 0
+				: strcmp(akey, "delete") == 0  ? 1
+							       : -1;
+			struct kfs_buf where = {0};
+			kfs_buf_printf(&where, "%s.%s", tkey, akey);
+			if (a < 0)
+				rc = kfs_error_set(err, -EINVAL,
+						   "%s:%d: %s: expected configure or delete", path,
+						   list->line, where.data);
+			else
+				rc = add_pipelines(NULL, list, path, where.data, err);
+			for (size_t k = 0; rc == 0 && k < list->len; k++)
+				kfs_seq_append(lists[t][a], kfs_node_copy(list->items[k]));
+			kfs_buf_free(&where);
+		}
+	}
+	kfs_node_free(doc);
+	return rc;
+}
+
+/* Assembles the Promise document of a folder in the kratix CLI's --split layout (`kratix init
+ * promise --split`, read back by `kratix build promise NAME`): api.yaml holds the CRD,
+ * dependencies.yaml the list of dependencies, workflows/<type>/<action>/workflow.yaml each
+ * workflow's Pipeline list. The files name no promise (`kratix build promise` takes it on its
+ * command line), so the folder's name is the promise's. Built into the document a promise.yaml
+ * would hold, so that everything after loading (admission, the promise workflow's input, the
+ * mount's promises/<name>/promise.yaml) sees one kind of promise. */
+static int assemble_split(const char *dir, struct kfs_node **out, struct kfs_error *err)
+{
+	*out = NULL;
+	char *real = realpath(dir, NULL);
+	const char *slash = real ? strrchr(real, '/') : NULL;
+	const char *name = slash ? slash + 1 : dir;
+	char *api = path_join(dir, "api.yaml");
+	struct kfs_node *doc = kfs_node_new(KFS_MAP), *spec = kfs_node_new(KFS_MAP);
+	struct kfs_node *meta = kfs_node_new(KFS_MAP), *deps = kfs_node_new(KFS_SEQ);
+	struct kfs_node *lists[2][2];
+	for (int t = 0; t < 2; t++)
+		for (int a = 0; a < 2; a++)
+			lists[t][a] = kfs_node_new(KFS_SEQ);
+	struct kfs_node **docs = NULL;
+	size_t n = 0;
+	int rc = 0;
+	kfs_map_set(doc, "apiVersion", kfs_node_new_str("platform.kratix.io/v1alpha1"));
+	kfs_map_set(doc, "kind", kfs_node_new_str("Promise"));
+	kfs_map_set(meta, "name", kfs_node_new_str(name));
+	kfs_map_set(doc, "metadata", meta);
+	kfs_map_set(doc, "spec", spec);
+	if (!kfs_is_dns_label(name)) {
+		rc = kfs_error_set(err, -EINVAL,
+				   "%s: a promise in the split layout (api.yaml) is named after "
+				   "its folder, and \"%s\" is not a DNS-1123 label (lower-case "
+				   "letters, digits and '-')",
+				   dir, name);
+		goto out;
+	}
+	/* An empty api.yaml is a promise without an API, as for `kratix build promise`. */
+	if ((rc = read_stream(api, &docs, &n, err)) < 0)
+		goto out;
+	if (n > 1 || (n == 1 && docs[0]->type != KFS_MAP)) {
+		rc = kfs_error_set(err, -EINVAL,
+				   "%s: must hold one CustomResourceDefinition (a map), not %s",
+				   api, n > 1 ? "several documents" : kfs_type_name(docs[0]->type));
+		goto out;
+	}
+	if (n == 1) {
+		kfs_map_set(spec, "api", docs[0]);
+		docs[0] = NULL;
+	}
+	char *file = path_join(dir, "dependencies.yaml");
+	if (is_file(file))
+		rc = add_list_file(deps, file, false, err);
+	free(file);
+	char **files;
+	size_t nfiles;
+	for (int t = 0; t < 2 && rc == 0; t++) {
+		for (int a = 0; a < 2 && rc == 0; a++) {
+			struct kfs_buf wdir = {0};
+			kfs_buf_printf(&wdir, "%s/workflows/%s/%s", dir, kfs_wtype_names[t],
+				       kfs_waction_names[a]);
+			yaml_files(wdir.data, &files, &nfiles);
+			for (size_t i = 0; i < nfiles; i++) {
+				if (rc == 0)
+					rc = add_list_file(lists[t][a], files[i], true, err);
+				free(files[i]);
+			}
+			free(files);
+			kfs_buf_free(&wdir);
+		}
+	}
+	file = path_join(dir, "workflows");
+	yaml_files(file, &files, &nfiles);
+	free(file);
+	for (size_t i = 0; i < nfiles; i++) {
+		if (rc == 0)
+			rc = add_workflow_map(lists, files[i], err);
+		free(files[i]);
+	}
+	free(files);
+	if (rc < 0)
+		goto out;
+	if (deps->len)
+		kfs_map_set(spec, "dependencies", deps), deps = NULL;
+	struct kfs_node *wfs = NULL;
+	for (int t = 0; t < 2; t++) {
+		struct kfs_node *tmap = NULL;
+		for (int a = 0; a < 2; a++) {
+			if (!lists[t][a]->len)
+				continue;
+			if (!tmap)
+				tmap = kfs_node_new(KFS_MAP);
+			kfs_map_set(tmap, kfs_waction_names[a], lists[t][a]);
+			lists[t][a] = NULL;
+		}
+		if (!tmap)
+			continue;
+		if (!wfs)
+			wfs = kfs_node_new(KFS_MAP);
+		kfs_map_set(wfs, kfs_wtype_names[t], tmap);
+	}
+	if (wfs)
+		kfs_map_set(spec, "workflows", wfs);
+	*out = doc, doc = NULL;
+out:
+	kfs_doc_free_stream(docs, n);
+	for (int t = 0; t < 2; t++)
+		for (int a = 0; a < 2; a++)
+			kfs_node_free(lists[t][a]);
+	kfs_node_free(deps);
+	kfs_node_free(doc);
+	free(api);
+	free(real);
+	return rc;
+}
+
+/* Loads the Promise document of a promise folder, from either layout. */
+static int load_folder_doc(const char *dir, struct kfs_promise **out, struct kfs_error *err)
+{
+	char *whole = path_join(dir, "promise.yaml");
+	char *api = path_join(dir, "api.yaml");
+	int rc;
+	*out = NULL;
+	if (is_file(whole) && is_file(api)) {
+		/* Either could be stale: guessing would render from a CRD nobody edits. */
+		rc = kfs_error_set(err, -EINVAL,
+				   "%s: holds both promise.yaml and api.yaml; keep one: "
+				   "promise.yaml (the whole Promise) or api.yaml with "
+				   "dependencies.yaml and workflows/ (the kratix CLI's --split "
+				   "layout)",
+				   dir);
+	} else if (is_file(api)) {
+		struct kfs_node *doc;
+		rc = assemble_split(dir, &doc, err);
+		if (rc == 0)
+			rc = promise_from_doc(doc, dir, api, "", out, err);
+	} else {
+		rc = load_promise_doc(whole, out, err);
+	}
+	free(whole);
+	free(api);
+	return rc;
+}
+
+bool kfs_promise_dir_holds_promise(const char *dir)
+{
+	char *whole = path_join(dir, "promise.yaml");
+	char *api = path_join(dir, "api.yaml");
+	bool yes = is_file(whole) || is_file(api);
+	free(whole);
+	free(api);
+	return yes;
+}
+
 int kfs_promise_load_file(const char *path, struct kfs_promise **out, struct kfs_error *err)
 {
+	if (is_dir(path))
+		return load_folder_doc(path, out, err);
+	/* A promise.yaml or api.yaml stands for its folder, so that the split layout's api.yaml
+	 * gets its folder's name and dependencies, and a folder with both is refused here too. */
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	if (strcmp(base, "promise.yaml") == 0 || strcmp(base, "api.yaml") == 0) {
+		char *dir = slash ? kfs_xstrndup(path, (size_t)(slash - path)) : kfs_xstrdup(".");
+		if (!*dir) {
+			free(dir);
+			dir = kfs_xstrdup("/");
+		}
+		int rc = load_folder_doc(dir, out, err);
+		free(dir);
+		return rc;
+	}
 	return load_promise_doc(path, out, err);
 }
 
@@ -332,9 +658,7 @@ out:
 
 int kfs_promise_load_dir(const char *dir, struct kfs_promise **out, struct kfs_error *err)
 {
-	char *file = path_join(dir, "promise.yaml");
-	int rc = load_promise_doc(file, out, err);
-	free(file);
+	int rc = load_folder_doc(dir, out, err);
 	if (rc < 0)
 		return rc;
 	struct kfs_promise *p = *out;
@@ -739,8 +1063,7 @@ int kfs_promise_set_load(const char *dir, struct kfs_promise_set *set, struct kf
 		if (e->d_name[0] == '.')
 			continue;
 		char *sub = path_join(dir, e->d_name);
-		char *file = path_join(sub, "promise.yaml");
-		if (is_file(file)) {
+		if (kfs_promise_dir_holds_promise(sub)) {
 			struct kfs_promise *p;
 			struct kfs_error one = {0};
 			if (kfs_promise_load_dir(sub, &p, &one) == 0) {
@@ -754,7 +1077,6 @@ int kfs_promise_set_load(const char *dir, struct kfs_promise_set *set, struct kf
 				kfs_error_add(err, one.code, "%s", one.msg);
 			}
 		}
-		free(file);
 		free(sub);
 	}
 	closedir(d);

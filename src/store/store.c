@@ -1794,11 +1794,9 @@ static int scan_promises(struct kfs_store *s, struct promise_entry *old, size_t 
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		struct kfs_buf dir = {0}, file = {0};
+		struct kfs_buf dir = {0};
 		kfs_buf_printf(&dir, "%s/%s", s->promises_dir, de->d_name);
-		kfs_buf_printf(&file, "%s/promise.yaml", dir.data);
-		struct stat st;
-		if (stat(file.data, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (kfs_promise_dir_holds_promise(dir.data)) {
 			list = kfs_xrealloc(list, (n + 1) * sizeof(*list));
 			ch = kfs_xrealloc(ch, (n + 1) * sizeof(*ch));
 			struct promise_entry *e = &list[n];
@@ -1836,7 +1834,6 @@ static int scan_promises(struct kfs_store *s, struct promise_entry *old, size_t 
 			n++;
 		}
 		kfs_buf_free(&dir);
-		kfs_buf_free(&file);
 	}
 	closedir(d);
 	/* Sorting must keep changed[] in step: sort indices, then permute both. */

@@ -387,6 +387,189 @@ static void test_links_out_refused(void **state)
 	tu_rmdir(dir);
 }
 
+/* The kratix CLI's --split layout, as `kratix init promise --split` and `kratix add container`
+ * write it: the CRD alone, the dependency list, one Pipeline list per workflow. */
+#define SPLIT_API                                                                                  \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                    \
+	"kind: CustomResourceDefinition\n"                                                         \
+	"spec:\n"                                                                                  \
+	"  group: example.org\n"                                                                   \
+	"  names: {kind: cache, plural: caches}\n"                                                 \
+	"  scope: Namespaced\n"                                                                    \
+	"  versions:\n"                                                                            \
+	"    - name: v1\n"                                                                         \
+	"      served: true\n"                                                                     \
+	"      schema:\n"                                                                          \
+	"        openAPIV3Schema:\n"                                                               \
+	"          type: object\n"                                                                 \
+	"          properties:\n"                                                                  \
+	"            spec:\n"                                                                      \
+	"              type: object\n"                                                             \
+	"              properties:\n"                                                              \
+	"                size: {type: string, enum: [s, m], default: s}\n"
+#define SPLIT_PIPELINE(name)                                                                       \
+	"- apiVersion: platform.kratix.io/v1alpha1\n"                                              \
+	"  kind: Pipeline\n"                                                                       \
+	"  metadata: {name: " name "}\n"                                                           \
+	"  spec: {containers: [{name: render, image: x}]}\n"
+
+#define SPLIT_DELETE                                                                               \
+	"resource:\n"                                                                              \
+	"  delete:\n"                                                                              \
+	"    - {apiVersion: platform.kratix.io/v1alpha1, kind: Pipeline,\n"                        \
+	"       metadata: {name: del}, spec: {containers: [{name: render, image: x}]}}\n"
+
+static void write_split(const char *dir)
+{
+	tu_write(dir, "cache/api.yaml", SPLIT_API);
+	tu_write(dir, "cache/dependencies.yaml",
+		 "- {apiVersion: v1, kind: Namespace, metadata: {name: cache-system}}\n");
+	tu_write(dir, "cache/workflows/resource/configure/workflow.yaml",
+		 SPLIT_PIPELINE("instance"));
+	/* A second file of the same workflow runs after it (sorted by name). */
+	tu_write(dir, "cache/workflows/resource/configure/zz-more.yaml", SPLIT_PIPELINE("more"));
+	/* A file directly in workflows/ holds the workflows map itself. */
+	tu_write(dir, "cache/workflows/delete.yaml", SPLIT_DELETE);
+	const char *pl[] = {"instance", "more", "del"};
+	const char *wf[] = {"configure", "configure", "delete"};
+	for (int i = 0; i < 3; i++) {
+		char rel[256];
+		snprintf(rel, sizeof(rel),
+			 "cache/workflows/resource/%s/%s/render/templates/output/a.yaml", wf[i],
+			 pl[i]);
+		tu_write(dir, rel, "name: {{ .metadata.name }}\n");
+	}
+}
+
+/* A split folder loads as the promise.yaml holding the same parts would: same document, so
+ * the same name, CRD, dependencies and workflows. */
+static void test_split_layout(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	write_split(dir);
+	struct kfs_promise *p;
+	struct kfs_error err = {0};
+	char path[512];
+	snprintf(path, sizeof(path), "%s/cache", dir);
+	if (kfs_promise_load_dir(path, &p, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(p->name, "cache");
+	assert_string_equal(p->version, "");
+	assert_string_equal(p->kind, "cache");
+	assert_string_equal(p->group, "example.org");
+	assert_contains(p->dependencies, "name: cache-system");
+	const struct kfs_workflow *wf = &p->workflows[KFS_WF_RESOURCE][KFS_WF_CONFIGURE];
+	assert_int_equal(wf->npipelines, 2);
+	assert_string_equal(wf->pipelines[0].name, "instance");
+	assert_string_equal(wf->pipelines[1].name, "more");
+	assert_int_equal(wf->pipelines[0].containers[0].noutputs, 1);
+	wf = &p->workflows[KFS_WF_RESOURCE][KFS_WF_DELETE];
+	assert_int_equal(wf->npipelines, 1);
+	assert_string_equal(wf->pipelines[0].name, "del");
+
+	/* The promise.yaml of the same parts, in another folder of the same name. */
+	tu_write(dir, "whole/cache/promise.yaml",
+		 "apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\nmetadata: {name: cache}\n"
+		 "spec:\n"
+		 "  api: {apiVersion: apiextensions.k8s.io/v1, kind: CustomResourceDefinition,\n"
+		 "    spec: {group: example.org, names: {kind: cache, plural: caches},\n"
+		 "      scope: Namespaced, versions: [{name: v1, served: true, schema:\n"
+		 "        {openAPIV3Schema: {type: object, properties: {spec: {type: object,\n"
+		 "          properties: {size: {type: string, enum: [s, m], default: s}}}}}}}]}}\n"
+		 "  dependencies:\n"
+		 "    - {apiVersion: v1, kind: Namespace, metadata: {name: cache-system}}\n"
+		 "  workflows:\n"
+		 "    resource:\n"
+		 "      configure:\n"
+		 "        - {apiVersion: platform.kratix.io/v1alpha1, kind: Pipeline,\n"
+		 "           metadata: {name: instance},\n"
+		 "           spec: {containers: [{name: render, image: x}]}}\n"
+		 "        - {apiVersion: platform.kratix.io/v1alpha1, kind: Pipeline,\n"
+		 "           metadata: {name: more},\n"
+		 "           spec: {containers: [{name: render, image: x}]}}\n"
+		 "      delete:\n"
+		 "        - {apiVersion: platform.kratix.io/v1alpha1, kind: Pipeline,\n"
+		 "           metadata: {name: del},\n"
+		 "           spec: {containers: [{name: render, image: x}]}}\n");
+	struct kfs_promise *whole;
+	snprintf(path, sizeof(path), "%s/whole/cache/promise.yaml", dir);
+	if (kfs_promise_load_file(path, &whole, &err) != 0)
+		fail_msg("%s", err.msg);
+	struct kfs_buf a = {0}, b = {0};
+	kfs_doc_emit(p->doc, &a);
+	kfs_doc_emit(whole->doc, &b);
+	assert_string_equal(a.data, b.data);
+	kfs_buf_free(&a);
+	kfs_buf_free(&b);
+	kfs_promise_free(whole);
+	kfs_promise_free(p);
+
+	/* validate's loader reads api.yaml as its folder; the promises folder finds it too. */
+	snprintf(path, sizeof(path), "%s/cache/api.yaml", dir);
+	if (kfs_promise_load_file(path, &p, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(p->name, "cache");
+	assert_int_equal(p->nversions, 1);
+	kfs_promise_free(p);
+	struct kfs_promise_set set;
+	assert_int_equal(kfs_promise_set_load(dir, &set, &err), 0);
+	assert_int_equal(set.n, 1);
+	assert_string_equal(set.items[0]->name, "cache");
+	assert_non_null(set.items[0]->dir);
+	kfs_promise_set_free(&set);
+	tu_rmdir(dir);
+}
+
+static void expect_load_error(const char *dir, const char *sub, const char *msg)
+{
+	struct kfs_promise *p;
+	struct kfs_error err = {0};
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	assert_int_equal(kfs_promise_load_dir(path, &p, &err), -EINVAL);
+	assert_null(p);
+	assert_contains(err.msg, msg);
+}
+
+static void test_split_errors(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	write_split(dir);
+	/* Both layouts in one folder: either file could be the stale one. */
+	tu_write(dir, "cache/promise.yaml", PROMISE_HEAD WORKFLOWS);
+	expect_load_error(dir, "cache", "holds both promise.yaml and api.yaml");
+	struct kfs_promise *p;
+	struct kfs_error err = {0};
+	char path[512];
+	snprintf(path, sizeof(path), "%s/cache/promise.yaml", dir);
+	assert_int_equal(kfs_promise_load_file(path, &p, &err), -EINVAL);
+	assert_contains(err.msg, "holds both promise.yaml and api.yaml");
+	unlink(path);
+
+	tu_write(dir, "cache/workflows/resource/configure/workflow.yaml", "not-a-list\n");
+	expect_load_error(dir, "cache", "workflows/resource/configure/workflow.yaml:1: must be a "
+					"list of Pipelines, not string");
+	tu_write(dir, "cache/workflows/resource/configure/workflow.yaml",
+		 "- {metadata: {name: x}}\n");
+	expect_load_error(dir, "cache", "workflow.yaml:1: pipeline[0] needs metadata.name and "
+					"spec.containers");
+	tu_write(dir, "cache/workflows/resource/configure/workflow.yaml",
+		 SPLIT_PIPELINE("instance"));
+	tu_write(dir, "cache/workflows/delete.yaml", "resources: {}\n");
+	expect_load_error(dir, "cache", "delete.yaml:1: resources: expected promise or resource");
+	tu_write(dir, "cache/workflows/delete.yaml", SPLIT_DELETE);
+	tu_write(dir, "cache/api.yaml", SPLIT_API "---\n" SPLIT_API);
+	expect_load_error(dir, "cache", "api.yaml: must hold one CustomResourceDefinition");
+	tu_write(dir, "cache/api.yaml", "kind: CustomResourceDefinition\nspec: {group: a.b}\n");
+	expect_load_error(dir, "cache", "api.yaml: spec.group and spec.names.kind are required");
+	/* The folder names the promise, so it must be a valid promise name. */
+	tu_write(dir, "Bad_Name/api.yaml", SPLIT_API);
+	expect_load_error(dir, "Bad_Name", "\"Bad_Name\" is not a DNS-1123 label");
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +577,7 @@ int main(void)
 		cmocka_unit_test(test_not_a_promise), cmocka_unit_test(test_admit),
 		cmocka_unit_test(test_set_match),  cmocka_unit_test(test_dns_label),
 		cmocka_unit_test(test_names),      cmocka_unit_test(test_links_out_refused),
+		cmocka_unit_test(test_split_layout), cmocka_unit_test(test_split_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
