@@ -1151,9 +1151,11 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	kfs_gitsync_request(s, r, p, res);
 	res->selectors = NULL;
 	kfs_store_publish(s, r, res);
-	/* Again, for the commit's outcome; the render itself is stored already, and a restart
-	 * commits it again, so a failure here loses nothing. */
-	kfs_store_persist(s, r, NULL);
+	/* Again, for the commit's outcome (with Git only: without it nothing changed since); the
+	 * render itself is stored already, and a restart commits it again, so a failure here
+	 * loses nothing. */
+	if (s->git && r->name[0])
+		kfs_store_persist(s, r, NULL);
 	return 0;
 }
 
