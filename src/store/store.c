@@ -1191,14 +1191,14 @@ static void log_outcome(struct kfs_store *s, const struct request *r, int rc,
 				    name, ms);
 }
 
-static int submit(struct kfs_store *s, struct request *r, const char *data, size_t len, bool force,
-		  struct kfs_error *err)
+/* submit() with r's write_lock held. */
+static int submit_locked(struct kfs_store *s, struct request *r, const char *data, size_t len,
+			 bool force, struct kfs_error *err)
 {
 	int rc;
 	struct saved sv;
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	pthread_mutex_lock(&r->write_lock);
 	if (len > s->max_input) {
 		kfs_error_set(err, -EFBIG,
 			      "object.yaml: %zu bytes is larger than max_input (%zu bytes)", len,
@@ -1208,7 +1208,6 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 		rc = apply_outcome(s, r, NULL, data, len, -EFBIG, &none, err, &sv, force);
 		saved_free(&sv);
 		log_outcome(s, r, rc, &none, err, &start);
-		pthread_mutex_unlock(&r->write_lock);
 		return rc;
 	}
 	/* The same bytes again change nothing, and report what they reported; written back after
@@ -1226,7 +1225,6 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 		}
 		if (rc == 0 && r->phase == ERROR && r->observed != r->generation)
 			rc = kfs_error_set(err, -EIO, "%s", r->message);
-		pthread_mutex_unlock(&r->write_lock);
 		return rc;
 	}
 	struct kfs_render_result res;
@@ -1239,6 +1237,14 @@ static int submit(struct kfs_store *s, struct request *r, const char *data, size
 	saved_free(&sv);
 	log_outcome(s, r, rc, &res, err, &start);
 	kfs_render_result_free(&res);
+	return rc;
+}
+
+static int submit(struct kfs_store *s, struct request *r, const char *data, size_t len, bool force,
+		  struct kfs_error *err)
+{
+	pthread_mutex_lock(&r->write_lock);
+	int rc = submit_locked(s, r, data, len, force, err);
 	pthread_mutex_unlock(&r->write_lock);
 	return rc;
 }
@@ -1886,17 +1892,18 @@ static void rerender(struct kfs_store *s, char **promises, size_t np)
 	for (size_t i = 0; i < m; i++) {
 		struct request *r = list[i];
 		bool hit = false;
+		/* Read and rendered again in one hold of the request's lock: a write landing in
+		 * between would otherwise be overwritten by the object read before it. */
 		pthread_mutex_lock(&r->write_lock);
 		for (size_t j = 0; r->promise && j < np; j++)
 			hit |= strcmp(r->promise, promises[j]) == 0;
-		char *object = hit && r->object ? kfs_xstrndup(r->object, r->object_len) : NULL;
-		size_t len = r->object_len;
-		pthread_mutex_unlock(&r->write_lock);
-		if (object) {
+		if (hit && r->object) {
+			char *object = kfs_xstrndup(r->object, r->object_len);
 			struct kfs_error err = {0};
-			submit(s, r, object, len, true, &err);
+			submit_locked(s, r, object, r->object_len, true, &err);
 			free(object);
 		}
+		pthread_mutex_unlock(&r->write_lock);
 		kfs_store_request_put(r);
 	}
 	free(list);
