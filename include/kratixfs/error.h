@@ -32,4 +32,8 @@ void kfs_error_clear(struct kfs_error *err);
  * a status file may show a token. */
 void kfs_mask_userinfo(const char *text, char *out, size_t size);
 
+/* The Levenshtein distance between a (la bytes) and b (lb bytes), for "did you mean" hints;
+ * (size_t)-1 when either is longer than 64 bytes. */
+size_t kfs_edit_distance(const char *a, size_t la, const char *b, size_t lb);
+
 #endif

@@ -71,32 +71,6 @@ static const struct {
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-/* Levenshtein distance of two short words, capped: only "is it 2 or less" matters. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 32 || lb > 32)
-		return 33;
-	size_t row[33];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 /* Decides whether argv[1], neither an option nor a command, goes to the daemon as its SOURCE
  * or MOUNTPOINT. A typo of a command must not mount (`kratixfs rendr` used to mount on ./rendr
  * when that folder existed, and fail with a FUSE message when not), so a bare word is handed
@@ -114,7 +88,8 @@ static int check_mount_argument(int argc, char **argv)
 	const char *near = NULL;
 	size_t best = 3;
 	for (size_t i = 0; i < NCOMMANDS; i++) {
-		size_t d = edit_distance(arg, commands[i].name);
+		size_t d = kfs_edit_distance(arg, strlen(arg), commands[i].name,
+					     strlen(commands[i].name));
 		if (d <= commands[i].typos && d < best) {
 			best = d;
 			near = commands[i].name;

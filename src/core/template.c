@@ -756,30 +756,6 @@ static const struct kfs_node *resolve(const struct kfs_tcontext *ctx, const stru
 	return cur;
 }
 
-static size_t distance(const char *a, size_t la, const char *b, size_t lb)
-{
-	size_t row[65];
-	if (la > 64 || lb > 64)
-		return (size_t)-1;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 static bool ident_key(const char *k)
 {
 	if (!*k)
@@ -805,7 +781,7 @@ static void hint(const struct render *r, const struct tpath *p, const struct fra
 	size_t best_d = 3;
 	for (size_t i = 0; i < parent->len; i++) {
 		const char *k = parent->pairs[i].key;
-		size_t d = distance(st->key, st->len, k, strlen(k));
+		size_t d = kfs_edit_distance(st->key, st->len, k, strlen(k));
 		if (d < best_d && d < st->len) {
 			best = k;
 			best_d = d;
