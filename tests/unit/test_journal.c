@@ -457,21 +457,29 @@ static void test_online_compaction(void **state)
 	tu_rmdir(dir);
 }
 
+/* A tmpfs of the given options at a temp folder (root only: the test is skipped otherwise),
+ * with dir = <top>/state made and filler = <top>/filler to fill it. Returns top. */
+static char *small_disk(const char *options, char dir[600], char filler[600])
+{
+	char *top = tu_mkdtemp();
+	if (mount("kratixfs-test", top, "tmpfs", 0, options) != 0) {
+		tu_rmdir(top);
+		skip();
+	}
+	snprintf(dir, 600, "%s/state", top);
+	snprintf(filler, 600, "%s/filler", top);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	return top;
+}
+
 /* A full state folder: the append that does not fit fails with ENOSPC and a message naming the
  * folder, and leaves no torn tail; an open that cannot write its snapshot changes nothing; once
  * there is room, every accepted record is there. On a 64 KiB tmpfs (root only). */
 static void test_full_disk(void **state)
 {
 	(void)state;
-	char *top = tu_mkdtemp();
-	if (mount("kratixfs-test", top, "tmpfs", 0, "size=64k,mode=0700") != 0) {
-		tu_rmdir(top);
-		skip();
-	}
 	char dir[600], filler[600];
-	snprintf(dir, sizeof(dir), "%s/state", top);
-	snprintf(filler, sizeof(filler), "%s/filler", top);
-	assert_int_equal(mkdir(dir, 0700), 0);
+	char *top = small_disk("size=64k,mode=0700", dir, filler);
 	int fd = open(filler, O_WRONLY | O_CREAT, 0600);
 	char block[8192] = {0};
 	assert_int_equal(write(fd, block, sizeof(block)), sizeof(block));
@@ -522,15 +530,8 @@ static void test_full_disk(void **state)
 static void test_compaction_on_full_disk(void **state)
 {
 	(void)state;
-	char *top = tu_mkdtemp();
-	if (mount("kratixfs-test", top, "tmpfs", 0, "size=2m,mode=0700") != 0) {
-		tu_rmdir(top);
-		skip();
-	}
 	char dir[600], filler[600];
-	snprintf(dir, sizeof(dir), "%s/state", top);
-	snprintf(filler, sizeof(filler), "%s/filler", top);
-	assert_int_equal(mkdir(dir, 0700), 0);
+	char *top = small_disk("size=2m,mode=0700", dir, filler);
 	struct kfs_journal *j;
 	struct kfs_error err = {0};
 	assert_int_equal(kfs_journal_open(dir, NULL, NULL, &j, &err), 0);

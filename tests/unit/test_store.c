@@ -983,6 +983,23 @@ static void test_unlink_is_an_edit(void **state)
 	assert_int_equal(count_deletes(f), 1);
 }
 
+/* Makes the journal unable to grow, as a full disk does: RLIMIT_FSIZE at its size (SIGXFSZ
+ * ignored, so a write fails with EFBIG). Returns the limit to put back. */
+static struct rlimit journal_full(struct fixture *f)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/journal", f->state);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	return old;
+}
+
 /* A record the state folder cannot store (here: RLIMIT_FSIZE at the journal's size, as a full
  * disk) fails the write and changes nothing: no new outputs, no commit, the same status. */
 static void test_unstorable_write_changes_nothing(void **state)
@@ -994,16 +1011,7 @@ static void test_unstorable_write_changes_nothing(void **state)
 	int commits = count_commits(f);
 	char *status = read_file(f->s, "requests/db1", "status.yaml");
 	char *sts = read_file(f->s, "requests/db1", "output/statefulset.yaml");
-	char path[600];
-	snprintf(path, sizeof(path), "%s/journal", f->state);
-	struct stat st;
-	assert_int_equal(stat(path, &st), 0);
-	struct rlimit old, lim;
-	getrlimit(RLIMIT_FSIZE, &old);
-	lim = old;
-	lim.rlim_cur = (rlim_t)st.st_size;
-	signal(SIGXFSZ, SIG_IGN);
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	struct rlimit old = journal_full(f);
 	int rc = kfs_store_submit(f->s, "db1", large, strlen(large), &err);
 	setrlimit(RLIMIT_FSIZE, &old);
 	assert_true(rc == -EIO || rc == -ENOSPC);
@@ -1121,16 +1129,7 @@ static void test_unstorable_rmdir_commits_nothing(void **state)
 	submit_ok(f->s, "db1", medium);
 	assert_int_equal(kfs_store_unlink_object(f->s, "db1", &err), 0);
 	int commits = count_commits(f);
-	char path[600];
-	snprintf(path, sizeof(path), "%s/journal", f->state);
-	struct stat st;
-	assert_int_equal(stat(path, &st), 0);
-	struct rlimit old, lim;
-	getrlimit(RLIMIT_FSIZE, &old);
-	lim = old;
-	lim.rlim_cur = (rlim_t)st.st_size;
-	signal(SIGXFSZ, SIG_IGN);
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	struct rlimit old = journal_full(f);
 	int rc = kfs_store_remove(f->s, "db1", &err);
 	setrlimit(RLIMIT_FSIZE, &old);
 	assert_true(rc == -EIO || rc == -ENOSPC);
