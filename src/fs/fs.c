@@ -44,8 +44,9 @@ struct handle {
 	/* H_WRITE: the whole new content, submitted on flush. */
 	enum wtarget target;
 	char name[NAME_MAX + 1];
-	/* The process that opened it: only its close() submits (see op_flush). */
-	pid_t opener;
+	/* The process that opened it: only its close() submits (see op_flush); and the thread,
+	 * so that a close by that same thread (the common case) needs no look in /proc. */
+	pid_t opener, opener_tid;
 	struct kfs_owner owner; /* of the request, for fstat */
 	bool append, dirty;
 	/* Opened with O_TRUNC and not written since: a shell's redirection closes its first fd
@@ -470,7 +471,8 @@ static struct handle *write_handle(const struct route *r, const struct kfs_view_
 		h->target = strcmp(r->rel, "feedback") == 0 ? W_FEEDBACK : W_OBJECT;
 	snprintf(h->name, sizeof(h->name), "%s", r->name);
 	h->append = flags & O_APPEND;
-	h->opener = process_of(fuse_get_context()->pid);
+	h->opener_tid = fuse_get_context()->pid;
+	h->opener = process_of(h->opener_tid);
 	hbuf_reserve(h, 0);
 	h->data[0] = '\0';
 	/* O_TRUNC, or O_EXCL on a new file: the caller says the content is what it writes now,
@@ -685,7 +687,8 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 	if (!h || h->type != H_WRITE)
 		return 0;
 	int rc = 0;
-	pid_t closer = process_of(fuse_get_context()->pid);
+	pid_t tid = fuse_get_context()->pid;
+	pid_t closer = tid == h->opener_tid ? h->opener : process_of(tid);
 	if (h->opener && closer && closer != h->opener) {
 		pthread_mutex_lock(&h->lock);
 		if (h->dirty && h->target == W_OBJECT) {
