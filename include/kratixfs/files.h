@@ -27,5 +27,8 @@ int kfs_remove_tree(const char *dir, struct kfs_error *err);
  * links to regular files inside dir: a promise folder must not publish what lies outside it. */
 int kfs_list_files(const char *dir, char ***files, size_t *n, struct kfs_error *err);
 void kfs_free_list(char **files, size_t n);
+/* The local path a Git remote names (a path, or the path of a file:// URL), or NULL for a
+ * remote reached over the network (a URL, or git's scp-like [user@]host:path). */
+const char *kfs_url_local_path(const char *remote);
 
 #endif

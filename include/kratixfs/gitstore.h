@@ -245,10 +245,6 @@ int kfs_git_commit(struct kfs_git *g, const struct kfs_git_work *works, size_t n
 void kfs_git_forget(struct kfs_git *g, const char *owner);
 /* The branch head into hex[41] ("" before the first commit). */
 void kfs_git_head(struct kfs_git *g, char hex[41]);
-/* The local path a push remote names (a path, or the path of a file:// URL), or NULL for a
- * remote reached over the network (a URL, or git's scp-like [user@]host:path). libgit2 pushes to
- * a local path by force, so kratixfs moves that branch itself, by compare-and-swap. */
-const char *kfs_git_local_path(const char *remote);
 /* Wakes the background thread to push now (tests; after a remote came back). */
 void kfs_git_push_now(struct kfs_git *g);
 /* Blocks until the remote has the local head or timeout_ms passes: 0, or -ETIMEDOUT. */

@@ -45,6 +45,12 @@ struct kfs_view_file {
 	char *data;
 	size_t len;
 	bool writable; /* object.yaml, feedback: the only files a user may write */
+	/* Built when read (status.yaml, phase, log): its bytes can change without a publish of its
+	 * folder, so a front end must not cache them; it takes a fresh view at each open. */
+	bool live;
+	/* Names these bytes: a later view of the folder has the same id at this path only if it has
+	 * the same bytes there. A front end may give each id its own inode and cache it for long. */
+	uint64_t id;
 };
 
 /* Who owns a request folder and its object.yaml: the user whose mkdir made it. With

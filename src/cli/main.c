@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "../fs/usage.h"
+#include "kratixfs/usage.h"
 
 static const char usage[] =
 	"Usage: kratixfs [-f] [-d] [-s] [-o OPTIONS] [SOURCE] MOUNTPOINT   (the daemon)\n"

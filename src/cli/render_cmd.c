@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../fs/usage.h"
+#include "kratixfs/usage.h"
 #include "cli.h"
 #include "kratixfs/doc.h"
 #include "kratixfs/files.h"

@@ -242,3 +242,13 @@ void kfs_free_list(char **files, size_t n)
 		free(files[i]);
 	free(files);
 }
+
+const char *kfs_url_local_path(const char *url)
+{
+	if (strncmp(url, "file://", 7) == 0)
+		return url + 7;
+	if (strstr(url, "://"))
+		return NULL;
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+	return colon && (!slash || colon < slash) ? NULL : url; /* host:path is ssh */
+}

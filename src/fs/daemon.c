@@ -1,7 +1,7 @@
 /* The daemon: options, the store, the mount, and a helper thread that serves no request:
  * reloads (SIGHUP, or the promises folder changing). */
 #include "fs.h"
-#include "usage.h" /* first: it sets FUSE_USE_VERSION */
+#include "kratixfs/usage.h" /* first: it sets FUSE_USE_VERSION */
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +24,6 @@
 
 #include "kratixfs/buf.h"
 #include "kratixfs/files.h"
-#include "kratixfs/gitstore.h"
 
 #define DEFAULT_MAX_INPUT (1024 * 1024)
 /* Quiet time after the last change of a template before reloading, and the longest wait while
@@ -681,7 +680,7 @@ int kfs_daemon_main(int argc, char **argv)
 	}
 	make_absolute(&conf.git);
 	/* A remote reached over the network (a URL, host:path) is kept as it is. */
-	if (conf.git_push && kfs_git_local_path(conf.git_push) == conf.git_push)
+	if (conf.git_push && kfs_url_local_path(conf.git_push) == conf.git_push)
 		make_absolute(&conf.git_push);
 	make_absolute(&conf.destinations);
 	if (inside(state, o.mountpoint) || inside(promises, o.mountpoint) ||

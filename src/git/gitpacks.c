@@ -1,7 +1,7 @@
 /* kratixfs's object database: an in-memory backend for new objects, written out as one pack per
  * flush, and tiered merging of those packs. Formats: git's Documentation/gitformat-pack.txt
  * (pack version 2, index version 2). */
-#include "kratixfs/gitpacks.h"
+#include "gitpacks.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -16,7 +16,7 @@
 
 #include "kratixfs/buf.h"
 #include "kratixfs/files.h"
-#include "kratixfs/gitpacks.h"
+#include "gitpacks.h"
 #include "git_error.h"
 #include "ssh_auth.h"
 
@@ -904,15 +904,6 @@ static int push_ref_cb(const char *refname, const char *status, void *data)
 	return 0;
 }
 
-const char *kfs_git_local_path(const char *url)
-{
-	if (strncmp(url, "file://", 7) == 0)
-		return url + 7;
-	if (strstr(url, "://"))
-		return NULL;
-	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
-	return colon && (!slash || colon < slash) ? NULL : url; /* host:path is ssh */
-}
 
 /* Moves the local remote's branch from theirs (NULL: absent) to ours, only if nobody moved it
  * since the fetch, as receive-pack would; the objects came with the incoming ref. */
@@ -1013,7 +1004,9 @@ static int push_once(struct kfs_git *g, char head[41], struct kfs_error *err)
 		goto out;
 	}
 	git_reference_free(pref);
-	const char *lpath = kfs_git_local_path(g->remote);
+	/* libgit2 pushes to a local path by force, so kratixfs moves that branch itself, by
+	 * compare-and-swap (local_move). */
+	const char *lpath = kfs_url_local_path(g->remote);
 	struct kfs_buf incoming = {0};
 	if (lpath)
 		kfs_buf_printf(&incoming, "refs/kratixfs/incoming/%s",

@@ -121,6 +121,15 @@ static struct kfs_view *vb_finish(struct kfs_store *s, struct view_builder *vb,
 	v->nfiles = vb->n;
 	if (v->nfiles > 1)
 		qsort(v->files, v->nfiles, sizeof(*v->files), cmp_file);
+	for (size_t i = 0; i < v->nfiles; i++) {
+		/* Until files carry their own digests, every publish names new bytes. */
+		v->files[i].id = v->serial;
+		const char *base = strrchr(v->files[i].path, '/');
+		base = base ? base + 1 : v->files[i].path;
+		v->files[i].live = !strchr(v->files[i].path, '/') &&
+				   (!strcmp(base, "status.yaml") || !strcmp(base, "phase") ||
+				    !strcmp(base, "log"));
+	}
 	size_t cap = 0;
 	for (const char *const *d = fixed_dirs; d && *d; d++)
 		add_dir(&v->dirs, &v->ndirs, &cap, *d, strlen(*d));

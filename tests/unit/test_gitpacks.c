@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kratixfs/gitpacks.h"
+#include "gitpacks.h"
 #include "testutil.h"
 
 struct fx {

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/store/journal.h"
+#include "journal.h"
 #include "testutil.h"
 
 /* What a replay saw, as "key=payload;" in order. */

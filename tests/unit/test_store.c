@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "kratixfs/store.h"
-#include "../../src/store/store_internal.h"
+#include "store_internal.h"
 #include "testutil.h"
 
 struct fixture {

@@ -12,7 +12,7 @@
 #include "kratixfs/doc.h"
 #include "kratixfs/files.h"
 
-#include "../../src/core/yaml_fast.h"
+#include "yaml_fast.h"
 
 /* ---------- differential helpers ---------- */
 
