@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Well below doc.c's limits (256 levels, 1000000 nodes) so that its errors stay libyaml's. */
+/* Well below yaml_libyaml.c's limits (256 levels, 1000000 nodes) so that its errors stay libyaml's. */
 #define FAST_MAX_DEPTH 100
 #define FAST_MAX_NODES 900000
 /* libyaml forgets a simple key 1024 characters after its start; stay clear of that edge. */

@@ -13,6 +13,7 @@
 #include "kratixfs/files.h"
 
 #include "yaml_fast.h"
+#include "yaml_libyaml.h"
 
 /* ---------- differential helpers ---------- */
 
@@ -63,7 +64,7 @@ static bool differential(const char *text, size_t len, struct stats *st)
 	struct kfs_error err = {0};
 	int fast = kfs_yaml_fast_parse(text, len, &fd, &fn);
 	int check = kfs_yaml_fast_check(text, len);
-	int slow = kfs_doc_parse_stream_libyaml(text, len, "t.yaml", &sd, &sn, &err);
+	int slow = kfs_yaml_libyaml_parse(text, len, "t.yaml", &sd, &sn, &err);
 	if (st) {
 		st->cases++;
 		st->fast += fast;
@@ -88,7 +89,7 @@ static bool differential(const char *text, size_t len, struct stats *st)
 		assert_null(fd);
 		assert_int_equal(fn, 0);
 	}
-	if (check && kfs_doc_check_libyaml(text, len, "t.yaml", &err) != 0)
+	if (check && kfs_yaml_libyaml_check(text, len, "t.yaml", &err) != 0)
 		fail_msg("fast check accepted what libyaml rejects (%s):\n%.*s", err.msg, (int)len,
 			 text);
 	kfs_doc_free_stream(fd, fn);
