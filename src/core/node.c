@@ -41,7 +41,8 @@ struct kfs_node *kfs_node_new_int(long long v)
 
 struct kfs_node *kfs_node_new_bool(bool v)
 {
-	return v ? kfs_node_new_scalar(KFS_BOOL, "true", 4) : kfs_node_new_scalar(KFS_BOOL, "false", 5);
+	return v ? kfs_node_new_scalar(KFS_BOOL, "true", 4)
+		 : kfs_node_new_scalar(KFS_BOOL, "false", 5);
 }
 
 void kfs_node_free(struct kfs_node *n)

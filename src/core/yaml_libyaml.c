@@ -12,7 +12,6 @@
 #define MAX_NODES 1000000
 #define MAX_DEPTH 256
 
-
 struct anchor {
 	char *name;
 	struct kfs_node *node; /* borrowed: owned by the tree being built */
@@ -73,8 +72,8 @@ static int parse_error(struct parser *p)
 		return reader_error(p);
 	size_t line = (yp->problem_mark.line ? yp->problem_mark.line : yp->context_mark.line) + 1;
 	if (yp->context)
-		return kfs_error_set(p->err, -EINVAL, "%s:%zu: not valid YAML: %s %s", p->name, line,
-				     yp->problem ? yp->problem : "syntax error", yp->context);
+		return kfs_error_set(p->err, -EINVAL, "%s:%zu: not valid YAML: %s %s", p->name,
+				     line, yp->problem ? yp->problem : "syntax error", yp->context);
 	return kfs_error_set(p->err, -EINVAL, "%s:%zu: not valid YAML: %s", p->name, line,
 			     yp->problem ? yp->problem : "syntax error");
 }
@@ -131,8 +130,8 @@ static int parse_alias(struct parser *p, const yaml_event_t *ev, int line, struc
 		size_t count = count_nodes(p->anchors[i].node);
 		if (p->nodes + count > MAX_NODES)
 			return kfs_error_set(p->err, -EINVAL,
-					     "%s:%d: alias *%s expands to more than %d nodes", p->name,
-					     line, name, MAX_NODES);
+					     "%s:%d: alias *%s expands to more than %d nodes",
+					     p->name, line, name, MAX_NODES);
 		p->nodes += count;
 		*out = kfs_node_copy(p->anchors[i].node);
 		(*out)->line = line;
@@ -195,8 +194,9 @@ static int parse_key(struct parser *p, yaml_event_t *kev, const struct kfs_node 
 				   "%s:%d: merge keys (<<) are not supported; write the keys out",
 				   p->name, kline);
 	else if (kfs_map_get(map, *key))
-		rc = kfs_error_set(p->err, -EINVAL, "%s:%d: duplicate key '%s' (remove one of them)",
-				   p->name, kline, *key);
+		rc =
+		    kfs_error_set(p->err, -EINVAL, "%s:%d: duplicate key '%s' (remove one of them)",
+				  p->name, kline, *key);
 	if (rc < 0) {
 		free(*key);
 		*key = NULL;
