@@ -2,6 +2,7 @@
 #ifndef KRATIXFS_FILES_H
 #define KRATIXFS_FILES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "kratixfs/buf.h"
@@ -27,6 +28,11 @@ int kfs_remove_tree(const char *dir, struct kfs_error *err);
  * links to regular files inside dir: a promise folder must not publish what lies outside it. */
 int kfs_list_files(const char *dir, char ***files, size_t *n, struct kfs_error *err);
 void kfs_free_list(char **files, size_t n);
+/* Whether path is (or links to) a folder; a regular file. */
+bool kfs_is_dir(const char *path);
+bool kfs_is_file(const char *path);
+/* "a/b" in a new allocation. */
+char *kfs_path_join(const char *a, const char *b);
 /* The local path a Git remote names (a path, or the path of a file:// URL), or NULL for a
  * remote reached over the network (a URL, or git's scp-like [user@]host:path). */
 const char *kfs_url_local_path(const char *remote);

@@ -252,3 +252,22 @@ const char *kfs_url_local_path(const char *url)
 	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
 	return colon && (!slash || colon < slash) ? NULL : url; /* host:path is ssh */
 }
+
+bool kfs_is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool kfs_is_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *kfs_path_join(const char *a, const char *b)
+{
+	struct kfs_buf p = {0};
+	kfs_buf_printf(&p, "%s/%s", a, b);
+	return kfs_buf_steal(&p);
+}

@@ -3,65 +3,16 @@
 #include "kratixfs/promise.h"
 
 #include "kratixfs/files.h"
+#include "promise_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 const char *const kfs_wtype_names[2] = {"promise", "resource"};
 const char *const kfs_waction_names[2] = {"configure", "delete"};
-
-/* ---------- small helpers ---------- */
-
-static bool is_dir(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool is_file(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static char *path_join(const char *a, const char *b)
-{
-	struct kfs_buf p = {0};
-	kfs_buf_printf(&p, "%s/%s", a, b);
-	return kfs_buf_steal(&p);
-}
-
-/* The form of a DNS-1123 label (dots not allowed) or subdomain (dot-separated labels), without
- * the length bound: Kubernetes reports the two separately. */
-static bool dns_form(const char *s, bool label)
-{
-	size_t n = strlen(s);
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		bool edge = i == 0 || i == n - 1 || s[i - 1] == '.' || s[i + 1] == '.';
-		if (!alnum && !((c == '-' || (c == '.' && !label)) && !edge))
-			return false;
-	}
-	return true;
-}
-
-bool kfs_is_dns_label(const char *s)
-{
-	return strlen(s) <= 63 && dns_form(s, true);
-}
-
-bool kfs_is_dns_subdomain(const char *s)
-{
-	return strlen(s) <= 253 && dns_form(s, false);
-}
 
 /* ---------- the Promise document ---------- */
 
@@ -113,11 +64,8 @@ static int load_crd(struct kfs_promise *p, const struct kfs_node *api, const cha
 	return 0;
 }
 
-/* Appends the Pipelines of list to wf, or only checks them when wf is NULL. file and where
- * place the list for messages: "promise.yaml" and "spec.workflows.resource.configure", or a
- * split layout's workflow file and "" (the file holds nothing else). */
-static int add_pipelines(struct kfs_workflow *wf, const struct kfs_node *list, const char *file,
-			 const char *where, struct kfs_error *err)
+int kfs_promise_add_pipelines(struct kfs_workflow *wf, const struct kfs_node *list,
+			      const char *file, const char *where, struct kfs_error *err)
 {
 	if (list->type != KFS_SEQ)
 		return kfs_error_set(err, -EINVAL, "%s:%d: %s must be a list of Pipelines", file,
@@ -165,7 +113,8 @@ static int load_workflow_names(struct kfs_promise *p, const char *file, struct k
 			struct kfs_buf where = {0};
 			kfs_buf_printf(&where, "spec.workflows.%s.%s", kfs_wtype_names[t],
 				       kfs_waction_names[a]);
-			int rc = add_pipelines(&p->workflows[t][a], list, file, where.data, err);
+			int rc = kfs_promise_add_pipelines(&p->workflows[t][a], list, file,
+							   where.data, err);
 			kfs_buf_free(&where);
 			if (rc < 0)
 				return rc;
@@ -249,256 +198,14 @@ static int load_promise_doc(const char *file, struct kfs_promise **out, struct k
 	return promise_from_doc(doc, file, file, "spec.api.", out, err);
 }
 
-/* ---------- the kratix CLI's --split layout ---------- */
-
-/* Reads a split layout file as a stream of documents (an empty file holds none). */
-static int read_stream(const char *path, struct kfs_node ***docs, size_t *n,
-		       struct kfs_error *err)
-{
-	struct kfs_buf text = {0};
-	int rc = kfs_read_file(path, &text, err);
-	if (rc == 0)
-		rc = kfs_doc_parse_stream(text.data, text.len, path, docs, n, err);
-	kfs_buf_free(&text);
-	return rc;
-}
-
-/* Appends to seq the items of a list file: one document holding a sequence (what the kratix
- * CLI writes), or a stream of single objects (one Pipeline or dependency per document, as
- * people write them by hand). */
-static int add_list_file(struct kfs_node *seq, const char *path, bool pipelines,
-			 struct kfs_error *err)
-{
-	struct kfs_node **docs = NULL;
-	size_t n = 0;
-	int rc = read_stream(path, &docs, &n, err);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct kfs_node *d = docs[i];
-		if (d->type == KFS_NULL)
-			continue;
-		if (d->type == KFS_MAP) {
-			struct kfs_node *one = kfs_node_new(KFS_SEQ);
-			one->line = d->line;
-			kfs_seq_append(one, d);
-			docs[i] = one;
-			d = one;
-		}
-		if (d->type != KFS_SEQ) {
-			rc = kfs_error_set(err, -EINVAL, "%s:%d: must be a list of %s, not %s",
-					   path, d->line, pipelines ? "Pipelines" : "objects",
-					   kfs_type_name(d->type));
-			break;
-		}
-		if (pipelines && (rc = add_pipelines(NULL, d, path, "", err)) < 0)
-			break;
-		for (size_t j = 0; j < d->len; j++)
-			kfs_seq_append(seq, kfs_node_copy(d->items[j]));
-	}
-	kfs_doc_free_stream(docs, n);
-	return rc;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The *.yaml and *.yml files directly in dir (not its sub-folders, which are container
- * folders), sorted so that their pipelines run in a stable order. */
-static void yaml_files(const char *dir, char ***files, size_t *n)
-{
-	*files = NULL;
-	*n = 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		bool yaml = (len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0) ||
-			    (len > 4 && strcmp(e->d_name + len - 4, ".yml") == 0);
-		char *full = path_join(dir, e->d_name);
-		if (e->d_name[0] != '.' && yaml && is_file(full)) {
-			*files = kfs_xrealloc(*files, (*n + 1) * sizeof(**files));
-			(*files)[(*n)++] = full;
-		} else {
-			free(full);
-		}
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(*files, *n, sizeof(**files), cmp_str);
-}
-
-/* workflows/<file>.yaml holds the spec.workflows map itself (promise/resource, then
- * configure/delete, then a Pipeline list): the one way a file outside a <type>/<action>
- * folder can say which workflow a pipeline belongs to. */
-static int add_workflow_map(struct kfs_node *lists[2][2], const char *path, struct kfs_error *err)
-{
-	struct kfs_node *doc = NULL;
-	int rc = kfs_doc_parse_file(path, &doc, err);
-	if (rc == 0 && doc->type != KFS_MAP)
-		rc = kfs_error_set(err, -EINVAL,
-				   "%s: must be a map of workflows (resource: {configure: [...]}), "
-				   "not %s; a Pipeline list goes in workflows/<type>/<action>/",
-				   path, kfs_type_name(doc->type));
-	for (size_t i = 0; rc == 0 && i < doc->len; i++) {
-		const char *tkey = doc->pairs[i].key;
-		const struct kfs_node *tmap = doc->pairs[i].value;
-		int t = strcmp(tkey, "promise") == 0 ? 0 : strcmp(tkey, "resource") == 0 ? 1 : -1;
-		if (t < 0 || tmap->type != KFS_MAP) {
-			rc = kfs_error_set(err, -EINVAL,
-					   "%s:%d: %s: expected promise or resource, each a map of "
-					   "configure and delete",
-					   path, tmap->line, tkey);
-			break;
-		}
-		for (size_t j = 0; rc == 0 && j < tmap->len; j++) {
-			const char *akey = tmap->pairs[j].key;
-			const struct kfs_node *list = tmap->pairs[j].value;
-			int a = strcmp(akey, "configure") == 0 ? 0
-				: strcmp(akey, "delete") == 0  ? 1
-							       : -1;
-			struct kfs_buf where = {0};
-			kfs_buf_printf(&where, "%s.%s", tkey, akey);
-			if (a < 0)
-				rc = kfs_error_set(err, -EINVAL,
-						   "%s:%d: %s: expected configure or delete", path,
-						   list->line, where.data);
-			else
-				rc = add_pipelines(NULL, list, path, where.data, err);
-			for (size_t k = 0; rc == 0 && k < list->len; k++)
-				kfs_seq_append(lists[t][a], kfs_node_copy(list->items[k]));
-			kfs_buf_free(&where);
-		}
-	}
-	kfs_node_free(doc);
-	return rc;
-}
-
-/* Assembles the Promise document of a folder in the kratix CLI's --split layout (`kratix init
- * promise --split`, read back by `kratix build promise NAME`): api.yaml holds the CRD,
- * dependencies.yaml the list of dependencies, workflows/<type>/<action>/workflow.yaml each
- * workflow's Pipeline list. The files name no promise (`kratix build promise` takes it on its
- * command line), so the folder's name is the promise's. Built into the document a promise.yaml
- * would hold, so that everything after loading (admission, the promise workflow's input, the
- * mount's promises/<name>/promise.yaml) sees one kind of promise. */
-static int assemble_split(const char *dir, struct kfs_node **out, struct kfs_error *err)
-{
-	*out = NULL;
-	char *real = realpath(dir, NULL);
-	const char *slash = real ? strrchr(real, '/') : NULL;
-	const char *name = slash ? slash + 1 : dir;
-	char *api = path_join(dir, "api.yaml");
-	struct kfs_node *doc = kfs_node_new(KFS_MAP), *spec = kfs_node_new(KFS_MAP);
-	struct kfs_node *meta = kfs_node_new(KFS_MAP), *deps = kfs_node_new(KFS_SEQ);
-	struct kfs_node *lists[2][2];
-	for (int t = 0; t < 2; t++)
-		for (int a = 0; a < 2; a++)
-			lists[t][a] = kfs_node_new(KFS_SEQ);
-	struct kfs_node **docs = NULL;
-	size_t n = 0;
-	int rc = 0;
-	kfs_map_set(doc, "apiVersion", kfs_node_new_str("platform.kratix.io/v1alpha1"));
-	kfs_map_set(doc, "kind", kfs_node_new_str("Promise"));
-	kfs_map_set(meta, "name", kfs_node_new_str(name));
-	kfs_map_set(doc, "metadata", meta);
-	kfs_map_set(doc, "spec", spec);
-	if (!kfs_is_dns_label(name)) {
-		rc = kfs_error_set(err, -EINVAL,
-				   "%s: a promise in the split layout (api.yaml) is named after "
-				   "its folder, and \"%s\" is not a DNS-1123 label (lower-case "
-				   "letters, digits and '-')",
-				   dir, name);
-		goto out;
-	}
-	/* An empty api.yaml is a promise without an API, as for `kratix build promise`. */
-	if ((rc = read_stream(api, &docs, &n, err)) < 0)
-		goto out;
-	if (n > 1 || (n == 1 && docs[0]->type != KFS_MAP)) {
-		rc = kfs_error_set(err, -EINVAL,
-				   "%s: must hold one CustomResourceDefinition (a map), not %s",
-				   api, n > 1 ? "several documents" : kfs_type_name(docs[0]->type));
-		goto out;
-	}
-	if (n == 1) {
-		kfs_map_set(spec, "api", docs[0]);
-		docs[0] = NULL;
-	}
-	char *file = path_join(dir, "dependencies.yaml");
-	if (is_file(file))
-		rc = add_list_file(deps, file, false, err);
-	free(file);
-	char **files;
-	size_t nfiles;
-	for (int t = 0; t < 2 && rc == 0; t++) {
-		for (int a = 0; a < 2 && rc == 0; a++) {
-			struct kfs_buf wdir = {0};
-			kfs_buf_printf(&wdir, "%s/workflows/%s/%s", dir, kfs_wtype_names[t],
-				       kfs_waction_names[a]);
-			yaml_files(wdir.data, &files, &nfiles);
-			for (size_t i = 0; i < nfiles; i++) {
-				if (rc == 0)
-					rc = add_list_file(lists[t][a], files[i], true, err);
-				free(files[i]);
-			}
-			free(files);
-			kfs_buf_free(&wdir);
-		}
-	}
-	file = path_join(dir, "workflows");
-	yaml_files(file, &files, &nfiles);
-	free(file);
-	for (size_t i = 0; i < nfiles; i++) {
-		if (rc == 0)
-			rc = add_workflow_map(lists, files[i], err);
-		free(files[i]);
-	}
-	free(files);
-	if (rc < 0)
-		goto out;
-	if (deps->len)
-		kfs_map_set(spec, "dependencies", deps), deps = NULL;
-	struct kfs_node *wfs = NULL;
-	for (int t = 0; t < 2; t++) {
-		struct kfs_node *tmap = NULL;
-		for (int a = 0; a < 2; a++) {
-			if (!lists[t][a]->len)
-				continue;
-			if (!tmap)
-				tmap = kfs_node_new(KFS_MAP);
-			kfs_map_set(tmap, kfs_waction_names[a], lists[t][a]);
-			lists[t][a] = NULL;
-		}
-		if (!tmap)
-			continue;
-		if (!wfs)
-			wfs = kfs_node_new(KFS_MAP);
-		kfs_map_set(wfs, kfs_wtype_names[t], tmap);
-	}
-	if (wfs)
-		kfs_map_set(spec, "workflows", wfs);
-	*out = doc, doc = NULL;
-out:
-	kfs_doc_free_stream(docs, n);
-	for (int t = 0; t < 2; t++)
-		for (int a = 0; a < 2; a++)
-			kfs_node_free(lists[t][a]);
-	kfs_node_free(deps);
-	kfs_node_free(doc);
-	free(api);
-	free(real);
-	return rc;
-}
-
 /* Loads the Promise document of a promise folder, from either layout. */
 static int load_folder_doc(const char *dir, struct kfs_promise **out, struct kfs_error *err)
 {
-	char *whole = path_join(dir, "promise.yaml");
-	char *api = path_join(dir, "api.yaml");
+	char *whole = kfs_path_join(dir, "promise.yaml");
+	char *api = kfs_path_join(dir, "api.yaml");
 	int rc;
 	*out = NULL;
-	if (is_file(whole) && is_file(api)) {
+	if (kfs_is_file(whole) && kfs_is_file(api)) {
 		/* Either could be stale: guessing would render from a CRD nobody edits. */
 		rc = kfs_error_set(err, -EINVAL,
 				   "%s: holds both promise.yaml and api.yaml; keep one: "
@@ -506,9 +213,9 @@ static int load_folder_doc(const char *dir, struct kfs_promise **out, struct kfs
 				   "dependencies.yaml and workflows/ (the kratix CLI's --split "
 				   "layout)",
 				   dir);
-	} else if (is_file(api)) {
+	} else if (kfs_is_file(api)) {
 		struct kfs_node *doc;
-		rc = assemble_split(dir, &doc, err);
+		rc = kfs_promise_assemble_split(dir, &doc, err);
 		if (rc == 0)
 			rc = promise_from_doc(doc, dir, api, "", out, err);
 	} else {
@@ -521,9 +228,9 @@ static int load_folder_doc(const char *dir, struct kfs_promise **out, struct kfs
 
 bool kfs_promise_dir_holds_promise(const char *dir)
 {
-	char *whole = path_join(dir, "promise.yaml");
-	char *api = path_join(dir, "api.yaml");
-	bool yes = is_file(whole) || is_file(api);
+	char *whole = kfs_path_join(dir, "promise.yaml");
+	char *api = kfs_path_join(dir, "api.yaml");
+	bool yes = kfs_is_file(whole) || kfs_is_file(api);
 	free(whole);
 	free(api);
 	return yes;
@@ -531,7 +238,7 @@ bool kfs_promise_dir_holds_promise(const char *dir)
 
 int kfs_promise_load_file(const char *path, struct kfs_promise **out, struct kfs_error *err)
 {
-	if (is_dir(path))
+	if (kfs_is_dir(path))
 		return load_folder_doc(path, out, err);
 	/* A promise.yaml or api.yaml stands for its folder, so that the split layout's api.yaml
 	 * gets its folder's name and dependencies, and a folder with both is refused here too. */
@@ -572,7 +279,7 @@ static int load_outputs(struct kfs_container *c, const char *outdir, const char 
 	c->outputs = kfs_xcalloc(n, sizeof(*c->outputs));
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0) {
-			char *full = path_join(outdir, files[i]);
+			char *full = kfs_path_join(outdir, files[i]);
 			struct kfs_buf name = {0};
 			kfs_buf_printf(&name, "%s/templates/output/%s", label, files[i]);
 			struct kfs_template_file *tf = &c->outputs[c->noutputs];
@@ -594,25 +301,25 @@ static int load_outputs(struct kfs_container *c, const char *outdir, const char 
 static int load_container(struct kfs_container *c, const char *root, const char *label,
 			  struct kfs_error *err)
 {
-	char *dir = path_join(root, label);
+	char *dir = kfs_path_join(root, label);
 	c->dir = dir;
-	char *tdir = path_join(dir, "templates");
-	char *script = path_join(dir, "scripts/pipeline.sh");
-	char *exe = path_join(dir, "execute-pipeline");
+	char *tdir = kfs_path_join(dir, "templates");
+	char *script = kfs_path_join(dir, "scripts/pipeline.sh");
+	char *exe = kfs_path_join(dir, "execute-pipeline");
 	int rc = 0;
-	if (is_file(script)) {
+	if (kfs_is_file(script)) {
 		c->exec = script, script = NULL;
-	} else if (access(exe, X_OK) == 0 && is_file(exe)) {
+	} else if (access(exe, X_OK) == 0 && kfs_is_file(exe)) {
 		c->exec = exe, exe = NULL;
-	} else if (!is_dir(tdir)) {
+	} else if (!kfs_is_dir(tdir)) {
 		rc = kfs_error_set(err, -EINVAL,
 				   "%s: container %s has neither templates/ nor scripts/pipeline.sh: "
 				   "create %s/templates/output/",
 				   label, c->name, dir);
 		goto out;
 	}
-	char *values = path_join(dir, "values.yaml");
-	if (is_file(values)) {
+	char *values = kfs_path_join(dir, "values.yaml");
+	if (kfs_is_file(values)) {
 		struct kfs_node *doc = NULL;
 		struct kfs_buf name = {0};
 		kfs_buf_printf(&name, "%s/values.yaml", label);
@@ -630,16 +337,16 @@ static int load_container(struct kfs_container *c, const char *root, const char 
 	if (rc < 0 || c->exec)
 		goto out;
 	const struct kfs_placeholders *ph = c->values ? kfs_values_placeholders(c->values) : NULL;
-	char *outdir = path_join(tdir, "output");
-	if (is_dir(outdir))
+	char *outdir = kfs_path_join(tdir, "output");
+	if (kfs_is_dir(outdir))
 		rc = load_outputs(c, outdir, label, ph, err);
 	free(outdir);
 	static const char *const meta[] = {"status.yaml", "destination-selectors.yaml"};
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		struct kfs_buf rel = {0};
 		kfs_buf_printf(&rel, "templates/metadata/%s", meta[i]);
-		char *full = path_join(dir, rel.data);
-		if (is_file(full)) {
+		char *full = kfs_path_join(dir, rel.data);
+		if (kfs_is_file(full)) {
 			struct kfs_buf name = {0};
 			kfs_buf_printf(&name, "%s/%s", label, rel.data);
 			rc = compile_file(full, name.data, ph, i == 0 ? &c->status : &c->selectors,
@@ -737,310 +444,6 @@ void kfs_promise_free(struct kfs_promise *p)
 	free(p);
 }
 
-/* ---------- requests ---------- */
-
-/* Splits "group/version" (a core "v1" has no group). */
-static void split_api_version(const char *av, const char **group, size_t *glen,
-			      const char **version)
-{
-	const char *slash = strchr(av, '/');
-	if (!slash) {
-		*group = "";
-		*glen = 0;
-		*version = av;
-		return;
-	}
-	*group = av;
-	*glen = (size_t)(slash - av);
-	*version = slash + 1;
-}
-
-bool kfs_promise_serves(const struct kfs_promise *p, const struct kfs_node *request)
-{
-	const char *av = kfs_node_text_at(request, "apiVersion");
-	const char *kind = kfs_node_text_at(request, "kind");
-	if (!p->kind || !av || !kind)
-		return false;
-	const char *group, *version;
-	size_t glen;
-	split_api_version(av, &group, &glen, &version);
-	/* Kinds are case-sensitive, as in the API server's REST mapping. */
-	return strlen(p->group) == glen && strncmp(p->group, group, glen) == 0 &&
-	       strcmp(p->kind, kind) == 0;
-}
-
-/* The promise's kind when request names it in another case, for a hint; else NULL. */
-static const char *kind_in_other_case(const struct kfs_promise *p, const struct kfs_node *request)
-{
-	const char *kind = kfs_node_text_at(request, "kind");
-	if (!p->kind || !kind || strcmp(p->kind, kind) == 0 || strcasecmp(p->kind, kind) != 0)
-		return NULL;
-	return p->kind;
-}
-
-/* Kubernetes' own words (apimachinery's IsDNS1123Label and IsDNS1123Subdomain), so that a
- * message reads as kubectl's would. */
-#define DNS1123_LABEL_ERROR                                                                        \
-	"a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "   \
-	"and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', "    \
-	"regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-#define DNS1123_SUBDOMAIN_ERROR                                                                    \
-	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "  \
-	"or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "      \
-	"regex used for validation is "                                                            \
-	"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-
-/* Appends value to b as a message shows it: double-quoted, controls escaped (a message is one
- * line per problem), cut after 80 bytes. */
-static void add_quoted(struct kfs_buf *b, const char *value)
-{
-	size_t n = strlen(value);
-	kfs_buf_addc(b, '"');
-	for (size_t i = 0; i < n && i < 80; i++) {
-		unsigned char c = (unsigned char)value[i];
-		if (c == '"' || c == '\\')
-			kfs_buf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			kfs_buf_printf(b, "\\x%02x", c);
-		else
-			kfs_buf_addc(b, (char)c);
-	}
-	kfs_buf_adds(b, n > 80 ? "\"..." : "\"");
-}
-
-/* Checks metadata.<field> as the API server does: a string that is a DNS-1123 label (max 63)
- * or subdomain (max 253). Appends each problem to err; returns 0 or -EINVAL. */
-static int check_meta_name(const struct kfs_node *meta, const char *field, bool label,
-			   struct kfs_error *err)
-{
-	const struct kfs_node *v = kfs_map_get(meta, field);
-	size_t max = label ? 63 : 253;
-	struct kfs_buf shown = {0};
-	int rc = 0;
-	if (v->type != KFS_STR) {
-		rc = kfs_error_add(err, -EINVAL,
-				   "metadata.%s: Invalid value: %s: must be a string (quote it)",
-				   field, v->type == KFS_MAP || v->type == KFS_SEQ
-					      ? kfs_type_name(v->type)
-					      : v->text);
-		goto out;
-	}
-	add_quoted(&shown, v->text);
-	if (!dns_form(v->text, label) || strlen(v->text) != v->len)
-		rc = kfs_error_add(err, -EINVAL, "metadata.%s: Invalid value: %s: %s", field,
-				   shown.data, label ? DNS1123_LABEL_ERROR : DNS1123_SUBDOMAIN_ERROR);
-	if (v->len > max)
-		rc = kfs_error_add(err, -EINVAL,
-				   "metadata.%s: Invalid value: %s: must be no more than %zu "
-				   "characters",
-				   field, shown.data, max);
-out:
-	kfs_buf_free(&shown);
-	return rc;
-}
-
-static void list_served(const struct kfs_promise *p, struct kfs_buf *b)
-{
-	bool first = true;
-	for (size_t i = 0; i < p->nversions; i++) {
-		if (!p->versions[i].served)
-			continue;
-		kfs_buf_printf(b, "%s%s/%s", first ? "" : ", ", p->group, p->versions[i].name);
-		first = false;
-	}
-}
-
-/* The name part of a label or annotation key, and a label value (empty allowed there):
- * ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]. */
-static bool qualified_part(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum =
-		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || i == n - 1 || !(c == '-' || c == '_' || c == '.')))
-			return false;
-	}
-	return true;
-}
-
-#define QUALIFIED_NAME_ERROR                                                                       \
-	"name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "  \
-	"end with an alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc', regex "    \
-	"used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-#define LABEL_VALUE_ERROR                                                                          \
-	"a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "   \
-	"or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or "       \
-	"'my_value', or '12345', regex used for validation is "                                    \
-	"'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
-
-/* A label or annotation key: [prefix/]name, the prefix a DNS-1123 subdomain, the name at most
- * 63 characters. Appends the problem to err. */
-static int check_key(const char *field, const char *key, struct kfs_error *err)
-{
-	struct kfs_buf shown = {0};
-	add_quoted(&shown, key);
-	const char *slash = strchr(key, '/');
-	const char *name = slash ? slash + 1 : key;
-	size_t n = strlen(name);
-	const char *why = NULL;
-	char *prefix = slash ? kfs_xstrndup(key, (size_t)(slash - key)) : NULL;
-	if (strchr(name, '/'))
-		why = "a qualified name must consist of a name part and an optional prefix part "
-		      "separated by '/'";
-	else if (prefix && !kfs_is_dns_subdomain(prefix))
-		why = "prefix part " DNS1123_SUBDOMAIN_ERROR;
-	else if (n == 0)
-		why = "name part must be non-empty";
-	else if (n > 63)
-		why = "name part must be no more than 63 characters";
-	else if (!qualified_part(name, n))
-		why = QUALIFIED_NAME_ERROR;
-	int rc = why ? kfs_error_add(err, -EINVAL, "metadata.%s: Invalid value: %s: %s", field,
-				     shown.data, why)
-		     : 0;
-	free(prefix);
-	kfs_buf_free(&shown);
-	return rc;
-}
-
-/* metadata.labels and metadata.annotations, as the API server checks them: string maps with
- * qualified keys; label values short and plain, annotations at most 256 KiB in all. */
-static int check_string_map(const struct kfs_node *meta, const char *field, struct kfs_error *err)
-{
-	const struct kfs_node *m = kfs_map_get(meta, field);
-	if (!m || m->type == KFS_NULL)
-		return 0;
-	if (m->type != KFS_MAP)
-		return kfs_error_add(err, -EINVAL, "metadata.%s: must be an object, got %s", field,
-				     kfs_type_name(m->type));
-	bool labels = strcmp(field, "labels") == 0;
-	size_t total = 0;
-	int rc = 0;
-	for (size_t i = 0; i < m->len; i++) {
-		const char *key = m->pairs[i].key;
-		const struct kfs_node *v = m->pairs[i].value;
-		if (check_key(field, key, err) < 0)
-			rc = -EINVAL;
-		if (v->type != KFS_STR) {
-			rc = kfs_error_add(err, -EINVAL,
-					   "metadata.%s.%s: Invalid value: %s: must be a string "
-					   "(quote it)",
-					   field, key,
-					   v->type == KFS_MAP || v->type == KFS_SEQ
-					       ? kfs_type_name(v->type)
-					       : v->text);
-			continue;
-		}
-		total += strlen(key) + v->len;
-		if (!labels)
-			continue;
-		struct kfs_buf shown = {0};
-		add_quoted(&shown, v->text);
-		if (v->len > 63)
-			rc = kfs_error_add(err, -EINVAL,
-					   "metadata.labels: Invalid value: %s: must be no more than "
-					   "63 characters",
-					   shown.data);
-		if (!qualified_part(v->text, v->len) || strlen(v->text) != v->len)
-			rc = kfs_error_add(err, -EINVAL, "metadata.labels: Invalid value: %s: %s",
-					   shown.data, LABEL_VALUE_ERROR);
-		kfs_buf_free(&shown);
-	}
-	if (!labels && total > 256 * 1024)
-		rc = kfs_error_add(err, -EINVAL,
-				   "metadata.annotations: Too long: must have at most 262144 bytes");
-	return rc;
-}
-
-/* ObjectMeta's fields: the API server drops any other, which kubectl warns of. */
-static const char *const object_meta_fields[] = {
-	"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-	"creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-	"annotations", "ownerReferences", "finalizers", "managedFields", NULL,
-};
-
-static void warn_unknown_meta(const struct kfs_node *meta, struct kfs_buf *warnings)
-{
-	for (size_t i = 0; warnings && meta && i < meta->len; i++) {
-		const char *const *f = object_meta_fields;
-		while (*f && strcmp(*f, meta->pairs[i].key) != 0)
-			f++;
-		if (!*f)
-			kfs_buf_printf(warnings, "unknown field \"metadata.%s\"\n",
-				       meta->pairs[i].key);
-	}
-}
-
-int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request,
-		      struct kfs_buf *warnings, struct kfs_error *err)
-{
-	if (request->type != KFS_MAP)
-		return kfs_error_set(err, -EINVAL, "the request must be a YAML mapping, not %s",
-				     kfs_type_name(request->type));
-	if (!p->kind)
-		return kfs_error_set(err, -EINVAL,
-				     "promise %s has no spec.api: it serves no requests", p->name);
-	const char *av = kfs_node_text_at(request, "apiVersion");
-	const char *kind = kfs_node_text_at(request, "kind");
-	if (!av || !kind)
-		return kfs_error_set(err, -EINVAL,
-				     "apiVersion and kind are required (this promise serves "
-				     "apiVersion %s/%s, kind %s)",
-				     p->group, p->nversions ? p->versions[0].name : "?", p->kind);
-	if (kind_in_other_case(p, request))
-		return kfs_error_set(err, -EINVAL,
-				     "kind: Invalid value: \"%s\": kinds are case-sensitive; promise "
-				     "%s serves %s",
-				     kind, p->name, p->kind);
-	if (!kfs_promise_serves(p, request))
-		return kfs_error_set(err, -EINVAL,
-				     "kind: %s %s is not served by promise %s (it serves %s %s/…)",
-				     av, kind, p->name, p->kind, p->group);
-	const char *group, *version;
-	size_t glen;
-	split_api_version(av, &group, &glen, &version);
-	const struct kfs_crd_version *cv = NULL;
-	for (size_t i = 0; i < p->nversions; i++)
-		if (p->versions[i].served && strcmp(p->versions[i].name, version) == 0)
-			cv = &p->versions[i];
-	if (!cv) {
-		struct kfs_buf served = {0};
-		list_served(p, &served);
-		int rc = kfs_error_set(err, -EINVAL,
-				       "apiVersion: %s is not a served version of %s (served: %s)", av,
-				       p->kind, served.data ? served.data : "none");
-		kfs_buf_free(&served);
-		return rc;
-	}
-	struct kfs_node *meta = kfs_map_get(request, "metadata");
-	int rc = 0;
-	if (meta && meta->type != KFS_MAP)
-		return kfs_error_set(err, -EINVAL, "metadata: must be an object, got %s",
-				     kfs_type_name(meta->type));
-	const struct kfs_node *name = kfs_map_get(meta, "name");
-	if (!name || name->type == KFS_NULL)
-		rc = kfs_error_add(err, -EINVAL, "metadata.name: required field is missing");
-	else
-		rc = check_meta_name(meta, "name", false, err);
-	/* kubectl puts a namespaced request in "default" when it names none (or null). The
-	 * namespace ends up in paths of the Git store, so it is checked even where the API
-	 * server would drop it (a cluster-scoped kind). */
-	const struct kfs_node *ns = kfs_map_get(meta, "namespace");
-	if (meta && !p->cluster_scoped && (!ns || ns->type == KFS_NULL))
-		kfs_map_set(meta, "namespace", kfs_node_new_str("default"));
-	else if (ns && ns->type != KFS_NULL && check_meta_name(meta, "namespace", true, err) < 0)
-		rc = -EINVAL;
-	if (meta && check_string_map(meta, "labels", err) < 0)
-		rc = -EINVAL;
-	if (meta && check_string_map(meta, "annotations", err) < 0)
-		rc = -EINVAL;
-	warn_unknown_meta(meta, warnings);
-	if (cv->schema && kfs_schema_apply(cv->schema, request, warnings, err) < 0)
-		rc = -EINVAL;
-	return rc < 0 ? -EINVAL : 0;
-}
-
 /* ---------- promise sets ---------- */
 
 static int cmp_promise(const void *a, const void *b)
@@ -1062,7 +465,7 @@ int kfs_promise_set_load(const char *dir, struct kfs_promise_set *set, struct kf
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		char *sub = path_join(dir, e->d_name);
+		char *sub = kfs_path_join(dir, e->d_name);
 		if (kfs_promise_dir_holds_promise(sub)) {
 			struct kfs_promise *p;
 			struct kfs_error one = {0};
@@ -1100,7 +503,7 @@ const struct kfs_promise *kfs_promise_set_match(const struct kfs_promise_set *se
 			kfs_buf_printf(&served, "%s%s (%s)", served.len ? ", " : "",
 				       set->items[i]->kind, set->items[i]->group);
 		if (!other_case)
-			other_case = kind_in_other_case(set->items[i], request);
+			other_case = kfs_promise_kind_in_other_case(set->items[i], request);
 	}
 	kfs_error_set(err, -EINVAL, "kind: no promise serves %s %s; kinds served: %s%s%s%s",
 		      av ? av : "(no apiVersion)", kind ? kind : "(no kind)",

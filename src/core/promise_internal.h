@@ -1,0 +1,19 @@
+/* What the parts of promise loading share (private to core): promise.c loads promises,
+ * promise_split.c assembles the --split layout, promise_admit.c checks requests. */
+#ifndef KRATIXFS_PROMISE_INTERNAL_H
+#define KRATIXFS_PROMISE_INTERNAL_H
+
+#include "kratixfs/promise.h"
+
+/* Appends the Pipelines of list to wf, or only checks them when wf is NULL. file and where
+ * place the list for messages: "promise.yaml" and "spec.workflows.resource.configure", or a
+ * split layout's workflow file and "" (the file holds nothing else). */
+int kfs_promise_add_pipelines(struct kfs_workflow *wf, const struct kfs_node *list,
+			      const char *file, const char *where, struct kfs_error *err);
+/* The Promise document of the split layout in dir, named after the folder. */
+int kfs_promise_assemble_split(const char *dir, struct kfs_node **out, struct kfs_error *err);
+/* The promise's kind when request names it in another case, for a hint; else NULL. */
+const char *kfs_promise_kind_in_other_case(const struct kfs_promise *p,
+					   const struct kfs_node *request);
+
+#endif
