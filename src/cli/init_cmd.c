@@ -231,13 +231,13 @@ static int write_promise(const char *dir, const struct names *n, struct kfs_erro
 	return rc;
 }
 
-static int init_promise(int argc, char **argv)
+/* Fills n and *dir from init promise's arguments; returns -1 to go on, or the exit status
+ * (--help, --version, an error). */
+static int parse_init_args(int argc, char **argv, struct names *n, const char **dir)
 {
-	struct names n = {.version = "v1alpha1"};
-	const char *dir = NULL;
 	for (int i = 1; i < argc; i++) {
 		static const char *const flags[] = {"--group", "--kind", "--version", "--dir"};
-		const char **dest[] = {&n.group, &n.kind, &n.version, &dir};
+		const char **dest[] = {&n->group, &n->kind, &n->version, dir};
 		bool matched = false;
 		for (size_t f = 0; f < 4 && !matched; f++) {
 			size_t len = strlen(flags[f]);
@@ -258,44 +258,80 @@ static int init_promise(int argc, char **argv)
 		int rc = cli_common_option(argv[i], help);
 		if (rc >= 0)
 			return rc;
-		if (argv[i][0] == '-' || n.name) {
+		if (argv[i][0] == '-' || n->name) {
 			cli_errorf("init promise: unexpected %s (try kratixfs init --help)",
 				   argv[i]);
 			return EXIT_FAILED;
 		}
-		n.name = argv[i];
+		n->name = argv[i];
 	}
-	if (!n.name || !n.group || !n.kind) {
+	if (!n->name || !n->group || !n->kind) {
 		cli_errorf("init promise: NAME, --group and --kind are required "
 			   "(kratixfs init promise NAME --group example.com --kind Database)");
 		return EXIT_FAILED;
 	}
-	if (!kfs_is_dns_label(n.name)) {
+	return -1;
+}
+
+/* Whether the names are valid for a CRD; says which is not and why. */
+static bool valid_names(const struct names *n)
+{
+	if (!kfs_is_dns_label(n->name)) {
 		cli_errorf("init: promise name \"%s\" is not valid: a DNS-1123 label of at most 63 "
 			   "lower-case letters, digits and '-', starting and ending with a letter "
 			   "or digit (e.g. postgresql)",
-			   n.name);
-		return EXIT_FAILED;
+			   n->name);
+		return false;
 	}
-	if (!valid_group(n.group)) {
+	if (!valid_group(n->group)) {
 		cli_errorf("init: --group \"%s\" is not valid: a DNS-1123 subdomain with at least "
 			   "one dot (lower-case letters, digits, '-' and '.'; e.g. example.com), "
 			   "as a CRD's group must be",
-			   n.group);
-		return EXIT_FAILED;
+			   n->group);
+		return false;
 	}
-	if (!valid_kind(n.kind)) {
+	if (!valid_kind(n->kind)) {
 		cli_errorf("init: --kind \"%s\" is not valid: a Kubernetes kind is UpperCamelCase, "
 			   "a capital letter then letters and digits, at most 62 (e.g. Database)",
-			   n.kind);
-		return EXIT_FAILED;
+			   n->kind);
+		return false;
 	}
-	if (!valid_version(n.version)) {
+	if (!valid_version(n->version)) {
 		cli_errorf("init: --version \"%s\" is not valid: a DNS-1035 label such as v1 or "
 			   "v1alpha1",
-			   n.version);
-		return EXIT_FAILED;
+			   n->version);
+		return false;
 	}
+	return true;
+}
+
+/* Leaves nothing half-written behind after a failed init: a rerun would find a non-empty
+ * folder. Only what init writes goes from a folder that existed before. */
+static void remove_written(const char *dir, bool existed)
+{
+	struct kfs_error ignored = {0};
+	if (!existed) {
+		kfs_remove_tree(dir, &ignored);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+		struct kfs_buf path = {0};
+		kfs_buf_printf(&path, "%s/%s", dir, written[i]);
+		if (unlink(path.data) != 0)
+			kfs_remove_tree(path.data, &ignored);
+		kfs_buf_free(&path);
+	}
+}
+
+static int init_promise(int argc, char **argv)
+{
+	struct names n = {.version = "v1alpha1"};
+	const char *dir = NULL;
+	int status = parse_init_args(argc, argv, &n, &dir);
+	if (status >= 0)
+		return status;
+	if (!valid_names(&n))
+		return EXIT_FAILED;
 	if (!dir)
 		dir = n.name;
 	bool existed;
@@ -306,22 +342,10 @@ static int init_promise(int argc, char **argv)
 		if (*c >= 'A' && *c <= 'Z')
 			*c = (char)(*c - 'A' + 'a');
 	struct kfs_error err = {0};
-	int status = EXIT_OK;
+	status = EXIT_OK;
 	if (write_promise(dir, &n, &err) < 0) {
 		cli_report("init", &err);
-		/* Leave nothing half-written behind: a rerun would find a non-empty folder. */
-		struct kfs_error ignored = {0};
-		if (existed) {
-			for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
-				struct kfs_buf path = {0};
-				kfs_buf_printf(&path, "%s/%s", dir, written[i]);
-				if (unlink(path.data) != 0)
-					kfs_remove_tree(path.data, &ignored);
-				kfs_buf_free(&path);
-			}
-		} else {
-			kfs_remove_tree(dir, &ignored);
-		}
+		remove_written(dir, existed);
 		status = EXIT_FAILED;
 	} else {
 		printf("%s: promise %s (%s, %s/%s) written, with test case \"example\"\n"

@@ -139,7 +139,17 @@ static void print_stream(const struct kfs_render_result *r)
 	kfs_buf_free(&out);
 }
 
-int cmd_render(int argc, char **argv)
+/* The command line of `kratixfs render`. */
+struct render_args {
+	const char *promises; /* the promises folder */
+	const char *kratix;   /* the Kratix volume, when not -f */
+	const char *file;     /* -f: the request, "-" for stdin */
+	size_t max_input;
+	char bundled[PATH_MAX];
+};
+
+/* Fills a from argv; returns -1 to go on, or the exit status (--help, --version, an error). */
+static int parse_args(int argc, char **argv, struct render_args *a)
 {
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
@@ -150,35 +160,32 @@ int cmd_render(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	char bundled[PATH_MAX];
-	const char *promises = getenv("KRATIXFS_PROMISES");
-	const char *kratix = NULL, *file = NULL;
-	size_t max_input = KFS_DEFAULT_MAX_INPUT;
-	if (!promises || !*promises)
-		promises = kfs_bundled_promises(bundled);
+	a->promises = getenv("KRATIXFS_PROMISES");
+	a->max_input = KFS_DEFAULT_MAX_INPUT;
+	if (!a->promises || !*a->promises)
+		a->promises = kfs_bundled_promises(a->bundled);
 	int c;
+	char *end;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			file = optarg;
+			a->file = optarg;
 			break;
 		case 'p':
-			promises = optarg;
+			a->promises = optarg;
 			break;
 		case 'k':
-			kratix = optarg;
+			a->kratix = optarg;
 			break;
-		case 'm': {
-			char *end;
-			max_input = strtoull(optarg, &end, 10);
-			if (*end || max_input == 0) {
+		case 'm':
+			a->max_input = strtoull(optarg, &end, 10);
+			if (*end || a->max_input == 0) {
 				cli_errorf("--max-input: \"%s\" is not a positive number of bytes",
 					   optarg);
 				return EXIT_FAILED;
 			}
 			break;
-		}
 		case 'h':
 			return cli_common_option("--help", help);
 		case 'V':
@@ -192,80 +199,81 @@ int cmd_render(int argc, char **argv)
 		cli_errorf("render: unexpected argument %s (try kratixfs render --help)", argv[optind]);
 		return EXIT_FAILED;
 	}
-	if (file && kratix) {
+	if (a->file && a->kratix) {
 		cli_errorf("render: -f prints to stdout, --kratix writes DIR/output: give one of them");
 		return EXIT_FAILED;
 	}
-	if (!kratix)
-		kratix = "/kratix";
+	if (!a->kratix)
+		a->kratix = "/kratix";
+	return -1;
+}
 
+/* Reads and parses the request (-f FILE, stdin for -f -, else KRATIX/input/object.yaml) into
+ * input and *doc; path names it in messages. Returns 0, or reports and returns -1. */
+static int read_request(const struct render_args *a, struct kfs_buf *input, struct kfs_buf *path,
+			struct kfs_node **doc)
+{
 	struct kfs_error err = {0};
-	struct kfs_buf input = {0}, path = {0};
+	int rc;
+	if (a->file && strcmp(a->file, "-") == 0) {
+		kfs_buf_adds(path, "stdin");
+		rc = cli_read_stdin(a->max_input, input, &err);
+	} else {
+		if (a->file)
+			kfs_buf_adds(path, a->file);
+		else
+			kfs_buf_printf(path, "%s/input/object.yaml", a->kratix);
+		rc = cli_read_limited(path->data, a->max_input, input, &err);
+	}
+	if (rc == 0)
+		rc = kfs_doc_parse(input->data, input->len, path->data, doc, &err);
+	if (rc < 0)
+		cli_report("render", &err);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Renders the request in (its doc taken over) with the promise that serves it, and prints or
+ * writes the result. Returns the exit status. */
+static int render_request(const struct render_args *a, struct kfs_render_input *in,
+			  const char *path, struct kfs_node *doc)
+{
+	struct kfs_error err = {0};
 	struct kfs_promise_set set = {0};
-	struct kfs_node *doc = NULL;
 	struct kfs_render_result result = {0};
 	int status = EXIT_FAILED;
-	int rc;
-	if (file && strcmp(file, "-") == 0) {
-		kfs_buf_adds(&path, "stdin");
-		rc = cli_read_stdin(max_input, &input, &err);
-	} else {
-		if (file)
-			kfs_buf_adds(&path, file);
-		else
-			kfs_buf_printf(&path, "%s/input/object.yaml", kratix);
-		rc = cli_read_limited(path.data, max_input, &input, &err);
-	}
-	if (rc < 0) {
-		cli_report("render", &err);
-		status = EXIT_REJECTED;
-		goto out;
-	}
-	if (kfs_doc_parse(input.data, input.len, path.data, &doc, &err) < 0) {
-		cli_report("render", &err);
-		status = EXIT_REJECTED;
-		goto out;
-	}
-	struct kfs_render_input in = {
-		.pipeline = getenv("KRATIX_PIPELINE_NAME"),
-		.data = input.data,
-		.len = input.len,
-	};
-	if (in.pipeline && !*in.pipeline)
-		in.pipeline = NULL;
 	if (parse_workflow(getenv("KRATIX_WORKFLOW_TYPE"), getenv("KRATIX_WORKFLOW_ACTION"), doc,
-			   &in.type, &in.action) < 0)
+			   &in->type, &in->action) < 0)
 		goto out;
 	/* A broken promise must not stop the others, but is never silent. */
-	rc = kfs_promise_set_load(promises, &set, &err);
+	int rc = kfs_promise_set_load(a->promises, &set, &err);
 	if (err.code) {
 		cli_report(rc < 0 ? "render" : "warning", &err);
 		kfs_error_clear(&err);
 	}
 	if (set.n == 0) {
-		cli_errorf("%s: no promise could be loaded", promises);
+		cli_errorf("%s: no promise could be loaded", a->promises);
 		goto out;
 	}
-	in.promise = choose_promise(&set, doc, in.type, &err);
-	if (!in.promise) {
-		cli_report(path.data, &err);
+	in->promise = choose_promise(&set, doc, in->type, &err);
+	if (!in->promise) {
+		cli_report(path, &err);
 		status = EXIT_REJECTED;
 		goto out;
 	}
-	if (in.promise->warnings.len)
-		cli_print_lines(in.promise->dir, in.promise->warnings.data);
-	in.doc = doc;
+	if (in->promise->warnings.len)
+		cli_print_lines(in->promise->dir, in->promise->warnings.data);
+	in->doc = doc;
 	doc = NULL; /* kfs_render takes it over */
-	rc = kfs_render(&in, &result, &err);
-	cli_print_warnings(path.data, result.warnings.data);
+	rc = kfs_render(in, &result, &err);
+	cli_print_warnings(path, result.warnings.data);
 	if (rc < 0) {
-		cli_report(path.data, &err);
+		cli_report(path, &err);
 		status = cli_exit_code(rc);
 		goto out;
 	}
-	if (file) {
+	if (a->file) {
 		print_stream(&result);
-	} else if (write_results(kratix, &result, &err) < 0) {
+	} else if (write_results(a->kratix, &result, &err) < 0) {
 		cli_report("render", &err);
 		goto out;
 	} else {
@@ -276,6 +284,29 @@ out:
 	kfs_render_result_free(&result);
 	kfs_node_free(doc);
 	kfs_promise_set_free(&set);
+	return status;
+}
+
+int cmd_render(int argc, char **argv)
+{
+	struct render_args a = {0};
+	int status = parse_args(argc, argv, &a);
+	if (status >= 0)
+		return status;
+	struct kfs_buf input = {0}, path = {0};
+	struct kfs_node *doc = NULL;
+	if (read_request(&a, &input, &path, &doc) < 0) {
+		status = EXIT_REJECTED;
+	} else {
+		struct kfs_render_input in = {
+			.pipeline = getenv("KRATIX_PIPELINE_NAME"),
+			.data = input.data,
+			.len = input.len,
+		};
+		if (in.pipeline && !*in.pipeline)
+			in.pipeline = NULL;
+		status = render_request(&a, &in, path.data, doc);
+	}
 	kfs_buf_free(&input);
 	kfs_buf_free(&path);
 	return status;

@@ -574,7 +574,9 @@ static int write_junit(const char *path, const struct suite *suites, size_t n,
 	return rc;
 }
 
-int cmd_test(int argc, char **argv)
+/* Fills o from argv (o->run has room for argc names); returns -1 to go on with the folders
+ * from optind, or the exit status (--help, --version, an error). */
+static int parse_test_args(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
 		{"update", no_argument, NULL, 'u'},
@@ -585,34 +587,41 @@ int cmd_test(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	struct options o = {0};
-	int c, status = EXIT_FAILED;
-	o.run = kfs_xcalloc(argc, sizeof(*o.run));
+	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "uhV", opts, NULL)) != -1) {
 		if (c == 'u') {
-			o.update = true;
+			o->update = true;
 		} else if (c == 'r') {
-			o.run[o.nrun++] = optarg;
+			o->run[o->nrun++] = optarg;
 		} else if (c == 'j') {
-			o.junit = optarg;
+			o->junit = optarg;
 		} else if (c == 'o' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0)) {
-			o.json = strcmp(optarg, "json") == 0;
+			o->json = strcmp(optarg, "json") == 0;
 		} else if (c == 'o') {
 			cli_errorf("test: --output %s: not text or json", optarg);
-			goto out;
+			return EXIT_FAILED;
 		} else if (c == 'h' || c == 'V') {
-			status = cli_common_option(c == 'h' ? "--help" : "--version", help);
-			goto out;
+			return cli_common_option(c == 'h' ? "--help" : "--version", help);
 		} else {
 			fputs(help, stderr);
-			goto out;
+			return EXIT_FAILED;
 		}
 	}
 	if (optind >= argc) {
 		cli_errorf("test: which promise folder? (try kratixfs test --help)");
-		goto out;
+		return EXIT_FAILED;
 	}
+	return -1;
+}
+
+int cmd_test(int argc, char **argv)
+{
+	struct options o = {0};
+	o.run = kfs_xcalloc(argc, sizeof(*o.run));
+	int status = parse_test_args(argc, argv, &o);
+	if (status >= 0)
+		goto out;
 	size_t n = (size_t)(argc - optind);
 	struct suite *suites = kfs_xcalloc(n, sizeof(*suites));
 	o.several = n > 1;

@@ -87,93 +87,125 @@ static void classify(struct side *a, struct side *b)
 	free(slot_class);
 }
 
+/* The box of a middle-snake search: a[xoff,xlim) against b[yoff,ylim), its diagonals
+ * (k = x - y, absolute) from kmin to kmax, the diagonals the two searches start on, and whether
+ * their distance is odd (then the forward search finds the meeting point, else the backward). */
+struct box {
+	ptrdiff_t xoff, xlim, yoff, ylim;
+	ptrdiff_t kmin, kmax, fmid, bmid;
+	bool odd;
+};
+
+#define UNREACHED_F ((ptrdiff_t)-1)
+#define UNREACHED_B PTRDIFF_MAX
+
+/* Round d of the forward search: the furthest x on each diagonal after d edits. True when it
+ * meets the backward search, at (*xm, *ym). */
+static bool forward_round(struct ctx *c, const struct box *bx, ptrdiff_t d, ptrdiff_t *xm,
+			  ptrdiff_t *ym)
+{
+	const size_t *ea = c->a.eq, *eb = c->b.eq;
+	ptrdiff_t lo = bx->fmid - d < bx->kmin ? bx->kmin : bx->fmid - d;
+	ptrdiff_t hi = bx->fmid + d > bx->kmax ? bx->kmax : bx->fmid + d;
+	for (ptrdiff_t k = hi; k >= lo; k--) {
+		if (((k - bx->fmid - d) & 1) != 0)
+			continue;
+		ptrdiff_t x = UNREACHED_F;
+		if (d == 0) {
+			x = bx->xoff;
+		} else {
+			ptrdiff_t left = c->fd[k - 1], up = c->fd[k + 1];
+			/* A step right from k-1 or down from k+1, only inside the box. */
+			if (left != UNREACHED_F && left < bx->xlim)
+				x = left + 1;
+			if (up != UNREACHED_F && up - (k + 1) < bx->ylim && up > x)
+				x = up;
+		}
+		c->fd[k] = x;
+		if (x == UNREACHED_F)
+			continue;
+		ptrdiff_t y = x - k;
+		while (x < bx->xlim && y < bx->ylim && ea[x] == eb[y]) {
+			x++;
+			y++;
+		}
+		c->fd[k] = x;
+		if (bx->odd && c->bd[k] != UNREACHED_B && c->bd[k] <= x) {
+			*xm = x;
+			*ym = y;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Round d of the backward search: the smallest x on each diagonal after d edits from the end.
+ * True when it meets the forward search, at (*xm, *ym). */
+static bool backward_round(struct ctx *c, const struct box *bx, ptrdiff_t d, ptrdiff_t *xm,
+			   ptrdiff_t *ym)
+{
+	const size_t *ea = c->a.eq, *eb = c->b.eq;
+	ptrdiff_t lo = bx->bmid - d < bx->kmin ? bx->kmin : bx->bmid - d;
+	ptrdiff_t hi = bx->bmid + d > bx->kmax ? bx->kmax : bx->bmid + d;
+	for (ptrdiff_t k = hi; k >= lo; k--) {
+		if (((k - bx->bmid - d) & 1) != 0)
+			continue;
+		ptrdiff_t x = UNREACHED_B;
+		if (d == 0) {
+			x = bx->xlim;
+		} else {
+			ptrdiff_t right = c->bd[k + 1], down = c->bd[k - 1];
+			/* A step left from k+1 or up from k-1, only inside the box. */
+			if (right != UNREACHED_B && right > bx->xoff)
+				x = right - 1;
+			if (down != UNREACHED_B && down - (k - 1) > bx->yoff && down < x)
+				x = down;
+		}
+		c->bd[k] = x;
+		if (x == UNREACHED_B)
+			continue;
+		ptrdiff_t y = x - k;
+		while (x > bx->xoff && y > bx->yoff && ea[x - 1] == eb[y - 1]) {
+			x--;
+			y--;
+		}
+		c->bd[k] = x;
+		if (!bx->odd && c->fd[k] != UNREACHED_F && x <= c->fd[k]) {
+			*xm = x;
+			*ym = y;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Finds a point (*xm, *ym) on a shortest edit path of a[xoff,xlim) against b[yoff,ylim),
  * meeting a forward and a backward search in the middle (Myers 1986, section 4b), so the
  * whole comparison needs linear memory. Both ranges are non-empty and differ at both ends. */
 static void middle_snake(struct ctx *c, ptrdiff_t xoff, ptrdiff_t xlim, ptrdiff_t yoff,
 			 ptrdiff_t ylim, ptrdiff_t *xm, ptrdiff_t *ym)
 {
-	const size_t *ea = c->a.eq, *eb = c->b.eq;
-	/* Diagonals are absolute (k = x - y); the vectors are offset so k may be negative. */
-	ptrdiff_t kmin = xoff - ylim, kmax = xlim - yoff;
-	ptrdiff_t fmid = xoff - yoff, bmid = xlim - ylim;
-	bool odd = ((fmid - bmid) & 1) != 0;
-	ptrdiff_t unreached_f = -1, unreached_b = PTRDIFF_MAX;
-
-	for (ptrdiff_t k = kmin - 1; k <= kmax + 1; k++) {
-		c->fd[k] = unreached_f;
-		c->bd[k] = unreached_b;
+	/* The vectors fd and bd are offset so that a diagonal k may be negative. */
+	struct box bx = {
+	    .xoff = xoff,
+	    .xlim = xlim,
+	    .yoff = yoff,
+	    .ylim = ylim,
+	    .kmin = xoff - ylim,
+	    .kmax = xlim - yoff,
+	    .fmid = xoff - yoff,
+	    .bmid = xlim - ylim,
+	};
+	bx.odd = ((bx.fmid - bx.bmid) & 1) != 0;
+	for (ptrdiff_t k = bx.kmin - 1; k <= bx.kmax + 1; k++) {
+		c->fd[k] = UNREACHED_F;
+		c->bd[k] = UNREACHED_B;
 	}
-	c->fd[fmid] = xoff;
-	c->bd[bmid] = xlim;
-
-	for (ptrdiff_t d = 0;; d++) {
-		ptrdiff_t lo = fmid - d < kmin ? kmin : fmid - d;
-		ptrdiff_t hi = fmid + d > kmax ? kmax : fmid + d;
-		for (ptrdiff_t k = hi; k >= lo; k--) {
-			if (((k - fmid - d) & 1) != 0)
-				continue;
-			ptrdiff_t x = unreached_f;
-			if (d == 0) {
-				x = xoff;
-			} else {
-				ptrdiff_t left = c->fd[k - 1], up = c->fd[k + 1];
-				/* A step right from k-1 or down from k+1, only inside the box. */
-				if (left != unreached_f && left < xlim)
-					x = left + 1;
-				if (up != unreached_f && up - (k + 1) < ylim && up > x)
-					x = up;
-			}
-			if (x == unreached_f) {
-				c->fd[k] = x;
-				continue;
-			}
-			ptrdiff_t y = x - k;
-			while (x < xlim && y < ylim && ea[x] == eb[y]) {
-				x++;
-				y++;
-			}
-			c->fd[k] = x;
-			if (odd && c->bd[k] != unreached_b && c->bd[k] <= x) {
-				*xm = x;
-				*ym = y;
-				return;
-			}
-		}
-
-		lo = bmid - d < kmin ? kmin : bmid - d;
-		hi = bmid + d > kmax ? kmax : bmid + d;
-		for (ptrdiff_t k = hi; k >= lo; k--) {
-			if (((k - bmid - d) & 1) != 0)
-				continue;
-			ptrdiff_t x = unreached_b;
-			if (d == 0) {
-				x = xlim;
-			} else {
-				ptrdiff_t right = c->bd[k + 1], down = c->bd[k - 1];
-				/* A step left from k+1 or up from k-1, only inside the box. */
-				if (right != unreached_b && right > xoff)
-					x = right - 1;
-				if (down != unreached_b && down - (k - 1) > yoff && down < x)
-					x = down;
-			}
-			if (x == unreached_b) {
-				c->bd[k] = x;
-				continue;
-			}
-			ptrdiff_t y = x - k;
-			while (x > xoff && y > yoff && ea[x - 1] == eb[y - 1]) {
-				x--;
-				y--;
-			}
-			c->bd[k] = x;
-			if (!odd && c->fd[k] != unreached_f && x <= c->fd[k]) {
-				*xm = x;
-				*ym = y;
-				return;
-			}
-		}
-	}
+	c->fd[bx.fmid] = xoff;
+	c->bd[bx.bmid] = xlim;
+	for (ptrdiff_t d = 0;; d++)
+		if (forward_round(c, &bx, d, xm, ym) || backward_round(c, &bx, d, xm, ym))
+			return;
 }
 
 static void compare(struct ctx *c, ptrdiff_t xoff, ptrdiff_t xlim, ptrdiff_t yoff, ptrdiff_t ylim)
