@@ -85,6 +85,19 @@ static int next_event(struct parser *p, yaml_event_t *ev)
 	return 0;
 }
 
+/* Reads the next event and drops it, keeping its type (for events that carry nothing else of
+ * use). */
+static int skip_event(struct parser *p, yaml_event_type_t *type)
+{
+	yaml_event_t ev;
+	int rc = next_event(p, &ev);
+	if (rc == 0) {
+		*type = ev.type;
+		yaml_event_delete(&ev);
+	}
+	return rc;
+}
+
 static void remember_anchor(struct parser *p, const yaml_char_t *anchor, struct kfs_node *n)
 {
 	if (!anchor)
@@ -154,25 +167,6 @@ static struct kfs_node *parse_scalar(struct parser *p, const yaml_event_t *ev, i
 	return n;
 }
 
-/* The items of a sequence up to its end event, appended to seq. */
-static int parse_items(struct parser *p, int depth, struct kfs_node *seq)
-{
-	for (;;) {
-		yaml_event_t item;
-		int rc;
-		if ((rc = next_event(p, &item)) < 0)
-			return rc;
-		if (item.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&item);
-			return 0;
-		}
-		struct kfs_node *child;
-		if ((rc = parse_node(p, &item, depth + 1, &child)) < 0)
-			return rc;
-		kfs_seq_append(seq, child);
-	}
-}
-
 /* A mapping key (the event kev, consumed here) as a new string, or an error naming its line:
  * keys must be scalars, unique, and not the merge key. */
 static int parse_key(struct parser *p, yaml_event_t *kev, const struct kfs_node *map, char **key)
@@ -204,30 +198,34 @@ static int parse_key(struct parser *p, yaml_event_t *kev, const struct kfs_node 
 	return rc;
 }
 
-/* The pairs of a mapping up to its end event, appended to map. */
-static int parse_pairs(struct parser *p, int depth, struct kfs_node *map)
+/* The children of a collection up to its end event: items appended to a sequence, pairs to a
+ * map. */
+static int parse_children(struct parser *p, int depth, struct kfs_node *n)
 {
+	yaml_event_type_t end =
+	    n->type == KFS_SEQ ? YAML_SEQUENCE_END_EVENT : YAML_MAPPING_END_EVENT;
 	for (;;) {
-		yaml_event_t kev;
+		yaml_event_t ev;
 		int rc;
-		if ((rc = next_event(p, &kev)) < 0)
+		if ((rc = next_event(p, &ev)) < 0)
 			return rc;
-		if (kev.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&kev);
+		if (ev.type == end) {
+			yaml_event_delete(&ev);
 			return 0;
 		}
 		char *key = NULL;
-		if ((rc = parse_key(p, &kev, map, &key)) < 0)
-			return rc;
-		yaml_event_t vev;
-		struct kfs_node *value;
-		if ((rc = next_event(p, &vev)) < 0 ||
-		    (rc = parse_node(p, &vev, depth + 1, &value)) < 0) {
+		struct kfs_node *child;
+		if ((n->type == KFS_MAP &&
+		     ((rc = parse_key(p, &ev, n, &key)) < 0 || (rc = next_event(p, &ev)) < 0)) ||
+		    (rc = parse_node(p, &ev, depth + 1, &child)) < 0) {
 			free(key);
 			return rc;
 		}
 		/* A map always grows at the end here; kfs_map_set would rescan the keys. */
-		kfs_map_append(map, key, value);
+		if (key)
+			kfs_map_append(n, key, child);
+		else
+			kfs_seq_append(n, child);
 	}
 }
 
@@ -240,7 +238,7 @@ static int parse_collection(struct parser *p, yaml_event_t *ev, int line, int de
 	n->line = line;
 	remember_anchor(p, seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor, n);
 	yaml_event_delete(ev);
-	int rc = seq ? parse_items(p, depth, n) : parse_pairs(p, depth, n);
+	int rc = parse_children(p, depth, n);
 	if (rc < 0) {
 		kfs_node_free(n);
 		return rc;
@@ -289,14 +287,8 @@ int kfs_yaml_libyaml_parse(const char *buf, size_t len, const char *name, struct
 	int rc = 0;
 	yaml_parser_initialize(&p.yp);
 	yaml_parser_set_input_string(&p.yp, (const unsigned char *)buf, len);
-	for (;;) {
-		yaml_event_t ev;
-		if ((rc = next_event(&p, &ev)) < 0)
-			break;
-		yaml_event_type_t type = ev.type;
-		yaml_event_delete(&ev);
-		if (type == YAML_STREAM_END_EVENT)
-			break;
+	yaml_event_type_t type;
+	while ((rc = skip_event(&p, &type)) == 0 && type != YAML_STREAM_END_EVENT) {
 		if (type != YAML_DOCUMENT_START_EVENT)
 			continue;
 		yaml_event_t first;
@@ -304,12 +296,10 @@ int kfs_yaml_libyaml_parse(const char *buf, size_t len, const char *name, struct
 		if ((rc = next_event(&p, &first)) < 0 ||
 		    (rc = parse_node(&p, &first, 0, &root)) < 0)
 			break;
-		yaml_event_t end;
-		if ((rc = next_event(&p, &end)) < 0) {
+		if ((rc = skip_event(&p, &type)) < 0) { /* the document's end */
 			kfs_node_free(root);
 			break;
 		}
-		yaml_event_delete(&end);
 		parser_reset_anchors(&p);
 		if (root->type == KFS_NULL) {
 			kfs_node_free(root);
@@ -341,15 +331,9 @@ int kfs_yaml_libyaml_check(const char *buf, size_t len, const char *name, struct
 	int rc = 0;
 	yaml_parser_initialize(&p.yp);
 	yaml_parser_set_input_string(&p.yp, (const unsigned char *)buf, len);
-	for (;;) {
-		yaml_event_t ev;
-		if ((rc = next_event(&p, &ev)) < 0)
-			break;
-		yaml_event_type_t type = ev.type;
-		yaml_event_delete(&ev);
-		if (type == YAML_STREAM_END_EVENT)
-			break;
-	}
+	yaml_event_type_t type;
+	while ((rc = skip_event(&p, &type)) == 0 && type != YAML_STREAM_END_EVENT)
+		;
 	yaml_parser_delete(&p.yp);
 	return rc;
 }
