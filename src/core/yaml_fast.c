@@ -46,8 +46,8 @@ static bool has_key(const struct kfs_node *map, const char *key)
 	return false;
 }
 
-/* The key's text, or NULL when it repeats one (doc.c reports duplicates; leave it to libyaml).
- * In check mode a non-NULL dummy. */
+/* The key's text, or NULL when it repeats one (yaml_libyaml.c reports duplicates: leave it to
+ * libyaml). In check mode a non-NULL dummy. */
 static char *new_key(const struct fp *p, const struct tok *k, const struct kfs_node *map)
 {
 	static char dummy[] = "";
@@ -55,7 +55,7 @@ static char *new_key(const struct fp *p, const struct tok *k, const struct kfs_n
 		return dummy;
 	size_t len;
 	char *key = kfs_fast_tok_text(p, k, &len);
-	/* A plain "<<" is a merge key, which doc.c refuses: leave it to libyaml too. */
+	/* A plain "<<" is a merge key, which yaml_libyaml.c refuses: leave it to libyaml too. */
 	if (has_key(map, key) || (k->kind == 'p' && strcmp(key, "<<") == 0)) {
 		free(key);
 		return NULL;
