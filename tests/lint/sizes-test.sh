@@ -71,6 +71,13 @@ printf 'src/fs\nsrc/fs/c\n' > "$tmp/allow.txt"
 run "$tmp/big" "$tmp/allow.txt"
 [ "$rc" = 1 ] || fail "allowlist by prefix: exit $rc, want 1"
 
+# A listed file within the limits is a stale entry: an error, so that the list only shrinks.
+printf 'src/fs/c.c\nsrc/fs/gone.c\n' > "$tmp/allow.txt"
+run "$tmp/ok" "$tmp/allow.txt"
+[ "$rc" = 1 ] || fail "stale allowlist: exit $rc, want 1"
+expect_line "$tmp/allow.txt: src/fs/c.c: within the limits (or not found): remove it from the list" "stale"
+expect_line "$tmp/allow.txt: src/fs/gone.c: within the limits (or not found): remove it from the list" "stale"
+
 # A function whose '{' ends its header line cannot be measured: an error, not a pass.
 mkdir -p "$tmp/style/src/core"
 printf 'int f(void) {\n\treturn 0;\n}\n' > "$tmp/style/src/core/d.c"
