@@ -4,6 +4,9 @@
  *   write-read MOUNT TEMPLATE N PREFIX
  *	per request PREFIX-<i>: mkdir requests/PREFIX-<i> (not timed), then timed: open
  *	object.yaml (O_CREAT|O_TRUNC), write, close, open output/statefulset.yaml, read, close.
+ *   write-read-made MOUNT TEMPLATE N PREFIX
+ *	the same without the mkdir: requests/PREFIX-<i> exist already (bench/mount counts the FUSE
+ *	requests of the write and read alone with it).
  *   spawn-read WORKDIR TEMPLATE N OUTPUT CMD [ARG...]
  *	the same work done by a process per request, as a pipeline does it: WORKDIR/r<i>/input and
  *	output/ are made (not timed), then timed: write input/object.yaml, run CMD (every "{}" in
@@ -21,6 +24,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +146,8 @@ static ssize_t read_to_end(const char *path, char *buf, size_t size)
 	return rc < 0 ? rc : total;
 }
 
-static int mode_write_read(char **argv)
+/* made: the request folders exist already, so no mkdir is called. */
+static int mode_write_read(char **argv, bool made)
 {
 	const char *mnt = argv[0], *prefix = argv[3];
 	size_t n, len;
@@ -163,7 +168,7 @@ static int mode_write_read(char **argv)
 		fill_template(&body, tmpl, name.data);
 		kfs_buf_reset(&path);
 		kfs_buf_printf(&path, "%s/requests/%s", mnt, name.data);
-		if (mkdir(path.data, 0755) < 0) {
+		if (!made && mkdir(path.data, 0755) < 0) {
 			fprintf(stderr, "bench-mount: mkdir %s: %s\n", path.data, strerror(errno));
 			goto out;
 		}
@@ -472,7 +477,9 @@ int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
 	if (strcmp(mode, "write-read") == 0 && argc == 6)
-		return mode_write_read(argv + 2);
+		return mode_write_read(argv + 2, false);
+	if (strcmp(mode, "write-read-made") == 0 && argc == 6)
+		return mode_write_read(argv + 2, true);
 	if (strcmp(mode, "spawn-read") == 0 && argc >= 7)
 		return mode_spawn_read(argc - 2, argv + 2);
 	if (strcmp(mode, "read-loop") == 0 && argc == 4)
@@ -483,10 +490,11 @@ int main(int argc, char **argv)
 		return mode_fill(argv + 2);
 	fprintf(stderr,
 		"usage: %s write-read MOUNT TEMPLATE N PREFIX\n"
+		"       %s write-read-made MOUNT TEMPLATE N PREFIX\n"
 		"       %s spawn-read WORKDIR TEMPLATE N OUTPUT CMD [ARG...]\n"
 		"       %s read-loop FILE N\n"
 		"       %s fstat-loop FILE N\n"
 		"       %s fill MOUNT TEMPLATE N THREADS PREFIX\n",
-		argv[0], argv[0], argv[0], argv[0], argv[0]);
+		argv[0], argv[0], argv[0], argv[0], argv[0], argv[0]);
 	return EXIT_FAILURE;
 }
