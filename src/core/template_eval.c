@@ -26,7 +26,7 @@ struct teval {
 	struct kfs_error *err;
 	struct tvar *vars;
 	size_t nvars, capvars, vbase;
-	struct tvar local[16];
+	struct tvar local[8];
 	struct kfs_node **temps;
 	size_t ntemps, captemps;
 	const struct tnode *node; /* the tag being evaluated */
@@ -147,7 +147,7 @@ static const struct tval *find_var(const struct teval *e, const char *name)
 static void push_var(struct teval *e, const char *name, const struct tval *v)
 {
 	if (e->nvars == e->capvars) {
-		/* The first 16 live on the render's stack: most renders declare none. */
+		/* The first 8 live on the render's stack: most renders declare none. */
 		struct tvar *grown = kfs_xmalloc(e->capvars * 2 * sizeof(*grown));
 		memcpy(grown, e->vars, e->nvars * sizeof(*grown));
 		if (e->vars != e->local)
@@ -313,11 +313,13 @@ static const char *describe(const struct tpipe *pl, char *buf, size_t size)
 
 /* Refuses text that would add YAML structure: a line break or control character, or a document
  * marker at the start of a line (counting the line's text before it). */
-static int check_text(struct teval *e, const char *what, const char *text, size_t len)
+static int check_text(struct teval *e, const struct tpipe *pl, const char *text, size_t len)
 {
 	size_t clen;
 	long cp;
 	const char *ph = e->node->placeholder;
+	char buf[128];
+	const char *what = ph ? pl->cmds[0].args[0].text : describe(pl, buf, sizeof(buf));
 	if (kfs_yaml_unsafe(text, len, false, &clen, &cp) < len) {
 		char name[96];
 		kfs_yaml_char_name(cp, name, sizeof(name));
@@ -347,17 +349,24 @@ static int check_text(struct teval *e, const char *what, const char *text, size_
 	return 0;
 }
 
-static int print_val(struct teval *e, const struct tpipe *pl, const struct tval *v)
+/* The quote function last in a printed pipeline writes straight into the output. */
+static bool quote_last(const struct tpipe *pl)
+{
+	const struct tcmd *c = &pl->cmds[pl->ncmds - 1];
+	return pl->ncmds > 1 && c->n == 1 && c->args[0].kind == A_FUNC &&
+	       !strcmp(c->args[0].fn->name, "quote");
+}
+
+static int print_val(struct teval *e, const struct tpipe *pl, const struct tval *v, bool quote)
 {
 	char buf[128];
-	const char *what = e->node->placeholder ? pl->cmds[0].args[0].text
-						: describe(pl, buf, sizeof(buf));
+	const char *ph = e->node->placeholder;
 	if (!v->n)
 		return missing(e, v);
 	if (v->n->type == KFS_NULL) {
-		if (e->node->placeholder)
-			return tmpl_fail(e, 0, "placeholder %s (%s) is null (no default)",
-					 e->node->placeholder, what);
+		const char *what = v->miss ? v->miss->text : describe(pl, buf, sizeof(buf));
+		if (ph)
+			return tmpl_fail(e, 0, "placeholder %s (%s) is null (no default)", ph, what);
 		return tmpl_fail(e, e->node->pos, "%s is null (no default)", what);
 	}
 	if (v->yaml) {
@@ -366,18 +375,40 @@ static int print_val(struct teval *e, const struct tpipe *pl, const struct tval 
 	}
 	const char *text;
 	size_t len;
-	if (!tmpl_text(v->n, &text, &len))
+	if (!tmpl_text(v->n, &text, &len)) {
+		if (quote)
+			return tmpl_fail(e, pl->cmds[pl->ncmds - 1].pos, "quote needs a string, not %s",
+					 tmpl_kind(v->n));
 		return tmpl_fail(e, e->node->pos,
 				 "%s is %s; use | toYaml | nindent N, or | yaml at the column "
 				 "where it belongs",
-				 what, tmpl_kind(v->n));
+				 describe(pl, buf, sizeof(buf)), tmpl_kind(v->n));
+	}
+	if (quote) {
+		kfs_yaml_quote(text, len, e->out);
+		return 0;
+	}
 	if (!v->safe) {
-		int rc = check_text(e, what, text, len);
+		int rc = check_text(e, pl, text, len);
 		if (rc)
 			return rc;
 	}
 	kfs_buf_add(e->out, text, len);
 	return 0;
+}
+
+/* An action: a pipeline printed, or a variable declared. */
+static int eval_action(struct teval *e, const struct tpipe *pl, const struct tval *dot)
+{
+	struct tval v;
+	if (pl->nvars || !quote_last(pl)) {
+		int rc = eval_decl(e, pl, dot, &v);
+		return rc || pl->nvars ? rc : print_val(e, pl, &v, false);
+	}
+	struct tpipe head = *pl;
+	head.ncmds--;
+	int rc = eval_pipe(e, &head, dot, &v);
+	return rc ? rc : print_val(e, pl, &v, true);
 }
 
 static int eval_range_item(struct teval *e, const struct tnode *n, const struct tval *key,
@@ -498,10 +529,7 @@ static int eval_node(struct teval *e, const struct tnode *n, const struct tval *
 		kfs_buf_add(e->out, n->text, n->len);
 		return 0;
 	case N_ACTION:
-		rc = eval_decl(e, n->pipe, dot, &v);
-		if (!rc && n->pipe->nvars == 0)
-			rc = print_val(e, n->pipe, &v);
-		return rc;
+		return eval_action(e, n->pipe, dot);
 	case N_IF:
 	case N_WITH:
 		rc = eval_decl(e, n->pipe, dot, &v);

@@ -588,10 +588,14 @@ FN(fn_regex_replace)
 	char *text = kfs_xstrndup(s, sl);
 	struct kfs_buf b = {0};
 	regmatch_t m[10];
-	size_t at = 0;
+	size_t at = 0, last_end = (size_t)-1;
 	while (at <= sl && regexec(&re, text + at, 10, m, at ? REG_NOTBOL : 0) == 0) {
 		kfs_buf_add(&b, text + at, (size_t)m[0].rm_so);
-		expand(r, rl, text + at, m, &b);
+		/* As Go: an empty match right after the previous match is not replaced. */
+		if (m[0].rm_eo != m[0].rm_so || at + (size_t)m[0].rm_so != last_end)
+			expand(r, rl, text + at, m, &b);
+		if (m[0].rm_eo != m[0].rm_so)
+			last_end = at + (size_t)m[0].rm_eo;
 		if (m[0].rm_eo == m[0].rm_so) {
 			if (at + (size_t)m[0].rm_eo < sl)
 				kfs_buf_addc(&b, text[at + (size_t)m[0].rm_eo]);
