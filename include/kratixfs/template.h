@@ -60,6 +60,10 @@ int kfs_template_compile_with(const char *text, size_t len, const char *name,
 			      const struct kfs_template_source *helpers, struct kfs_template **out,
 			      struct kfs_error *err);
 
+/* Whether rendered text holds nothing but blank lines, comments and document markers: such a
+ * file is not an output (as in Helm), so `{{ if }}` around a whole file can drop it. */
+bool kfs_template_blank(const char *text, size_t len);
+
 void kfs_template_free(struct kfs_template *t);
 
 #endif

@@ -553,18 +553,20 @@ int kfs_promise_load_file(const char *path, struct kfs_promise **out, struct kfs
 /* ---------- container folders ---------- */
 
 static int compile_file(const char *path, const char *name, const struct kfs_placeholders *ph,
-			struct kfs_template **out, struct kfs_error *err)
+			const struct kfs_template_source *helpers, struct kfs_template **out,
+			struct kfs_error *err)
 {
 	struct kfs_buf text = {0};
 	int rc = kfs_read_file(path, &text, err);
 	if (rc == 0)
-		rc = kfs_template_compile(text.data, text.len, name, ph, out, err);
+		rc = kfs_template_compile_with(text.data, text.len, name, ph, helpers, out, err);
 	kfs_buf_free(&text);
 	return rc;
 }
 
 static int load_outputs(struct kfs_container *c, const char *outdir, const char *label,
-			const struct kfs_placeholders *ph, struct kfs_error *err)
+			const struct kfs_placeholders *ph, const struct kfs_template_source *helpers,
+			struct kfs_error *err)
 {
 	char **files;
 	size_t n;
@@ -576,7 +578,7 @@ static int load_outputs(struct kfs_container *c, const char *outdir, const char 
 			struct kfs_buf name = {0};
 			kfs_buf_printf(&name, "%s/templates/output/%s", label, files[i]);
 			struct kfs_template_file *tf = &c->outputs[c->noutputs];
-			rc = compile_file(full, name.data, ph, &tf->tmpl, err);
+			rc = compile_file(full, name.data, ph, helpers, &tf->tmpl, err);
 			if (rc == 0) {
 				tf->path = files[i];
 				files[i] = NULL;
@@ -630,9 +632,20 @@ static int load_container(struct kfs_container *c, const char *root, const char 
 	if (rc < 0 || c->exec)
 		goto out;
 	const struct kfs_placeholders *ph = c->values ? kfs_values_placeholders(c->values) : NULL;
+	/* templates/_helpers.tpl: the defines every template of the container can use. */
+	char *hpath = path_join(tdir, "_helpers.tpl");
+	struct kfs_buf htext = {0}, hname = {0};
+	kfs_buf_printf(&hname, "%s/templates/_helpers.tpl", label);
+	struct kfs_template_source hsrc = {hname.data, NULL, 0}, *helpers = NULL;
+	if (is_file(hpath) && (rc = kfs_read_file(hpath, &htext, err)) == 0) {
+		hsrc.text = htext.data ? htext.data : "";
+		hsrc.len = htext.len;
+		helpers = &hsrc;
+	}
+	free(hpath);
 	char *outdir = path_join(tdir, "output");
-	if (is_dir(outdir))
-		rc = load_outputs(c, outdir, label, ph, err);
+	if (rc == 0 && is_dir(outdir))
+		rc = load_outputs(c, outdir, label, ph, helpers, err);
 	free(outdir);
 	static const char *const meta[] = {"status.yaml", "destination-selectors.yaml"};
 	for (int i = 0; i < 2 && rc == 0; i++) {
@@ -642,13 +655,15 @@ static int load_container(struct kfs_container *c, const char *root, const char 
 		if (is_file(full)) {
 			struct kfs_buf name = {0};
 			kfs_buf_printf(&name, "%s/%s", label, rel.data);
-			rc = compile_file(full, name.data, ph, i == 0 ? &c->status : &c->selectors,
-					  err);
+			rc = compile_file(full, name.data, ph, helpers,
+					  i == 0 ? &c->status : &c->selectors, err);
 			kfs_buf_free(&name);
 		}
 		free(full);
 		kfs_buf_free(&rel);
 	}
+	kfs_buf_free(&htext);
+	kfs_buf_free(&hname);
 out:
 	free(tdir);
 	free(script);

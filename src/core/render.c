@@ -114,7 +114,7 @@ static int run_container(const struct kfs_container *c, const struct kfs_pipelin
 			kfs_buf_free(&label);
 			rc = -EIO;
 		}
-		if (rc == 0)
+		if (rc == 0 && !kfs_template_blank(data.data, data.len))
 			rc = put_output(r, cap, pl->name, tf->path, &data, err);
 	}
 	kfs_buf_free(&data);

@@ -129,3 +129,22 @@ void kfs_template_free(struct kfs_template *t)
 	tarena_free(&t->arena);
 	free(t);
 }
+
+bool kfs_template_blank(const char *text, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r'))
+			i++;
+		size_t eol = i;
+		while (eol < len && text[eol] != '\n')
+			eol++;
+		bool marker = eol - i >= 3 && (!memcmp(text + i, "---", 3) || !memcmp(text + i, "...", 3));
+		for (size_t k = i + 3; marker && k < eol; k++)
+			marker = text[k] == ' ' || text[k] == '\t' || text[k] == '\r';
+		if (i < eol && text[i] != '#' && !marker)
+			return false;
+		i = eol + 1;
+	}
+	return true;
+}

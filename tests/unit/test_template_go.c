@@ -309,6 +309,19 @@ static void test_verbatim(void **state)
 	CHECK(*state, cases);
 }
 
+static void test_blank(void **state)
+{
+	(void)state;
+	assert_true(kfs_template_blank("", 0));
+	const char *yes[] = {"\n  \n", "# only a comment\n  # another\n", "---\n# x\n---  \n",
+			     "\t\r\n..."};
+	const char *no[] = {"a: 1", "# c\nkind: X\n", "--- a", "----\n"};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+		assert_true(kfs_template_blank(yes[i], strlen(yes[i])));
+	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+		assert_false(kfs_template_blank(no[i], strlen(no[i])));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +333,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_yaml_json_encodings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_functions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verbatim, setup, teardown),
+	    cmocka_unit_test(test_blank),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
