@@ -166,6 +166,9 @@ static bool key_is(const struct tstep *st, const char *word)
 
 /* A path from its base: dot, a variable or the root; `.values`, `.promise` and `.workflow`
  * at the root are the reserved maps. */
+static void walk(const struct teval *e, const struct targ *a, struct tval base,
+		 struct tval *out);
+
 static int eval_path(struct teval *e, const struct targ *a, const struct tval *dot,
 		     struct tval *out)
 {
@@ -177,10 +180,18 @@ static int eval_path(struct teval *e, const struct targ *a, const struct tval *d
 					 a->var, a->var);
 		base = *v;
 	}
+	walk(e, a, base, out);
+	return 0;
+}
+
+/* Follows a's steps from base; `.values`, `.promise`, `.workflow` at the root are reserved. */
+static void walk(const struct teval *e, const struct targ *a, struct tval base,
+		 struct tval *out)
+{
 	memset(out, 0, sizeof(*out));
 	if (!base.n) {
 		*out = base;
-		return 0;
+		return;
 	}
 	const struct kfs_node *cur = base.n;
 	size_t i = 0;
@@ -193,7 +204,7 @@ static int eval_path(struct teval *e, const struct targ *a, const struct tval *d
 			i = 1;
 			if (!cur) {
 				out->miss = a;
-				return 0;
+				return;
 			}
 		}
 	}
@@ -206,14 +217,13 @@ static int eval_path(struct teval *e, const struct targ *a, const struct tval *d
 			next = cur->items[st->index];
 		if (!next) {
 			out->miss = a, out->parent = cur, out->failed = i;
-			return 0;
+			return;
 		}
 		cur = next;
 	}
 	out->n = cur;
 	out->miss = a; /* also names a found value in messages (quote of a null) */
 	out->safe = a->nsteps == 0 && base.safe;
-	return 0;
 }
 
 static int eval_arg(struct teval *e, const struct targ *a, const struct tval *dot,
@@ -226,8 +236,12 @@ static int eval_arg(struct teval *e, const struct targ *a, const struct tval *do
 	case A_CONST:
 		*out = (struct tval){.n = a->lit, .safe = true};
 		return 0;
-	case A_PIPE:
-		return eval_pipe(e, a->pipe, dot, out);
+	case A_PIPE: {
+		int rc = eval_pipe(e, a->pipe, dot, out);
+		if (!rc && a->nsteps) /* (pipeline).field */
+			walk(e, a, *out, out);
+		return rc;
+	}
 	case A_FUNC: {
 		struct tcmd c = {.args = (struct targ *)a, .n = 1, .pos = a->pos};
 		memset(out, 0, sizeof(*out));

@@ -219,9 +219,18 @@ static int parse_operand(struct parser *p, const struct ttok *k, struct targ *a)
 		return parse_const(p, k, a);
 	case K_IDENT:
 		return parse_ident(p, k, a);
-	case K_LP:
+	case K_LP: {
 		a->kind = A_PIPE;
-		return parse_pipeline(p, &a->pipe, K_RP);
+		int rc = parse_pipeline(p, &a->pipe, K_RP);
+		if (rc || p->pos >= p->len || (p->s[p->pos] != '.' && p->s[p->pos] != '['))
+			return rc;
+		struct ttok f; /* (pipeline).field: the steps apply to the pipeline's value */
+		tmpl_lex(p->s, p->len, &p->pos, &f);
+		if (f.kind != K_FIELD || f.len < 2)
+			return perr(p, f.pos, "bad path %.*s after )", SPAN(p->s + f.pos, f.len));
+		a->text = tarena_strndup(&p->t->arena, p->s + k->pos, f.pos + f.len - k->pos);
+		return parse_steps(p, a, f.pos + (p->s[f.pos + 1] == '['), f.pos + f.len);
+	}
 	case K_BADPATH:
 		return perr(p, k->pos,
 			    "bad path %.*s (a key after a dot is letters, digits, _ and -; write "
