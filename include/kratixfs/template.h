@@ -64,6 +64,17 @@ int kfs_template_compile_with(const char *text, size_t len, const char *name,
  * file is not an output (as in Helm), so `{{ if }}` around a whole file can drop it. */
 bool kfs_template_blank(const char *text, size_t len);
 
+/* A template whose first line is the comment "kratixfs:split" (docs/templates.md) emits one
+ * output file per YAML document it renders (documents separated by `---` lines), named
+ * <stem>-<metadata.name><ext> beside it: `users.yaml` gives `users-alice.yaml`. */
+bool kfs_template_splits(const struct kfs_template *t);
+/* Splits text rendered from such a template at path and calls put for each file, in order.
+ * A document without a metadata.name, a name that is not [A-Za-z0-9._-], and two documents of
+ * one name are errors (-EIO); so is a document that is not YAML. */
+int kfs_template_split(const char *path, const char *text, size_t len,
+		       int (*put)(void *arg, const char *path, struct kfs_buf *data), void *arg,
+		       struct kfs_error *err);
+
 void kfs_template_free(struct kfs_template *t);
 
 #endif

@@ -12,6 +12,8 @@
 
 /* The first line that makes a file verbatim: copied as is, `{{` and all. */
 static const char verbatim_mark[] = "{{/* kratixfs:verbatim */}}";
+/* The first line that makes a template emit one file per document. */
+static const char split_mark[] = "{{/* kratixfs:split */}}";
 
 static int cmp_tokens(const void *a, const void *b)
 {
@@ -93,6 +95,7 @@ int kfs_template_compile_with(const char *text, size_t len, const char *name,
 	}
 	t->src.text = tarena_strndup(&t->arena, text, len);
 	t->src.len = len;
+	t->split = len >= sizeof(split_mark) - 1 && !memcmp(text, split_mark, sizeof(split_mark) - 1);
 	int rc = compile_placeholders(t, placeholders, err);
 	if (!rc && helpers && helpers->text) {
 		struct tlist ignored = {0}; /* text outside defines in a partials file is dropped */
@@ -147,4 +150,92 @@ bool kfs_template_blank(const char *text, size_t len)
 		i = eol + 1;
 	}
 	return true;
+}
+
+bool kfs_template_splits(const struct kfs_template *t)
+{
+	return t->split;
+}
+
+static bool name_ok(const char *s)
+{
+	if (!*s || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *s))
+			return false;
+	return true;
+}
+
+/* One document of a split template: its file is named after its metadata.name. */
+static int split_one(const char *path, const char *doc, size_t len, size_t index,
+		     struct kfs_buf *names,
+		     int (*put)(void *arg, const char *path, struct kfs_buf *data), void *arg,
+		     struct kfs_error *err)
+{
+	struct kfs_node *n = NULL;
+	struct kfs_buf label = {0}, file = {0}, data = {0};
+	kfs_buf_printf(&label, "output/%s (document %zu)", path, index);
+	int rc = kfs_doc_parse(doc, len, label.data, &n, err) < 0 ? -EIO : 0;
+	const char *name = rc ? NULL : kfs_node_text_at(n, "metadata.name");
+	if (!rc && (!name || !name_ok(name)))
+		rc = kfs_error_set(err, -EIO,
+				   "%s: %s; a split template names each file after its document's "
+				   "metadata.name (letters, digits, '.', '_', '-')",
+				   label.data, name ? "metadata.name is not a file name" : "no metadata.name");
+	if (!rc) {
+		const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+		size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
+		kfs_buf_printf(&file, "%.*s-%s%s", (int)stem, path, name, path + stem);
+		kfs_buf_printf(&data, "%.*s", (int)len, doc);
+		struct kfs_buf key = {0}; /* names holds "\nfile\n" per file so far */
+		kfs_buf_printf(&key, "\n%s\n", file.data);
+		if (names->data && strstr(names->data, key.data))
+			rc = kfs_error_set(err, -EIO, "%s: a second document named %s", label.data,
+					   name);
+		kfs_buf_free(&key);
+	}
+	if (!rc) {
+		kfs_buf_printf(names, "\n%s\n", file.data);
+		rc = put(arg, file.data, &data);
+	}
+	kfs_node_free(n);
+	kfs_buf_free(&label);
+	kfs_buf_free(&file);
+	kfs_buf_free(&data);
+	return rc;
+}
+
+int kfs_template_split(const char *path, const char *text, size_t len,
+		       int (*put)(void *arg, const char *path, struct kfs_buf *data), void *arg,
+		       struct kfs_error *err)
+{
+	struct kfs_buf names = {0};
+	size_t start = 0, index = 0;
+	int rc = 0;
+	for (size_t i = 0; i <= len && !rc;) {
+		size_t eol = i;
+		while (eol < len && text[eol] != '\n')
+			eol++;
+		size_t e = eol;
+		while (e > i && (text[e - 1] == ' ' || text[e - 1] == '\r'))
+			e--;
+		bool sep = e - i == 3 && !memcmp(text + i, "---", 3);
+		if (sep || eol >= len) {
+			size_t end = sep ? i : len;
+			for (size_t k = start; k < end; k++) { /* drop leading blank lines */
+				if (text[k] == '\n')
+					start = k + 1;
+				else if (text[k] != ' ' && text[k] != '\r' && text[k] != '\t')
+					break;
+			}
+			if (!kfs_template_blank(text + start, end - start))
+				rc = split_one(path, text + start, end - start, ++index, &names, put,
+					       arg, err);
+			start = eol + 1;
+		}
+		i = eol + 1;
+	}
+	kfs_buf_free(&names);
+	return rc;
 }

@@ -105,6 +105,7 @@ struct kfs_template {
 	struct tsrc helpers; /* the partials file, when there is one */
 	struct tlist body;
 	bool verbatim;
+	bool split; /* one output file per document (kfs_template_split) */
 	struct tdefine *defines;
 	size_t ndefines, capdefines;
 	struct kfs_node **consts;

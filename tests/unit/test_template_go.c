@@ -322,6 +322,61 @@ static void test_blank(void **state)
 		assert_false(kfs_template_blank(no[i], strlen(no[i])));
 }
 
+struct parts {
+	struct kfs_buf all;
+};
+
+static int put_part(void *arg, const char *path, struct kfs_buf *data)
+{
+	struct parts *p = arg;
+	kfs_buf_printf(&p->all, "[%s]%s", path, data->data);
+	return 0;
+}
+
+/* kfs_template_split's result as "[file]text…", or "ERR message". */
+static char *split(const char *text)
+{
+	struct parts p = {0};
+	struct kfs_error err = {0};
+	if (kfs_template_split("sa/users.yaml", text, strlen(text), put_part, &p, &err)) {
+		kfs_buf_reset(&p.all);
+		kfs_buf_printf(&p.all, "ERR %s", err.msg);
+	}
+	return kfs_buf_steal(&p.all);
+}
+
+static void test_split(void **state)
+{
+	(void)state;
+	static const struct tcase cases[] = {
+	    {"\n---\nmetadata: {name: a}\n---  \n# only a comment\n---\nmetadata:\n  name: b.c\n",
+	     "[sa/users-a.yaml]metadata: {name: a}\n[sa/users-b.c.yaml]metadata:\n  name: b.c\n"},
+	    {"", ""},
+	    {"kind: X\n", "ERR output/sa/users.yaml (document 1): no metadata.name"},
+	    {"metadata: {name: a/b}\n", "ERR metadata.name is not a file name"},
+	    {"metadata: {name: a}\n---\nmetadata: {name: a}\n",
+	     "ERR output/sa/users.yaml (document 2): a second document named a"},
+	    {"a: [\n", "ERR output/sa/users.yaml (document 1)"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *got = split(cases[i].tpl);
+		bool ok = strncmp(cases[i].want, "ERR ", 4) == 0 ? strstr(got, cases[i].want + 4) != NULL
+								  : strcmp(got, cases[i].want) == 0;
+		if (!ok)
+			fail_msg("%s\n  gave: %s\n  want: %s", cases[i].tpl, got, cases[i].want);
+		free(got);
+	}
+	struct kfs_template *t = NULL;
+	struct kfs_error err = {0};
+	const char *src = "{{/* kratixfs:split */}}\nx";
+	assert_int_equal(kfs_template_compile(src, strlen(src), "t", NULL, &t, &err), 0);
+	assert_true(kfs_template_splits(t));
+	kfs_template_free(t);
+	assert_int_equal(kfs_template_compile("x", 1, "t", NULL, &t, &err), 0);
+	assert_false(kfs_template_splits(t));
+	kfs_template_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +389,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused_functions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verbatim, setup, teardown),
 	    cmocka_unit_test(test_blank),
+	    cmocka_unit_test(test_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
