@@ -3,11 +3,13 @@
  * the render. A path that finds nothing is a "missing" value, an error wherever it is used
  * except as a condition and in the functions that take it (default, empty, coalesce…). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "template_funcs.h"
 #include "template_lex.h"
 
 #define MAX_CALLS 64
@@ -26,11 +28,15 @@ struct teval {
 	struct kfs_error *err;
 	struct tvar *vars;
 	size_t nvars, capvars, vbase;
-	struct tvar local[8];
 	struct kfs_node **temps;
 	size_t ntemps, captemps;
+	struct tarena scratch; /* function results that are scalars, once local_scratch is full */
+	size_t local_used;
 	const struct tnode *node; /* the tag being evaluated */
 	int calls;
+	/* Last: left uninitialised by kfs_template_render. */
+	struct tvar local[8];
+	_Alignas(max_align_t) unsigned char local_scratch[1024];
 };
 
 static int eval_list(struct teval *e, const struct tlist *l, const struct tval *dot);
@@ -60,6 +66,27 @@ const struct kfs_node *tmpl_temp(struct teval *e, struct kfs_node *n)
 		e->temps = kfs_xrealloc(e->temps, e->captemps * sizeof(*e->temps));
 	}
 	e->temps[e->ntemps++] = n;
+	return n;
+}
+
+struct kfs_node *tmpl_scalar(struct teval *e, enum kfs_type type, const char *text, size_t len)
+{
+	size_t size = (sizeof(struct kfs_node) + len + 1 + sizeof(max_align_t) - 1) &
+		      ~(sizeof(max_align_t) - 1);
+	struct kfs_node *n;
+	if (size <= sizeof(e->local_scratch) - e->local_used) {
+		n = (struct kfs_node *)(e->local_scratch + e->local_used);
+		e->local_used += size;
+		memset(n, 0, sizeof(*n));
+	} else {
+		n = tarena_alloc(&e->scratch, size);
+	}
+	n->type = type;
+	n->len = len;
+	n->text = (char *)(n + 1);
+	if (text)
+		memcpy(n->text, text, len);
+	n->text[len] = '\0';
 	return n;
 }
 
@@ -159,10 +186,7 @@ static void push_var(struct teval *e, const char *name, const struct tval *v)
 	e->vars[e->nvars++].v = *v;
 }
 
-static bool key_is(const struct tstep *st, const char *word)
-{
-	return st->key && st->len == strlen(word) && !memcmp(st->key, word, st->len);
-}
+#define KEY_IS(st, word) ((st)->len == sizeof(word) - 1 && !memcmp((st)->key, word, (st)->len))
 
 /* A path from its base: dot, a variable or the root; `.values`, `.promise` and `.workflow`
  * at the root are the reserved maps. */
@@ -197,10 +221,9 @@ static void walk(const struct teval *e, const struct targ *a, struct tval base,
 	size_t i = 0;
 	if (cur == e->ctx->root && a->nsteps > 0) {
 		const struct tstep *st = &a->steps[0];
-		if (key_is(st, "values") || key_is(st, "promise") || key_is(st, "workflow")) {
-			cur = key_is(st, "values")    ? e->ctx->values
-			      : key_is(st, "promise") ? e->ctx->promise
-						      : e->ctx->workflow;
+		bool v = st->key && KEY_IS(st, "values"), p = st->key && KEY_IS(st, "promise");
+		if (v || p || (st->key && KEY_IS(st, "workflow"))) {
+			cur = v ? e->ctx->values : p ? e->ctx->promise : e->ctx->workflow;
 			i = 1;
 			if (!cur) {
 				out->miss = a;
@@ -325,6 +348,12 @@ static const char *describe(const struct tpipe *pl, char *buf, size_t size)
 	return buf;
 }
 
+/* The printed value's name in messages: the placeholder's path, or describe(). */
+static const char *what_of(const struct teval *e, const struct tpipe *pl, char *buf, size_t size)
+{
+	return e->node->placeholder ? pl->cmds[0].args[0].text : describe(pl, buf, size);
+}
+
 /* Refuses text that would add YAML structure: a line break or control character, or a document
  * marker at the start of a line (counting the line's text before it). */
 static int check_text(struct teval *e, const struct tpipe *pl, const char *text, size_t len)
@@ -333,7 +362,6 @@ static int check_text(struct teval *e, const struct tpipe *pl, const char *text,
 	long cp;
 	const char *ph = e->node->placeholder;
 	char buf[128];
-	const char *what = ph ? pl->cmds[0].args[0].text : describe(pl, buf, sizeof(buf));
 	if (kfs_yaml_unsafe(text, len, false, &clen, &cp) < len) {
 		char name[96];
 		kfs_yaml_char_name(cp, name, sizeof(name));
@@ -341,8 +369,8 @@ static int check_text(struct teval *e, const struct tpipe *pl, const char *text,
 			return tmpl_fail(e, 0,
 					 "placeholder %s (%s) holds %s; a placeholder cannot be "
 					 "quoted: write {{ %s | quote }}",
-					 ph, what, name, what);
-		return tmpl_fail(e, e->node->pos, "%s holds %s; use | quote", what, name);
+					 ph, what_of(e, pl, buf, sizeof(buf)), name, what_of(e, pl, buf, sizeof(buf)));
+		return tmpl_fail(e, e->node->pos, "%s holds %s; use | quote", what_of(e, pl, buf, sizeof(buf)), name);
 	}
 	size_t ls = e->out->len;
 	while (ls > 0 && e->out->data[ls - 1] != '\n')
@@ -358,7 +386,7 @@ static int check_text(struct teval *e, const struct tpipe *pl, const char *text,
 			return tmpl_fail(e, e->node->pos,
 					 "%s would start a line with \"%s\", which YAML reads as a "
 					 "document marker; use | quote",
-					 what, head);
+					 what_of(e, pl, buf, sizeof(buf)), head);
 	}
 	return 0;
 }
@@ -481,7 +509,7 @@ static int eval_range(struct teval *e, const struct tnode *n, const struct tval 
 	for (size_t i = 0; i < v.n->len; i++) {
 		struct tval key = {0};
 		if (n->pipe->nvars == 2)
-			key.n = tmpl_temp(e, kfs_node_new_int((long long)i));
+			fn_int(e, &key, (long long)i);
 		struct tval item = {.n = v.n->items[i]};
 		rc = eval_range_item(e, n, &key, &item);
 		if (rc < 0)
@@ -589,7 +617,10 @@ int kfs_template_render(const struct kfs_template *t, const struct kfs_tcontext 
 			    t->body.items ? t->body.items[0].len : 0);
 		return 0;
 	}
-	struct teval e = {.t = t, .ctx = ctx, .out = out, .err = err};
+	struct teval e;
+	/* The stack buffers at the end need no zeroing: only the fields before them. */
+	memset(&e, 0, offsetof(struct teval, local));
+	e.t = t, e.ctx = ctx, e.out = out, e.err = err;
 	e.vars = e.local;
 	e.capvars = sizeof(e.local) / sizeof(*e.local);
 	struct tval root = {.n = ctx->root};
@@ -598,6 +629,7 @@ int kfs_template_render(const struct kfs_template *t, const struct kfs_tcontext 
 	for (size_t i = 0; i < e.ntemps; i++)
 		kfs_node_free(e.temps[i]);
 	free(e.temps);
+	tarena_free(&e.scratch);
 	if (e.vars != e.local)
 		free(e.vars);
 	if (rc < 0 && out->data) {
@@ -619,7 +651,9 @@ const struct kfs_node *kfs_template_lookup(const struct kfs_template *t,
 	const struct targ *a = &pl->cmds[0].args[0];
 	if (a->kind != A_FIELD && (a->kind != A_VAR || strcmp(a->var, "$") != 0))
 		return NULL;
-	struct teval e = {.t = t, .ctx = ctx, .node = &t->body.items[0]};
+	struct teval e;
+	memset(&e, 0, offsetof(struct teval, local));
+	e.t = t, e.ctx = ctx, e.node = &t->body.items[0];
 	struct tval root = {.n = ctx->root}, v;
 	e.vars = e.local;
 	e.capvars = sizeof(e.local) / sizeof(*e.local);

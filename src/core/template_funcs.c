@@ -21,14 +21,15 @@ int fn_bool(struct tval *out, bool v)
 
 int fn_int(struct teval *e, struct tval *out, long long v)
 {
-	*out = (struct tval){.n = tmpl_temp(e, kfs_node_new_int(v)), .safe = true};
+	char num[24];
+	int len = snprintf(num, sizeof(num), "%lld", v);
+	*out = (struct tval){.n = tmpl_scalar(e, KFS_INT, num, (size_t)len), .safe = true};
 	return 0;
 }
 
 int fn_str(struct teval *e, struct tval *out, const char *text, size_t len, bool safe)
 {
-	*out = (struct tval){.n = tmpl_temp(e, kfs_node_new_scalar(KFS_STR, text, len)),
-			     .safe = safe};
+	*out = (struct tval){.n = tmpl_scalar(e, KFS_STR, text, len), .safe = safe};
 	return 0;
 }
 

@@ -183,7 +183,8 @@ FN(fn_case)
 	int rc = fn_string(e, c, &a[0], &t, &len);
 	if (rc)
 		return rc;
-	char *s = kfs_xstrndup(t, len);
+	struct kfs_node *r = tmpl_scalar(e, KFS_STR, t, len);
+	char *s = r->text;
 	char mode = fn_name(c)[0];
 	bool word_start = true;
 	for (size_t i = 0; i < len; i++) {
@@ -196,8 +197,7 @@ FN(fn_case)
 		word_start = !letter && !(ch >= '0' && ch <= '9') && ch != '_' && ch != '\'' &&
 			     !((unsigned char)ch & 0x80);
 	}
-	fn_str(e, out, s, len, a[0].safe);
-	free(s);
+	*out = (struct tval){.n = r, .safe = a[0].safe};
 	return 0;
 }
 

@@ -157,6 +157,8 @@ const char *tmpl_func_suggest(const char *name, size_t len);
 int tmpl_fail(struct teval *e, size_t pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const struct kfs_node *tmpl_temp(struct teval *e, struct kfs_node *n); /* freed after render */
+/* A scalar node in the render's scratch arena (no free; text may be NULL to fill in later). */
+struct kfs_node *tmpl_scalar(struct teval *e, enum kfs_type type, const char *text, size_t len);
 int tmpl_need(struct teval *e, const struct tcmd *c, const struct tval *v, const char *what);
 bool tmpl_text(const struct kfs_node *n, const char **text, size_t *len);
 int tmpl_include(struct teval *e, const struct tcmd *c, const char *name,
