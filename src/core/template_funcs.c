@@ -338,7 +338,8 @@ static int f_keys(struct teval *e, const struct tcmd *c, struct tval *a, size_t 
 		if (rc)
 			return rc;
 		struct kfs_pair *sorted = kfs_xcalloc(a[i].n->len + 1, sizeof(*sorted));
-		memcpy(sorted, a[i].n->pairs, a[i].n->len * sizeof(*sorted));
+		if (a[i].n->len)
+			memcpy(sorted, a[i].n->pairs, a[i].n->len * sizeof(*sorted));
 		qsort(sorted, a[i].n->len, sizeof(*sorted), cmp_pairs);
 		for (size_t k = 0; k < a[i].n->len; k++)
 			kfs_seq_append(l, values ? kfs_node_copy(sorted[k].value)

@@ -671,7 +671,8 @@ void tmpl_json(const struct kfs_node *n, struct kfs_buf *out)
 		return;
 	case KFS_MAP: {
 		struct kfs_pair *sorted = kfs_xcalloc(n->len + 1, sizeof(*sorted));
-		memcpy(sorted, n->pairs, n->len * sizeof(*sorted));
+		if (n->len)
+			memcpy(sorted, n->pairs, n->len * sizeof(*sorted));
 		qsort(sorted, n->len, sizeof(*sorted), cmp_pair_keys);
 		kfs_buf_addc(out, '{');
 		for (size_t i = 0; i < n->len; i++) {
