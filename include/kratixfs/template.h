@@ -1,7 +1,8 @@
-/* The template language (docs/templates.md): `{{ .path }}`, bracket keys, filters (default, quote,
- * upper, lower, yaml), `{{#if}}…{{else}}…{{end}}`, `{{#each}}…{{end}}`, strict undefined
- * paths, and refusal of unquoted values that would inject YAML structure. Templates are
- * compiled once (at promise load) and rendered many times. */
+/* The template language (docs/templates.md): Go template syntax (if, else if, range, with,
+ * variables, trimming, define/template/include) with sprig's functions, strict paths (a path
+ * that finds nothing is an error unless guarded), and refusal of unquoted values that would
+ * inject YAML structure. Templates are compiled once (at promise load) and rendered many
+ * times. */
 #ifndef KRATIXFS_TEMPLATE_H
 #define KRATIXFS_TEMPLATE_H
 
@@ -10,7 +11,8 @@
 #include "kratixfs/error.h"
 
 /* What a template sees. Paths start at root (the request after defaults), except the reserved
- * first keys `values`, `promise` and `workflow`; inside `each`, `.` is the item and `$` the root. */
+ * first keys `values`, `promise` and `workflow`; inside `range`/`with`, `.` is the item and `$` the
+ * root. */
 struct kfs_tcontext {
 	const struct kfs_node *root;
 	const struct kfs_node *values;   /* map, may be NULL */
@@ -44,6 +46,34 @@ int kfs_template_render(const struct kfs_template *t, const struct kfs_tcontext 
  * the node at PATH in ctx, or NULL when it resolves to nothing (missing or null). */
 const struct kfs_node *kfs_template_lookup(const struct kfs_template *t,
 					   const struct kfs_tcontext *ctx);
+
+/* A partials file (templates/_helpers.tpl): its `define`s are visible to the template. */
+struct kfs_template_source {
+	const char *name; /* for messages */
+	const char *text;
+	size_t len;
+};
+
+/* kfs_template_compile with the defines of helpers (may be NULL). */
+int kfs_template_compile_with(const char *text, size_t len, const char *name,
+			      const struct kfs_placeholders *placeholders,
+			      const struct kfs_template_source *helpers, struct kfs_template **out,
+			      struct kfs_error *err);
+
+/* Whether rendered text holds nothing but blank lines, comments and document markers: such a
+ * file is not an output (as in Helm), so `{{ if }}` around a whole file can drop it. */
+bool kfs_template_blank(const char *text, size_t len);
+
+/* A template whose first line is the comment "kratixfs:split" (docs/templates.md) emits one
+ * output file per YAML document it renders (documents separated by `---` lines), named
+ * <stem>-<metadata.name><ext> beside it: `users.yaml` gives `users-alice.yaml`. */
+bool kfs_template_splits(const struct kfs_template *t);
+/* Splits text rendered from such a template at path and calls put for each file, in order.
+ * A document without a metadata.name, a name that is not [A-Za-z0-9._-], and two documents of
+ * one name are errors (-EIO); so is a document that is not YAML. */
+int kfs_template_split(const char *path, const char *text, size_t len,
+		       int (*put)(void *arg, const char *path, struct kfs_buf *data), void *arg,
+		       struct kfs_error *err);
 
 void kfs_template_free(struct kfs_template *t);
 

@@ -260,18 +260,20 @@ int kfs_promise_load_file(const char *path, struct kfs_promise **out, struct kfs
 /* ---------- container folders ---------- */
 
 static int compile_file(const char *path, const char *name, const struct kfs_placeholders *ph,
-			struct kfs_template **out, struct kfs_error *err)
+			const struct kfs_template_source *helpers, struct kfs_template **out,
+			struct kfs_error *err)
 {
 	struct kfs_buf text = {0};
 	int rc = kfs_read_file(path, &text, err);
 	if (rc == 0)
-		rc = kfs_template_compile(text.data, text.len, name, ph, out, err);
+		rc = kfs_template_compile_with(text.data, text.len, name, ph, helpers, out, err);
 	kfs_buf_free(&text);
 	return rc;
 }
 
 static int load_outputs(struct kfs_container *c, const char *outdir, const char *label,
-			const struct kfs_placeholders *ph, struct kfs_error *err)
+			const struct kfs_placeholders *ph, const struct kfs_template_source *helpers,
+			struct kfs_error *err)
 {
 	char **files;
 	size_t n;
@@ -283,7 +285,7 @@ static int load_outputs(struct kfs_container *c, const char *outdir, const char 
 			struct kfs_buf name = {0};
 			kfs_buf_printf(&name, "%s/templates/output/%s", label, files[i]);
 			struct kfs_template_file *tf = &c->outputs[c->noutputs];
-			rc = compile_file(full, name.data, ph, &tf->tmpl, err);
+			rc = compile_file(full, name.data, ph, helpers, &tf->tmpl, err);
 			if (rc == 0) {
 				tf->path = files[i];
 				files[i] = NULL;
@@ -295,6 +297,22 @@ static int load_outputs(struct kfs_container *c, const char *outdir, const char 
 		free(files[i]);
 	}
 	free(files);
+	return rc;
+}
+
+/* templates/_helpers.tpl: the defines every template of the container can use. src->name is
+ * left NULL when the container has none. */
+static int load_helpers(const char *tdir, const char *label, struct kfs_template_source *src,
+			struct kfs_buf *text, struct kfs_buf *name, struct kfs_error *err)
+{
+	char *path = kfs_path_join(tdir, "_helpers.tpl");
+	int rc = 0;
+	if (kfs_is_file(path) && (rc = kfs_read_file(path, text, err)) == 0) {
+		kfs_buf_printf(name, "%s/templates/_helpers.tpl", label);
+		*src = (struct kfs_template_source){name->data, text->data ? text->data : "",
+						    text->len};
+	}
+	free(path);
 	return rc;
 }
 
@@ -337,9 +355,14 @@ static int load_container(struct kfs_container *c, const char *root, const char 
 	if (rc < 0 || c->exec)
 		goto out;
 	const struct kfs_placeholders *ph = c->values ? kfs_values_placeholders(c->values) : NULL;
+	struct kfs_buf htext = {0}, hname = {0};
+	struct kfs_template_source hsrc = {0}, *helpers = NULL;
+	rc = load_helpers(tdir, label, &hsrc, &htext, &hname, err);
+	if (rc == 0 && hsrc.name)
+		helpers = &hsrc;
 	char *outdir = kfs_path_join(tdir, "output");
-	if (kfs_is_dir(outdir))
-		rc = load_outputs(c, outdir, label, ph, err);
+	if (rc == 0 && kfs_is_dir(outdir))
+		rc = load_outputs(c, outdir, label, ph, helpers, err);
 	free(outdir);
 	static const char *const meta[] = {"status.yaml", "destination-selectors.yaml"};
 	for (int i = 0; i < 2 && rc == 0; i++) {
@@ -349,13 +372,15 @@ static int load_container(struct kfs_container *c, const char *root, const char 
 		if (kfs_is_file(full)) {
 			struct kfs_buf name = {0};
 			kfs_buf_printf(&name, "%s/%s", label, rel.data);
-			rc = compile_file(full, name.data, ph, i == 0 ? &c->status : &c->selectors,
-					  err);
+			rc = compile_file(full, name.data, ph, helpers,
+					  i == 0 ? &c->status : &c->selectors, err);
 			kfs_buf_free(&name);
 		}
 		free(full);
 		kfs_buf_free(&rel);
 	}
+	kfs_buf_free(&htext);
+	kfs_buf_free(&hname);
 out:
 	free(tdir);
 	free(script);

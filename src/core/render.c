@@ -86,6 +86,20 @@ static int render_metadata(const struct kfs_template *t, const struct kfs_tconte
 	return rc;
 }
 
+struct split_put {
+	struct kfs_render_result *r;
+	size_t *cap;
+	const char *pipeline;
+	struct kfs_error *err;
+};
+
+/* One file of a split template (kfs_template_split). */
+static int put_split(void *arg, const char *path, struct kfs_buf *data)
+{
+	struct split_put *sp = arg;
+	return put_output(sp->r, sp->cap, sp->pipeline, path, data, sp->err);
+}
+
 static int run_container(const struct kfs_container *c, const struct kfs_pipeline *pl,
 			 struct kfs_tcontext *ctx, struct kfs_render_result *r, size_t *cap,
 			 struct kfs_error *err)
@@ -105,6 +119,11 @@ static int run_container(const struct kfs_container *c, const struct kfs_pipelin
 		const struct kfs_template_file *tf = &c->outputs[i];
 		kfs_buf_reset(&data);
 		rc = kfs_template_render(tf->tmpl, ctx, &data, err);
+		if (rc == 0 && kfs_template_splits(tf->tmpl)) {
+			struct split_put sp = {r, cap, pl->name, err};
+			rc = kfs_template_split(tf->path, data.data, data.len, put_split, &sp, err);
+			continue;
+		}
 		if (rc == 0 && is_yaml_path(tf->path) &&
 		    kfs_doc_check(data.data ? data.data : "", data.len, tf->path, NULL) < 0) {
 			struct kfs_buf label = {0};
@@ -114,7 +133,7 @@ static int run_container(const struct kfs_container *c, const struct kfs_pipelin
 			kfs_buf_free(&label);
 			rc = -EIO;
 		}
-		if (rc == 0)
+		if (rc == 0 && !kfs_template_blank(data.data, data.len))
 			rc = put_output(r, cap, pl->name, tf->path, &data, err);
 	}
 	kfs_buf_free(&data);

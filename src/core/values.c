@@ -31,13 +31,19 @@ struct kfs_values {
 	struct kfs_placeholders ph;
 };
 
-/* Template errors read "<tname>:1: ..."; a value is one line, so that line number is noise. */
+/* Template errors read "<tname>:1:<column>: ..."; a value is one line, so that position is
+ * noise (the message quotes the tag). */
 static void drop_line_one(struct kfs_error *err, const char *tname)
 {
 	size_t n = strlen(tname);
-	if (!err || strncmp(err->msg, tname, n) != 0 || strncmp(err->msg + n, ":1: ", 4) != 0)
+	if (!err || strncmp(err->msg, tname, n) != 0 || strncmp(err->msg + n, ":1:", 3) != 0)
 		return;
-	memmove(err->msg + n, err->msg + n + 2, strlen(err->msg + n + 2) + 1);
+	size_t k = n + 3;
+	while (err->msg[k] >= '0' && err->msg[k] <= '9')
+		k++;
+	if (err->msg[k] != ':')
+		return;
+	memmove(err->msg + n, err->msg + k, strlen(err->msg + k) + 1);
 }
 
 /* A `from` or placeholder path must be a bare path: it is compiled as the tag `{{ path }}`. */

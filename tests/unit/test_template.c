@@ -1,4 +1,5 @@
-/* The template language: paths, filters, sections, strictness, injection, placeholders. */
+/* The template language: paths, functions as filters, if/range, strictness, injection,
+ * placeholders. test_template_go.c covers the rest of the Go syntax and the functions. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,9 +135,9 @@ static void expect_compile_error(const char *tpl, const char *want)
 {
 	struct kfs_template *t = (struct kfs_template *)1;
 	struct kfs_error err = {0};
-	assert_int_equal(
-	    kfs_template_compile(tpl, strlen(tpl), "templates/output/db.yaml", NULL, &t, &err),
-	    -EINVAL);
+	if (kfs_template_compile(tpl, strlen(tpl), "templates/output/db.yaml", NULL, &t, &err) !=
+	    -EINVAL)
+		fail_msg("'%s' compiled; expected '%s'", tpl, want);
 	assert_null(t);
 	if (!strstr(err.msg, want))
 		fail_msg("error '%s' does not contain '%s'", err.msg, want);
@@ -188,8 +189,9 @@ static void test_default(void **state)
 	expect(f, "{{ .spec.nothing | default \"was null\" }}", "was null");
 	expect(f, "{{ .spec.missing | default 5 }} {{ .nope | default 1.5 }}", "5 1.5");
 	expect(f, "{{ .spec.missing | default false }}", "false");
-	/* An empty string is a value, not nothing. */
-	expect(f, "[{{ .spec.empty | default \"x\" }}]", "[]");
+	/* sprig's default: an empty string, 0 and false are empty too. */
+	expect(f, "[{{ .spec.empty | default \"x\" }}]", "[x]");
+	expect(f, "{{ .spec.restore | default \"x\" }}", "x");
 	expect(f, "{{ .spec.missing | default \"say \\\"hi\\\"\" }}", "say \"hi\"");
 	expect(f, "{{ .spec.missing | default 3 | yaml }}", "3");
 }
@@ -198,13 +200,16 @@ static void test_upper_lower(void **state)
 {
 	struct fix *f = *state;
 	expect(f, "{{ .metadata.name | upper }} {{ .spec.size | upper | lower }}", "MY-DB medium");
-	expect(f, "{{ .spec.missing | upper | default \"Dflt\" }}", "Dflt");
+	/* Only default, empty, coalesce, required, and, or, not and if/with/range take a missing
+	 * value: upper does not pass it on. */
+	expect_render_error(f, "{{ .spec.missing | upper | default \"Dflt\" }}",
+			    "templates/output/db.yaml:1:4: .spec.missing is not defined (no default)");
 	expect(f, "{{ .spec.missing | default \"Dflt\" | upper }}", "DFLT");
 	expect(f, "{{ .spec.backup | upper }}", "TRUE");
 	expect(f, "{{ .spec.size | upper | quote }}", "\"MEDIUM\"");
 	expect_render_error(f, "{{ .spec.config | upper }}",
-			    "templates/output/db.yaml:1: .spec.config is a mapping; | upper needs "
-			    "a scalar");
+			    "templates/output/db.yaml:1:19: upper needs a string, not a mapping (in "
+			    "{{ .spec.config | upper }})");
 }
 
 static void check_quoted(struct fix *f, const char *path, const char *want_text)
@@ -232,7 +237,8 @@ static void test_quote(void **state)
 	check_quoted(f, ".spec.bell", "ding\a");
 	check_quoted(f, ".spec.backup", "true");
 	expect_render_error(f, "{{ .spec.users | quote }}",
-			    ".spec.users is a sequence; use | yaml (| quote needs a scalar)");
+			    "db.yaml:1:18: quote needs a string, not a list");
+	expect_render_error(f, "{{ .spec.nothing | quote }}", ".spec.nothing is null (no default)");
 }
 
 static void test_yaml_filter(void **state)
@@ -274,72 +280,87 @@ static void test_yaml_filter(void **state)
 static void test_if(void **state)
 {
 	struct fix *f = *state;
-	expect(f, "{{#if .spec.backup}}yes{{else}}no{{end}}", "yes");
-	expect(f, "{{#if .spec.restore}}yes{{else}}no{{end}}", "no");
-	expect(f, "{{#if .spec.missing}}yes{{else}}no{{end}}", "no");
-	expect(f, "{{#if .spec.nothing}}yes{{end}}.", ".");
-	expect(f, "{{#if .spec.empty}}yes{{end}}{{#if .spec.noUsers}}x{{end}}.", ".");
-	expect(f, "{{#if .values.storage}}{{ .values.storage }}{{end}}", "10Gi");
-	expect(f, "{{ #if .spec.backup }}{{#if .spec.restore}}a{{else}}b{{ end }}{{end}}", "b");
+	expect(f, "{{ if .spec.backup }}yes{{ else }}no{{ end }}", "yes");
+	expect(f, "{{ if .spec.restore }}yes{{ else }}no{{ end }}", "no");
+	expect(f, "{{ if .spec.missing }}yes{{ else }}no{{ end }}", "no");
+	expect(f, "{{ if .spec.nothing }}yes{{ end }}.", ".");
+	expect(f, "{{ if .spec.empty }}yes{{ end }}{{ if .spec.noUsers }}x{{ end }}.", ".");
+	expect(f, "{{ if .values.storage }}{{ .values.storage }}{{ end }}", "10Gi");
+	expect(f, "{{if .spec.backup}}{{if .spec.restore}}a{{else}}b{{ end }}{{end}}", "b");
+	expect(f, "{{ if .spec.restore }}a{{ else if .spec.missing }}b{{ else if .spec.backup }}c"
+		  "{{ else }}d{{ end }}",
+	       "c");
+	expect(f, "{{ if .spec.restore }}a{{ else if .spec.empty }}b{{ else }}d{{ end }}", "d");
 }
 
-static void test_standalone_lines(void **state)
+/* Go's trim markers replace the earlier "standalone line" rule: {{- and -}} eat the blanks
+ * and newlines beside them; a tag alone on its line otherwise leaves the line. */
+static void test_trim(void **state)
 {
 	struct fix *f = *state;
 	expect(f,
 	       "spec:\n"
-	       "  {{#if .spec.backup}}\n"
+	       "  {{- if .spec.backup }}\n"
 	       "  backup: enabled\n"
-	       "  {{else}}\n"
+	       "  {{- else }}\n"
 	       "  backup: disabled\n"
-	       "  {{end}}\n"
+	       "  {{- end }}\n"
 	       "  size: {{ .spec.size }}\n",
 	       "spec:\n  backup: enabled\n  size: medium\n");
-	expect(f, "a\n\t{{#if .spec.restore}}  \r\nb\n{{end}}\nc", "a\nc");
-	/* A tag that shares its line with text keeps the line. */
-	expect(f, "x: {{#if .spec.backup}}1{{end}}\ny\n", "x: 1\ny\n");
-	expect(f, "{{ .spec.size }} {{#if .spec.backup}}\n1\n{{end}}", "medium \n1\n");
-	expect(f, "{{#if .spec.backup}}\nlast\n{{end}}", "last\n");
+	expect(f, "a\n{{ if .spec.backup }}\nb\n{{ end }}\nc", "a\n\nb\n\nc");
+	expect(f, "a  {{- .spec.size -}} \n\t b", "amediumb");
+	expect(f, "a {{- /* gone */ -}} b", "ab");
+	expect(f, "x{{/* a comment\nover lines */}}y", "xy");
+	/* Without a blank after it, a minus is a number's sign. */
+	expect(f, "{{-3}}", "-3");
 }
 
-static void test_each(void **state)
+static void test_range(void **state)
 {
 	struct fix *f = *state;
 	expect(f,
 	       "users:\n"
-	       "{{#each .spec.users}}\n"
-	       "  - name: {{ .name }}\n"
-	       "    index: {{ @index }}\n"
+	       "{{- range $i, $u := .spec.users }}\n"
+	       "  - name: {{ $u.name }}\n"
+	       "    index: {{ $i }}\n"
 	       "    db: {{ $.spec.database }}-{{ $.values.storage }}\n"
-	       "    {{#each .roles}}\n"
-	       "    role: {{ . | upper }} of {{ $.metadata.name }} at {{ @index }}\n"
-	       "    {{else}}\n"
+	       "    {{- range $j, $r := .roles }}\n"
+	       "    role: {{ . | upper }} of {{ $.metadata.name }} at {{ $j }}\n"
+	       "    {{- else }}\n"
 	       "    role: none\n"
-	       "    {{end}}\n"
-	       "{{end}}\n",
+	       "    {{- end }}\n"
+	       "{{- end }}\n",
 	       "users:\n"
 	       "  - name: alice\n    index: 0\n    db: app-10Gi\n"
 	       "    role: ADMIN of my-db at 0\n    role: DEV of my-db at 1\n"
 	       "  - name: bob\n    index: 1\n    db: app-10Gi\n    role: none\n");
-	expect(f, "[{{#each .spec.missing}}x{{end}}{{#each .spec.nothing}}x{{end}}]", "[]");
-	expect(f, "{{#each .spec.noUsers}}x{{else}}empty{{end}}", "empty");
-	/* Inside each, `.values` is a field of the item; the reserved maps are under `$`. */
-	expect(f, "{{#each .spec.users}}{{#if .values}}bad{{end}}{{end}}ok", "ok");
-	expect(f, "{{#each .spec.users}}{{#if .name}}{{ .name }}{{end}},{{end}}", "alice,bob,");
-	expect_render_error(f, "a\n{{#each .spec.size}}x{{end}}",
-			    "templates/output/db.yaml:2: {{#each .spec.size}}: .spec.size is a "
-			    "scalar, not a sequence");
-	expect_render_error(f, "{{#each .spec.config}}x{{end}}", "is a mapping, not a sequence");
+	expect(f, "[{{ range .spec.missing }}x{{ end }}{{ range .spec.nothing }}x{{ end }}]", "[]");
+	expect(f, "{{ range .spec.noUsers }}x{{ else }}empty{{ end }}", "empty");
+	/* Inside range, `.values` is a field of the item; the reserved maps are under `$`. */
+	expect(f, "{{ range .spec.users }}{{ if .values }}bad{{ end }}{{ end }}ok", "ok");
+	expect(f, "{{ range .spec.users }}{{ if .name }}{{ .name }}{{ end }},{{ end }}",
+	       "alice,bob,");
+	/* A map: sorted keys, whatever the request's order. */
+	expect(f, "{{ range $k, $v := .spec.config }}{{ $k }}={{ $v | toJson }};{{ end }}",
+	       "max_connections=100;shared_buffers=\"1GB\";tags=[\"a\",\"b\"];");
+	expect(f, "{{ range $x := .spec.config.tags }}{{ $x }}{{ end }}", "ab");
+	expect(f, "{{ range .spec.users }}{{ if eq .name \"alice\" }}{{ continue }}{{ end }}"
+		  "{{ .name }}{{ end }}",
+	       "bob");
+	expect(f, "{{ range .spec.users }}{{ .name }}{{ break }}{{ end }}", "alice");
+	expect_render_error(f, "a\n{{ range .spec.size }}x{{ end }}",
+			    "templates/output/db.yaml:2:9: range over .spec.size, which is a "
+			    "scalar, not a list or a map");
 }
 
 static void test_undefined(void **state)
 {
 	struct fix *f = *state;
 	expect_render_error(f, "a\nb\nc\nd\ne\nf\nsize: {{ .spec.sise }}\n",
-			    "templates/output/db.yaml:7: .spec.sise is not defined (no default); "
+			    "templates/output/db.yaml:7:10: .spec.sise is not defined (no default); "
 			    "did you mean .spec.size?");
 	expect_render_error(f, "{{ .spec.zzzzzzzz }}",
-			    "templates/output/db.yaml:1: .spec.zzzzzzzz is not defined (no "
+			    "templates/output/db.yaml:1:4: .spec.zzzzzzzz is not defined (no "
 			    "default)");
 	expect_render_error(f, "{{ $.metadata.nmae }}", "did you mean $.metadata.name?");
 	expect_render_error(f, "{{ .metadata.labels[\"app.kubernetes.io/nam\"] }}",
@@ -347,8 +368,8 @@ static void test_undefined(void **state)
 	expect_render_error(f, "{{ .spec.users[5].name }}", ".spec.users[5].name is not defined");
 	expect_render_error(f, "{{ .spec.size.x }}", ".spec.size.x is not defined");
 	expect_render_error(f, "{{ .spec.nothing }}",
-			    "templates/output/db.yaml:1: .spec.nothing is null (no default)");
-	expect_render_error(f, "{{#each .spec.users}}{{ .nmae }}{{end}}",
+			    "templates/output/db.yaml:1:1: .spec.nothing is null (no default)");
+	expect_render_error(f, "{{ range .spec.users }}{{ .nmae }}{{ end }}",
 			    ".nmae is not defined (no default); did you mean .name?");
 	expect_render_error(f, "{{ .spec.missing | upper }}", ".spec.missing is not defined");
 }
@@ -357,14 +378,21 @@ static void test_injection(void **state)
 {
 	struct fix *f = *state;
 	expect_render_error(f, "x: 1\nname: {{ .spec.evil }}\n",
-			    "templates/output/db.yaml:2: .spec.evil holds a newline; use | quote");
+			    "templates/output/db.yaml:2:7: .spec.evil holds a newline; use | quote");
 	expect_render_error(f, "{{ .spec.bell }}",
 			    ".spec.bell holds a control character 0x07; use | quote");
 	expect_render_error(f, "{{ .spec.config }}",
-			    "templates/output/db.yaml:1: .spec.config is a mapping; use | yaml");
-	expect_render_error(f, "{{ .spec.users }}", ".spec.users is a sequence; use | yaml");
+			    "templates/output/db.yaml:1:1: .spec.config is a mapping; use | toYaml");
+	expect_render_error(f, "{{ .spec.users }}", ".spec.users is a list; use | toYaml");
 	expect_render_error(f, "{{ .spec.missing | default \"a\\\"b\" }}{{ . }}",
-			    ". is a mapping; use | yaml");
+			    ". is a mapping; use | toYaml");
+	/* Request text stays checked through string functions, and is safe once quoted. */
+	expect_render_error(f, "{{ .spec.evil | upper }}",
+			    "the result of upper holds a newline; use | quote");
+	expect_render_error(f, "{{ printf \"%s!\" .spec.evil }}", "holds a newline");
+	expect_render_error(f, "{{ .spec.evil | indent 2 }}", "holds a newline");
+	expect(f, "{{ .spec.evil | quote | upper }}", "\"A\\NKIND: SECRET\"");
+	expect(f, "{{ .spec.evil | toJson }}", "\"a\\nkind: Secret\"");
 }
 
 /* A second document smuggled through a character YAML reads as a line break. */
@@ -398,7 +426,7 @@ static void test_unicode_breaks(void **state)
 		kfs_map_set(root, "spec", spec);
 		struct fix f = {.ctx = {.root = root}};
 		char want[160];
-		snprintf(want, sizeof(want), "templates/output/db.yaml:2: .spec.x holds %s; use | quote",
+		snprintf(want, sizeof(want), "templates/output/db.yaml:2:7: .spec.x holds %s; use | quote",
 			 cases[i].want);
 		expect_render_error(&f, "kind: Secret\nname: {{ .spec.x }}\n", want);
 		snprintf(want, sizeof(want), ".spec.x) holds %s; a placeholder cannot be quoted",
@@ -441,7 +469,7 @@ static void test_document_markers(void **state)
 	kfs_map_set(root, "spec", spec);
 	struct fix f = {.ctx = {.root = root}};
 	expect_render_error(&f, "a: 1\n{{ .spec.dashes }}\nkind: Secret\n",
-			    "templates/output/db.yaml:2: .spec.dashes would start a line with "
+			    "templates/output/db.yaml:2:1: .spec.dashes would start a line with "
 			    "\"---\", which YAML reads as a document marker; use | quote");
 	expect_render_error(&f, "{{ .spec.dots }}", "would start a line with \"...\"");
 	expect_render_error(&f, "a: 1\n--{{ .spec.dash }}\n", ".spec.dash would start a line");
@@ -471,33 +499,58 @@ static void test_failed_render_leaves_buffer(void **state)
 static void test_compile_errors(void **state)
 {
 	(void)state;
-	expect_compile_error("a\nb: {{ .spec.size\n", "templates/output/db.yaml:2: unclosed {{");
-	expect_compile_error("{{ .spec.size", "db.yaml:1: unclosed {{");
+	expect_compile_error("a\nb: {{ .spec.size\n", "templates/output/db.yaml:2:4: unclosed {{");
+	expect_compile_error("{{ .spec.size", "db.yaml:1:1: unclosed {{ (the tag never ends with }})"
+					       " (in {{ .spec.size)");
 	expect_compile_error("\n{{ .spec.size | shout }}",
-			     "db.yaml:2: unknown filter 'shout' (known: default, quote, upper, "
-			     "lower, yaml)");
-	expect_compile_error("a\n\n{{end}}", "db.yaml:3: {{end}} without {{#if}} or {{#each}}");
-	expect_compile_error("{{else}}", "db.yaml:1: {{else}} without {{#if}} or {{#each}}");
-	expect_compile_error("x\n{{#if .a}}\n{{#each .b}}\n{{end}}\n",
-			     "db.yaml:2: {{#if .a}} is never closed (missing {{end}})");
-	expect_compile_error("{{#if .a}}1{{else}}2\n{{else}}3{{end}}",
-			     "db.yaml:2: second {{else}} in {{#if .a}} of line 1");
-	expect_compile_error("{{#unless .a}}{{end}}", "unknown section {{#unless}}");
-	expect_compile_error("{{#if}}{{end}}", "{{#if}} needs a path like .spec.backup");
-	expect_compile_error("{{ spec.size }}", "db.yaml:1: unknown word 'spec' in tag");
-	expect_compile_error("{{ .spec..size }}", "expected a key after the dot in .spec.");
-	expect_compile_error("{{ ..spec }}", "empty key in path ..");
-	expect_compile_error("{{ .a[x] }}", "expected \"key\" or a number after [");
-	expect_compile_error("{{ .a[\"x\" }}", "missing ] in .a[\"x\"");
-	expect_compile_error("{{ .a[\"x }}", "unterminated string");
-	expect_compile_error("{{ .a b }}", "db.yaml:1: unexpected b in tag (expected | or }})");
-	expect_compile_error("{{ @index }}", "@index is only defined inside {{#each}}");
-	expect_compile_error("{{#each .a}}{{ @idx }}{{end}}", "unknown variable @idx");
-	expect_compile_error("{{ .a | default acid }}",
-			     "| default needs a \"quoted string\" or a number, not 'acid'");
-	expect_compile_error("{{ .a | quote | upper }}", "| quote must be the last filter");
-	expect_compile_error("{{ .a | yaml | default 1 }}", "| yaml must be the last filter");
-	expect_compile_error("{{ }}", "expected a path like .spec.size after {{");
+			     "db.yaml:2:17: unknown function shout (a path starts with a dot");
+	expect_compile_error("{{ .spec.size | uper }}", "unknown function uper; did you mean upper?");
+	expect_compile_error("a\n\n{{end}}", "db.yaml:3:1: end without if, with or range");
+	expect_compile_error("{{else}}", "db.yaml:1:1: else without if, with or range");
+	expect_compile_error("x\n{{ if .a }}\n{{ range .b }}\n{{ end }}\n",
+			     "db.yaml:2:1: {{ if }} is never closed (add {{ end }}) (in {{ if .a }})");
+	expect_compile_error("{{ if .a }}1{{ else }}2\n{{ else }}3{{ end }}",
+			     "db.yaml:2:1: a second else after the one at templates/output/db.yaml:1:13");
+	expect_compile_error("{{ spec.size }}", "db.yaml:1:4: unknown function spec (a path starts "
+						"with a dot: .spec.size");
+	expect_compile_error("{{ .spec..size }}", "db.yaml:1:4: bad path .spec. (a key after a dot "
+						  "is letters, digits, _ and -; write [\"key\"]");
+	expect_compile_error("{{ ..spec }}", "bad path ..");
+	expect_compile_error("{{ .a[x] }}", "bad path .a[");
+	expect_compile_error("{{ .a[\"x }}", "bad path .a[");
+	expect_compile_error("{{ \"x }}", "unterminated string");
+	expect_compile_error("{{ .a .b }}", "db.yaml:1:7: .a is not a function; a call starts with "
+					    "its name");
+	expect_compile_error("{{ .a b }}", "db.yaml:1:7: unknown function b");
+	expect_compile_error("{{ .a | quote | yaml | upper }}", "| yaml must be the last function");
+	expect_compile_error("{{ }}", "db.yaml:1:1: empty tag");
+	expect_compile_error("{{ default }}", "default takes 1 to 2 arguments, given 0");
+	expect_compile_error("{{ .a | upper .b }}", "upper takes 1 argument, given 2 (a piped value "
+						    "counts as the last)");
+	expect_compile_error("{{ eq .a }}", "eq takes 2 or more arguments, given 1");
+	expect_compile_error("{{ if }}{{ end }}", "missing value before }}");
+	/* The syntax of other template languages, with what to write instead. */
+	expect_compile_error("{{#if .a}}{{/if}}", "{{#if …}} is not this language's syntax; write "
+						  "{{ if .x }} … {{ end }}");
+	expect_compile_error("{{#each .a}}", "write {{ range .x }} … {{ end }}");
+	expect_compile_error("{{#unless .a}}", "write {{ if … }}");
+	expect_compile_error("{{ if .a }}x{{/if}}", "{{/if}} closes nothing here; write {{ end }}");
+	expect_compile_error("{{ @index }}", "write {{ range $i, $x := .list }} and use $i");
+	expect_compile_error("{{ .Values.size }}", "db.yaml:1:4: .Values is Helm's; write .values "
+						   "(values.yaml) or .spec (the request)");
+	expect_compile_error("{{ .Release.Name }}", ".Release is Helm's; write .metadata");
+	expect_compile_error("{{ break }}", "break outside range");
+	expect_compile_error("{{ range $i = .a }}{{ end }}", "range declares its variables with :=");
+	expect_compile_error("{{ define \"x\" }}", "{{ define }} is never closed");
+	expect_compile_error("{{ if .a }}{{ define \"x\" }}{{ end }}{{ end }}",
+			     "define is only allowed at the top level");
+	expect_compile_error("{{ define \"x\" }}{{ end }}{{ define \"x\" }}{{ end }}",
+			     "template \"x\" is defined twice");
+	expect_compile_error("{{ template x }}", "template needs a \"name\"");
+	expect_compile_error("{{ \"a\\q\" }}", "bad escape");
+	expect_compile_error("{{ /* open", "unclosed comment");
+	expect_compile_error("{{ (upper .a }}", "missing ) before }}");
+	expect_compile_error("{{ .a | .b }}", ".b after | is not a function");
 }
 
 static void test_placeholders(void **state)
@@ -537,11 +590,11 @@ static void test_placeholders(void **state)
 					{"placeholder-evil", ".spec.evil"}};
 	struct kfs_placeholders bph = {bad, 2};
 	expect_render_error_ph(f, "a\nteam: placeholder-team\n", &bph,
-			       "templates/output/db.yaml:2: placeholder placeholder-team "
+			       "templates/output/db.yaml:2:7: placeholder placeholder-team "
 			       "(.spec.team) is not defined (no default); did you mean "
 			       ".spec.teamId?");
 	expect_render_error_ph(f, "\n\nx: placeholder-evil", &bph,
-			       "templates/output/db.yaml:3: placeholder placeholder-evil "
+			       "templates/output/db.yaml:3:4: placeholder placeholder-evil "
 			       "(.spec.evil) holds a newline; a placeholder cannot be quoted: "
 			       "write {{ .spec.evil | quote }}");
 }
@@ -586,7 +639,7 @@ static void test_speed_and_determinism(void **state)
 		kfs_buf_adds(&src,
 			     "name: {{ .metadata.name }}\n"
 			     "size: {{ .spec.size | quote }}\n"
-			     "{{#if .spec.backup}}\nbackup: {{ .spec.teamId | upper }}\n{{end}}\n"
+			     "{{- if .spec.backup }}\nbackup: {{ .spec.teamId | upper }}\n{{- end }}\n"
 			     "storage: {{ .values.storage }}\n");
 	struct kfs_template *t = NULL;
 	struct kfs_error err = {0};
@@ -625,8 +678,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_quote, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_yaml_filter, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_if, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_standalone_lines, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_each, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_range, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_undefined, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_injection, setup, teardown),
 	    cmocka_unit_test(test_unicode_breaks),

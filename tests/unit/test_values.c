@@ -200,9 +200,9 @@ static void test_compile_errors(void **state)
 	expect_compile_error("values:\n  replicas: { from: 3, map: {a: 1} }\n",
 			     "values.yaml: values.replicas: from must be a path like .spec.size");
 	expect_compile_error("values:\n  replicas: { from: \".spec..size\", map: {a: 1} }\n",
-			     "values.yaml: values.replicas: expected a key after the dot");
+			     "values.yaml: values.replicas: bad path .spec.");
 	expect_compile_error("values:\n  instance: \"{{ .metadata.name | shout }}\"\n",
-			     "values.yaml: values.instance: unknown filter 'shout'");
+			     "values.yaml: values.instance: unknown function shout");
 	expect_compile_error("placeholders: [a]\n",
 			     "values.yaml: placeholders must be one mapping");
 	expect_compile_error("placeholders:\n  placeholder-name: metadata.name\n",
