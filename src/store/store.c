@@ -210,8 +210,8 @@ static void request_free(struct request *r)
 	free(r->rejection);
 	free(r->log);
 	free(r->warnings);
-	free(r->conditions);
-	free(r->render_status);
+	kfs_conds_free(&r->conds);
+	kfs_node_free(r->render_status);
 	kfs_node_free(r->selectors);
 	kfs_view_put(r->view);
 	pthread_mutex_destroy(&r->write_lock);
@@ -250,26 +250,15 @@ static void set_bytes(char **field, size_t *len, const char *data, size_t n)
 	*len = data ? n : 0;
 }
 
-/* Parses YAML text the store wrote itself; NULL text gives empty_type's empty node. */
-static struct kfs_node *load_yaml(const char *text, enum kfs_type empty_type)
+/* Keeps a render's status fragment (taken) in *field; NULL or an empty map clears it. */
+static void set_tree(struct kfs_node **field, struct kfs_node *n)
 {
-	struct kfs_node *n = NULL;
-	if (!text || kfs_doc_parse(text, strlen(text), "state", &n, NULL) < 0)
-		return kfs_node_new(empty_type);
-	return n;
-}
-
-/* Stores n (freed) as YAML text in *field; NULL or an empty collection clears it. */
-static void store_yaml(char **field, struct kfs_node *n)
-{
-	free(*field);
-	*field = NULL;
-	if (n && !((n->type == KFS_SEQ || n->type == KFS_MAP) && n->len == 0)) {
-		struct kfs_buf b = {0};
-		kfs_doc_emit(n, &b);
-		*field = kfs_buf_steal(&b);
+	kfs_node_free(*field);
+	*field = n;
+	if (n && (n->type == KFS_SEQ || n->type == KFS_MAP) && n->len == 0) {
+		kfs_node_free(n);
+		*field = NULL;
 	}
-	kfs_node_free(n);
 }
 
 /* Finds a request in the sorted table; *pos is where it is or would go. */
@@ -400,14 +389,6 @@ char *kfs_store_mask(const char *msg)
 	return kfs_buf_steal(&out);
 }
 
-static void now_rfc3339(char out[32])
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Secrets are never shown: any key naming a password or token has its value masked. */
 static void mask_secrets(struct kfs_node *n)
 {
@@ -527,11 +508,11 @@ static struct kfs_node *build_status(struct kfs_store *s, const struct request *
 		kfs_map_set(st, "warnings", w);
 	}
 	kfs_gitsync_status(s, r, st);
-	kfs_map_set(st, "conditions", load_yaml(r->conditions, KFS_SEQ));
+	kfs_map_set(st, "conditions", kfs_conds_node(&r->conds));
 	/* The pipelines' own keys follow Kratix's merge; the lifecycle keys stay kratixfs's, and
 	 * the pipelines' message only speaks while there is no error to report. */
 	if (r->render_status) {
-		struct kfs_node *frag = load_yaml(r->render_status, KFS_MAP);
+		struct kfs_node *frag = kfs_node_copy(r->render_status);
 		for (const char *const *k = lifecycle_keys; *k; k++)
 			kfs_node_free(kfs_map_take(frag, *k));
 		if (r->phase == ERROR || r->rejection)
@@ -593,7 +574,7 @@ void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_
 		vb_add(&vb, "status.yaml", text.data, text.len, false);
 		if (r->render_status) {
 			struct kfs_buf frag = {0};
-			struct kfs_node *masked = load_yaml(r->render_status, KFS_MAP);
+			struct kfs_node *masked = kfs_node_copy(r->render_status);
 			mask_secrets(masked);
 			kfs_doc_emit(masked, &frag);
 			kfs_node_free(masked);
@@ -673,7 +654,7 @@ int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_e
 		kfs_map_set(doc, "log", kfs_node_new_str(r->log));
 	if (r->commit[0])
 		kfs_map_set(doc, "commit", kfs_node_new_str(r->commit));
-	kfs_map_set(doc, "conditions", load_yaml(r->conditions, KFS_SEQ));
+	kfs_map_set(doc, "conditions", kfs_conds_node(&r->conds));
 	struct kfs_buf text = {0};
 	kfs_doc_emit(doc, &text);
 	kfs_node_free(doc);
@@ -909,34 +890,22 @@ bool kfs_store_set_condition(struct request *r, const char *type, const char *st
 			     const char *reason, const char *message)
 {
 	char now[32];
-	now_rfc3339(now);
-	struct kfs_node *holder = kfs_node_new(KFS_MAP);
-	kfs_map_set(holder, "conditions", load_yaml(r->conditions, KFS_SEQ));
-	bool changed = kfs_status_set_condition(holder, type, status, reason, message, now);
-	if (changed)
-		store_yaml(&r->conditions, kfs_map_take(holder, "conditions"));
-	kfs_node_free(holder);
-	return changed;
+	kfs_now_rfc3339(now);
+	return kfs_conds_set(&r->conds, type, status, reason, message, now);
 }
 
 static bool has_condition(const struct request *r, const char *type)
 {
-	struct kfs_node *conds = load_yaml(r->conditions, KFS_SEQ);
-	bool found = false;
-	for (size_t i = 0; i < conds->len && !found; i++) {
-		const char *t = kfs_node_text_at(conds->items[i], "type");
-		found = t && strcmp(t, type) == 0;
-	}
-	kfs_node_free(conds);
-	return found;
+	return kfs_conds_find(&r->conds, type) != NULL;
 }
 
 /* What a submit may change in a request, kept until the state folder has stored the new record:
  * a write the state folder cannot store (a full disk) changes nothing, neither the views nor
  * Git. The commit fields are not here: nothing is committed before the record is stored. */
 struct saved {
-	char *object, *good, *draft, *promise, *ns, *message, *rejection, *log, *conditions,
-		*render_status, *warnings;
+	char *object, *good, *draft, *promise, *ns, *message, *rejection, *log, *warnings;
+	struct conditions conds;
+	struct kfs_node *render_status;
 	size_t object_len, good_len, draft_len;
 	bool unlinked;
 	unsigned long long generation, observed;
@@ -963,8 +932,7 @@ static void save_request(const struct request *r, struct saved *sv)
 	    .message = r->message ? kfs_xstrdup(r->message) : NULL,
 	    .rejection = r->rejection ? kfs_xstrdup(r->rejection) : NULL,
 	    .log = r->log ? kfs_xstrdup(r->log) : NULL,
-	    .conditions = r->conditions ? kfs_xstrdup(r->conditions) : NULL,
-	    .render_status = r->render_status ? kfs_xstrdup(r->render_status) : NULL,
+	    .render_status = r->render_status ? kfs_node_copy(r->render_status) : NULL,
 	    .warnings = r->warnings ? kfs_xstrdup(r->warnings) : NULL,
 	    .unlinked = r->unlinked,
 	    .generation = r->generation,
@@ -972,6 +940,7 @@ static void save_request(const struct request *r, struct saved *sv)
 	    .phase = r->phase,
 	    .selectors = r->selectors ? kfs_node_copy(r->selectors) : NULL,
 	};
+	kfs_conds_copy(&sv->conds, &r->conds);
 }
 
 static void saved_free(struct saved *sv)
@@ -984,8 +953,8 @@ static void saved_free(struct saved *sv)
 	free(sv->message);
 	free(sv->rejection);
 	free(sv->log);
-	free(sv->conditions);
-	free(sv->render_status);
+	kfs_conds_free(&sv->conds);
+	kfs_node_free(sv->render_status);
 	free(sv->warnings);
 	kfs_node_free(sv->selectors);
 	memset(sv, 0, sizeof(*sv));
@@ -1006,7 +975,7 @@ static void restore_request(struct request *r, struct saved *sv)
 	SWAP(message);
 	SWAP(rejection);
 	SWAP(log);
-	SWAP(conditions);
+	SWAP(conds);
 	SWAP(render_status);
 	SWAP(warnings);
 	SWAP(unlinked);
@@ -1147,7 +1116,7 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 		      "Pipelines completed");
 	kfs_store_set_condition(r, "Reconciled", "True", "Reconciled", "Reconciled");
 	drop_daemon_conditions(s, r, res->status, true);
-	store_yaml(&r->render_status, res->status);
+	set_tree(&r->render_status, res->status);
 	res->status = NULL;
 	kfs_node_free(r->selectors);
 	r->selectors = res->selectors;
@@ -1480,12 +1449,11 @@ static int delete_locked(struct kfs_store *s, struct request *r, struct kfs_erro
 	set_bytes(&r->draft, &r->draft_len, NULL, 0);
 	r->unlinked = false;
 	set_text(&r->rejection, NULL);
-	free(r->render_status);
+	kfs_node_free(r->render_status);
 	r->render_status = NULL;
 	kfs_node_free(r->selectors);
 	r->selectors = NULL;
-	free(r->conditions);
-	r->conditions = NULL;
+	kfs_conds_free(&r->conds);
 	r->phase = PENDING;
 	set_text(&r->message, "Deleted: write object.yaml to request it again, or rmdir");
 	rc = persist_or_restore(s, r, &sv, err);
@@ -2000,9 +1968,8 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 	 * the request is not rendered (and so not committed) again. */
 	r->commit_seq = r->commit[0] ? s->commit_seq : 0;
 	const struct kfs_node *conds = kfs_map_get(doc, "conditions");
-	if (conds && conds->type == KFS_SEQ) {
-		store_yaml(&r->conditions, kfs_node_copy(conds));
-	}
+	kfs_conds_free(&r->conds);
+	kfs_conds_from_node(&r->conds, conds);
 	if (object && object->type == KFS_STR)
 		set_bytes(&r->object, &r->object_len, object->text, object->len);
 	const struct kfs_node *draft = kfs_map_get(doc, "draftBase64");
@@ -2030,7 +1997,7 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 			set_bytes(&r->good, &r->good_len, good->text, good->len);
 			drop_daemon_conditions(s, r, res.status, false);
 			set_text(&r->warnings, res.warnings.len ? res.warnings.data : NULL);
-			store_yaml(&r->render_status, res.status);
+			set_tree(&r->render_status, res.status);
 			res.status = NULL;
 			kfs_gitsync_request(s, r, p, &res);
 			r->selectors = res.selectors, res.selectors = NULL;
@@ -2110,15 +2077,8 @@ static void report_recovery(struct kfs_store *s)
 /* Whether r's Committed condition holds it back from commits since its last change was lost. */
 static bool held_back(const struct request *r)
 {
-	struct kfs_node *conds = load_yaml(r->conditions, KFS_SEQ);
-	bool held = false;
-	for (size_t i = 0; i < conds->len && !held; i++) {
-		const char *t = kfs_node_text_at(conds->items[i], "type");
-		const char *why = kfs_node_text_at(conds->items[i], "reason");
-		held = t && why && strcmp(t, "Committed") == 0 && strcmp(why, "StateDamaged") == 0;
-	}
-	kfs_node_free(conds);
-	return held;
+	const struct condition *c = kfs_conds_find(&r->conds, "Committed");
+	return c && strcmp(c->reason, "StateDamaged") == 0;
 }
 
 /* Every request held back by a damaged state folder, at this start or an earlier one, stays out

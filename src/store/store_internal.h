@@ -11,6 +11,18 @@
 #include "kratixfs/sha256.h"
 #include "kratixfs/store.h"
 
+/* One condition of a request's status (Kratix's: type, status, reason, message and the time its
+ * status last changed, RFC 3339). */
+struct condition {
+	char *type, *status, *reason, *message;
+	char time[32];
+};
+
+struct conditions {
+	struct condition *items; /* in the order they were first set */
+	size_t n;
+};
+
 enum phase { PENDING, RENDERED, COMMITTED, APPLIED, READY, ERROR, NPHASES };
 extern const char *const kfs_phase_names[];
 
@@ -40,10 +52,10 @@ struct request {
 	char *rejection; /* why the last write was refused, NULL once a write is accepted */
 	char *log;
 	char *warnings; /* the last good render's unknown fields, one line each, or NULL */
-	/* Kept as YAML text, not trees: a tree costs several times the memory, and 10,000
-	 * requests must fit in 100 MiB. Parsed (fast path, ~1 µs) when needed. */
-	char *conditions;    /* a sequence, or NULL for none */
-	char *render_status; /* the pipelines' metadata/status.yaml, merged, or NULL */
+	struct conditions conds;
+	/* The pipelines' metadata/status.yaml, merged and without the daemon's condition types,
+	 * as the render parsed it, or NULL. */
+	struct kfs_node *render_status;
 	struct kfs_node *selectors;
 	char commit[41];                /* the commit holding the last good render, or "" */
 	unsigned long long commit_seq;  /* which of the store's commits that was */
@@ -144,6 +156,22 @@ struct kfs_store {
 	size_t nbatch;
 	bool recovering;
 };
+
+/* conditions.c */
+/* Now in RFC 3339 (UTC, seconds), as conditions show it. */
+void kfs_now_rfc3339(char out[32]);
+/* The condition of that type, or NULL. */
+const struct condition *kfs_conds_find(const struct conditions *c, const char *type);
+/* Sets condition type to (status, reason, message); lastTransitionTime becomes now when it is new
+ * or its status changed. True when anything changed. */
+bool kfs_conds_set(struct conditions *c, const char *type, const char *status, const char *reason,
+		   const char *message, const char *now);
+void kfs_conds_free(struct conditions *c);
+void kfs_conds_copy(struct conditions *dst, const struct conditions *src);
+/* The conditions as the sequence status.yaml shows. */
+struct kfs_node *kfs_conds_node(const struct conditions *c);
+/* Adds the conditions of a YAML sequence (a state folder record written as YAML). */
+void kfs_conds_from_node(struct conditions *c, const struct kfs_node *seq);
 
 /* store.c */
 /* Logs one event line (see kfs_store_options.log). */
