@@ -622,44 +622,10 @@ void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_
 
 int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_error *err)
 {
-	struct kfs_node *doc = kfs_node_new(KFS_MAP);
-	kfs_map_set(doc, "name", kfs_node_new_str(r->name));
-	kfs_map_set(doc, "generation", kfs_node_new_int((long long)r->generation));
-	kfs_map_set(doc, "observedGeneration", kfs_node_new_int((long long)r->observed));
-	kfs_map_set(doc, "phase", kfs_node_new_str(kfs_phase_names[r->phase]));
-	kfs_map_set(doc, "message", kfs_node_new_str(r->message));
-	if (r->rejection)
-		kfs_map_set(doc, "rejection", kfs_node_new_str(r->rejection));
-	if (r->unlinked)
-		kfs_map_set(doc, "unlinked", kfs_node_new_scalar(KFS_BOOL, "true", 4));
-	if (r->draft) {
-		/* Refused bytes may be anything (invalid UTF-8, NULs): base64 keeps the record
-		 * YAML that reads back. */
-		struct kfs_buf b64 = {0};
-		kfs_buf_base64(&b64, r->draft, r->draft_len);
-		kfs_map_set(doc, "draftBase64", kfs_node_new_scalar(KFS_STR, b64.data ? b64.data : "",
-								     b64.len));
-		kfs_buf_free(&b64);
-	}
-	kfs_map_set(doc, "uid", kfs_node_new_int((long long)r->owner.uid));
-	kfs_map_set(doc, "gid", kfs_node_new_int((long long)r->owner.gid));
-	kfs_map_set(doc, "mode", kfs_node_new_int((long long)r->owner.dir_mode));
-	kfs_map_set(doc, "objectMode", kfs_node_new_int((long long)r->owner.obj_mode));
-	if (r->object)
-		kfs_map_set(doc, "object", kfs_node_new_scalar(KFS_STR, r->object, r->object_len));
-	if (r->good && !(r->object && r->good_len == r->object_len &&
-			 memcmp(r->good, r->object, r->good_len) == 0))
-		kfs_map_set(doc, "good", kfs_node_new_scalar(KFS_STR, r->good, r->good_len));
-	if (r->log)
-		kfs_map_set(doc, "log", kfs_node_new_str(r->log));
-	if (r->commit[0])
-		kfs_map_set(doc, "commit", kfs_node_new_str(r->commit));
-	kfs_map_set(doc, "conditions", kfs_conds_node(&r->conds));
-	struct kfs_buf text = {0};
-	kfs_doc_emit(doc, &text);
-	kfs_node_free(doc);
-	int rc = kfs_journal_put(s->journal, r->name, text.data, text.len, err);
-	kfs_buf_free(&text);
+	struct kfs_buf rec = {0};
+	kfs_record_encode(r, &rec);
+	int rc = kfs_journal_put(s->journal, r->name, rec.data, rec.len, err);
+	kfs_buf_free(&rec);
 	return rc;
 }
 
@@ -1937,64 +1903,53 @@ int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 	return 0;
 }
 
-static enum phase phase_of(const char *name)
+/* Moves a record's fields into r (the record keeps what r does not take). */
+static void take_record(struct kfs_store *s, struct request *r, struct record *rec)
 {
-	for (int i = 0; i < NPHASES; i++)
-		if (name && strcmp(kfs_phase_names[i], name) == 0)
-			return (enum phase)i;
-	return PENDING;
-}
-
-/* Rebuilds a request from its journal record: the last good input is rendered again. */
-static void recover_request(struct kfs_store *s, struct request *r, const struct kfs_node *doc)
-{
-	const struct kfs_node *object = kfs_map_get(doc, "object");
-	const struct kfs_node *good = kfs_map_get(doc, "good");
-	if (!good)
-		good = object;
-	long long v;
-	if (kfs_node_int(kfs_map_get(doc, "generation"), &v))
-		r->generation = (unsigned long long)v;
-	if (kfs_node_int(kfs_map_get(doc, "observedGeneration"), &v))
-		r->observed = (unsigned long long)v;
-	r->phase = phase_of(kfs_node_text_at(doc, "phase"));
-	set_text(&r->message, kfs_node_text_at(doc, "message") ? kfs_node_text_at(doc, "message")
-							       : "");
-	set_text(&r->rejection, kfs_node_text_at(doc, "rejection"));
-	set_text(&r->log, kfs_node_text_at(doc, "log"));
-	const char *commit = kfs_node_text_at(doc, "commit");
-	snprintf(r->commit, sizeof(r->commit), "%s", commit ? commit : "");
+	r->generation = rec->generation;
+	r->observed = rec->observed;
+	r->phase = rec->phase;
+	set_text(&r->message, rec->message ? rec->message : "");
+	set_text(&r->rejection, rec->rejection);
+	set_text(&r->log, rec->log);
+	memcpy(r->commit, rec->commit, sizeof(r->commit));
 	/* A commit from before this run: pushed only once a push of this run says so, even if
 	 * the request is not rendered (and so not committed) again. */
 	r->commit_seq = r->commit[0] ? s->commit_seq : 0;
-	const struct kfs_node *conds = kfs_map_get(doc, "conditions");
 	kfs_conds_free(&r->conds);
-	kfs_conds_from_node(&r->conds, conds);
-	if (object && object->type == KFS_STR)
-		set_bytes(&r->object, &r->object_len, object->text, object->len);
-	const struct kfs_node *draft = kfs_map_get(doc, "draftBase64");
-	struct kfs_buf raw = {0};
-	if (draft && draft->type == KFS_STR && kfs_buf_unbase64(&raw, draft->text, draft->len) == 0)
-		set_bytes(&r->draft, &r->draft_len, raw.data, raw.len);
-	kfs_buf_free(&raw);
-	const char *unlinked = kfs_node_text_at(doc, "unlinked");
-	r->unlinked = r->object && unlinked && strcmp(unlinked, "true") == 0;
-	if (kfs_node_int(kfs_map_get(doc, "uid"), &v))
-		r->owner.uid = (uid_t)v;
-	if (kfs_node_int(kfs_map_get(doc, "gid"), &v))
-		r->owner.gid = (gid_t)v;
-	if (kfs_node_int(kfs_map_get(doc, "mode"), &v))
-		r->owner.dir_mode = (mode_t)v & 07777;
-	if (kfs_node_int(kfs_map_get(doc, "objectMode"), &v))
-		r->owner.obj_mode = (mode_t)v & 07777;
+	r->conds = rec->conds;
+	rec->conds = (struct conditions){0};
+	free(r->object);
+	r->object = rec->object, r->object_len = rec->object_len;
+	rec->object = NULL;
+	free(r->draft);
+	r->draft = rec->draft, r->draft_len = rec->draft_len;
+	rec->draft = NULL;
+	r->unlinked = r->object && rec->unlinked;
+	if (rec->has_owner & 1)
+		r->owner.uid = rec->owner.uid;
+	if (rec->has_owner & 2)
+		r->owner.gid = rec->owner.gid;
+	if (rec->has_owner & 4)
+		r->owner.dir_mode = rec->owner.dir_mode;
+	if (rec->has_owner & 8)
+		r->owner.obj_mode = rec->owner.obj_mode;
+}
+
+/* Rebuilds a request from its journal record: the last good input is rendered again. */
+static void recover_request(struct kfs_store *s, struct request *r, struct record *rec)
+{
+	take_record(s, r, rec);
+	const char *good = rec->good ? rec->good : r->object;
+	size_t good_len = rec->good ? rec->good_len : r->object_len;
 	struct kfs_render_result res = {0};
 	int rc = -1;
-	if (good && good->type == KFS_STR && r->object) {
+	if (good && r->object) {
 		struct kfs_error err = {0};
 		const struct kfs_promise *p;
-		rc = render_request(s, r, good->text, good->len, &p, &res, &err);
+		rc = render_request(s, r, good, good_len, &p, &res, &err);
 		if (rc == 0) {
-			set_bytes(&r->good, &r->good_len, good->text, good->len);
+			set_bytes(&r->good, &r->good_len, good, good_len);
 			drop_daemon_conditions(s, r, res.status, false);
 			set_text(&r->warnings, res.warnings.len ? res.warnings.data : NULL);
 			set_tree(&r->render_status, res.status);
@@ -2015,9 +1970,9 @@ static void recover_request(struct kfs_store *s, struct request *r, const struct
 static void recover_one(void *ctx, const char *name, const char *payload, size_t len)
 {
 	struct kfs_store *s = ctx;
-	struct kfs_node *doc = NULL;
+	struct record rec;
 	struct kfs_error err = {0};
-	if (kfs_doc_parse(payload, len, "journal record", &doc, &err) < 0) {
+	if (kfs_record_decode(payload, len, &rec, &err) < 0) {
 		kfs_store_log_error(s, KFS_LOG_ERROR, err.msg, "recover request=%s result=failed",
 				    name);
 		return;
@@ -2031,8 +1986,8 @@ static void recover_one(void *ctx, const char *name, const char *payload, size_t
 			table_insert(s, r, pos);
 		}
 	}
-	recover_request(s, r, doc);
-	kfs_node_free(doc);
+	recover_request(s, r, &rec);
+	kfs_record_free(&rec);
 }
 
 /* Says what reading the state folder back had to do (the root status.yaml says it too), and

@@ -173,6 +173,27 @@ struct kfs_node *kfs_conds_node(const struct conditions *c);
 /* Adds the conditions of a YAML sequence (a state folder record written as YAML). */
 void kfs_conds_from_node(struct conditions *c, const struct kfs_node *seq);
 
+/* record.c: a request's state folder record */
+/* What a record holds, decoded (owned copies). */
+struct record {
+	unsigned long long generation, observed;
+	enum phase phase;
+	char *message, *rejection, *log;
+	char commit[41];
+	bool unlinked;
+	char *object, *good, *draft; /* NULL: none; good NULL with object: the same bytes */
+	size_t object_len, good_len, draft_len;
+	struct kfs_owner owner;
+	unsigned has_owner; /* bits: 1 uid, 2 gid, 4 mode, 8 objectMode were recorded */
+	struct conditions conds;
+};
+/* Appends r's record (typed fields; see record.c) to b. */
+void kfs_record_encode(const struct request *r, struct kfs_buf *b);
+/* Reads a record (typed, or YAML from an older state folder) into rec; -EINVAL for a record that
+ * is cut or malformed. Free with kfs_record_free. */
+int kfs_record_decode(const char *payload, size_t len, struct record *rec, struct kfs_error *err);
+void kfs_record_free(struct record *rec);
+
 /* store.c */
 /* Logs one event line (see kfs_store_options.log). */
 void kfs_store_log(struct kfs_store *s, enum kfs_log_level level, const char *fmt, ...)
