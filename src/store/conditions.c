@@ -24,14 +24,22 @@ const struct condition *kfs_conds_find(const struct conditions *c, const char *t
 	return NULL;
 }
 
-/* Replaces *field by text; true when it changed. */
-static bool set_field(char **field, const char *text)
+/* Makes x hold these texts, in one allocation: type first (it owns the block). */
+static void cond_fill(struct condition *x, const char *type, const char *status,
+		      const char *reason, const char *message)
 {
-	if (*field && strcmp(*field, text) == 0)
-		return false;
-	free(*field);
-	*field = kfs_xstrdup(text);
-	return true;
+	size_t lt = strlen(type) + 1, ls = strlen(status) + 1, lr = strlen(reason) + 1;
+	char *block = kfs_xmalloc(lt + ls + lr + strlen(message) + 1);
+	memcpy(block, type, lt);
+	memcpy(block + lt, status, ls);
+	memcpy(block + lt + ls, reason, lr);
+	strcpy(block + lt + ls + lr, message);
+	char *old = x->type;
+	x->type = block;
+	x->status = block + lt;
+	x->reason = block + lt + ls;
+	x->message = block + lt + ls + lr;
+	free(old);
 }
 
 bool kfs_conds_set(struct conditions *c, const char *type, const char *status, const char *reason,
@@ -44,26 +52,25 @@ bool kfs_conds_set(struct conditions *c, const char *type, const char *status, c
 	if (!at) {
 		c->items = kfs_xrealloc(c->items, (c->n + 1) * sizeof(*c->items));
 		at = &c->items[c->n++];
-		*at = (struct condition){.type = kfs_xstrdup(type)};
-	}
-	bool transition = !at->status || strcmp(at->status, status) != 0;
-	bool changed = set_field(&at->status, status);
-	changed |= set_field(&at->reason, reason);
-	changed |= set_field(&at->message, message);
-	if (transition && strcmp(at->time, now) != 0) {
+		*at = (struct condition){0};
+		cond_fill(at, type, status, reason, message);
 		snprintf(at->time, sizeof(at->time), "%s", now);
-		changed = true;
+		return true;
 	}
+	bool transition = strcmp(at->status, status) != 0;
+	bool changed = transition || strcmp(at->reason, reason) != 0 ||
+		       strcmp(at->message, message) != 0;
+	if (changed)
+		cond_fill(at, at->type, status, reason, message);
+	if (transition && strcmp(at->time, now) != 0)
+		snprintf(at->time, sizeof(at->time), "%s", now);
 	return changed;
 }
 
 void kfs_conds_free(struct conditions *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
-		free(c->items[i].type);
-		free(c->items[i].status);
-		free(c->items[i].reason);
-		free(c->items[i].message);
+		free(c->items[i].type); /* the block of all four texts */
 	}
 	free(c->items);
 	c->items = NULL;
@@ -78,9 +85,7 @@ void kfs_conds_copy(struct conditions *dst, const struct conditions *src)
 	dst->items = kfs_xcalloc(src->n, sizeof(*dst->items));
 	for (size_t i = 0; i < src->n; i++) {
 		const struct condition *s = &src->items[i];
-		dst->items[i] = (struct condition){
-		    .type = kfs_xstrdup(s->type), .status = kfs_xstrdup(s->status),
-		    .reason = kfs_xstrdup(s->reason), .message = kfs_xstrdup(s->message)};
+		cond_fill(&dst->items[i], s->type, s->status, s->reason, s->message);
 		memcpy(dst->items[i].time, s->time, sizeof(s->time));
 	}
 	dst->n = src->n;

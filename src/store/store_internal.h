@@ -14,7 +14,8 @@
 /* One condition of a request's status (Kratix's: type, status, reason, message and the time its
  * status last changed, RFC 3339). */
 struct condition {
-	char *type, *status, *reason, *message;
+	char *type; /* one allocation holds the four texts, type first */
+	const char *status, *reason, *message;
 	char time[32];
 };
 
