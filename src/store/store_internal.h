@@ -1,10 +1,21 @@
-/* What the store's two files share: store.c (requests, views, persistence) and gitsync.c
- * (commits to the Git state store and the push state shown in each status). */
+/* What the store's files share:
+ *   store.c       the request table, logging, open and close
+ *   view.c        blobs and views (the snapshots readers hold)
+ *   publish.c     status.yaml and phase built from a request's typed state; views swapped; the
+ *                 root status built when read
+ *   conditions.c  typed conditions
+ *   write.c       object.yaml writes: render, outcome, persist, publish, commit; deletion
+ *   lifecycle.c   mkdir, chmod/chown, unlink, feedback
+ *   promises.c    the promises folder, reloads, promise folders
+ *   record.c      a request's typed state folder record
+ *   recover.c     persisting records and reading the state folder back at start
+ *   gitsync.c     commits to the Git state store and the store-wide push state */
 #ifndef KRATIXFS_STORE_INTERNAL_H
 #define KRATIXFS_STORE_INTERNAL_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kratixfs/gitstore.h"
 #include "kratixfs/render.h"
@@ -62,8 +73,13 @@ struct request {
 	unsigned long long commit_seq;  /* which of the store's commits that was */
 	unsigned long long work_serial; /* the serial of its last Git work (kfs_git_work) */
 	bool placed;                    /* some of that work's files have a destination */
-	pthread_mutex_t view_lock;      /* guards view only: held for a pointer swap */
+	pthread_mutex_t view_lock; /* guards the three fields below: held for a pointer swap */
 	struct kfs_view *view;
+	/* The view's status.yaml shows the push state (pushed, the Pushed condition) as it was at
+	 * store-wide push stamp status_push_stamp: a reader that finds the stamp moved gets the
+	 * status built again (publish.c), with no publish and no record. */
+	bool push_live;
+	uint64_t status_push_stamp;
 };
 
 struct promise_entry {
@@ -132,6 +148,7 @@ struct kfs_store {
 	pthread_mutex_t root_lock; /* guards the cached root view */
 	struct kfs_view *root;
 	uint64_t root_stamp, stamp; /* stamp grows with every publish */
+	uint64_t root_push_stamp;   /* the push stamp the cached root view was built at */
 	int64_t changed_ns;         /* CLOCK_REALTIME of the last publish, atomic */
 	uint64_t next_serial;       /* the last view serial handed out, atomic */
 
@@ -145,6 +162,8 @@ struct kfs_store {
 	unsigned long long pushed_seq;  /* commits known to be on the remote */
 	struct { char hex[41]; unsigned long long seq; } recent[64]; /* commit -> seq */
 	char *push_error;               /* the last push failure, NULL once a push lands */
+	char push_time[32];             /* when the last push ended (RFC 3339) */
+	uint64_t push_stamp;            /* grows with every push outcome; atomic, written under git_lock */
 	struct git_event *events;       /* queue for the worker */
 	pthread_cond_t events_cond;
 	bool stopping;
@@ -195,7 +214,46 @@ void kfs_record_encode(const struct request *r, struct kfs_buf *b);
 int kfs_record_decode(const char *payload, size_t len, struct record *rec, struct kfs_error *err);
 void kfs_record_free(struct record *rec);
 
+/* view.c */
+struct blob; /* file bytes shared by views, with an id (and, for outputs, a digest) */
+/* A view under construction. */
+struct view_builder {
+	struct kfs_view_file *files;
+	size_t n, cap;
+};
+struct blob *kfs_blob_new(const char *data, size_t len);
+struct blob *kfs_blob_of(const struct kfs_view_file *f);
+struct blob *kfs_blob_get(struct blob *b);
+void kfs_blob_put(struct blob *b);
+/* An output blob's SHA-256 digest ("sha256:<hex>"), NULL for other blobs. */
+const char *kfs_blob_digest(const struct blob *b);
+/* Adds a file holding blob b (its reference is taken). */
+void kfs_vb_add_blob(struct view_builder *vb, const char *path, struct blob *b, bool writable);
+/* Adds a file with new bytes. */
+void kfs_vb_add(struct view_builder *vb, const char *path, const char *data, size_t len,
+		bool writable);
+/* The same, reusing old's blob at path (and so its id) when it holds the same bytes. */
+void kfs_vb_add_kept(struct view_builder *vb, const struct kfs_view *old, const char *path,
+		     const char *data, size_t len, bool writable);
+/* An output: hashed once here; old's blob at path is reused when its digest is the same. */
+void kfs_vb_add_output(struct view_builder *vb, const struct kfs_view *old, const char *path,
+		       const char *data, size_t len);
+/* Makes the view (a new serial) of vb's files and fixed_dirs (NULL-terminated); vb is emptied. */
+struct kfs_view *kfs_vb_finish(struct kfs_store *s, struct view_builder *vb,
+			       const char *const *fixed_dirs);
+struct kfs_view *kfs_view_get(struct kfs_view *v);
+/* The daemon's user owns what no mkdir made: the root, promises, and requests of old states. */
+struct kfs_owner kfs_default_owner(void);
+
 /* store.c */
+struct request *kfs_request_new(const char *name);
+/* The request in the sorted table (table_lock held); *pos: where it is or would go. */
+struct request *kfs_table_find(struct kfs_store *s, const char *name, size_t *pos);
+void kfs_table_insert(struct kfs_store *s, struct request *r, size_t pos);
+void kfs_set_text(char **field, const char *text);
+void kfs_set_bytes(char **field, size_t *len, const char *data, size_t n);
+/* Keeps a render's status fragment (taken) in *field; NULL or an empty map clears it. */
+void kfs_set_tree(struct kfs_node **field, struct kfs_node *n);
 /* Logs one event line (see kfs_store_options.log). */
 void kfs_store_log(struct kfs_store *s, enum kfs_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -211,10 +269,62 @@ struct request *kfs_store_request_get(struct kfs_store *s, const char *name);
 void kfs_store_request_put(struct request *r);
 bool kfs_store_set_condition(struct request *r, const char *type, const char *status,
 			     const char *reason, const char *message);
+
+/* publish.c */
 /* Rebuilds r's view; res (outputs) NULL keeps the published outputs. write_lock held. */
 void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_render_result *res);
+/* Says that folder changed: the requests/ and promises/ mtime, the root's stamp, on_publish. */
+void kfs_store_notify(struct kfs_store *s, const char *folder);
+/* Drops the daemon's condition types from a render's status (see publish.c). */
+void kfs_drop_daemon_conditions(struct kfs_store *s, struct request *r, struct kfs_node *status,
+				bool to_log);
+
+/* recover.c */
 int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_error *err);
+/* Reads the state folder back (kfs_store_open). */
+int kfs_store_recover(struct kfs_store *s, struct kfs_error *err);
+/* The root status.yaml's `recovery` map, when the state folder was found damaged at start. */
+void kfs_recovery_status(struct kfs_store *s, struct kfs_node *status);
+
+/* promises.c */
 const struct kfs_promise *kfs_store_find_promise(struct kfs_store *s, const char *name);
+/* The loaded promise doc asks for (promises read-locked), or NULL with err saying why. */
+const struct kfs_promise *kfs_match_promise(struct kfs_store *s, const struct kfs_node *doc,
+					    struct kfs_error *err);
+int kfs_scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nold,
+		      struct promise_entry **out, size_t *nout, bool **changed,
+		      struct kfs_error *err);
+void kfs_free_entries(struct promise_entry *list, size_t n);
+/* How many requests each of the n promises rendered, in a new array (promises_lock not held). */
+size_t *kfs_count_requests(struct kfs_store *s, const struct promise_entry *list, size_t n);
+void kfs_build_promise_view(struct kfs_store *s, struct promise_entry *e, size_t nrequests);
+
+/* write.c */
+/* What a change may alter in a request, kept until the state folder has stored the new record:
+ * a change the state folder cannot store (a full disk) changes nothing. */
+struct saved {
+	char *object, *good, *draft, *promise, *ns, *message, *rejection, *log, *warnings;
+	struct conditions conds;
+	struct kfs_node *render_status;
+	size_t object_len, good_len, draft_len;
+	bool unlinked;
+	unsigned long long generation, observed;
+	enum phase phase;
+	struct kfs_node *selectors;
+};
+void kfs_save_request(const struct request *r, struct saved *sv);
+void kfs_saved_free(struct saved *sv);
+/* Stores r's new record before anything shows it; on failure r goes back to sv and err says
+ * why (-ENOSPC for a full disk). */
+int kfs_persist_or_restore(struct kfs_store *s, struct request *r, struct saved *sv,
+			   struct kfs_error *err);
+/* A write of data to r, write_lock held; force: a re-render (promise reload) of the same bytes. */
+int kfs_submit_locked(struct kfs_store *s, struct request *r, const char *data, size_t len,
+		      bool force, struct kfs_error *err);
+/* Renders data for r (write_lock held, promises read-locked): see write.c. */
+int kfs_render_request(struct kfs_store *s, struct request *r, const char *data, size_t len,
+		       const struct kfs_promise **used, struct kfs_render_result *res,
+		       struct kfs_error *err);
 
 /* gitsync.c */
 /* Opens the repository and destinations and starts the worker; a no-op without opts->git_repo. */
@@ -246,7 +356,10 @@ void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 			 const struct kfs_render_result *res);
 /* The root status.yaml's `git` map: the branch head and whether it is pushed. */
 void kfs_gitsync_root_status(struct kfs_store *s, struct kfs_node *status);
-/* The status keys Git adds: commit, pushed, and the Pushed condition's state. */
+/* Sets r's Pushed condition from the store-wide push state (write_lock held) and returns the
+ * push stamp it read: a status built now is current until the stamp moves. */
+uint64_t kfs_gitsync_pushed(struct kfs_store *s, struct request *r);
+/* The status keys Git adds: commit and pushed. */
 void kfs_gitsync_status(struct kfs_store *s, const struct request *r, struct kfs_node *status);
 
 #endif
