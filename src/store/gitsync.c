@@ -21,7 +21,7 @@ static void enqueue(struct kfs_store *s, struct git_event *e)
 	pthread_mutex_unlock(&s->git_lock);
 }
 
-static void on_push(void *ctx, bool pushed, const char *head, const char *reason)
+void kfs_gitsync_on_push(void *ctx, bool pushed, const char *head, const char *reason)
 {
 	struct git_event *e = kfs_xcalloc(1, sizeof(*e));
 	e->push = true;
@@ -243,7 +243,7 @@ int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *o, str
 		.repo = o->git_repo,
 		.branch = o->git_branch,
 		.remote = o->git_push,
-		.on_push = on_push,
+		.on_push = kfs_gitsync_on_push,
 		.on_commit = kfs_gitsync_on_commit,
 		.ctx = s,
 	};

@@ -331,6 +331,9 @@ int kfs_render_request(struct kfs_store *s, struct request *r, const char *data,
 int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *opts,
 		     struct kfs_error *err);
 void kfs_gitsync_close(struct kfs_store *s);
+/* The Git thread's on_push (ctx: the store): queues a push's outcome for the worker, which
+ * records it in the store-wide push state. */
+void kfs_gitsync_on_push(void *ctx, bool pushed, const char *head, const char *reason);
 /* The Git thread's on_commit (ctx: the store): queues a retried commit's outcome for the
  * worker, which records it in the owner's status if the work is the owner's last. */
 void kfs_gitsync_on_commit(void *ctx, const char *owner, unsigned long long serial,
