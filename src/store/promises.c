@@ -194,7 +194,7 @@ void kfs_store_promise_committed(struct kfs_store *s, const char *name, unsigned
 			const struct kfs_view_file *f = &e->view->files[k];
 			if (strcmp(f->path, "status.yaml") == 0)
 				continue;
-			kfs_vb_add_blob(&vb, f->path, kfs_blob_get(kfs_blob_of(f)), f->writable);
+			kfs_vb_add_blob(&vb, kfs_blob_get(kfs_blob_of(f)), f->writable);
 		}
 		finish_promise_view(s, e, nrequests, &vb);
 	}

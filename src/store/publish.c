@@ -171,7 +171,7 @@ static void add_outputs(struct view_builder *vb, const struct kfs_view *old,
 		for (size_t i = 0; old && i < old->nfiles; i++) {
 			const struct kfs_view_file *f = &old->files[i];
 			if (strncmp(f->path, "output/", 7) == 0)
-				kfs_vb_add_blob(vb, f->path, kfs_blob_get(kfs_blob_of(f)), false);
+				kfs_vb_add_blob(vb, kfs_blob_get(kfs_blob_of(f)), false);
 		}
 		return;
 	}
@@ -338,7 +338,7 @@ static struct kfs_view *root_view(struct kfs_store *s)
 	struct kfs_view *slot = kfs_view_get(s->slot->view);
 	pthread_mutex_unlock(&s->slot->view_lock);
 	for (size_t i = 0; slot && i < slot->nfiles; i++)
-		kfs_vb_add_blob(&vb, slot->files[i].path, kfs_blob_get(kfs_blob_of(&slot->files[i])),
+		kfs_vb_add_blob(&vb, kfs_blob_get(kfs_blob_of(&slot->files[i])),
 				slot->files[i].writable);
 	kfs_view_put(slot);
 	kfs_view_put(s->root);

@@ -215,20 +215,20 @@ int kfs_record_decode(const char *payload, size_t len, struct record *rec, struc
 void kfs_record_free(struct record *rec);
 
 /* view.c */
-struct blob; /* file bytes shared by views, with an id (and, for outputs, a digest) */
+struct blob; /* a file's bytes and path, shared by views, with an id (outputs: a digest) */
 /* A view under construction. */
 struct view_builder {
 	struct kfs_view_file *files;
 	size_t n, cap;
 };
-struct blob *kfs_blob_new(const char *data, size_t len);
 struct blob *kfs_blob_of(const struct kfs_view_file *f);
 struct blob *kfs_blob_get(struct blob *b);
 void kfs_blob_put(struct blob *b);
 /* An output blob's SHA-256 digest ("sha256:<hex>"), NULL for other blobs. */
 const char *kfs_blob_digest(const struct blob *b);
-/* Adds a file holding blob b (its reference is taken). */
-void kfs_vb_add_blob(struct view_builder *vb, const char *path, struct blob *b, bool writable);
+/* Adds a file holding blob b (its reference is taken), at the path b was made for: a blob is
+ * only ever shared at its own path, and holds it. */
+void kfs_vb_add_blob(struct view_builder *vb, struct blob *b, bool writable);
 /* Adds a file with new bytes. */
 void kfs_vb_add(struct view_builder *vb, const char *path, const char *data, size_t len,
 		bool writable);

@@ -27,9 +27,11 @@ struct blob {
 
 static uint64_t next_blob_id; /* atomic */
 
-static struct blob *blob_alloc(const char *data, size_t len, bool hashed)
+/* A blob of data for the file at path: data, its NUL, the digest when hashed, then the path. */
+static struct blob *blob_alloc(const char *path, const char *data, size_t len, bool hashed)
 {
-	struct blob *b = kfs_xmalloc(sizeof(*b) + len + 1 + (hashed ? KFS_DIGEST_LEN : 0));
+	size_t digest = hashed ? KFS_DIGEST_LEN : 0, plen = strlen(path) + 1;
+	struct blob *b = kfs_xmalloc(sizeof(*b) + len + 1 + digest + plen);
 	b->refs = 1;
 	b->hashed = hashed;
 	b->len = len;
@@ -38,12 +40,14 @@ static struct blob *blob_alloc(const char *data, size_t len, bool hashed)
 	b->data[len] = '\0';
 	if (hashed)
 		kfs_sha256_digest(data, len, b->data + len + 1);
+	memcpy(b->data + len + 1 + digest, path, plen);
 	return b;
 }
 
-struct blob *kfs_blob_new(const char *data, size_t len)
+/* The path a blob was made for: every view that shares it has it at that path. */
+static char *blob_path(struct blob *b)
 {
-	return blob_alloc(data, len, false);
+	return b->data + b->len + 1 + (b->hashed ? KFS_DIGEST_LEN : 0);
 }
 
 struct blob *kfs_blob_of(const struct kfs_view_file *f)
@@ -68,20 +72,20 @@ void kfs_blob_put(struct blob *b)
 		free(b);
 }
 
-void kfs_vb_add_blob(struct view_builder *vb, const char *path, struct blob *b, bool writable)
+void kfs_vb_add_blob(struct view_builder *vb, struct blob *b, bool writable)
 {
 	if (vb->n == vb->cap) {
 		vb->cap = vb->cap ? vb->cap * 2 : 16;
 		vb->files = kfs_xrealloc(vb->files, vb->cap * sizeof(*vb->files));
 	}
 	vb->files[vb->n++] = (struct kfs_view_file){
-		.path = kfs_xstrdup(path), .data = b->data, .len = b->len, .writable = writable};
+		.path = blob_path(b), .data = b->data, .len = b->len, .writable = writable};
 }
 
 void kfs_vb_add(struct view_builder *vb, const char *path, const char *data, size_t len,
 		bool writable)
 {
-	kfs_vb_add_blob(vb, path, kfs_blob_new(data, len), writable);
+	kfs_vb_add_blob(vb, blob_alloc(path, data, len, false), writable);
 }
 
 /* old's blob at path when it holds these bytes (hashed: an output, compared by digest), else
@@ -103,17 +107,17 @@ void kfs_vb_add_kept(struct view_builder *vb, const struct kfs_view *old, const 
 		     const char *data, size_t len, bool writable)
 {
 	struct blob *b = same_blob(old, path, data, len, NULL);
-	kfs_vb_add_blob(vb, path, b ? b : kfs_blob_new(data, len), writable);
+	kfs_vb_add_blob(vb, b ? b : blob_alloc(path, data, len, false), writable);
 }
 
 void kfs_vb_add_output(struct view_builder *vb, const struct kfs_view *old, const char *path,
 		       const char *data, size_t len)
 {
-	struct blob *fresh = blob_alloc(data, len, true);
+	struct blob *fresh = blob_alloc(path, data, len, true);
 	struct blob *b = same_blob(old, path, data, len, kfs_blob_digest(fresh));
 	if (b)
 		kfs_blob_put(fresh);
-	kfs_vb_add_blob(vb, path, b ? b : fresh, false);
+	kfs_vb_add_blob(vb, b ? b : fresh, false);
 }
 
 static int cmp_file(const void *a, const void *b)
@@ -186,7 +190,6 @@ void kfs_view_put(struct kfs_view *v)
 	if (!v || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	for (size_t i = 0; i < v->nfiles; i++) {
-		free(v->files[i].path);
 		kfs_blob_put(kfs_blob_of(&v->files[i]));
 	}
 	free(v->files);
