@@ -72,7 +72,7 @@ static void recover_request(struct kfs_store *s, struct request *r, struct recor
 			kfs_set_bytes(&r->good, &r->good_len, good, good_len);
 			kfs_drop_daemon_conditions(s, r, res.status, false);
 			kfs_set_text(&r->warnings, res.warnings.len ? res.warnings.data : NULL);
-			kfs_set_tree(&r->render_status, res.status);
+			kfs_set_render_status(&r->render_status, res.status);
 			res.status = NULL;
 			kfs_gitsync_request(s, r, p, &res);
 			r->selectors = res.selectors, res.selectors = NULL;

@@ -45,7 +45,7 @@ static void request_free(struct request *r)
 	free(r->log);
 	free(r->warnings);
 	kfs_conds_free(&r->conds);
-	kfs_node_free(r->render_status);
+	free(r->render_status);
 	kfs_node_free(r->selectors);
 	kfs_view_put(r->view);
 	pthread_mutex_destroy(&r->write_lock);
@@ -82,17 +82,6 @@ void kfs_set_bytes(char **field, size_t *len, const char *data, size_t n)
 	free(*field);
 	*field = data ? kfs_xstrndup(data, n) : NULL;
 	*len = data ? n : 0;
-}
-
-/* Keeps a render's status fragment (taken) in *field; NULL or an empty map clears it. */
-void kfs_set_tree(struct kfs_node **field, struct kfs_node *n)
-{
-	kfs_node_free(*field);
-	*field = n;
-	if (n && (n->type == KFS_SEQ || n->type == KFS_MAP) && n->len == 0) {
-		kfs_node_free(n);
-		*field = NULL;
-	}
 }
 
 /* Finds a request in the sorted table; *pos is where it is or would go. */

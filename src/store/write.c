@@ -46,7 +46,7 @@ void kfs_save_request(const struct request *r, struct saved *sv)
 	    .message = r->message ? kfs_xstrdup(r->message) : NULL,
 	    .rejection = r->rejection ? kfs_xstrdup(r->rejection) : NULL,
 	    .log = r->log ? kfs_xstrdup(r->log) : NULL,
-	    .render_status = r->render_status ? kfs_node_copy(r->render_status) : NULL,
+	    .render_status = r->render_status ? kfs_xstrdup(r->render_status) : NULL,
 	    .warnings = r->warnings ? kfs_xstrdup(r->warnings) : NULL,
 	    .unlinked = r->unlinked,
 	    .generation = r->generation,
@@ -68,7 +68,7 @@ void kfs_saved_free(struct saved *sv)
 	free(sv->rejection);
 	free(sv->log);
 	kfs_conds_free(&sv->conds);
-	kfs_node_free(sv->render_status);
+	free(sv->render_status);
 	free(sv->warnings);
 	kfs_node_free(sv->selectors);
 	memset(sv, 0, sizeof(*sv));
@@ -233,7 +233,7 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 		      "Pipelines completed");
 	kfs_store_set_condition(r, "Reconciled", "True", "Reconciled", "Reconciled");
 	kfs_drop_daemon_conditions(s, r, res->status, true);
-	kfs_set_tree(&r->render_status, res->status);
+	kfs_set_render_status(&r->render_status, res->status);
 	res->status = NULL;
 	kfs_node_free(r->selectors);
 	r->selectors = res->selectors;
@@ -425,7 +425,7 @@ static int delete_locked(struct kfs_store *s, struct request *r, struct kfs_erro
 	kfs_set_bytes(&r->draft, &r->draft_len, NULL, 0);
 	r->unlinked = false;
 	kfs_set_text(&r->rejection, NULL);
-	kfs_node_free(r->render_status);
+	free(r->render_status);
 	r->render_status = NULL;
 	kfs_node_free(r->selectors);
 	r->selectors = NULL;
