@@ -119,7 +119,9 @@ struct git_event {
  *                                 promises, the Git head and the slot's view
  *  4. table_lock                  an rmdir takes a request's write_lock under it
  *  5. a request's write_lock      a write renders under it, so it takes promises_lock (read);
- *                                 never table_lock: look a request up before locking it
+ *                                 never table_lock: look a request up before locking it.
+ *                                 kfs_store_view takes it (holding none of the store's
+ *                                 locks) when a request's status is built again after a push
  *  6. promises_lock               a reload writes it: it must not count requests (table_lock,
  *                                 write_lock) under it; count_requests_of runs before
  *  7. leaves, held only for their own data, never while taking another lock of this list:
