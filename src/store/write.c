@@ -171,6 +171,17 @@ int kfs_render_request(struct kfs_store *s, struct request *r, const char *data,
 	return rc;
 }
 
+/* Stores r's record, then publishes it with the outputs it shows; a record that cannot be stored
+ * puts r back as sv held it. */
+static int persist_publish(struct kfs_store *s, struct request *r, struct saved *sv,
+			   struct kfs_error *err)
+{
+	int rc = kfs_persist_or_restore(s, r, sv, err);
+	if (rc == 0)
+		kfs_store_publish(s, r, NULL);
+	return rc;
+}
+
 /* Applies a render's outcome to r, stores it in the state folder and only then publishes and
  * commits it. sv holds r as it was before the render: a record that cannot be stored puts it
  * back, and the write fails with -ENOSPC or -EIO. */
@@ -190,11 +201,8 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 		if (rc == -EINVAL && !rerender && (!r->object || r->unlinked))
 			kfs_set_bytes(&r->draft, &r->draft_len, data, len);
 		free(masked);
-		prc = kfs_persist_or_restore(s, r, sv, err);
-		if (prc < 0)
-			return prc;
-		kfs_store_publish(s, r, NULL);
-		return rc;
+		prc = persist_publish(s, r, sv, err);
+		return prc < 0 ? prc : rc;
 	}
 	bool changed_input = !r->object || r->object_len != len || memcmp(r->object, data, len);
 	kfs_set_bytes(&r->object, &r->object_len, data, len);
@@ -218,11 +226,8 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 					"ConfigureWorkflowFailed", masked);
 		kfs_store_set_condition(r, "Reconciled", "False", "ConfigureWorkflowFailed", masked);
 		free(masked);
-		prc = kfs_persist_or_restore(s, r, sv, err);
-		if (prc < 0)
-			return prc;
-		kfs_store_publish(s, r, NULL);
-		return rc;
+		prc = persist_publish(s, r, sv, err);
+		return prc < 0 ? prc : rc;
 	}
 	kfs_set_bytes(&r->good, &r->good_len, data, len);
 	kfs_set_text(&r->warnings, res->warnings.len ? res->warnings.data : NULL);
