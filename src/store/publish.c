@@ -204,8 +204,9 @@ static void add_yaml(struct view_builder *vb, const struct kfs_view *old, const 
 		     const struct kfs_node *n)
 {
 	struct kfs_buf text = {0};
+	kfs_buf_reserve(&text, 4096); /* one allocation: a status is 1-3 KiB, not grown by doubling */
 	kfs_doc_emit(n, &text);
-	kfs_vb_add_kept(vb, old, path, text.data ? text.data : "", text.len, false);
+	kfs_vb_add_kept(vb, old, path, text.data, text.len, false);
 	kfs_buf_free(&text);
 }
 

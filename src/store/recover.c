@@ -17,6 +17,9 @@
 int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_error *err)
 {
 	struct kfs_buf rec = {0};
+	/* One allocation for the record: its inputs and log, and room for the rest. */
+	kfs_buf_reserve(&rec, r->object_len + r->good_len + r->draft_len +
+				  (r->log ? strlen(r->log) : 0) + 1024);
 	kfs_record_encode(r, &rec);
 	int rc = kfs_journal_put(s->journal, r->name, rec.data, rec.len, err);
 	kfs_buf_free(&rec);
