@@ -25,8 +25,8 @@ const struct condition *kfs_conds_find(const struct conditions *c, const char *t
 }
 
 /* Makes x hold these texts, in one allocation: type first (it owns the block). */
-static void cond_fill(struct condition *x, const char *type, const char *status,
-		      const char *reason, const char *message)
+static void cond_fill(struct condition *x, const char *type, const char *status, const char *reason,
+		      const char *message)
 {
 	size_t lt = strlen(type) + 1, ls = strlen(status) + 1, lr = strlen(reason) + 1;
 	char *block = kfs_xmalloc(lt + ls + lr + strlen(message) + 1);
@@ -58,8 +58,8 @@ bool kfs_conds_set(struct conditions *c, const char *type, const char *status, c
 		return true;
 	}
 	bool transition = strcmp(at->status, status) != 0;
-	bool changed = transition || strcmp(at->reason, reason) != 0 ||
-		       strcmp(at->message, message) != 0;
+	bool changed =
+	    transition || strcmp(at->reason, reason) != 0 || strcmp(at->message, message) != 0;
 	if (changed)
 		cond_fill(at, at->type, status, reason, message);
 	if (transition && strcmp(at->time, now) != 0)

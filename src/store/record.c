@@ -17,9 +17,22 @@ static const char magic[] = "\x01kratixfs-record-1\n";
 #define MAGIC_LEN (sizeof(magic) - 1)
 
 enum tag {
-	T_GENERATION = 'g', T_OBSERVED = 'o', T_PHASE = 'p', T_MESSAGE = 'm', T_REJECTION = 'r',
-	T_UNLINKED = 'u', T_DRAFT = 'd', T_UID = 'U', T_GID = 'G', T_MODE = 'M', T_OBJ_MODE = 'N',
-	T_OBJECT = 'O', T_GOOD = 'K', T_LOG = 'l', T_COMMIT = 'c', T_CONDITION = 'C',
+	T_GENERATION = 'g',
+	T_OBSERVED = 'o',
+	T_PHASE = 'p',
+	T_MESSAGE = 'm',
+	T_REJECTION = 'r',
+	T_UNLINKED = 'u',
+	T_DRAFT = 'd',
+	T_UID = 'U',
+	T_GID = 'G',
+	T_MODE = 'M',
+	T_OBJ_MODE = 'N',
+	T_OBJECT = 'O',
+	T_GOOD = 'K',
+	T_LOG = 'l',
+	T_COMMIT = 'c',
+	T_CONDITION = 'C',
 };
 
 static void put_field(struct kfs_buf *b, enum tag t, const void *data, size_t len)
@@ -123,22 +136,59 @@ static bool get_field(struct record *rec, enum tag t, const char *v, size_t len)
 {
 	unsigned long long n = get_num((const unsigned char *)v, len);
 	switch (t) {
-	case T_GENERATION: rec->generation = n; return true;
-	case T_OBSERVED: rec->observed = n; return true;
-	case T_PHASE: rec->phase = n < NPHASES ? (enum phase)n : PENDING; return true;
-	case T_UNLINKED: rec->unlinked = n != 0; return true;
-	case T_UID: rec->owner.uid = (uid_t)n, rec->has_owner |= 1; return true;
-	case T_GID: rec->owner.gid = (gid_t)n, rec->has_owner |= 2; return true;
-	case T_MODE: rec->owner.dir_mode = (mode_t)n & 07777, rec->has_owner |= 4; return true;
-	case T_OBJ_MODE: rec->owner.obj_mode = (mode_t)n & 07777, rec->has_owner |= 8; return true;
-	case T_MESSAGE: rec->message = kfs_xstrndup(v, len); return true;
-	case T_REJECTION: rec->rejection = kfs_xstrndup(v, len); return true;
-	case T_LOG: rec->log = kfs_xstrndup(v, len); return true;
-	case T_COMMIT: snprintf(rec->commit, sizeof(rec->commit), "%.*s", (int)len, v); return true;
-	case T_OBJECT: rec->object = kfs_xstrndup(v, len), rec->object_len = len; return true;
-	case T_GOOD: rec->good = kfs_xstrndup(v, len), rec->good_len = len; return true;
-	case T_DRAFT: rec->draft = kfs_xstrndup(v, len), rec->draft_len = len; return true;
-	case T_CONDITION: return get_condition(rec, v, len);
+	case T_GENERATION:
+		rec->generation = n;
+		return true;
+	case T_OBSERVED:
+		rec->observed = n;
+		return true;
+	case T_PHASE:
+		rec->phase = n < NPHASES ? (enum phase)n : PENDING;
+		return true;
+	case T_UNLINKED:
+		rec->unlinked = n != 0;
+		return true;
+	case T_UID:
+		rec->owner.uid = (uid_t)n, rec->has_owner |= 1;
+		return true;
+	case T_GID:
+		rec->owner.gid = (gid_t)n, rec->has_owner |= 2;
+		return true;
+	case T_MODE:
+		rec->owner.dir_mode = (mode_t)n & 07777, rec->has_owner |= 4;
+		return true;
+	case T_OBJ_MODE:
+		rec->owner.obj_mode = (mode_t)n & 07777, rec->has_owner |= 8;
+		return true;
+	case T_MESSAGE:
+		free(rec->message); /* a field twice: the last one counts */
+		rec->message = kfs_xstrndup(v, len);
+		return true;
+	case T_REJECTION:
+		free(rec->rejection);
+		rec->rejection = kfs_xstrndup(v, len);
+		return true;
+	case T_LOG:
+		free(rec->log);
+		rec->log = kfs_xstrndup(v, len);
+		return true;
+	case T_COMMIT:
+		snprintf(rec->commit, sizeof(rec->commit), "%.*s", (int)len, v);
+		return true;
+	case T_OBJECT:
+		free(rec->object);
+		rec->object = kfs_xstrndup(v, len), rec->object_len = len;
+		return true;
+	case T_GOOD:
+		free(rec->good);
+		rec->good = kfs_xstrndup(v, len), rec->good_len = len;
+		return true;
+	case T_DRAFT:
+		free(rec->draft);
+		rec->draft = kfs_xstrndup(v, len), rec->draft_len = len;
+		return true;
+	case T_CONDITION:
+		return get_condition(rec, v, len);
 	}
 	return true; /* a field of a later version: not this one's to read */
 }
@@ -151,9 +201,9 @@ static int decode_yaml(const char *payload, size_t len, struct record *rec, stru
 		return -EINVAL;
 	long long v;
 	static const char *const nums[] = {"generation", "observedGeneration", "uid", "gid",
-					   "mode", "objectMode"};
-	static const enum tag ntags[] = {T_GENERATION, T_OBSERVED, T_UID, T_GID, T_MODE,
-					 T_OBJ_MODE};
+					   "mode",	 "objectMode"};
+	static const enum tag ntags[] = {T_GENERATION, T_OBSERVED, T_UID,
+					 T_GID,	       T_MODE,	   T_OBJ_MODE};
 	for (size_t i = 0; i < 6; i++) {
 		if (!kfs_node_int(kfs_map_get(doc, nums[i]), &v))
 			continue;
@@ -166,7 +216,8 @@ static int decode_yaml(const char *payload, size_t len, struct record *rec, stru
 	for (int i = 0; phase && i < NPHASES; i++)
 		if (strcmp(kfs_phase_names[i], phase) == 0)
 			rec->phase = (enum phase)i;
-	static const char *const texts[] = {"message", "rejection", "log", "commit", "object", "good"};
+	static const char *const texts[] = {"message", "rejection", "log",
+					    "commit",  "object",    "good"};
 	static const enum tag ttags[] = {T_MESSAGE, T_REJECTION, T_LOG, T_COMMIT, T_OBJECT, T_GOOD};
 	for (size_t i = 0; i < 6; i++) {
 		const struct kfs_node *n = kfs_map_get(doc, texts[i]);
@@ -200,9 +251,9 @@ int kfs_record_decode(const char *payload, size_t len, struct record *rec, struc
 		if (!whole || flen > len - at - 5 ||
 		    !get_field(rec, (enum tag)h[0], payload + at + 5, flen)) {
 			kfs_record_free(rec);
-			return kfs_error_set(err, -EINVAL,
-					     "journal record: field at byte %zu is cut or malformed",
-					     at);
+			return kfs_error_set(
+			    err, -EINVAL, "journal record: field at byte %zu is cut or malformed",
+			    at);
 		}
 		at += 5 + flen;
 	}

@@ -166,9 +166,9 @@ static void test_record_from_yaml(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_condition_transition_time),
-		cmocka_unit_test(test_record_round_trip),
-		cmocka_unit_test(test_record_from_yaml),
+	    cmocka_unit_test(test_condition_transition_time),
+	    cmocka_unit_test(test_record_round_trip),
+	    cmocka_unit_test(test_record_from_yaml),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
