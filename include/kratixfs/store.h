@@ -87,6 +87,9 @@ void kfs_store_close(struct kfs_store *s);
  *   "promises/<name>"  promise.yaml, status.yaml, output/... (promise workflow + static deps)
  *   "requests/<name>"  object.yaml (once accepted), output/..., metadata/..., status.yaml, phase,
  *                      log, feedback
+ * A status shows the push state (docs/git.md) as it is when the view is taken: after a push, a
+ * request's view is built again with its new status.yaml and the same serial (nothing else
+ * changed), which may wait for a write of that request in progress.
  * Release with kfs_view_put. */
 struct kfs_view *kfs_store_view(struct kfs_store *s, const char *folder);
 void kfs_view_put(struct kfs_view *v);

@@ -1,6 +1,7 @@
 /* Commit-through to the Git state store: each published render becomes a work committed before
  * the writer's close() returns; push results come back from the Git thread as events that a
- * worker applies to the requests' status (Pushed), so the Git thread never waits on a request. */
+ * worker records in one store-wide push state, read whenever a status is built (Pushed), so the
+ * Git thread never waits on a request and a push touches no request. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ static void enqueue(struct kfs_store *s, struct git_event *e)
 	pthread_mutex_unlock(&s->git_lock);
 }
 
-static void on_push(void *ctx, bool pushed, const char *head, const char *reason)
+void kfs_gitsync_on_push(void *ctx, bool pushed, const char *head, const char *reason)
 {
 	struct git_event *e = kfs_xcalloc(1, sizeof(*e));
 	e->push = true;
@@ -66,48 +67,31 @@ static unsigned long long note_commit(struct kfs_store *s, const char *hex, bool
 	return seq;
 }
 
-/* The Pushed condition of r from the store's push state; true when it changed. */
-static bool update_pushed(struct kfs_store *s, struct request *r)
+uint64_t kfs_gitsync_pushed(struct kfs_store *s, struct request *r)
 {
-	if (!s->pushing || !r->commit[0])
-		return false;
 	pthread_mutex_lock(&s->git_lock);
+	uint64_t stamp = s->push_stamp;
+	if (!s->pushing || !r->commit[0]) {
+		pthread_mutex_unlock(&s->git_lock);
+		return stamp;
+	}
 	bool pushed = r->commit_seq <= s->pushed_seq;
 	char *reason = s->push_error ? kfs_xstrdup(s->push_error) : NULL;
+	char when[32], now[32];
+	memcpy(when, s->push_time, sizeof(when));
 	pthread_mutex_unlock(&s->git_lock);
-	bool changed;
+	/* Pushed or failed: it changed when that push ended; pending: at its commit, now. */
+	kfs_now_rfc3339(now);
 	if (pushed)
-		changed = kfs_store_set_condition(r, "Pushed", "True", "Pushed", "");
+		kfs_conds_set(&r->conds, "Pushed", "True", "Pushed", "", when[0] ? when : now);
 	else if (reason)
-		changed = kfs_store_set_condition(r, "Pushed", "False", "PushFailed", reason);
+		kfs_conds_set(&r->conds, "Pushed", "False", "PushFailed", reason,
+			      when[0] ? when : now);
 	else
-		changed = kfs_store_set_condition(r, "Pushed", "False", "PushPending",
-						  "waiting for the next push");
+		kfs_conds_set(&r->conds, "Pushed", "False", "PushPending",
+			      "waiting for the next push", now);
 	free(reason);
-	return changed;
-}
-
-static void refresh_all(struct kfs_store *s)
-{
-	pthread_rwlock_rdlock(&s->table_lock);
-	size_t n = s->nrequests;
-	struct request **list = kfs_xcalloc(n ? n : 1, sizeof(*list));
-	for (size_t i = 0; i < n; i++) {
-		list[i] = s->requests[i];
-		__atomic_add_fetch(&list[i]->refs, 1, __ATOMIC_RELAXED);
-	}
-	pthread_rwlock_unlock(&s->table_lock);
-	for (size_t i = 0; i < n; i++) {
-		struct request *r = list[i];
-		pthread_mutex_lock(&r->write_lock);
-		if (update_pushed(s, r)) {
-			kfs_store_publish(s, r, NULL);
-			kfs_store_persist(s, r, NULL);
-		}
-		pthread_mutex_unlock(&r->write_lock);
-		kfs_store_request_put(r);
-	}
-	free(list);
+	return stamp;
 }
 
 static void handle_push(struct kfs_store *s, const struct git_event *e)
@@ -136,12 +120,14 @@ static void handle_push(struct kfs_store *s, const struct git_event *e)
 		free(s->push_error);
 		s->push_error = kfs_xstrdup(e->reason[0] ? e->reason : "push failed");
 	}
+	/* One store-wide value: each request's status reads it when it is next built. */
+	kfs_now_rfc3339(s->push_time);
+	__atomic_add_fetch(&s->push_stamp, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&s->git_lock);
 	if (e->ok)
 		kfs_store_log(s, KFS_LOG_INFO, "push head=%.12s result=ok", e->commit);
 	else
 		kfs_store_log_error(s, KFS_LOG_WARN, e->reason, "push result=failed");
-	refresh_all(s);
 }
 
 /* Records a commit outcome in r (write_lock held). placed: some of r's files have a
@@ -177,7 +163,7 @@ static void record(struct kfs_store *s, struct request *r, int rc,
 	kfs_store_set_condition(r, "Committed", "True", "Committed", "");
 	if (r->phase == RENDERED)
 		r->phase = COMMITTED;
-	update_pushed(s, r);
+	/* The Pushed condition is set when the status is built (kfs_gitsync_pushed). */
 }
 
 static void handle_commit(struct kfs_store *s, const struct git_event *e)
@@ -257,7 +243,7 @@ int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *o, str
 		.repo = o->git_repo,
 		.branch = o->git_branch,
 		.remote = o->git_push,
-		.on_push = on_push,
+		.on_push = kfs_gitsync_on_push,
 		.on_commit = kfs_gitsync_on_commit,
 		.ctx = s,
 	};

@@ -1,15 +1,39 @@
-/* What the store's two files share: store.c (requests, views, persistence) and gitsync.c
- * (commits to the Git state store and the push state shown in each status). */
+/* What the store's files share:
+ *   store.c       the request table, logging, open and close
+ *   view.c        blobs and views (the snapshots readers hold)
+ *   publish.c     status.yaml and phase built from a request's typed state; views swapped; the
+ *                 root status built when read
+ *   conditions.c  typed conditions
+ *   write.c       object.yaml writes: render, outcome, persist, publish, commit; deletion
+ *   lifecycle.c   mkdir, chmod/chown, unlink, feedback
+ *   promises.c    the promises folder, reloads, promise folders
+ *   record.c      a request's typed state folder record
+ *   recover.c     persisting records and reading the state folder back at start
+ *   gitsync.c     commits to the Git state store and the store-wide push state */
 #ifndef KRATIXFS_STORE_INTERNAL_H
 #define KRATIXFS_STORE_INTERNAL_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kratixfs/gitstore.h"
 #include "kratixfs/render.h"
 #include "kratixfs/sha256.h"
 #include "kratixfs/store.h"
+
+/* One condition of a request's status (Kratix's: type, status, reason, message and the time its
+ * status last changed, RFC 3339). */
+struct condition {
+	char *type; /* one allocation holds the four texts, type first */
+	const char *status, *reason, *message;
+	char time[32];
+};
+
+struct conditions {
+	struct condition *items; /* in the order they were first set */
+	size_t n;
+};
 
 enum phase { PENDING, RENDERED, COMMITTED, APPLIED, READY, ERROR, NPHASES };
 extern const char *const kfs_phase_names[];
@@ -40,17 +64,24 @@ struct request {
 	char *rejection; /* why the last write was refused, NULL once a write is accepted */
 	char *log;
 	char *warnings; /* the last good render's unknown fields, one line each, or NULL */
-	/* Kept as YAML text, not trees: a tree costs several times the memory, and 10,000
-	 * requests must fit in 100 MiB. Parsed (fast path, ~1 µs) when needed. */
-	char *conditions;    /* a sequence, or NULL for none */
-	char *render_status; /* the pipelines' metadata/status.yaml, merged, or NULL */
+	struct conditions conds;
+	/* The pipelines' metadata/status.yaml, merged, without the daemon's condition types and
+	 * with secrets masked, as YAML text (the file's bytes), or NULL. Text, not a tree: a tree
+	 * costs about 700 bytes more a request (measured with 5,000), and 10,000 requests must fit
+	 * in 100 MiB; it is parsed (fast path) when a status is built. */
+	char *render_status;
 	struct kfs_node *selectors;
 	char commit[41];                /* the commit holding the last good render, or "" */
 	unsigned long long commit_seq;  /* which of the store's commits that was */
 	unsigned long long work_serial; /* the serial of its last Git work (kfs_git_work) */
 	bool placed;                    /* some of that work's files have a destination */
-	pthread_mutex_t view_lock;      /* guards view only: held for a pointer swap */
+	pthread_mutex_t view_lock; /* guards the three fields below: held for a pointer swap */
 	struct kfs_view *view;
+	/* The view's status.yaml shows the push state (pushed, the Pushed condition) as it was at
+	 * store-wide push stamp status_push_stamp: a reader that finds the stamp moved gets the
+	 * status built again (publish.c), with no publish and no record. */
+	bool push_live;
+	uint64_t status_push_stamp;
 };
 
 struct promise_entry {
@@ -88,7 +119,9 @@ struct git_event {
  *                                 promises, the Git head and the slot's view
  *  4. table_lock                  an rmdir takes a request's write_lock under it
  *  5. a request's write_lock      a write renders under it, so it takes promises_lock (read);
- *                                 never table_lock: look a request up before locking it
+ *                                 never table_lock: look a request up before locking it.
+ *                                 kfs_store_view takes it (holding none of the store's
+ *                                 locks) when a request's status is built again after a push
  *  6. promises_lock               a reload writes it: it must not count requests (table_lock,
  *                                 write_lock) under it; count_requests_of runs before
  *  7. leaves, held only for their own data, never while taking another lock of this list:
@@ -119,6 +152,7 @@ struct kfs_store {
 	pthread_mutex_t root_lock; /* guards the cached root view */
 	struct kfs_view *root;
 	uint64_t root_stamp, stamp; /* stamp grows with every publish */
+	uint64_t root_push_stamp;   /* the push stamp the cached root view was built at */
 	int64_t changed_ns;         /* CLOCK_REALTIME of the last publish, atomic */
 	uint64_t next_serial;       /* the last view serial handed out, atomic */
 
@@ -132,6 +166,8 @@ struct kfs_store {
 	unsigned long long pushed_seq;  /* commits known to be on the remote */
 	struct { char hex[41]; unsigned long long seq; } recent[64]; /* commit -> seq */
 	char *push_error;               /* the last push failure, NULL once a push lands */
+	char push_time[32];             /* when the last push ended (RFC 3339) */
+	uint64_t push_stamp;            /* grows with every push outcome; atomic, written under git_lock */
 	struct git_event *events;       /* queue for the worker */
 	pthread_cond_t events_cond;
 	bool stopping;
@@ -145,7 +181,82 @@ struct kfs_store {
 	bool recovering;
 };
 
+/* conditions.c */
+/* Now in RFC 3339 (UTC, seconds), as conditions show it. */
+void kfs_now_rfc3339(char out[32]);
+/* The condition of that type, or NULL. */
+const struct condition *kfs_conds_find(const struct conditions *c, const char *type);
+/* Sets condition type to (status, reason, message); lastTransitionTime becomes now when it is new
+ * or its status changed. True when anything changed. */
+bool kfs_conds_set(struct conditions *c, const char *type, const char *status, const char *reason,
+		   const char *message, const char *now);
+void kfs_conds_free(struct conditions *c);
+void kfs_conds_copy(struct conditions *dst, const struct conditions *src);
+/* The conditions as the sequence status.yaml shows. */
+struct kfs_node *kfs_conds_node(const struct conditions *c);
+/* Adds the conditions of a YAML sequence (a state folder record written as YAML). */
+void kfs_conds_from_node(struct conditions *c, const struct kfs_node *seq);
+
+/* record.c: a request's state folder record */
+/* What a record holds, decoded (owned copies). */
+struct record {
+	unsigned long long generation, observed;
+	enum phase phase;
+	char *message, *rejection, *log;
+	char commit[41];
+	bool unlinked;
+	char *object, *good, *draft; /* NULL: none; good NULL with object: the same bytes */
+	size_t object_len, good_len, draft_len;
+	struct kfs_owner owner;
+	unsigned has_owner; /* bits: 1 uid, 2 gid, 4 mode, 8 objectMode were recorded */
+	struct conditions conds;
+};
+/* Appends r's record (typed fields; see record.c) to b. */
+void kfs_record_encode(const struct request *r, struct kfs_buf *b);
+/* Reads a record (typed, or YAML from an older state folder) into rec; -EINVAL for a record that
+ * is cut or malformed. Free with kfs_record_free. */
+int kfs_record_decode(const char *payload, size_t len, struct record *rec, struct kfs_error *err);
+void kfs_record_free(struct record *rec);
+
+/* view.c */
+struct blob; /* a file's bytes and path, shared by views, with an id (outputs: a digest) */
+/* A view under construction. */
+struct view_builder {
+	struct kfs_view_file *files;
+	size_t n, cap;
+};
+struct blob *kfs_blob_of(const struct kfs_view_file *f);
+struct blob *kfs_blob_get(struct blob *b);
+void kfs_blob_put(struct blob *b);
+/* An output blob's SHA-256 digest ("sha256:<hex>"), NULL for other blobs. */
+const char *kfs_blob_digest(const struct blob *b);
+/* Adds a file holding blob b (its reference is taken), at the path b was made for: a blob is
+ * only ever shared at its own path, and holds it. */
+void kfs_vb_add_blob(struct view_builder *vb, struct blob *b, bool writable);
+/* Adds a file with new bytes. */
+void kfs_vb_add(struct view_builder *vb, const char *path, const char *data, size_t len,
+		bool writable);
+/* The same, reusing old's blob at path (and so its id) when it holds the same bytes. */
+void kfs_vb_add_kept(struct view_builder *vb, const struct kfs_view *old, const char *path,
+		     const char *data, size_t len, bool writable);
+/* An output: hashed once here; old's blob at path is reused when its digest is the same. */
+void kfs_vb_add_output(struct view_builder *vb, const struct kfs_view *old, const char *path,
+		       const char *data, size_t len);
+/* Makes the view (a new serial) of vb's files and fixed_dirs (NULL-terminated); vb is emptied. */
+struct kfs_view *kfs_vb_finish(struct kfs_store *s, struct view_builder *vb,
+			       const char *const *fixed_dirs);
+struct kfs_view *kfs_view_get(struct kfs_view *v);
+/* The daemon's user owns what no mkdir made: the root, promises, and requests of old states. */
+struct kfs_owner kfs_default_owner(void);
+
 /* store.c */
+struct request *kfs_request_new(const char *name);
+/* The request in the sorted table (table_lock held); *pos: where it is or would go. */
+struct request *kfs_table_find(struct kfs_store *s, const char *name, size_t *pos);
+void kfs_table_insert(struct kfs_store *s, struct request *r, size_t pos);
+void kfs_set_text(char **field, const char *text);
+void kfs_set_bytes(char **field, size_t *len, const char *data, size_t n);
+
 /* Logs one event line (see kfs_store_options.log). */
 void kfs_store_log(struct kfs_store *s, enum kfs_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -161,16 +272,74 @@ struct request *kfs_store_request_get(struct kfs_store *s, const char *name);
 void kfs_store_request_put(struct request *r);
 bool kfs_store_set_condition(struct request *r, const char *type, const char *status,
 			     const char *reason, const char *message);
+
+/* publish.c */
 /* Rebuilds r's view; res (outputs) NULL keeps the published outputs. write_lock held. */
 void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_render_result *res);
+/* Says that folder changed: the requests/ and promises/ mtime, the root's stamp, on_publish. */
+void kfs_store_notify(struct kfs_store *s, const char *folder);
+/* Keeps a render's status fragment (taken) as masked YAML text in *field; NULL or an empty map
+ * clears it. */
+void kfs_set_render_status(char **field, struct kfs_node *status);
+/* Drops the daemon's condition types from a render's status (see publish.c). */
+void kfs_drop_daemon_conditions(struct kfs_store *s, struct request *r, struct kfs_node *status,
+				bool to_log);
+
+/* recover.c */
 int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_error *err);
+/* Reads the state folder back (kfs_store_open). */
+int kfs_store_recover(struct kfs_store *s, struct kfs_error *err);
+/* The root status.yaml's `recovery` map, when the state folder was found damaged at start. */
+void kfs_recovery_status(struct kfs_store *s, struct kfs_node *status);
+
+/* promises.c */
 const struct kfs_promise *kfs_store_find_promise(struct kfs_store *s, const char *name);
+/* The loaded promise doc asks for (promises read-locked), or NULL with err saying why. */
+const struct kfs_promise *kfs_match_promise(struct kfs_store *s, const struct kfs_node *doc,
+					    struct kfs_error *err);
+int kfs_scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nold,
+		      struct promise_entry **out, size_t *nout, bool **changed,
+		      struct kfs_error *err);
+void kfs_free_entries(struct promise_entry *list, size_t n);
+/* How many requests each of the n promises rendered, in a new array (promises_lock not held). */
+size_t *kfs_count_requests(struct kfs_store *s, const struct promise_entry *list, size_t n);
+void kfs_build_promise_view(struct kfs_store *s, struct promise_entry *e, size_t nrequests);
+
+/* write.c */
+/* What a change may alter in a request, kept until the state folder has stored the new record:
+ * a change the state folder cannot store (a full disk) changes nothing. */
+struct saved {
+	char *object, *good, *draft, *promise, *ns, *message, *rejection, *log, *warnings;
+	struct conditions conds;
+	char *render_status;
+	size_t object_len, good_len, draft_len;
+	bool unlinked;
+	unsigned long long generation, observed;
+	enum phase phase;
+	struct kfs_node *selectors;
+};
+void kfs_save_request(const struct request *r, struct saved *sv);
+void kfs_saved_free(struct saved *sv);
+/* Stores r's new record before anything shows it; on failure r goes back to sv and err says
+ * why (-ENOSPC for a full disk). */
+int kfs_persist_or_restore(struct kfs_store *s, struct request *r, struct saved *sv,
+			   struct kfs_error *err);
+/* A write of data to r, write_lock held; force: a re-render (promise reload) of the same bytes. */
+int kfs_submit_locked(struct kfs_store *s, struct request *r, const char *data, size_t len,
+		      bool force, struct kfs_error *err);
+/* Renders data for r (write_lock held, promises read-locked): see write.c. */
+int kfs_render_request(struct kfs_store *s, struct request *r, const char *data, size_t len,
+		       const struct kfs_promise **used, struct kfs_render_result *res,
+		       struct kfs_error *err);
 
 /* gitsync.c */
 /* Opens the repository and destinations and starts the worker; a no-op without opts->git_repo. */
 int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *opts,
 		     struct kfs_error *err);
 void kfs_gitsync_close(struct kfs_store *s);
+/* The Git thread's on_push (ctx: the store): queues a push's outcome for the worker, which
+ * records it in the store-wide push state. */
+void kfs_gitsync_on_push(void *ctx, bool pushed, const char *head, const char *reason);
 /* The Git thread's on_commit (ctx: the store): queues a retried commit's outcome for the
  * worker, which records it in the owner's status if the work is the owner's last. */
 void kfs_gitsync_on_commit(void *ctx, const char *owner, unsigned long long serial,
@@ -196,7 +365,10 @@ void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 			 const struct kfs_render_result *res);
 /* The root status.yaml's `git` map: the branch head and whether it is pushed. */
 void kfs_gitsync_root_status(struct kfs_store *s, struct kfs_node *status);
-/* The status keys Git adds: commit, pushed, and the Pushed condition's state. */
+/* Sets r's Pushed condition from the store-wide push state (write_lock held) and returns the
+ * push stamp it read: a status built now is current until the stamp moves. */
+uint64_t kfs_gitsync_pushed(struct kfs_store *s, struct request *r);
+/* The status keys Git adds: commit and pushed. */
 void kfs_gitsync_status(struct kfs_store *s, const struct request *r, struct kfs_node *status);
 
 #endif

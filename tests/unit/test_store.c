@@ -1140,6 +1140,103 @@ static void test_unstorable_rmdir_commits_nothing(void **state)
 	assert_int_equal(count_deletes(f), 1);
 }
 
+/* Ids name bytes: a re-render keeps the id of every output whose bytes did not change (a front
+ * end may keep its cache of it) and gives the others new ones. */
+static void test_ids_follow_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	struct kfs_view *a = kfs_store_view(f->s, "requests/db1");
+	submit_ok(f->s, "db1", large);
+	struct kfs_view *b = kfs_store_view(f->s, "requests/db1");
+	assert_true(b->serial > a->serial);
+	size_t same = 0, changed = 0;
+	for (size_t i = 0; i < b->nfiles; i++) {
+		const struct kfs_view_file *nf = &b->files[i];
+		const struct kfs_view_file *of = kfs_view_file(a, nf->path);
+		if (!of)
+			continue;
+		bool equal = of->len == nf->len && memcmp(of->data, nf->data, nf->len) == 0;
+		if (equal)
+			assert_true(of->id == nf->id);
+		else
+			assert_true(of->id != nf->id);
+		if (strncmp(nf->path, "output/", 7) == 0) {
+			same += equal;
+			changed += !equal;
+		}
+	}
+	assert_true(same > 0);    /* e.g. the service: size does not touch it */
+	assert_true(changed > 0); /* the statefulset's storage */
+	/* A re-render of the same input (a promise reload) keeps every output's id. */
+	struct kfs_view *c = NULL;
+	char *out = tu_sh("echo '# touched' >> %s/postgresql/promise.yaml", f->promises);
+	free(out);
+	assert_int_equal(kfs_store_reload(f->s, &err), 0);
+	c = kfs_store_view(f->s, "requests/db1");
+	for (size_t i = 0; i < c->nfiles; i++)
+		if (strncmp(c->files[i].path, "output/", 7) == 0)
+			assert_true(kfs_view_file(b, c->files[i].path)->id == c->files[i].id);
+	kfs_view_put(a);
+	kfs_view_put(b);
+	kfs_view_put(c);
+}
+
+static long file_size(const char *dir, const char *name)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	struct stat st;
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* A push changes one store-wide value: no request is published or recorded again, yet its
+ * status.yaml, built when read, says pushed (and its view keeps its serial). */
+static void test_push_read_when_built(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	/* The remote is away: the Git thread's own pushes fail, only the one below lands. */
+	free(tu_sh("mv %s %s.away", f->remote, f->remote));
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", medium);
+	struct kfs_view *before = kfs_store_view(f->s, "requests/db1");
+	assert_non_null(before);
+	assert_null(strstr(kfs_view_file(before, "status.yaml")->data, "pushed: true"));
+	int published = __atomic_load_n(&f->published, __ATOMIC_RELAXED);
+	long journal = file_size(f->state, "journal");
+	char *head = git_out(f, "rev-parse main");
+	head[40] = '\0';
+	kfs_gitsync_on_push(f->s, true, head, NULL);
+	char *st = NULL;
+	for (int i = 0; i < 200; i++) {
+		free(st);
+		st = read_file(f->s, "requests/db1", "status.yaml");
+		if (strstr(st, "pushed: true"))
+			break;
+		usleep(20000);
+	}
+	assert_contains(st, "pushed: true");
+	assert_contains(st, "- type: Pushed\n    status: \"True\"\n    reason: Pushed");
+	struct kfs_view *after = kfs_store_view(f->s, "requests/db1");
+	assert_true(after->serial == before->serial);
+	assert_true(kfs_view_file(after, "status.yaml")->id !=
+		    kfs_view_file(before, "status.yaml")->id);
+	assert_true(kfs_view_file(after, "output/statefulset.yaml")->id ==
+		    kfs_view_file(before, "output/statefulset.yaml")->id);
+	assert_int_equal(__atomic_load_n(&f->published, __ATOMIC_RELAXED), published);
+	assert_int_equal(file_size(f->state, "journal"), journal);
+	/* The daemon-wide status says so too. */
+	assert_file_contains(f->s, "", "status.yaml", "pushed: true");
+	free(st);
+	free(head);
+	kfs_view_put(before);
+	kfs_view_put(after);
+	free(tu_sh("mv %s.away %s", f->remote, f->remote));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1151,6 +1248,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_and_promise_views, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_git_commit_through, setup_git, teardown),
+		cmocka_unit_test_setup_teardown(test_ids_follow_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_read_when_built, setup_git, teardown),
 		cmocka_unit_test_setup_teardown(test_git_retry_outcomes, setup_git, teardown),
 		cmocka_unit_test_setup_teardown(test_git_retry_of_unplaced_request,
 						setup_git_prod_only, teardown),

@@ -1,0 +1,121 @@
+/* A request's conditions, typed: set, looked up and shown without any YAML. A condition's
+ * lastTransitionTime changes only when its status does (Kratix's rule, as in status.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kratixfs/doc.h"
+#include "store_internal.h"
+
+void kfs_now_rfc3339(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const struct condition *kfs_conds_find(const struct conditions *c, const char *type)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->items[i].type, type) == 0)
+			return &c->items[i];
+	return NULL;
+}
+
+/* Makes x hold these texts, in one allocation: type first (it owns the block). */
+static void cond_fill(struct condition *x, const char *type, const char *status, const char *reason,
+		      const char *message)
+{
+	size_t lt = strlen(type) + 1, ls = strlen(status) + 1, lr = strlen(reason) + 1;
+	char *block = kfs_xmalloc(lt + ls + lr + strlen(message) + 1);
+	memcpy(block, type, lt);
+	memcpy(block + lt, status, ls);
+	memcpy(block + lt + ls, reason, lr);
+	strcpy(block + lt + ls + lr, message);
+	char *old = x->type;
+	x->type = block;
+	x->status = block + lt;
+	x->reason = block + lt + ls;
+	x->message = block + lt + ls + lr;
+	free(old);
+}
+
+bool kfs_conds_set(struct conditions *c, const char *type, const char *status, const char *reason,
+		   const char *message, const char *now)
+{
+	status = status ? status : "Unknown";
+	reason = reason ? reason : "";
+	message = message ? message : "";
+	struct condition *at = (struct condition *)kfs_conds_find(c, type);
+	if (!at) {
+		c->items = kfs_xrealloc(c->items, (c->n + 1) * sizeof(*c->items));
+		at = &c->items[c->n++];
+		*at = (struct condition){0};
+		cond_fill(at, type, status, reason, message);
+		snprintf(at->time, sizeof(at->time), "%s", now);
+		return true;
+	}
+	bool transition = strcmp(at->status, status) != 0;
+	bool changed =
+	    transition || strcmp(at->reason, reason) != 0 || strcmp(at->message, message) != 0;
+	if (changed)
+		cond_fill(at, at->type, status, reason, message);
+	if (transition && strcmp(at->time, now) != 0)
+		snprintf(at->time, sizeof(at->time), "%s", now);
+	return changed;
+}
+
+void kfs_conds_free(struct conditions *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->items[i].type); /* the block of all four texts */
+	}
+	free(c->items);
+	c->items = NULL;
+	c->n = 0;
+}
+
+void kfs_conds_copy(struct conditions *dst, const struct conditions *src)
+{
+	*dst = (struct conditions){0};
+	if (!src->n)
+		return;
+	dst->items = kfs_xcalloc(src->n, sizeof(*dst->items));
+	for (size_t i = 0; i < src->n; i++) {
+		const struct condition *s = &src->items[i];
+		cond_fill(&dst->items[i], s->type, s->status, s->reason, s->message);
+		memcpy(dst->items[i].time, s->time, sizeof(s->time));
+	}
+	dst->n = src->n;
+}
+
+struct kfs_node *kfs_conds_node(const struct conditions *c)
+{
+	struct kfs_node *seq = kfs_node_new(KFS_SEQ);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct condition *x = &c->items[i];
+		struct kfs_node *m = kfs_node_new(KFS_MAP);
+		kfs_map_set(m, "type", kfs_node_new_str(x->type));
+		kfs_map_set(m, "status", kfs_node_new_str(x->status));
+		kfs_map_set(m, "reason", kfs_node_new_str(x->reason));
+		kfs_map_set(m, "message", kfs_node_new_str(x->message));
+		kfs_map_set(m, "lastTransitionTime", kfs_node_new_str(x->time));
+		kfs_seq_append(seq, m);
+	}
+	return seq;
+}
+
+void kfs_conds_from_node(struct conditions *c, const struct kfs_node *seq)
+{
+	for (size_t i = 0; seq && seq->type == KFS_SEQ && i < seq->len; i++) {
+		const struct kfs_node *x = seq->items[i];
+		const char *type = kfs_node_text_at(x, "type");
+		if (!type)
+			continue;
+		const char *when = kfs_node_text_at(x, "lastTransitionTime");
+		kfs_conds_set(c, type, kfs_node_text_at(x, "status"), kfs_node_text_at(x, "reason"),
+			      kfs_node_text_at(x, "message"), when ? when : "");
+	}
+}
