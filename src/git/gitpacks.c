@@ -20,7 +20,7 @@
 
 #include "kratixfs/buf.h"
 #include "kratixfs/files.h"
-#include "kratixfs/sha1.h"
+#include "kratixfs/hash.h"
 
 #include "git_error.h"
 
@@ -456,7 +456,6 @@ static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, bool in
 	n = k;
 
 	struct kfs_buf pack = {0}, idx = {0}, name = {0};
-	struct kfs_sha1 s;
 	uint8_t sum[20], isum[20];
 	kfs_buf_adds(&pack, "PACK");
 	put32(&pack, 2);
@@ -465,9 +464,7 @@ static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, bool in
 		e[i].off = pack.len;
 		add_bytes(&pack, e[i].raw, e[i].rawlen);
 	}
-	kfs_sha1_init(&s);
-	kfs_sha1_add(&s, pack.data, pack.len);
-	kfs_sha1_done(&s, sum);
+	kfs_sha1(pack.data, pack.len, sum);
 	add_bytes(&pack, sum, 20);
 	for (int i = 0; i < 20; i++)
 		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
@@ -493,9 +490,7 @@ static int write_pack(struct kfs_gitpacks *p, struct entry *e, size_t n, bool in
 			put32(&idx, (uint32_t)e[i].off);
 		}
 	add_bytes(&idx, sum, 20);
-	kfs_sha1_init(&s);
-	kfs_sha1_add(&s, idx.data, idx.len);
-	kfs_sha1_done(&s, isum);
+	kfs_sha1(idx.data, idx.len, isum);
 	add_bytes(&idx, isum, 20);
 
 	/* The pack is written in place, which saves a rename: nobody opens a pack before its

@@ -8,7 +8,7 @@
 
 #include "kratixfs/gitstore.h"
 #include "kratixfs/render.h"
-#include "kratixfs/sha256.h"
+#include "kratixfs/hash.h"
 #include "kratixfs/store.h"
 
 enum phase { PENDING, RENDERED, COMMITTED, APPLIED, READY, ERROR, NPHASES };
