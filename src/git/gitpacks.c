@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
 #include <stdbool.h>
@@ -296,8 +297,15 @@ struct ourpack {
 	unsigned level; /* a flush writes level 0; FANOUT packs of level L merge into L + 1 */
 };
 
+/* How new objects reach the disk: this file's packs; or, for bench/git's comparison
+ * (KFS_GIT_OBJECTS=mempack or loose), libgit2's mempack written as one pack per flush through
+ * git_mempack_dump and git_odb_write_pack, or libgit2's loose objects. */
+enum odb_mode { MODE_PACKS, MODE_MEMPACK, MODE_LOOSE };
+
 struct kfs_gitpacks {
 	git_repository *repo;
+	enum odb_mode mode;
+	git_odb_backend *mempack; /* MODE_MEMPACK: owned by the repository's odb */
 	char *objdir, *packdir;
 	struct membackend *mem; /* both owned by the repository's current odb */
 	struct packproxy *packs_backend;
@@ -393,6 +401,12 @@ size_t kfs_gitpacks_count(const struct kfs_gitpacks *p)
 
 int kfs_gitpacks_refresh(struct kfs_gitpacks *p, struct kfs_error *err)
 {
+	if (p->mode != MODE_PACKS) {
+		git_odb *odb = NULL;
+		int rc = git_repository_odb(&odb, p->repo) || git_odb_refresh(odb);
+		git_odb_free(odb);
+		return rc ? git_fail(err, "reading the packs", p->packdir) : 0;
+	}
 	return px_refresh_now(p->packs_backend) ? git_fail(err, "reading the packs", p->packdir)
 						  : 0;
 }
@@ -842,8 +856,37 @@ static void drop_keep(struct kfs_gitpacks *p)
 	p->in_flight[0] = '\0';
 }
 
+/* MODE_MEMPACK's flush: libgit2 builds the pack (git_packbuilder) and indexes it. */
+static int flush_mempack(struct kfs_gitpacks *p, struct kfs_error *err)
+{
+	git_buf pack = {0};
+	git_odb *odb = NULL;
+	git_odb_writepack *wp = NULL;
+	git_indexer_progress stats = {0};
+	int rc = git_mempack_dump(&pack, p->repo, p->mempack);
+	if (rc == 0)
+		rc = git_repository_odb(&odb, p->repo);
+	if (rc == 0)
+		rc = git_odb_write_pack(&wp, odb, NULL, NULL);
+	if (rc == 0)
+		rc = wp->append(wp, pack.ptr, pack.size, &stats);
+	if (rc == 0)
+		rc = wp->commit(wp, &stats);
+	if (wp)
+		wp->free(wp);
+	git_odb_free(odb);
+	git_buf_dispose(&pack);
+	if (rc)
+		return git_fail(err, "writing a pack", p->packdir);
+	return git_mempack_reset(p->mempack) ? git_fail(err, "writing a pack", p->packdir) : 0;
+}
+
 int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err)
 {
+	if (p->mode == MODE_LOOSE)
+		return 0;
+	if (p->mode == MODE_MEMPACK)
+		return flush_mempack(p, err);
 	struct membackend *m = p->mem;
 	if (m->n == 0)
 		return 0;
@@ -891,13 +934,27 @@ int kfs_gitpacks_flush(struct kfs_gitpacks *p, struct kfs_error *err)
 
 void kfs_gitpacks_settle(struct kfs_gitpacks *p)
 {
-	if (!p->in_flight[0])
+	if (p->mode != MODE_PACKS || !p->in_flight[0])
 		return;
 	drop_keep(p);
 	/* A failed merge loses nothing (every pack stays readable): it is told, not returned. */
 	struct kfs_error merr = {0};
 	if (merge_full_levels(p, &merr))
 		fprintf(stderr, "kratixfs: git %s: merging packs: %s\n", p->objdir, merr.msg);
+}
+
+static int attach_mempack(struct kfs_gitpacks *p, struct kfs_error *err)
+{
+	git_odb *odb = NULL;
+	int rc = git_repository_odb(&odb, p->repo);
+	if (rc == 0)
+		rc = git_mempack_new(&p->mempack);
+	if (rc == 0 && git_odb_add_backend(odb, p->mempack, 999)) {
+		p->mempack->free(p->mempack);
+		rc = -1;
+	}
+	git_odb_free(odb);
+	return rc ? git_fail(err, "setting up the object database", p->objdir) : 0;
 }
 
 int kfs_gitpacks_attach(git_repository *repo, struct kfs_gitpacks **out, struct kfs_error *err)
@@ -918,11 +975,17 @@ int kfs_gitpacks_attach(git_repository *repo, struct kfs_gitpacks **out, struct 
 	p->objdir = kfs_buf_steal(&b);
 	kfs_buf_printf(&b, "%s/pack", p->objdir);
 	p->packdir = kfs_buf_steal(&b);
+	const char *mode = getenv("KFS_GIT_OBJECTS");
+	p->mode = !mode ? MODE_PACKS : !strcmp(mode, "mempack") ? MODE_MEMPACK
+				      : !strcmp(mode, "loose")	 ? MODE_LOOSE
+								 : MODE_PACKS;
 	int rc = kfs_mkdir_p(p->packdir, err);
-	if (rc == 0)
+	if (rc == 0 && p->mode == MODE_PACKS)
 		rc = build_odb(p, err);
-	if (rc == 0)
+	if (rc == 0 && p->mode == MODE_PACKS)
 		adopt_packs(p);
+	if (rc == 0 && p->mode == MODE_MEMPACK)
+		rc = attach_mempack(p, err);
 	if (rc) {
 		kfs_gitpacks_free(p);
 		return rc;
