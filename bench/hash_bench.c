@@ -136,8 +136,8 @@ int main(int argc, char **argv)
 			double t[3];
 			time_row((enum algo)a, data, len, rounds, t);
 			data[len] = (uint8_t)saved;
-			printf("| %s | %zu B (%s) | %.0f | %.0f | %.0f | %.2f× |\n", algo_name[a], len,
-			       kinds[s], t[0], t[1], t[2], t[1] / t[0]);
+			printf("| %s | %zu B (%s) | %.0f | %.0f | %.0f | %.2f× |\n", algo_name[a],
+			       len, kinds[s], t[0], t[1], t[2], t[1] / t[0]);
 		}
 	}
 	for (int a = SHA256; a <= MD5; a++)
