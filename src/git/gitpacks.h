@@ -14,7 +14,12 @@
  * found in the folder at start take part in merging unless they hold deltas (git's, from a fetch
  * or gc: those are only read) or have a .keep file (but the one kratixfs leaves on a pack whose
  * commit a crash interrupted). Not thread-safe: one caller at a time, as
- * for the git_repository it serves. */
+ * for the git_repository it serves.
+ *
+ * For bench/git's comparison, the daemon's environment may choose libgit2's own ways instead:
+ * KFS_GIT_OBJECTS=mempack (libgit2's mempack, written as one pack per flush through
+ * git_mempack_dump and git_odb_write_pack, never merged) or KFS_GIT_OBJECTS=loose (libgit2's
+ * loose objects; flush and settle do nothing). */
 #ifndef KRATIXFS_GITPACKS_H
 #define KRATIXFS_GITPACKS_H
 
