@@ -1,9 +1,9 @@
-/* SHA-256, SHA-1 and MD5 through nettle (include/kratixfs/hash.h). */
+/* SHA-256 and MD5 through nettle (include/kratixfs/hash.h). */
 #include "kratixfs/hash.h"
 
 #include <nettle/md5.h>
-#include <nettle/sha1.h>
 #include <nettle/sha2.h>
+#include <stdint.h>
 #include <string.h>
 
 static void hex_of(const uint8_t *sum, size_t n, char *out)
@@ -25,14 +25,6 @@ void kfs_sha256_digest(const void *data, size_t len, char out[KFS_DIGEST_LEN])
 	sha256_digest(&c, sizeof(sum), sum);
 	memcpy(out, "sha256:", 7);
 	hex_of(sum, sizeof(sum), out + 7);
-}
-
-void kfs_sha1(const void *data, size_t len, uint8_t out[20])
-{
-	struct sha1_ctx c;
-	sha1_init(&c);
-	sha1_update(&c, len, data);
-	sha1_digest(&c, SHA1_DIGEST_SIZE, out);
 }
 
 void kfs_md5_hex(const char *s, char out[33])
