@@ -10,10 +10,11 @@
 
 struct kfs_schema;
 
-/* Compiles an openAPIV3Schema node (patterns compiled once). Each keyword that is not enforced
- * (x-kubernetes-validations, unknown keywords, a pattern POSIX ERE cannot express) is appended
- * once to warnings as a line "warning: <schema path>: <keyword> is not enforced". A malformed
- * schema (wrong keyword types) is an error naming the schema path. */
+/* Compiles an openAPIV3Schema node (patterns compiled once, with PCRE2). Each keyword that is
+ * not enforced (x-kubernetes-validations, unknown keywords) is appended once to warnings as a
+ * line "warning: <schema path>: <keyword> is not enforced". A malformed schema (wrong keyword
+ * types, a pattern that is not a valid regular expression) is an error naming the schema path
+ * (and the pattern). */
 int kfs_schema_compile(const struct kfs_node *openapi, struct kfs_buf *warnings,
 		       struct kfs_schema **out, struct kfs_error *err);
 

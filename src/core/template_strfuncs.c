@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kratixfs/sha256.h"
+#include "kratixfs/hash.h"
 #include "template_funcs.h"
 
 FN(fn_tostring)

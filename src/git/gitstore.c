@@ -16,7 +16,7 @@
 
 #include "kratixfs/buf.h"
 #include "kratixfs/files.h"
-#include "gitpacks.h"
+#include "gitodb.h"
 #include "git_error.h"
 #include "ssh_auth.h"
 
@@ -48,7 +48,7 @@ struct kfs_git {
 	/* rlock and qlock are never held together (lock order: src/store/store_internal.h). */
 	pthread_mutex_t rlock; /* the repository handle, retry works */
 	git_repository *repo;
-	struct kfs_gitpacks *packs; /* repo's object database */
+	struct kfs_gitodb *odb; /* repo's object database */
 	struct kfs_git_work *retry;
 	size_t nretry;
 
@@ -414,7 +414,7 @@ static int commit_tree(struct kfs_git *g, const git_oid *parent, const git_oid *
 	if (rc == 0)
 		rc = git_commit_create(out, g->repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0,
 				       parents);
-	if (rc == 0 && kfs_gitpacks_flush(g->packs, err)) {
+	if (rc == 0 && kfs_gitodb_flush(g->odb, err)) {
 		rc = -EIO;
 		goto out;
 	}
@@ -436,9 +436,6 @@ static int commit_tree(struct kfs_git *g, const git_oid *parent, const git_oid *
 			      rc == GIT_ELOCKED ? "the branch is locked (another git process?)"
 						: "committing",
 			      g->path);
-	/* Moved or not, the new pack needs its .keep no longer (after git_fail: a merge would
-	 * replace libgit2's error). */
-	kfs_gitpacks_settle(g->packs);
 out:
 	git_reference_free(ref);
 	git_commit_free(pc);
@@ -975,7 +972,7 @@ static int push_once(struct kfs_git *g, char head[41], struct kfs_error *err)
 
 	pthread_mutex_lock(&g->rlock);
 	/* The fetch, through the other handle, may have brought a pack: look before reading. */
-	rc = kfs_gitpacks_refresh(g->packs, err);
+	rc = kfs_gitodb_refresh(g->odb, err);
 	int has_local = head_id(g->repo, g->refname, &local);
 	int has_theirs = head_id(g->repo, g->tracking, &theirs);
 	int ahead = has_local == 1 && has_theirs == 1 && !git_oid_equal(&local, &theirs)
@@ -1256,7 +1253,7 @@ int kfs_git_open(const struct kfs_git_options *opts, struct kfs_git **out, struc
 		rc = git_fail(err, "opening or creating the bare repository", g->path);
 		goto fail;
 	}
-	rc = kfs_gitpacks_attach(g->repo, &g->packs, err);
+	rc = kfs_gitodb_attach(g->repo, &g->odb, err);
 	if (rc)
 		goto fail;
 	if (pthread_create(&g->thread, NULL, background, g) != 0) {
@@ -1287,7 +1284,7 @@ void kfs_git_close(struct kfs_git *g)
 	for (size_t i = 0; i < g->nretry; i++)
 		kfs_git_work_free(&g->retry[i]);
 	free(g->retry);
-	kfs_gitpacks_free(g->packs);
+	kfs_gitodb_free(g->odb);
 	git_repository_free(g->repo);
 	pthread_cond_destroy(&g->qcond);
 	pthread_mutex_destroy(&g->qlock);

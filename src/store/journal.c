@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "kratixfs/buf.h"
-#include "kratixfs/sha256.h"
+#include "kratixfs/hash.h"
 
 #define MAGIC	 "KFS2"
 #define MAGIC_V1 "KFS1" /* FNV-checksummed records of earlier versions: still read */

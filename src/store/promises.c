@@ -10,7 +10,7 @@
 #include "kratixfs/doc.h"
 #include "kratixfs/files.h"
 #include "kratixfs/promise.h"
-#include "kratixfs/sha256.h"
+#include "kratixfs/hash.h"
 #include "store_internal.h"
 
 /* ---------- promises ---------- */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "kratixfs/doc.h"
-#include "kratixfs/sha256.h"
+#include "kratixfs/hash.h"
 #include "kratixfs/status.h"
 #include "store_internal.h"
 

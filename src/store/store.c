@@ -22,7 +22,7 @@
 #include "kratixfs/files.h"
 #include "kratixfs/promise.h"
 #include "kratixfs/render.h"
-#include "kratixfs/sha256.h"
+#include "kratixfs/hash.h"
 #include "kratixfs/status.h"
 #include "journal.h"
 #include "store_internal.h"

@@ -19,7 +19,7 @@
 
 #include "kratixfs/gitstore.h"
 #include "kratixfs/render.h"
-#include "kratixfs/sha256.h"
+#include "kratixfs/hash.h"
 #include "kratixfs/store.h"
 
 /* One condition of a request's status (Kratix's: type, status, reason, message and the time its

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "kratixfs/doc.h"
-#include "kratixfs/sha256.h"
+#include "kratixfs/hash.h"
 #include "store_internal.h"
 
 /* File bytes shared by successive views. Each blob has its own id: a file keeps its id from one

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kratixfs/sha256.h"
+#include "kratixfs/hash.h"
 
 static void check(const char *data, size_t len, const char *hex)
 {
