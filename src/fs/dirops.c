@@ -55,13 +55,8 @@ int kfs_p_meta(const char *path, struct fuse_file_info *fi, enum kfs_meta_op op,
 	if (!v)
 		return -ENOENT;
 	if (is_scratch(&r, v)) {
-		char p[PATH_MAX];
-		scratch_path(p, sizeof(p), r.name, r.rel);
-		rc = op == KFS_META_TIMES  ? utimensat(AT_FDCWD, p, tv, AT_SYMLINK_NOFOLLOW)
-		     : op == KFS_META_MODE ? chmod(p, mode)
-					   : lchown(p, uid, gid);
-		rc = rc < 0 ? -errno : 0;
-	} else if (is_writable_file(&r) || (r.area == AREA_REQUESTS && r.rel[0] == '\0')) {
+		rc = scratch_meta(&r, op, tv, mode, uid, gid);
+	} else if (is_writable_file(&r) || (r.area->user_folders && r.rel[0] == '\0')) {
 		/* futimens/fchmod on a file being written arrive without its handle (cp -p,
 		 * touch of a new object.yaml): an open writer makes the file exist. */
 		struct stat st;
@@ -69,10 +64,10 @@ int kfs_p_meta(const char *path, struct fuse_file_info *fi, enum kfs_meta_op op,
 			 ? 0
 			 : -ENOENT;
 		if (rc == 0 && op != KFS_META_TIMES)
-			rc = r.area == AREA_REQUESTS && strcmp(r.rel, "feedback") != 0
+			rc = r.area->user_folders && strcmp(r.rel, "feedback") != 0
 				 ? set_owner(r.name, r.rel[0] != '\0', op, mode, uid, gid)
 				 : -EPERM;
-	} else if (r.area == AREA_REQUESTS && op != KFS_META_TIMES && kfs_view_is_dir(v, r.rel)) {
+	} else if (r.area->user_folders && op != KFS_META_TIMES && kfs_view_is_dir(v, r.rel)) {
 		rc = -EPERM; /* output/, metadata/: they follow the folder's mode */
 	} else {
 		rc = kfs_view_file(v, r.rel) || kfs_view_is_dir(v, r.rel) || r.rel[0] == '\0'
@@ -121,20 +116,9 @@ static void emit_child(struct lister *l, const char *dir, const char *path, mode
 		     slash ? S_IFDIR : leaf);
 }
 
-static void emit_scratch(struct lister *l, const char *request)
+static void emit_any(void *l, const char *name, size_t len, mode_t type)
 {
-	char p[PATH_MAX];
-	scratch_path(p, sizeof(p), request, NULL);
-	DIR *d = opendir(p);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-		    !is_generated_name(e->d_name))
-			emit(l, e->d_name, strlen(e->d_name),
-			     e->d_type == DT_DIR ? S_IFDIR : S_IFREG);
-	closedir(d);
+	emit(l, name, len, type);
 }
 
 int kfs_p_readdir(const char *path, kfs_dirent_fn add, void *buf)
@@ -149,8 +133,7 @@ int kfs_p_readdir(const char *path, kfs_dirent_fn add, void *buf)
 	if (r.list) {
 		char **names;
 		size_t n;
-		rc = kfs_store_list(ctx()->store, r.area == AREA_PROMISES ? "promises" : "requests",
-				    &names, &n);
+		rc = kfs_store_list(ctx()->store, r.area->name, &names, &n);
 		/* Names are unique: no need for emit's duplicate check, which is quadratic. */
 		if (rc == 0) {
 			for (size_t i = 0; i < n; i++)
@@ -164,25 +147,21 @@ int kfs_p_readdir(const char *path, kfs_dirent_fn add, void *buf)
 		rc = -ENOENT;
 		goto out;
 	}
-	bool root_input = r.area == AREA_ROOT && strcmp(r.rel, "input") == 0;
-	if (r.rel[0] && !root_input && !kfs_view_is_dir(v, r.rel)) {
+	if (r.rel[0] && !is_extra_dir(&r) && !kfs_view_is_dir(v, r.rel)) {
 		rc = kfs_view_file(v, r.rel) ? -ENOTDIR : -ENOENT;
 	} else {
-		if (r.area == AREA_ROOT && r.rel[0] == '\0') {
-			emit(&l, "input", 5, S_IFDIR);
-			emit(&l, "promises", 8, S_IFDIR);
-			emit(&l, "requests", 8, S_IFDIR);
-		}
+		for (const char *const *t = r.area->top_names; t && *t && !r.rel[0]; t++)
+			emit(&l, *t, strlen(*t), S_IFDIR);
 		/* object.yaml first: `rm -rf` unlinks in this order, and that unlink is what
 		 * deletes the request, after which the generated files may go. */
-		if (r.area == AREA_REQUESTS && r.rel[0] == '\0' && has_object(v))
+		if (r.area->user_folders && r.rel[0] == '\0' && has_object(v))
 			emit(&l, "object.yaml", 11, S_IFREG);
 		for (size_t i = 0; i < v->nfiles; i++)
 			emit_child(&l, r.rel, v->files[i].path, S_IFREG);
 		for (size_t i = 0; i < v->ndirs; i++)
 			emit_child(&l, r.rel, v->dirs[i], S_IFDIR);
-		if (r.area == AREA_REQUESTS && r.rel[0] == '\0')
-			emit_scratch(&l, r.name);
+		if (r.area->user_folders && r.rel[0] == '\0')
+			scratch_list(r.name, emit_any, &l);
 	}
 	kfs_view_put(v);
 out:
@@ -200,7 +179,7 @@ int kfs_p_mkdir(const char *path, mode_t mode)
 		return rc;
 	if (r.list)
 		return -EEXIST;
-	if (r.area != AREA_REQUESTS || r.rel[0])
+	if (!r.area->user_folders || r.rel[0])
 		return -EROFS;
 	const struct kfs_call *c = &kfs_cur;
 	struct kfs_owner o = {
@@ -221,12 +200,10 @@ int kfs_p_unlink(const char *path)
 	struct kfs_view *v = view_of(&r);
 	if (!v)
 		return -ENOENT;
-	if (r.area != AREA_REQUESTS || r.rel[0] == '\0') {
+	if (!r.area->user_folders || r.rel[0] == '\0') {
 		rc = -EROFS;
 	} else if (is_scratch(&r, v)) {
-		char p[PATH_MAX];
-		scratch_path(p, sizeof(p), r.name, r.rel);
-		rc = unlink(p) < 0 ? -errno : 0;
+		rc = scratch_unlink(&r);
 	} else if (strcmp(r.rel, "object.yaml") == 0) {
 		/* Not a deletion: tools replace a file by unlinking and creating it again (mv
 		 * across filesystems, tar, install, vim). Only the folder's removal deletes. */
@@ -247,28 +224,13 @@ int kfs_p_unlink(const char *path)
 	return rc;
 }
 
-static bool scratch_dir_empty(const char *request)
-{
-	char p[PATH_MAX];
-	scratch_path(p, sizeof(p), request, NULL);
-	DIR *d = opendir(p);
-	if (!d)
-		return true;
-	struct dirent *e;
-	bool empty = true;
-	while (empty && (e = readdir(d)))
-		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
-	closedir(d);
-	return empty;
-}
-
 int kfs_p_rmdir(const char *path)
 {
 	struct route r;
 	int rc = route(path, &r);
 	if (rc)
 		return rc;
-	if (r.list || r.area != AREA_REQUESTS)
+	if (r.list || !r.area->user_folders)
 		return -EROFS;
 	struct kfs_view *v = view_of(&r);
 	if (!v)
@@ -279,11 +241,8 @@ int kfs_p_rmdir(const char *path)
 		} else {
 			struct kfs_error err = {0};
 			rc = reply_code(kfs_store_remove(ctx()->store, r.name, &err));
-			if (rc == 0) {
-				char p[PATH_MAX];
-				scratch_path(p, sizeof(p), r.name, NULL);
-				rmdir(p);
-			}
+			if (rc == 0)
+				scratch_remove_dir(r.name);
 		}
 	} else if (has_object(v)) {
 		rc = kfs_view_is_dir(v, r.rel) ? -ENOTEMPTY
@@ -293,84 +252,6 @@ int kfs_p_rmdir(const char *path)
 		rc = 0; /* the folders of an empty request: nothing to protect */
 	}
 	kfs_view_put(v);
-	return rc;
-}
-
-static int read_file_fd(int fd, struct kfs_buf *out, size_t max)
-{
-	char chunk[65536];
-	ssize_t n;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		if (out->len < max)
-			kfs_buf_add(out, chunk,
-				    (size_t)n > max - out->len ? max - out->len : (size_t)n);
-	}
-	return n < 0 ? -errno : 0;
-}
-
-/* An editor's scratch file renamed onto object.yaml: its content is the new request. */
-static int rename_into_object(const struct route *from, const struct route *to)
-{
-	char p[PATH_MAX];
-	scratch_path(p, sizeof(p), from->name, from->rel);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* The daemon reads as root: the renamer must be one who could read the file, or its
-	 * content would become theirs to read in object.yaml. */
-	const struct kfs_call *c = &kfs_cur;
-	struct stat st;
-	if (fstat(fd, &st) < 0 ||
-	    !(c->uid == 0 || (c->uid == st.st_uid && (st.st_mode & 0400)) ||
-	      (c->uid != st.st_uid && c->gid == st.st_gid && (st.st_mode & 0040)) ||
-	      (c->uid != st.st_uid && c->gid != st.st_gid && (st.st_mode & 0004)))) {
-		close(fd);
-		return -EACCES;
-	}
-	struct kfs_buf b = {0};
-	int rc = read_file_fd(fd, &b, ctx()->max_input + 1);
-	close(fd);
-	if (rc == 0)
-		rc = submit(W_OBJECT, to->name, b.data ? b.data : "", b.len);
-	if (rc == 0)
-		unlink(p);
-	kfs_buf_free(&b);
-	return rc;
-}
-
-/* object.yaml renamed to a scratch name (vim's backup): copy it, keep the request. */
-static int copy_object_out(const struct kfs_view_file *obj, const struct kfs_owner *owner,
-			   const struct route *to)
-{
-	char p[PATH_MAX], tmp[PATH_MAX];
-	int rc = ensure_scratch_dir(to->name);
-	if (rc)
-		return rc;
-	scratch_path(p, sizeof(p), to->name, to->rel);
-	/* As a renamed file keeps its inode, the copy keeps object.yaml's owner and mode (a 0600
-	 * object.yaml must not become readable by whoever renamed it); written aside and renamed
-	 * into place, so an existing target is replaced, not reused with its owner. */
-	snprintf(tmp, sizeof(tmp), "%s/.copy-XXXXXX", ctx()->scratch_dir);
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
-	if ((geteuid() == 0 && fchown(fd, owner->uid, owner->gid) < 0) ||
-	    fchmod(fd, owner->obj_mode) < 0)
-		rc = -errno;
-	size_t done = 0;
-	while (rc == 0 && done < obj->len) {
-		ssize_t n = write(fd, obj->data + done, obj->len - done);
-		if (n < 0)
-			rc = -errno;
-		else
-			done += (size_t)n;
-	}
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, p) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
 	return rc;
 }
 
@@ -384,8 +265,8 @@ int kfs_p_rename(const char *from, const char *to, unsigned int flags)
 		rc = route(to, &rt);
 	if (rc)
 		return rc;
-	if (rf.area != AREA_REQUESTS || rt.area != AREA_REQUESTS || rf.list || rt.list ||
-	    !rf.rel[0] || !rt.rel[0])
+	if (!rf.area->user_folders || !rt.area->user_folders || rf.list || rt.list || !rf.rel[0] ||
+	    !rt.rel[0])
 		return -EROFS;
 	struct kfs_view *vf = view_of(&rf);
 	struct kfs_view *vt = view_of(&rt);
@@ -404,16 +285,11 @@ int kfs_p_rename(const char *from, const char *to, unsigned int flags)
 			 ? -EROFS
 			 : -ENOENT;
 	} else if (from_scratch && to_object) {
-		rc = rename_into_object(&rf, &rt);
+		rc = scratch_into_object(&rf, &rt);
 	} else if (from_scratch && to_scratch) {
-		char a[PATH_MAX], b[PATH_MAX];
-		rc = ensure_scratch_dir(rt.name);
-		scratch_path(a, sizeof(a), rf.name, rf.rel);
-		scratch_path(b, sizeof(b), rt.name, rt.rel);
-		if (rc == 0)
-			rc = renameat2(AT_FDCWD, a, AT_FDCWD, b, flags) < 0 ? -errno : 0;
+		rc = scratch_rename(&rf, &rt, flags);
 	} else if (strcmp(rf.rel, "object.yaml") == 0 && to_scratch) {
-		rc = obj ? copy_object_out(obj, &vf->owner, &rt) : -ENOENT;
+		rc = obj ? scratch_copy_object(obj, &vf->owner, &rt) : -ENOENT;
 	} else if (strcmp(rf.rel, "object.yaml") == 0 && to_object) {
 		/* Between requests: let mv copy the content and then unlink the source. */
 		rc = strcmp(rf.name, rt.name) == 0 ? 0 : -EXDEV;

@@ -52,10 +52,9 @@ void hbuf_resize(struct handle *h, size_t n)
 
 static bool writer_matches(const struct handle *h, const struct route *r)
 {
-	if (r->area == AREA_ROOT)
-		return h->target == W_SLOT;
-	return r->area == AREA_REQUESTS && h->target == W_OBJECT && strcmp(h->name, r->name) == 0 &&
-	       strcmp(r->rel, "object.yaml") == 0;
+	enum wtarget t;
+	return r->area->writes && r->area->writes(r->rel, &t) && t != W_FEEDBACK &&
+	       h->target == t && strcmp(h->name, r->name) == 0;
 }
 
 /* Stats an object.yaml that is being written but not yet accepted (create, then fstat). */
@@ -197,10 +196,8 @@ int submit(enum wtarget target, const char *name, const char *data, size_t len)
 struct handle *write_handle(const struct route *r, const struct kfs_view_file *cur, int flags)
 {
 	struct handle *h = handle_new(H_WRITE);
-	if (r->area == AREA_ROOT)
-		h->target = W_SLOT;
-	else
-		h->target = strcmp(r->rel, "feedback") == 0 ? W_FEEDBACK : W_OBJECT;
+	/* Only a file the area lets users write gets here. */
+	r->area->writes(r->rel, &h->target);
 	snprintf(h->name, sizeof(h->name), "%s", r->name);
 	h->append = flags & O_APPEND;
 	h->opener_tid = kfs_cur.pid;
@@ -220,46 +217,6 @@ struct handle *write_handle(const struct route *r, const struct kfs_view_file *c
 	return h;
 }
 
-/* Gives a scratch file the daemon just created to the user who asked for it (when the daemon
- * may: as root). */
-static void own_new_file(int fd)
-{
-	const struct kfs_call *c = &kfs_cur;
-	if (geteuid() == 0 && (c->uid != 0 || c->gid != 0) && fchown(fd, c->uid, c->gid) < 0) {
-		/* The file stays the daemon's: stricter, never looser. */
-	}
-}
-
-int open_scratch(const struct route *r, int flags, mode_t mode, struct fuse_file_info *fi)
-{
-	char p[PATH_MAX];
-	int rc = ensure_scratch_dir(r->name);
-	if (rc)
-		return rc;
-	scratch_path(p, sizeof(p), r->name, r->rel);
-	/* A file this open creates belongs to its creator, as on any filesystem: with
-	 * allow_other the kernel checks that owner on every later access. */
-	int fd = -1;
-	if (flags & O_CREAT) {
-		fd = open(p, (flags & ~O_NOFOLLOW) | O_EXCL, mode);
-		if (fd >= 0)
-			own_new_file(fd);
-		else if (errno != EEXIST || (flags & O_EXCL))
-			return -errno;
-	}
-	if (fd < 0)
-		fd = open(p, flags & ~(O_NOFOLLOW | O_CREAT), mode);
-	if (fd < 0)
-		return -errno;
-	struct handle *h = handle_new(H_SCRATCH);
-	h->fd = fd;
-	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1;
-	/* Every write already went to the real file: a FLUSH would do nothing. */
-	fi->noflush = 1;
-	return 0;
-}
-
 int kfs_p_open(const char *path, struct fuse_file_info *fi, bool create, mode_t mode,
 	       uint64_t want_id)
 {
@@ -271,7 +228,7 @@ int kfs_p_open(const char *path, struct fuse_file_info *fi, bool create, mode_t 
 		return create ? -EEXIST : -EISDIR;
 	struct kfs_view *v = view_of(&r);
 	if (!v)
-		return r.area == AREA_ROOT ? -EIO : -ENOENT;
+		return r.area->no_view;
 	if (r.rel[0] == '\0') {
 		/* A file named like a request, directly in requests/: only folders live there. */
 		rc = create ? -EPERM : -EISDIR;
@@ -503,9 +460,7 @@ int kfs_p_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return -ENOENT;
 	const struct kfs_view_file *f = kfs_view_file(v, r.rel);
 	if (is_scratch(&r, v)) {
-		char p[PATH_MAX];
-		scratch_path(p, sizeof(p), r.name, r.rel);
-		rc = truncate(p, size) < 0 ? -errno : 0;
+		rc = scratch_truncate(&r, size);
 	} else if (!is_writable_file(&r)) {
 		rc = f || kfs_view_is_dir(v, r.rel) ? -EROFS : -ENOENT;
 	} else if (strcmp(r.rel, "feedback") == 0) {

@@ -11,25 +11,58 @@
 
 #include "front.h"
 
-/* Names a request folder's view may hold at its top: never scratch files. */
-static const char *const generated_names[] = {
-    "object.yaml", "status.yaml", "phase", "log", "feedback", "output", "metadata",
-};
+static bool request_writes(const char *rel, enum wtarget *target)
+{
+	bool object = strcmp(rel, "object.yaml") == 0, feedback = strcmp(rel, "feedback") == 0;
+	if (target)
+		*target = object ? W_OBJECT : W_FEEDBACK;
+	return object || feedback;
+}
 
+static bool slot_writes(const char *rel, enum wtarget *target)
+{
+	if (target)
+		*target = W_SLOT;
+	return strcmp(rel, "input/object.yaml") == 0;
+}
+
+static const char *const root_dirs[] = {"input", NULL};
+static const char *const root_names[] = {"input", "promises", "requests", NULL};
+
+/* The route table. The root's row is last: it takes every path the others do not. */
+static const struct area areas[] = {
+    {.name = "promises", .no_view = -ENOENT},
+    {.name = "requests",
+     .writes = request_writes,
+     .user_folders = true,
+     .owner_modes = true,
+     .folder_writable = true,
+     .no_view = -ENOENT},
+    {.name = "",
+     .writes = slot_writes,
+     .extra_dirs = root_dirs,
+     .top_names = root_names,
+     .owner_modes = true,
+     .folder_writable = true,
+     .no_view = -EIO},
+};
+#define NAREAS (sizeof(areas) / sizeof(areas[0]))
+
+/* "/requests/x/output/a.yaml": the requests area, folder "requests/x", rel "output/a.yaml";
+ * "/requests" itself is the area's listing. */
 int route(const char *path, struct route *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (!path || path[0] != '/')
 		return -ENOENT;
 	const char *p = path + 1;
-	r->area = AREA_ROOT;
+	r->area = &areas[NAREAS - 1];
 	r->rel = p;
-	const char *areas[] = {"promises", "requests"};
-	for (int i = 0; i < 2; i++) {
-		size_t n = strlen(areas[i]);
-		if (strncmp(p, areas[i], n) != 0 || (p[n] != '\0' && p[n] != '/'))
+	for (size_t i = 0; i + 1 < NAREAS; i++) {
+		size_t n = strlen(areas[i].name);
+		if (strncmp(p, areas[i].name, n) != 0 || (p[n] != '\0' && p[n] != '/'))
 			continue;
-		r->area = i == 0 ? AREA_PROMISES : AREA_REQUESTS;
+		r->area = &areas[i];
 		if (p[n] == '\0' || p[n + 1] == '\0') {
 			r->list = true;
 			r->rel = "";
@@ -41,32 +74,24 @@ int route(const char *path, struct route *r)
 		if (len > NAME_MAX)
 			return -ENAMETOOLONG;
 		memcpy(r->name, name, len);
-		snprintf(r->folder, sizeof(r->folder), "%s/%s", areas[i], r->name);
+		snprintf(r->folder, sizeof(r->folder), "%s/%s", areas[i].name, r->name);
 		r->rel = slash ? slash + 1 : "";
 		return 0;
 	}
 	return 0;
 }
 
-struct kfs_view *view_of(const struct route *r)
+bool is_extra_dir(const struct route *r)
 {
-	return kfs_store_view(ctx()->store, r->folder);
-}
-
-bool is_generated_name(const char *name)
-{
-	for (size_t i = 0; i < sizeof(generated_names) / sizeof(generated_names[0]); i++)
-		if (strcmp(name, generated_names[i]) == 0)
+	for (const char *const *d = r->area->extra_dirs; d && *d; d++)
+		if (strcmp(r->rel, *d) == 0)
 			return true;
 	return false;
 }
 
-/* A top-level name of a request folder that the store never shows: an editor's file. */
-bool is_scratch(const struct route *r, const struct kfs_view *v)
+struct kfs_view *view_of(const struct route *r)
 {
-	return r->area == AREA_REQUESTS && !r->list && r->rel[0] && !strchr(r->rel, '/') &&
-	       !is_generated_name(r->rel) && !kfs_view_file(v, r->rel) &&
-	       !kfs_view_is_dir(v, r->rel) && strcmp(r->rel, ".") != 0 && strcmp(r->rel, "..") != 0;
+	return kfs_store_view(ctx()->store, r->folder);
 }
 
 bool has_object(const struct kfs_view *v)
@@ -77,24 +102,7 @@ bool has_object(const struct kfs_view *v)
 /* The paths a user may write: object.yaml, feedback, the root slot. */
 bool is_writable_file(const struct route *r)
 {
-	if (r->area == AREA_REQUESTS && !r->list)
-		return strcmp(r->rel, "object.yaml") == 0 || strcmp(r->rel, "feedback") == 0;
-	return r->area == AREA_ROOT && strcmp(r->rel, "input/object.yaml") == 0;
-}
-
-void scratch_path(char *out, size_t n, const char *request, const char *file)
-{
-	snprintf(out, n, "%s/%s%s%s", ctx()->scratch_dir, request, file ? "/" : "",
-		 file ? file : "");
-}
-
-int ensure_scratch_dir(const char *request)
-{
-	char dir[PATH_MAX];
-	scratch_path(dir, sizeof(dir), request, NULL);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return r->area->writes && !r->list && r->area->writes(r->rel, NULL);
 }
 
 static void fill_common(struct stat *st, const struct kfs_owner *o, const struct timespec *mtime)
@@ -145,9 +153,9 @@ static int stat_route(const struct route *r, struct stat *st, bool *writable, st
 		struct kfs_owner o = daemon_owner();
 		/* Shared with other users, requests/ is like /tmp: anyone may mkdir, and only a
 		 * folder's owner may remove it (the sticky bit). */
-		bool shared = r->area == AREA_REQUESTS && ctx()->shared;
+		bool shared = r->area->user_folders && ctx()->shared;
 		fill_dir(st, shared ? 01777 : 0755, &o, &t);
-		*writable = r->area == AREA_REQUESTS;
+		*writable = r->area->user_folders;
 		return 0;
 	}
 	struct kfs_view *v = view_of(r);
@@ -155,10 +163,9 @@ static int stat_route(const struct route *r, struct stat *st, bool *writable, st
 		return -ENOENT;
 	int rc = 0;
 	const struct kfs_view_file *f = kfs_view_file(v, r->rel);
-	if (r->rel[0] == '\0' || (r->area == AREA_ROOT && strcmp(r->rel, "input") == 0)) {
-		fill_dir(st, r->area == AREA_PROMISES ? 0755 : v->owner.dir_mode, &v->owner,
-			 &v->mtime);
-		*writable = r->area == AREA_REQUESTS || r->area == AREA_ROOT;
+	if (r->rel[0] == '\0' || is_extra_dir(r)) {
+		fill_dir(st, r->area->owner_modes ? v->owner.dir_mode : 0755, &v->owner, &v->mtime);
+		*writable = r->area->folder_writable;
 	} else if (f) {
 		fill_file(st, f->len, f->writable || is_writable_file(r), &v->owner, &v->mtime);
 		*writable = f->writable || is_writable_file(r);
@@ -170,9 +177,7 @@ static int stat_route(const struct route *r, struct stat *st, bool *writable, st
 		 * the daemon, which refuses what is generated while the request is in force. */
 		fill_dir(st, v->owner.dir_mode, &v->owner, &v->mtime);
 	} else if (is_scratch(r, v)) {
-		char p[PATH_MAX];
-		scratch_path(p, sizeof(p), r->name, r->rel);
-		rc = lstat(p, st) < 0 ? -errno : 0;
+		rc = scratch_stat(r, st);
 		*writable = true;
 		id->kind = KFS_K_VOL;
 	} else if (is_writable_file(r)) {
