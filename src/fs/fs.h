@@ -1,7 +1,9 @@
-/* The FUSE front end, private to src/fs: the daemon (daemon.c) mounts a low-level FUSE session
- * (lowlevel.c) whose inodes (inode.c) name paths; the path layer (route.c and the area files)
- * turns a path into store calls; the notifier (notify.c) tells the kernel what a publish changed.
- * Thin by design: the store renders, publishes and persists. Threads and locks: lowlevel.c. */
+/* The FUSE front end, private to src/fs: the daemon (daemon.c, log.c, mounted.c) mounts a
+ * low-level FUSE session (lowlevel.c) whose inodes (inode.c) name paths; the path layer turns a
+ * path into store calls: route.c (the route table of areas, stat, access), handles.c (open
+ * files), dirops.c (names), scratch.c (editors' files); the notifier (notify.c) tells the kernel
+ * what a publish changed. Thin by design: the store renders, publishes and persists. The
+ * threads and the locks are described at the top of lowlevel.c. */
 #ifndef KRATIXFS_FS_H
 #define KRATIXFS_FS_H
 

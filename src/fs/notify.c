@@ -171,13 +171,13 @@ uint64_t kfs_notifier_queue(struct kfs_notifier *n, const char *folder)
 		pthread_mutex_unlock(&n->lock);
 		return 0; /* unmounting: the kernel is told nothing more */
 	}
-	/* A folder already waiting is checked against the view of its turn: one entry is enough. */
-	for (struct item *it = n->head; it; it = it->next) {
-		if (strcmp(it->folder, folder) == 0) {
-			uint64_t seq = it->seq;
-			pthread_mutex_unlock(&n->lock);
-			return seq;
-		}
+	/* A folder already waiting is checked against the view of its turn: one entry is enough.
+	 * Only the last one is compared (a write publishes its folder once or twice in a row), so
+	 * that a reload queueing every request costs no quadratic scan. */
+	if (n->tail && strcmp(n->tail->folder, folder) == 0) {
+		uint64_t seq = n->tail->seq;
+		pthread_mutex_unlock(&n->lock);
+		return seq;
 	}
 	struct item *it = kfs_xcalloc(1, sizeof(*it));
 	it->folder = kfs_xstrdup(folder);
