@@ -24,6 +24,7 @@
 
 #include "kratixfs/buf.h"
 #include "kratixfs/files.h"
+#include "daemon.h"
 
 #define DEFAULT_MAX_INPUT (1024 * 1024)
 /* Quiet time after the last change of a template before reloading, and the longest wait while
@@ -116,82 +117,6 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	return 1;
 }
 
-/* ---------- the log: one line per event ---------- */
-
-/* Where the store's and the daemon's event lines go: stderr in the foreground (with the
- * journal's priority prefix when stderr is the journal), syslog once daemonized. */
-struct logger {
-	enum kfs_log_level max;
-	bool syslog;
-	bool journal;
-};
-
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
-static const int level_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
-
-static int parse_level(const char *s, enum kfs_log_level *out)
-{
-	for (int i = KFS_LOG_ERROR; i <= KFS_LOG_DEBUG; i++)
-		if (strcmp(s, level_names[i]) == 0) {
-			*out = (enum kfs_log_level)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-/* True when systemd connected stderr to the journal: it then timestamps each line itself and
- * reads a "<N>" prefix as the priority. */
-static bool stderr_is_journal(void)
-{
-	const char *js = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
-	struct stat st;
-	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0)
-		return false;
-	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
-}
-
-static void log_line(void *ctx, enum kfs_log_level level, const char *text)
-{
-	const struct logger *lg = ctx;
-	if (level > lg->max)
-		return;
-	char line[2048];
-	kfs_mask_userinfo(text, line, sizeof(line));
-	if (lg->syslog) {
-		syslog(level_prio[level], "%s %s", level_names[level], line);
-		return;
-	}
-	if (lg->journal) {
-		fprintf(stderr, "<%d>%s %s\n", level_prio[level], level_names[level], line);
-		return;
-	}
-	struct timespec now;
-	struct tm tm;
-	char ts[40], zone[8];
-	clock_gettime(CLOCK_REALTIME, &now);
-	localtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	strftime(zone, sizeof(zone), "%z", &tm);
-	/* One fprintf per line: stdio locks the stream, so lines of two threads never mix. */
-	fprintf(stderr, "%s.%03ld%s %s %s\n", ts, now.tv_nsec / 1000000, zone, level_names[level],
-		line);
-}
-
-static void logf_(const struct logger *lg, enum kfs_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(const struct logger *lg, enum kfs_log_level level, const char *fmt, ...)
-{
-	if (level > lg->max)
-		return;
-	char line[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	log_line((void *)lg, level, line);
-}
-
 static char *default_state_dir(void)
 {
 	struct kfs_buf b = {0};
@@ -218,130 +143,6 @@ static void make_absolute(char **path)
 	kfs_buf_printf(&b, "%s/%s", cwd, *path);
 	free(*path);
 	*path = kfs_buf_steal(&b);
-}
-
-/* True when dir is the mount point or lies below it: the daemon would then read its own mount
- * and deadlock. */
-static bool inside(const char *dir, const char *mnt)
-{
-	size_t n = strlen(mnt);
-	return strncmp(dir, mnt, n) == 0 && (dir[n] == '\0' || dir[n] == '/' || n == 1);
-}
-
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape_mountinfo(char *s)
-{
-	char *out = s;
-	for (char *in = s; *in; in++) {
-		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' &&
-		    in[3] >= '0' && in[3] <= '7') {
-			*out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
-			in += 3;
-		} else {
-			*out++ = *in;
-		}
-	}
-	*out = '\0';
-}
-
-/* Whether /proc/<pid> is a kratixfs daemon whose mount point argument is mnt (libfuse made that
- * absolute and canonical; the argument may be relative to the daemon's folder). */
-static bool serves(const char *pid, const char *mnt)
-{
-	char path[300], buf[4096];
-	snprintf(path, sizeof(path), "/proc/%s/comm", pid);
-	FILE *f = fopen(path, "re");
-	/* kratixfs execs kratixfs-daemon: either name. */
-	bool named = f && fgets(buf, sizeof(buf), f) &&
-		     (strcmp(buf, "kratixfs\n") == 0 || strcmp(buf, "kratixfs-daemon\n") == 0);
-	if (f)
-		fclose(f);
-	if (!named)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	char cwd[PATH_MAX] = "";
-	snprintf(path, sizeof(path), "/proc/%s/cwd", pid);
-	ssize_t c = readlink(path, cwd, sizeof(cwd) - 1);
-	cwd[c > 0 ? c : 0] = '\0';
-	for (char *arg = buf; arg < buf + n; arg += strlen(arg) + 1) {
-		char abs[PATH_MAX * 2];
-		if (arg[0] == '-' || strchr(arg, '='))
-			continue; /* an option, not a mount point */
-		if (arg[0] != '/' && cwd[0])
-			snprintf(abs, sizeof(abs), "%s/%s", cwd, arg);
-		else
-			snprintf(abs, sizeof(abs), "%s", arg);
-		if (strcmp(abs, mnt) == 0)
-			return true;
-		/* Only an argument not already the mount point is resolved: resolving the mount
-		 * point itself would ask its daemon, which may hang. */
-		char *real = realpath(abs, NULL);
-		bool same = real && strcmp(real, mnt) == 0;
-		free(real);
-		if (same)
-			return true;
-	}
-	return false;
-}
-
-/* Refuses a mount on top of a kratixfs mount: two daemons would serve one path, and the one
- * below would be hidden but alive. Names the daemon's pid when it can be found. */
-static int check_not_mounted(const char *mnt)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return 0;
-	char line[8192], source[PATH_MAX] = "";
-	bool found = false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		/* id parent dev root MOUNTPOINT options [optional...] - FSTYPE SOURCE super */
-		char *tok[64], *save = NULL, *p = line;
-		int n = 0, dash = -1;
-		while (n < 64 && (tok[n] = strtok_r(p, " \n", &save))) {
-			if (dash < 0 && n > 5 && strcmp(tok[n], "-") == 0)
-				dash = n;
-			p = NULL;
-			n++;
-		}
-		if (dash < 0 || dash + 2 >= n || strcmp(tok[dash + 1], "fuse.kratixfs") != 0)
-			continue;
-		unescape_mountinfo(tok[4]);
-		if (strcmp(tok[4], mnt) == 0) {
-			found = true;
-			unescape_mountinfo(tok[dash + 2]);
-			snprintf(source, sizeof(source), "%s", tok[dash + 2]);
-		}
-	}
-	fclose(f);
-	if (!found)
-		return 0;
-	long pid = 0;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	while (d && !pid && (e = readdir(d)))
-		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
-		    atol(e->d_name) != (long)getpid() && serves(e->d_name, mnt))
-			pid = atol(e->d_name);
-	if (d)
-		closedir(d);
-	if (pid)
-		fprintf(stderr,
-			"kratixfs: %s: a kratixfs is already mounted there (pid %ld, promises %s): "
-			"unmount it first (fusermount3 -u %s)\n",
-			mnt, pid, source, mnt);
-	else
-		fprintf(stderr,
-			"kratixfs: %s: a kratixfs is already mounted there (promises %s) and no "
-			"daemon serving it was found: unmount it first (fusermount3 -u %s)\n",
-			mnt, source, mnt);
-	return -EBUSY;
 }
 
 /* The watcher: inotify on every folder of the promises tree, plus SIGHUP through a signalfd. */
@@ -389,11 +190,11 @@ static void reload(const struct watcher *w, const char *trigger)
 	long long start = now_ms();
 	int rc = kfs_store_reload(w->fs->store, &err);
 	if (rc < 0)
-		logf_(w->log, KFS_LOG_ERROR, "reload trigger=%s promises=%s error=\"%s\"", trigger,
-		      w->dir, err.msg);
+		kfs_logf(w->log, KFS_LOG_ERROR, "reload trigger=%s promises=%s error=\"%s\"",
+			 trigger, w->dir, err.msg);
 	else
-		logf_(w->log, KFS_LOG_INFO, "reload trigger=%s promises=%s duration=%lldms",
-		      trigger, w->dir, now_ms() - start);
+		kfs_logf(w->log, KFS_LOG_INFO, "reload trigger=%s promises=%s duration=%lldms",
+			 trigger, w->dir, now_ms() - start);
 }
 
 static void *watch_thread(void *arg)
@@ -455,7 +256,7 @@ static int parse_size(const char *s, size_t *out)
 static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *promises,
 		 const struct logger *lg, const char **why)
 {
-	struct fuse_session *se = fuse_get_session(fs->fuse);
+	struct fuse_session *se = fs->se;
 	/* A shell starts background jobs with SIGINT ignored, and libfuse only handles signals
 	 * left at their default: SIGINT must unmount cleanly all the same. */
 	signal(SIGINT, SIG_DFL);
@@ -471,26 +272,28 @@ static int serve(struct kfs_fs *fs, struct fuse_cmdline_opts *o, const char *pro
 	w.stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	w.ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (w.ino < 0)
-		logf_(lg, KFS_LOG_WARN, "inotify error=\"%s\" (templates reload on SIGHUP only)",
-		      strerror(errno));
+		kfs_logf(lg, KFS_LOG_WARN, "inotify error=\"%s\" (templates reload on SIGHUP only)",
+			 strerror(errno));
 	else
 		add_watches(w.ino, promises, 0);
 	pthread_create(&watch, NULL, watch_thread, &w);
 
 	int rc;
 	if (o->singlethread) {
-		rc = fuse_loop(fs->fuse);
+		rc = fuse_session_loop(se);
 	} else {
 		/* libfuse's "unlimited" default (UINT_MAX) is refused by its own v1 conversion. */
 		struct fuse_loop_config lc = {
 		    .clone_fd = o->clone_fd,
 		    .max_idle_threads = o->max_idle_threads > 1000 ? 10 : o->max_idle_threads};
-		rc = fuse_loop_mt(fs->fuse, &lc);
+		rc = fuse_session_loop_mt(se, &lc);
 	}
+	/* No notification after the loop: the kernel connection is going. */
+	kfs_fs_stop(fs);
 
 	uint64_t one = 1;
 	if (write(w.stop, &one, sizeof(one)) < 0)
-		logf_(lg, KFS_LOG_ERROR, "eventfd error=\"%s\"", strerror(errno));
+		kfs_logf(lg, KFS_LOG_ERROR, "eventfd error=\"%s\"", strerror(errno));
 	pthread_join(watch, NULL);
 	/* A file closed just before a signal ended the loop gets no RELEASE (it is sent after
 	 * close(2) returns): its handle, and the view it holds, are freed here. */
@@ -595,6 +398,249 @@ static int add_fsname(struct fuse_args *args, const char *promises)
 	free(opts);
 	return rc;
 }
+/* Everything one run of the daemon holds. */
+struct daemon {
+	struct fuse_args args;
+	struct daemon_conf conf;
+	struct fuse_cmdline_opts o;
+	struct kfs_fs fs;
+	struct logger lg;
+	char *state, *promises, *scratch;
+	const char *why;
+	int ready_fd;
+};
+
+/* The options: -1 when they are wrong (said on stderr), 1 when done (--help, --version). */
+static int parse_args(struct daemon *d)
+{
+	struct daemon_conf *c = &d->conf;
+	if (fuse_opt_parse(&d->args, c, kfs_opts, opt_proc) != 0)
+		return -1;
+	if (c->help) {
+		kfs_daemon_usage(stdout);
+		return 1;
+	}
+	if (c->version) {
+		printf("kratixfs %s (libfuse %s)\n", KFS_VERSION, fuse_pkgversion());
+		return 1;
+	}
+	if (c->log_level && kfs_parse_level(c->log_level, &d->lg.max) != 0) {
+		fprintf(stderr,
+			"kratixfs: -o log_level=%s: must be one of error, warn, info, debug\n",
+			c->log_level);
+		return -1;
+	}
+	/* Other users must meet the owners and modes of what they touch: the kernel checks them
+	 * only with default_permissions, so allow_other implies it. */
+	if (c->others && !c->permissions && fuse_opt_add_arg(&d->args, "-odefault_permissions"))
+		return -1;
+	if (take_positionals(c, &d->args) != 0 || fuse_parse_cmdline(&d->args, &d->o) != 0)
+		return -1;
+	if (!d->o.mountpoint) {
+		fprintf(stderr, "kratixfs: no mount point (try kratixfs --help)\n");
+		return -1;
+	}
+	/* Checked now so that an fstab line written for exec mode (pipelines run as processes)
+	 * is right when the render engine runs it; this version refuses exec-mode containers at
+	 * promise load. */
+	size_t exec_timeout;
+	if (c->exec_timeout && parse_size(c->exec_timeout, &exec_timeout) != 0) {
+		fprintf(stderr, "kratixfs: -o exec_timeout=%s: not a positive number of seconds\n",
+			c->exec_timeout);
+		return -1;
+	}
+	d->fs.max_input = DEFAULT_MAX_INPUT;
+	if (c->max_input && parse_size(c->max_input, &d->fs.max_input) != 0) {
+		fprintf(stderr, "kratixfs: -o max_input=%s: not a positive number of bytes\n",
+			c->max_input);
+		return -1;
+	}
+	return 0;
+}
+
+/* The state folder, made if missing (the daemon's user's alone) and absolute. */
+static int state_folder(struct daemon *d)
+{
+	char *arg = d->conf.state ? kfs_xstrdup(d->conf.state) : default_state_dir();
+	struct kfs_error merr = {0};
+	int e = 0;
+	if (mkdir(arg, 0700) < 0 && errno == ENOENT && (e = kfs_mkdir_p(arg, &merr)) == 0)
+		chmod(arg, 0700);
+	d->state = e == 0 ? realpath(arg, NULL) : NULL;
+	if (!d->state)
+		fprintf(stderr, "kratixfs: -o state=%s: %s\n", arg, e ? merr.msg : strerror(errno));
+	free(arg);
+	return d->state ? 0 : -1;
+}
+
+/* The folders the daemon uses, absolute, outside the mount point; -1 (said why) if not. */
+static int resolve_folders(struct daemon *d)
+{
+	struct daemon_conf *c = &d->conf;
+	const char *mnt = d->o.mountpoint;
+	if (state_folder(d) != 0)
+		return -1;
+	char bundled[PATH_MAX];
+	const char *promises_arg = c->promises ? c->promises : kfs_bundled_promises(bundled);
+	d->promises = realpath(promises_arg, NULL);
+	if (!d->promises) {
+		fprintf(stderr, "kratixfs: -o promises=%s: %s\n", promises_arg, strerror(errno));
+		return -1;
+	}
+	make_absolute(&c->git);
+	/* A remote reached over the network (a URL, host:path) is kept as it is. */
+	if (c->git_push && kfs_url_local_path(c->git_push) == c->git_push)
+		make_absolute(&c->git_push);
+	make_absolute(&c->destinations);
+	if (kfs_inside(d->state, mnt) || kfs_inside(d->promises, mnt) ||
+	    (c->git && kfs_inside(c->git, mnt))) {
+		fprintf(stderr,
+			"kratixfs: %s: the state, promises and git folders must be outside "
+			"the mount point\n",
+			mnt);
+		return -1;
+	}
+	if (kfs_check_not_mounted(mnt) != 0)
+		return -1;
+	if (!c->fsname && add_fsname(&d->args, d->promises) != 0)
+		return -1;
+	struct kfs_buf sb = {0};
+	kfs_buf_printf(&sb, "%s/scratch", d->state);
+	d->scratch = kfs_buf_steal(&sb);
+	if (mkdir(d->scratch, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "kratixfs: %s: %s\n", d->scratch, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Daemonized, every event line goes to syslog from the start (recovery renders too); the errors
+ * that stop the mount still reach the terminal on stderr. */
+static int start_logging(struct daemon *d)
+{
+	if (!d->o.foreground) {
+		int e = go_background(&d->ready_fd);
+		if (e < 0) {
+			fprintf(stderr, "kratixfs: cannot go to the background: %s\n",
+				strerror(-e));
+			return -1;
+		}
+		openlog("kratixfs", LOG_PID, LOG_DAEMON);
+		d->lg.syslog = true;
+	} else {
+		d->lg.journal = kfs_stderr_is_journal();
+	}
+	const struct daemon_conf *c = &d->conf;
+	kfs_logf(&d->lg, KFS_LOG_INFO,
+		 "start version=%s mountpoint=%s promises=%s state=%s git=%s git_branch=%s "
+		 "git_push=%s log_level=%s",
+		 KFS_VERSION, d->o.mountpoint, d->promises, d->state, c->git ? c->git : "-",
+		 c->git_branch ? c->git_branch : "main", c->git_push ? c->git_push : "-",
+		 kfs_level_names[d->lg.max]);
+	return 0;
+}
+
+/* The store, opened before the mount: its errors reach the terminal (a background child keeps
+ * stderr until it is mounted). */
+static int open_store(struct daemon *d)
+{
+	struct kfs_fs *fs = &d->fs;
+	const struct daemon_conf *c = &d->conf;
+	struct kfs_store_options so = {
+	    .promises_dir = d->promises,
+	    .state_dir = d->state,
+	    .max_input = fs->max_input,
+	    .git_repo = c->git,
+	    .git_branch = c->git_branch,
+	    .git_push = c->git_push,
+	    .destinations = c->destinations,
+	    .log = kfs_log_line,
+	    .log_ctx = &d->lg,
+	    .on_publish = kfs_fs_on_publish,
+	    .on_publish_ctx = fs,
+	};
+	struct kfs_error err = {0};
+	if (kfs_store_open(&so, &fs->store, &err) == 0)
+		return 0;
+	fprintf(stderr, "kratixfs: %s\n", err.msg);
+	kfs_logf(&d->lg, KFS_LOG_ERROR, "start-failed mountpoint=%s error=\"%s\"", d->o.mountpoint,
+		 err.msg);
+	return -1;
+}
+
+/* Mounts, serves and unmounts: the exit code. */
+static int mount_and_serve(struct daemon *d)
+{
+	struct kfs_fs *fs = &d->fs;
+	int rc = 1;
+	fs->se =
+	    fuse_session_new(&d->args, kfs_fs_operations(), sizeof(struct fuse_lowlevel_ops), fs);
+	if (!fs->se)
+		return 1;
+	if (kfs_fs_start(fs) != 0 || fuse_session_mount(fs->se, d->o.mountpoint) != 0)
+		goto out;
+	if (d->ready_fd >= 0) {
+		background_ready(d->ready_fd);
+		d->ready_fd = -1;
+	} else if (fuse_daemonize(1) != 0) {
+		kfs_fs_stop(fs);
+		fuse_session_unmount(fs->se);
+		goto out;
+	}
+	kfs_logf(&d->lg, KFS_LOG_INFO, "mounted mountpoint=%s pid=%ld", d->o.mountpoint,
+		 (long)getpid());
+	rc = serve(fs, &d->o, d->promises, &d->lg, &d->why);
+	fuse_session_unmount(fs->se);
+out:
+	kfs_fs_stop(fs);
+	fuse_session_destroy(fs->se);
+	return rc;
+}
+
+static int run(struct daemon *d)
+{
+	struct kfs_fs *fs = &d->fs;
+	if (start_logging(d) != 0)
+		return 1;
+	fs->scratch_dir = d->scratch;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	fs->shared = d->conf.others;
+	fs->single = d->o.singlethread;
+	fs->log = kfs_log_line;
+	fs->log_ctx = &d->lg;
+	pthread_mutex_init(&fs->wlock, NULL);
+	int rc = 1;
+	if (open_store(d) == 0) {
+		rc = mount_and_serve(d);
+		kfs_store_close(fs->store);
+		kfs_fs_free(fs);
+		kfs_logf(&d->lg, rc == 0 ? KFS_LOG_INFO : KFS_LOG_ERROR,
+			 "stop mountpoint=%s reason=%s", d->o.mountpoint, d->why);
+	}
+	pthread_mutex_destroy(&fs->wlock);
+	if (d->lg.syslog)
+		closelog();
+	return rc;
+}
+
+static void daemon_free(struct daemon *d)
+{
+	struct daemon_conf *c = &d->conf;
+	if (d->ready_fd >= 0)
+		close(d->ready_fd); /* the parent reads EOF: not mounted */
+	free(d->o.mountpoint);
+	free(d->state);
+	free(d->promises);
+	free(d->scratch);
+	char *opts[] = {c->promises,	 c->state,     c->git,	     c->git_branch,  c->git_push,
+			c->destinations, c->max_input, c->log_level, c->exec_timeout};
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		free(opts[i]);
+	for (int i = 0; i < c->nnonopt; i++)
+		free(c->nonopt[i]);
+	fuse_opt_free_args(&d->args);
+}
 
 int kfs_daemon_main(int argc, char **argv)
 {
@@ -605,194 +651,15 @@ int kfs_daemon_main(int argc, char **argv)
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct daemon_conf conf = {0};
-	struct fuse_cmdline_opts o = {0};
-	struct kfs_fs fs = {0};
-	struct logger lg = {.max = KFS_LOG_INFO};
-	char *state = NULL, *promises = NULL, *scratch = NULL;
-	const char *why = "error";
-	int rc = 1;
-
-	if (fuse_opt_parse(&args, &conf, kfs_opts, opt_proc) != 0)
-		goto out;
-	if (conf.help) {
-		kfs_daemon_usage(stdout);
-		rc = 0;
-		goto out;
-	}
-	if (conf.version) {
-		printf("kratixfs %s (libfuse %s)\n", KFS_VERSION, fuse_pkgversion());
-		rc = 0;
-		goto out;
-	}
-	if (conf.log_level && parse_level(conf.log_level, &lg.max) != 0) {
-		fprintf(stderr,
-			"kratixfs: -o log_level=%s: must be one of error, warn, info, debug\n",
-			conf.log_level);
-		goto out;
-	}
-	/* Other users must meet the owners and modes of what they touch: the kernel checks them
-	 * only with default_permissions, so allow_other implies it. */
-	if (conf.others && !conf.permissions && fuse_opt_add_arg(&args, "-odefault_permissions"))
-		goto out;
-	if (take_positionals(&conf, &args) != 0 || fuse_parse_cmdline(&args, &o) != 0)
-		goto out;
-	if (!o.mountpoint) {
-		fprintf(stderr, "kratixfs: no mount point (try kratixfs --help)\n");
-		goto out;
-	}
-	/* Checked now so that an fstab line written for exec mode (pipelines run as processes) is
-	 * right when the render engine runs it; this version refuses exec-mode containers at promise load. */
-	size_t exec_timeout;
-	if (conf.exec_timeout && parse_size(conf.exec_timeout, &exec_timeout) != 0) {
-		fprintf(stderr, "kratixfs: -o exec_timeout=%s: not a positive number of seconds\n",
-			conf.exec_timeout);
-		goto out;
-	}
-	fs.max_input = DEFAULT_MAX_INPUT;
-	if (conf.max_input && parse_size(conf.max_input, &fs.max_input) != 0) {
-		fprintf(stderr, "kratixfs: -o max_input=%s: not a positive number of bytes\n",
-			conf.max_input);
-		goto out;
-	}
-	char *state_arg = conf.state ? kfs_xstrdup(conf.state) : default_state_dir();
-	/* The state holds every request: a new state folder is the daemon's user's alone. */
-	struct kfs_error merr = {0};
-	int e = 0;
-	if (mkdir(state_arg, 0700) < 0 && errno == ENOENT &&
-	    (e = kfs_mkdir_p(state_arg, &merr)) == 0)
-		chmod(state_arg, 0700);
-	state = e == 0 ? realpath(state_arg, NULL) : NULL;
-	if (!state) {
-		fprintf(stderr, "kratixfs: -o state=%s: %s\n", state_arg,
-			e ? merr.msg : strerror(errno));
-		free(state_arg);
-		goto out;
-	}
-	free(state_arg);
-	char bundled[PATH_MAX];
-	const char *promises_arg = conf.promises ? conf.promises : kfs_bundled_promises(bundled);
-	promises = realpath(promises_arg, NULL);
-	if (!promises) {
-		fprintf(stderr, "kratixfs: -o promises=%s: %s\n", promises_arg, strerror(errno));
-		goto out;
-	}
-	make_absolute(&conf.git);
-	/* A remote reached over the network (a URL, host:path) is kept as it is. */
-	if (conf.git_push && kfs_url_local_path(conf.git_push) == conf.git_push)
-		make_absolute(&conf.git_push);
-	make_absolute(&conf.destinations);
-	if (inside(state, o.mountpoint) || inside(promises, o.mountpoint) ||
-	    (conf.git && inside(conf.git, o.mountpoint))) {
-		fprintf(stderr,
-			"kratixfs: %s: the state, promises and git folders must be outside "
-			"the mount point\n",
-			o.mountpoint);
-		goto out;
-	}
-	if (check_not_mounted(o.mountpoint) != 0)
-		goto out;
-	if (!conf.fsname && add_fsname(&args, promises) != 0)
-		goto out;
-	struct kfs_buf sb = {0};
-	kfs_buf_printf(&sb, "%s/scratch", state);
-	scratch = kfs_buf_steal(&sb);
-	if (mkdir(scratch, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "kratixfs: %s: %s\n", scratch, strerror(errno));
-		goto out;
-	}
-
-	/* Daemonized, every event line goes to syslog from the start (recovery renders too); the
-	 * errors that stop the mount still reach the terminal on stderr. */
-	int ready_fd = -1;
-	if (!o.foreground) {
-		int e2 = go_background(&ready_fd);
-		if (e2 < 0) {
-			fprintf(stderr, "kratixfs: cannot go to the background: %s\n",
-				strerror(-e2));
-			goto out;
-		}
-		openlog("kratixfs", LOG_PID, LOG_DAEMON);
-		lg.syslog = true;
-	} else {
-		lg.journal = stderr_is_journal();
-	}
-	logf_(&lg, KFS_LOG_INFO,
-	      "start version=%s mountpoint=%s promises=%s state=%s git=%s git_branch=%s "
-	      "git_push=%s log_level=%s",
-	      KFS_VERSION, o.mountpoint, promises, state, conf.git ? conf.git : "-",
-	      conf.git_branch ? conf.git_branch : "main", conf.git_push ? conf.git_push : "-",
-	      level_names[lg.max]);
-
-	fs.scratch_dir = scratch;
-	fs.uid = getuid();
-	fs.gid = getgid();
-	fs.shared = conf.others;
-	pthread_mutex_init(&fs.wlock, NULL);
-
-	struct kfs_store_options so = {
-	    .promises_dir = promises,
-	    .state_dir = state,
-	    .max_input = fs.max_input,
-	    .git_repo = conf.git,
-	    .git_branch = conf.git_branch,
-	    .git_push = conf.git_push,
-	    .destinations = conf.destinations,
-	    .log = log_line,
-	    .log_ctx = &lg,
-	};
-	struct kfs_error err = {0};
-	/* Its errors reach the terminal: a background child keeps stderr until it is mounted. */
-	if (kfs_store_open(&so, &fs.store, &err) != 0) {
-		fprintf(stderr, "kratixfs: %s\n", err.msg);
-		logf_(&lg, KFS_LOG_ERROR, "start-failed mountpoint=%s error=\"%s\"", o.mountpoint,
-		      err.msg);
-		goto out_q;
-	}
-	fs.fuse = fuse_new(&args, kfs_fs_operations(), sizeof(struct fuse_operations), &fs);
-	if (!fs.fuse)
-		goto out_store;
-	if (fuse_mount(fs.fuse, o.mountpoint) != 0)
-		goto out_fuse;
-	if (ready_fd >= 0) {
-		background_ready(ready_fd);
-		ready_fd = -1;
-	} else if (fuse_daemonize(1) != 0) {
-		fuse_unmount(fs.fuse);
-		goto out_fuse;
-	}
-	logf_(&lg, KFS_LOG_INFO, "mounted mountpoint=%s pid=%ld", o.mountpoint, (long)getpid());
-	rc = serve(&fs, &o, promises, &lg, &why);
-	fuse_unmount(fs.fuse);
-out_fuse:
-	fuse_destroy(fs.fuse);
-out_store:
-	kfs_store_close(fs.store);
-	logf_(&lg, rc == 0 ? KFS_LOG_INFO : KFS_LOG_ERROR, "stop mountpoint=%s reason=%s",
-	      o.mountpoint, why);
-out_q:
-	pthread_mutex_destroy(&fs.wlock);
-	if (lg.syslog)
-		closelog();
-	if (ready_fd >= 0)
-		close(ready_fd); /* the parent reads EOF: not mounted */
-out:
-	free(o.mountpoint);
-	free(state);
-	free(promises);
-	free(scratch);
-	free(conf.promises);
-	free(conf.state);
-	free(conf.git);
-	free(conf.git_branch);
-	free(conf.git_push);
-	free(conf.destinations);
-	free(conf.max_input);
-	free(conf.log_level);
-	free(conf.exec_timeout);
-	for (int i = 0; i < conf.nnonopt; i++)
-		free(conf.nonopt[i]);
-	fuse_opt_free_args(&args);
+	struct daemon d = {.args = FUSE_ARGS_INIT(argc, argv),
+			   .lg = {.max = KFS_LOG_INFO},
+			   .why = "error",
+			   .ready_fd = -1};
+	int rc = parse_args(&d);
+	if (rc == 0)
+		rc = resolve_folders(&d) == 0 ? run(&d) : 1;
+	else
+		rc = rc > 0 ? 0 : 1;
+	daemon_free(&d);
 	return rc;
 }

@@ -112,9 +112,9 @@ struct git_event {
 /* Lock order: every lock of the daemon, outermost first. A thread holding one of them takes only
  * locks further down the list, so no cycle (no deadlock) can form; `make test-tsan` checks it.
  *
- *  1. fs->wlock (fs.h)            open handles; stat of a write handle takes its stat_lock
+ *  1. fs->wlock (src/fs/handles.c) open handles; stat of a write handle takes its stat_lock
  *                                 (a leaf) under it
- *  2. a write handle's lock (fs.c) held over its close's submit into the store
+ *  2. a write handle's lock (src/fs/handles.c) held over its close's submit into the store
  *  3. root_lock                   the cached root view; building it reads the table, the
  *                                 promises, the Git head and the slot's view
  *  4. table_lock                  an rmdir takes a request's write_lock under it
@@ -125,7 +125,9 @@ struct git_event {
  *  6. promises_lock               a reload writes it: it must not count requests (table_lock,
  *                                 write_lock) under it; count_requests_of runs before
  *  7. leaves, held only for their own data, never while taking another lock of this list:
- *     a request's view_lock, a write handle's stat_lock (fs.c), the journal's lock
+ *     a request's view_lock, a write handle's stat_lock (src/fs/handles.c), the front end's
+ *     inode table lock (src/fs/inode.c) and notifier lock (src/fs/notify.c: on_publish queues
+ *     under it, whatever store lock the publisher holds), the journal's lock
  *     (journal.c), git_lock, the log's stdio stream (daemon.c: one fprintf a line), and the Git
  *     layer's rlock and qlock (gitstore.c: never held together; its callbacks, on_commit and
  *     on_push, run with neither held and take git_lock).
