@@ -60,8 +60,9 @@ after=$(grep -c 'opcode: \(LOOKUP\|GETATTR\|READ\) ' "$WORK/daemon.log")
 check_eq "five more reads of an unchanged output: no LOOKUP, GETATTR or READ" \
 	"$((after - before))" "0"
 
-# FORGET: 400 re-renders make 1,200 inodes of outputs; once the kernel lets them go, the table
-# is back to the few the kernel still holds.
+# FORGET: 400 re-renders make at least 400 inodes of outputs (the statefulset differs between
+# the two requests; outputs whose bytes stay the same keep their inode); once the kernel lets
+# them go, the table is back to the few the kernel still holds.
 for i in $(seq 1 200); do
 	cp "$WORK/small.yaml" "$R/object.yaml"
 	cat "$R"/output/*.yaml >/dev/null
@@ -77,7 +78,7 @@ if echo 2 2>/dev/null >/proc/sys/vm/drop_caches; then
 	count=${last#inodes count=}
 	count=${count%% *}
 	forgets=${last##*forgets=}
-	check "FORGET: over 1,000 inodes forgotten ($last)" test "${forgets:-0}" -ge 1000
+	check "FORGET: at least 400 inodes forgotten ($last)" test "${forgets:-0}" -ge 400
 	check "FORGET: the table holds at most 50 inodes after the kernel dropped its caches" \
 		test "${count:-99999}" -le 50
 else
