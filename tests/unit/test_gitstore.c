@@ -741,34 +741,36 @@ struct events {
 	int pushed_true, pushed_false, committed;
 	char reason[KFS_ERROR_MAX];
 	char commit[41];
-	char owner[128]; /* of the last retry */
+	enum kfs_git_kind kind; /* the owner of the last retry */
+	char ns[64], name[64];
 	unsigned long long serial;
 };
 
-static void on_push(void *ctx, bool pushed, const char *head, const char *reason)
+static void on_event(void *ctx, const struct kfs_git_event *ev)
 {
 	struct events *e = ctx;
 	pthread_mutex_lock(&e->lock);
-	if (pushed)
+	switch (ev->kind) {
+	case KFS_GIT_PUSHED:
 		e->pushed_true++;
-	else
-		e->pushed_false++, snprintf(e->reason, sizeof(e->reason), "%s", reason);
-	(void)head;
-	pthread_mutex_unlock(&e->lock);
-}
-
-static void on_commit(void *ctx, const char *owner, unsigned long long serial, const char *commit,
-		      const char *reason)
-{
-	struct events *e = ctx;
-	pthread_mutex_lock(&e->lock);
-	snprintf(e->owner, sizeof(e->owner), "%s", owner);
-	e->serial = serial;
-	if (commit) {
-		e->committed++;
-		snprintf(e->commit, sizeof(e->commit), "%s", commit);
-	} else {
-		snprintf(e->reason, sizeof(e->reason), "%s", reason);
+		break;
+	case KFS_GIT_PUSH_FAILED:
+		e->pushed_false++;
+		snprintf(e->reason, sizeof(e->reason), "%s", ev->reason);
+		break;
+	case KFS_GIT_RETRY_COMMITTED:
+	case KFS_GIT_RETRY_FAILED:
+		e->kind = ev->key.kind;
+		snprintf(e->ns, sizeof(e->ns), "%s", ev->key.ns ? ev->key.ns : "");
+		snprintf(e->name, sizeof(e->name), "%s", ev->key.name);
+		e->serial = ev->serial;
+		if (ev->kind == KFS_GIT_RETRY_COMMITTED) {
+			e->committed++;
+			snprintf(e->commit, sizeof(e->commit), "%s", ev->commit);
+		} else {
+			snprintf(e->reason, sizeof(e->reason), "%s", ev->reason);
+		}
+		break;
 	}
 	pthread_mutex_unlock(&e->lock);
 }
@@ -782,8 +784,7 @@ static struct kfs_git *open_pushing_backoff(const char *repo, const char *remote
 				    .remote = remote,
 				    .backoff_min_ms = min_ms,
 				    .backoff_max_ms = max_ms,
-				    .on_push = on_push,
-				    .on_commit = on_commit,
+				    .on_event = on_event,
 				    .ctx = ev};
 	if (kfs_git_open(&o, &g, &err) != 0)
 		fail_msg("%s", err.msg);
@@ -1198,7 +1199,9 @@ static void test_locked_repository_retried(void **state)
 		usleep(20000);
 	assert_int_equal(committed(&l), 1);
 	/* The retry says whose work, and which version of it, it committed. */
-	assert_string_equal(l.ev.owner, "resource/default/pg/second");
+	assert_int_equal(l.ev.kind, KFS_GIT_REQUEST);
+	assert_string_equal(l.ev.ns, "default");
+	assert_string_equal(l.ev.name, "second");
 	assert_int_equal(l.ev.serial, 42);
 	/* The retry and the third commit may come in either order: the branch has all three. */
 	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", l.repo);
@@ -1263,10 +1266,8 @@ static void test_forgotten_work_is_not_retried(void **state)
 	(void)state;
 	struct locked l;
 	locked_open(&l);
-	char *owner = kfs_git_owner(&l.second);
-	assert_string_equal(owner, "resource/default/pg/second");
-	kfs_git_forget(l.g, owner);
-	free(owner);
+	struct kfs_git_key owner = kfs_git_key_of(&l.second);
+	kfs_git_forget(l.g, &owner);
 	struct kfs_git_render gone = {
 	    .type = KFS_WF_RESOURCE, .promise = "pg", .request = "first", .delete = true};
 	struct kfs_git_work w;
@@ -1274,9 +1275,8 @@ static void test_forgotten_work_is_not_retried(void **state)
 	assert_int_equal(kfs_git_work_build(&l.d, &gone, &w, NULL, &l.err), 0);
 	assert_int_equal(kfs_git_commit(l.g, &w, 1, &res, &l.err), -EIO);
 	kfs_git_work_free(&w);
-	owner = kfs_git_owner(&gone);
-	kfs_git_forget(l.g, owner);
-	free(owner);
+	owner = kfs_git_key_of(&gone);
+	kfs_git_forget(l.g, &owner);
 	unlink(l.lock);
 	put(l.g, &l.d, "third", "z: 1\n"); /* the retries follow this commit */
 	for (int i = 0; i < 200 && !committed(&l); i++)
