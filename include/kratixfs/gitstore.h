@@ -301,7 +301,7 @@ int kfs_git_open(const struct kfs_git_options *opts, struct kfs_git **out, struc
 void kfs_git_close(struct kfs_git *g);
 /* Commits works (in order) on the branch head; thread-safe; concurrent callers are grouped into
  * one commit; returns once that commit exists. On failure (locked, unwritable) returns -EIO with
- * the reason, and the background thread retries the works, reporting through on_commit. */
+ * the reason, and the background thread retries the works, reporting through on_event. */
 int kfs_git_commit(struct kfs_git *g, const struct kfs_git_work *works, size_t n,
 		   struct kfs_git_result *res, struct kfs_error *err);
 /* Drops owner's failed work that waits for a retry: a newer render of it has nothing to

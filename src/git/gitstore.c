@@ -48,7 +48,7 @@ static void deadline_after(struct timespec *ts, unsigned ms)
 }
 
 /* Retries failed commits, oldest first, under rlock so that no newer commit of the same owner
- * can slip in between; stops at the first failure. Reports each through on_commit. */
+ * can slip in between; stops at the first failure. Reports each through on_event. */
 static bool retry_commits(struct kfs_git *g)
 {
 	struct kfs_git_event *evs = NULL;
