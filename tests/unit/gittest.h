@@ -1,0 +1,23 @@
+/* What the Git unit tests share. */
+#ifndef KRATIXFS_TEST_GITTEST_H
+#define KRATIXFS_TEST_GITTEST_H
+
+#include <string.h>
+
+#include "kratixfs/gitstore.h"
+
+/* One destination of filepath mode none ("flat") and one of aggregatedYAML ("agg"). */
+#define MODE_DESTS                                                                                 \
+	"kind: Destination\nmetadata: {name: flat}\n"                                             \
+	"spec: {path: flat, filepath: {mode: none}}\n---\n"                                        \
+	"kind: Destination\nmetadata: {name: agg}\n"                                              \
+	"spec: {path: agg, filepath: {mode: aggregatedYAML}}\n"
+
+static inline void dests(const char *text, struct kfs_destinations *d)
+{
+	struct kfs_error err = {0};
+	if (kfs_destinations_parse(text, strlen(text), "destinations.yaml", d, &err) != 0)
+		fail_msg("%s", err.msg);
+}
+
+#endif
