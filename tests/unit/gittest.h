@@ -6,6 +6,22 @@
 
 #include "kratixfs/gitstore.h"
 
+/* worker-dev (environment: dev), worker-prod (environment: prod, strict) and a-plain (no labels). */
+#define THREE_DESTS                                                                                \
+	"apiVersion: platform.kratix.io/v1alpha1\n"                                                \
+	"kind: Destination\n"                                                                      \
+	"metadata: {name: worker-dev, labels: {environment: dev}}\n"                               \
+	"spec: {path: dev}\n"                                                                      \
+	"---\n"                                                                                    \
+	"apiVersion: platform.kratix.io/v1alpha1\n"                                                \
+	"kind: Destination\n"                                                                      \
+	"metadata: {name: worker-prod, labels: {environment: prod}}\n"                             \
+	"spec: {path: prod, strictMatchLabels: true}\n"                                            \
+	"---\n"                                                                                    \
+	"apiVersion: platform.kratix.io/v1alpha1\n"                                                \
+	"kind: Destination\n"                                                                      \
+	"metadata: {name: a-plain}\n"
+
 /* One destination of filepath mode none ("flat") and one of aggregatedYAML ("agg"). */
 #define MODE_DESTS                                                                                 \
 	"kind: Destination\nmetadata: {name: flat}\n"                                             \

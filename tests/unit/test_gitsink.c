@@ -17,17 +17,9 @@
 
 #include "kratixfs/doc.h"
 #include "kratixfs/gitstore.h"
+#include "gittest.h"
 #include "testutil.h"
 
-static const char *two_dests = "apiVersion: platform.kratix.io/v1alpha1\n"
-			       "kind: Destination\n"
-			       "metadata: {name: worker-dev, labels: {environment: dev}}\n"
-			       "spec: {path: dev}\n"
-			       "---\n"
-			       "apiVersion: platform.kratix.io/v1alpha1\n"
-			       "kind: Destination\n"
-			       "metadata: {name: worker-prod, labels: {environment: prod}}\n"
-			       "spec: {path: prod, strictMatchLabels: true}\n";
 
 /* The retried commits that landed, in order (a retry while the branch is still locked fails
  * again, and is only counted). */
@@ -127,6 +119,17 @@ static void lock_branch(struct sink *s)
 	fclose(fp);
 }
 
+/* Removes the branch lock and waits for the background thread's retries: until one landed,
+ * then a little longer, so that a retry that should not come would have come. */
+static void unlock_and_wait(struct sink *s)
+{
+	unlink(s->lock);
+	kfs_git_push_now(s->g);
+	for (int i = 0; i < 250 && !nevents(s); i++)
+		usleep(20000);
+	usleep(200000);
+}
+
 static struct kfs_git_render request(const char *ns, const char *promise, const char *name,
 				     const struct kfs_output *o)
 {
@@ -183,7 +186,7 @@ static void test_outcome_unplaced_and_invalid(void **state)
 {
 	(void)state;
 	struct sink s;
-	sink_open(&s, two_dests);
+	sink_open(&s, THREE_DESTS);
 	struct kfs_output o = {"p", "r.yaml", "a: 1\n", 5};
 	struct kfs_git_render r = request("team", "pg", "db", &o);
 	struct kfs_git_outcome out;
@@ -239,10 +242,7 @@ static void test_outcome_failed_then_retried(void **state)
 	kfs_git_outcome_free(&out);
 
 	/* The lock goes: the background thread commits the work and says whose it was. */
-	unlink(s.lock);
-	kfs_git_push_now(s.g);
-	for (int i = 0; i < 250 && !nevents(&s); i++)
-		usleep(20000);
+	unlock_and_wait(&s);
 	assert_int_equal(nevents(&s), 1);
 	assert_int_equal(s.ev.items[0].kind, KFS_GIT_RETRY_COMMITTED);
 	assert_int_equal(s.ev.items[0].owner, KFS_GIT_REQUEST);
@@ -312,11 +312,7 @@ static void test_same_name_request_and_promise_stay_apart(void **state)
 	struct kfs_git_key pk = kfs_git_key_of(&prom);
 	kfs_git_forget(s.g, &pk);
 
-	unlink(s.lock);
-	kfs_git_push_now(s.g);
-	for (int i = 0; i < 250 && !nevents(&s); i++)
-		usleep(20000);
-	usleep(200000); /* a wrong second retry would have come by now */
+	unlock_and_wait(&s);
 	assert_int_equal(nevents(&s), 1);
 	assert_int_equal(s.ev.items[0].kind, KFS_GIT_RETRY_COMMITTED);
 	assert_int_equal(s.ev.items[0].owner, KFS_GIT_REQUEST);
@@ -356,11 +352,7 @@ static void test_slash_names_stay_apart(void **state)
 	struct kfs_git_key ky = kfs_git_key_of(&y);
 	kfs_git_forget(s.g, &ky);
 
-	unlink(s.lock);
-	kfs_git_push_now(s.g);
-	for (int i = 0; i < 250 && !nevents(&s); i++)
-		usleep(20000);
-	usleep(200000);
+	unlock_and_wait(&s);
 	assert_int_equal(nevents(&s), 1);
 	assert_string_equal(s.ev.items[0].ns, "a/b");
 	assert_string_equal(s.ev.items[0].name, "d");

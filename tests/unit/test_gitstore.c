@@ -34,19 +34,6 @@ static struct kfs_node *yaml(const char *text)
 }
 
 
-static const char *three_dests = "apiVersion: platform.kratix.io/v1alpha1\n"
-				 "kind: Destination\n"
-				 "metadata: {name: worker-dev, labels: {environment: dev}}\n"
-				 "spec: {path: dev}\n"
-				 "---\n"
-				 "apiVersion: platform.kratix.io/v1alpha1\n"
-				 "kind: Destination\n"
-				 "metadata: {name: worker-prod, labels: {environment: prod}}\n"
-				 "spec: {path: prod, strictMatchLabels: true}\n"
-				 "---\n"
-				 "apiVersion: platform.kratix.io/v1alpha1\n"
-				 "kind: Destination\n"
-				 "metadata: {name: a-plain}\n";
 
 #define OUT(pl, p, d)                                                                              \
 	{                                                                                          \
@@ -79,7 +66,7 @@ static void test_destinations_load(void **state)
 {
 	(void)state;
 	struct kfs_destinations d;
-	dests(three_dests, &d);
+	dests(THREE_DESTS, &d);
 	assert_int_equal(d.n, 3);
 	/* Sorted by name, as Kratix lists them. */
 	assert_string_equal(d.items[0].name, "a-plain");
@@ -164,22 +151,24 @@ static void test_destinations_in_state_stores(void **state)
 
 /* ---- scheduling -------------------------------------------------------------------------- */
 
+/* One output at the root, one in folder prod, one in folder sub. */
+static struct kfs_output sched_outs[] = {OUT("p1", "a.yaml", "a: 1\n"),
+					 OUT("p1", "prod/b.yaml", "b: 1\n"),
+					 OUT("p1", "sub/c.yaml", "c: 1\n")};
+
 static void test_schedule_selectors(void **state)
 {
 	(void)state;
 	struct kfs_destinations d;
 	struct kfs_schedule s;
 	struct kfs_error err = {0};
-	dests(three_dests, &d);
-	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"),
-				    OUT("p1", "prod/b.yaml", "b: 1\n"),
-				    OUT("p1", "sub/c.yaml", "c: 1\n")};
+	dests(THREE_DESTS, &d);
 
 	/* Root selector dev; the prod folder goes to prod only, by its own labels. */
 	struct kfs_node *sel = yaml("- matchLabels: {environment: dev}\n"
 				    "- matchLabels: {environment: prod}\n  directory: prod/\n");
 	struct kfs_sched_input in = {
-	    .type = KFS_WF_RESOURCE, .selectors = sel, .outputs = outs, .noutputs = 3};
+	    .type = KFS_WF_RESOURCE, .selectors = sel, .outputs = sched_outs, .noutputs = 3};
 	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
 	assert_null(s.unscheduled);
 	assert_int_equal(s.n, 2);
@@ -229,11 +218,8 @@ static void test_schedule_unplaced_and_invalid(void **state)
 	struct kfs_destinations d;
 	struct kfs_schedule s;
 	struct kfs_error err = {0};
-	dests(three_dests, &d);
-	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"),
-				    OUT("p1", "prod/b.yaml", "b: 1\n"),
-				    OUT("p1", "sub/c.yaml", "c: 1\n")};
-	struct kfs_sched_input in = {.type = KFS_WF_PROMISE, .outputs = outs, .noutputs = 3};
+	dests(THREE_DESTS, &d);
+	struct kfs_sched_input in = {.type = KFS_WF_PROMISE, .outputs = sched_outs, .noutputs = 3};
 
 	/* A label nobody has: nothing placed, and the status can say why. */
 	struct kfs_node *none = yaml("- matchLabels: {environment: staging, team: a}\n"
@@ -440,7 +426,7 @@ static void test_batch_message(void **state)
 static void test_directory_routing_paths(void **state)
 {
 	(void)state;
-	struct fixture *f = fx_new(three_dests);
+	struct fixture *f = fx_new(THREE_DESTS);
 	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"),
 				    OUT("p1", "prod/b.yaml", "b: 1\n")};
 	struct kfs_node *sel = yaml("- matchLabels: {environment: dev}\n"
