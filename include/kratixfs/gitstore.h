@@ -314,8 +314,9 @@ void kfs_git_forget(struct kfs_git *g, const struct kfs_git_key *owner);
 void kfs_git_sink(struct kfs_git *g, const struct kfs_git_render *r, unsigned long long serial,
 		  struct kfs_git_outcome *out);
 /* The first half of the sink, for renders committed later as one batch: schedules and lays
- * out r into *work (0; caller frees) and sets out's placed and unscheduled, or gives -EINVAL
- * with out->kind INVALID (no work; the owner's older failed work is forgotten). */
+ * out r into *work (0; caller frees) and sets out's placed and unscheduled (its kind is for
+ * kfs_git_commit_outcome to set), or gives -EINVAL with out->kind INVALID (no work; the
+ * owner's older failed work is forgotten). */
 int kfs_git_prepare(struct kfs_git *g, const struct kfs_git_render *r, unsigned long long serial,
 		    struct kfs_git_work *work, struct kfs_git_outcome *out);
 /* The second half: commits works as one commit and sets out's kind, commit and err (placed and
