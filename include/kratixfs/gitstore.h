@@ -2,10 +2,14 @@
  * writes for each filepath mode, and a libgit2 writer that commits batches of "works" straight into
  * a bare repository (no work tree, no index) and pushes them in the background.
  *
- * How the store uses it, per published render:
- *   kfs_git_work_build(dests, &render, &work, &unscheduled, err)   scheduling + paths
- *   kfs_git_commit(g, &work, 1, &res, err)   blocks until the commit exists (or "no change")
- *   status: res.commit, res.changed; `unscheduled` says which labels found no destination.
+ * The store uses it as a sink: it hands over a render and gets back an outcome.
+ *   kfs_git_sink(g, &render, serial, &outcome)   scheduling + paths + commit, blocks until the
+ *                                               commit exists (or "no change")
+ *   outcome.kind: committed, unchanged, failed (retried in the background) or invalid
+ *   (bad destination selectors); outcome.commit, .placed, .unscheduled.
+ * An owner (a request or a promise) is a typed key, struct kfs_git_key. What happens later in the
+ * background (a retried commit landed or failed, a push landed or failed) comes back as a
+ * struct kfs_git_event through kfs_git_options.on_event. This layer never calls the store.
  * Everything here follows Kratix (internal/controller/scheduler.go, workplacement_controller.go,
  * work-creator/lib/work_creator.go); where kratixfs differs, the .c file says why. */
 #ifndef KRATIXFS_GITSTORE_H
@@ -110,6 +114,28 @@ void kfs_git_id5(const char *directory, char out[6]);
 char *kfs_git_nested_dir(const struct kfs_destination *d, const char *ns, const char *promise,
 			 const char *request, const char *pipeline, const char *directory);
 
+/* ---- Owners ----------------------------------------------------------------------------- */
+
+struct kfs_git_render;
+
+enum kfs_git_kind { KFS_GIT_REQUEST, KFS_GIT_PROMISE };
+
+/* Who a work belongs to: a request (kind, namespace, name) or a promise (kind, name). Keys are
+ * compared field by field (kfs_git_key_equal), never encoded into one string. In a work or a
+ * kfs_git_key_copy the strings are the key's own; in a kfs_git_event they live for the call. */
+struct kfs_git_key {
+	enum kfs_git_kind kind;
+	const char *ns;	  /* a request's namespace ("default" when it names none); NULL: promise */
+	const char *name; /* the request's or the promise's name */
+};
+
+/* The key of a render's works; its strings point into r. */
+struct kfs_git_key kfs_git_key_of(const struct kfs_git_render *r);
+bool kfs_git_key_equal(const struct kfs_git_key *a, const struct kfs_git_key *b);
+/* A copy that owns its strings; kfs_git_key_free frees them. */
+void kfs_git_key_copy(struct kfs_git_key *dst, const struct kfs_git_key *src);
+void kfs_git_key_free(struct kfs_git_key *k);
+
 /* ---- Works: what one render owns in the repository -------------------------------------- */
 
 struct kfs_git_file {
@@ -127,8 +153,12 @@ struct kfs_git_frag {
 };
 
 struct kfs_git_work {
-	char *name;  /* "Update from: <name>": the request or promise */
-	char *owner; /* unique: "resource/<ns>/<promise>/<request>" or "promise/<promise>" */
+	char *name;		/* "Update from: <name>": the request or promise */
+	struct kfs_git_key key; /* whose work: its strings are the work's */
+	/* How the work's parts are marked in aggregatedYAML files (layout, see kfs_git_part):
+	 * "resource/<ns>/<promise>/<request>" or "promise/<promise>". Written into files, never
+	 * read back as a key. */
+	char *part_owner;
 	/* The caller's number for this version of the owner's state, given back with the outcome
 	 * of a retry: an outcome for an older version than the caller's last one is stale. */
 	unsigned long long serial;
@@ -163,8 +193,6 @@ struct kfs_git_render {
 	bool delete; /* build the Delete work: owned paths, no files */
 };
 
-/* The owner of a render's works (kfs_git_work.owner); caller frees. */
-char *kfs_git_owner(const struct kfs_git_render *r);
 /* Schedules and lays out one render into a work. *unscheduled (may be NULL) gets the
  * "no destination has labels ..." text or NULL; caller frees it. -EINVAL for bad selectors. */
 int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_render *r,
@@ -210,19 +238,36 @@ void kfs_git_parts_free(struct kfs_git_parts *p);
 
 struct kfs_git;
 
+/* Something the background thread did, given to kfs_git_options.on_event. */
+enum kfs_git_event_kind {
+	KFS_GIT_RETRY_COMMITTED, /* a failed commit was retried and landed */
+	KFS_GIT_RETRY_FAILED,	 /* ... and failed again (it is retried later) */
+	KFS_GIT_PUSHED,		 /* a push attempt left the remote with the local head */
+	KFS_GIT_PUSH_FAILED,	 /* a push attempt failed */
+};
+
+struct kfs_git_event {
+	enum kfs_git_event_kind kind;
+	struct kfs_git_key key;	   /* retry events: the work's owner */
+	unsigned long long serial; /* retry events: the work's serial (kfs_git_work.serial) */
+	/* RETRY_COMMITTED: the commit that holds the work ("" when the branch does not exist:
+	 * nothing was to commit); PUSHED: the pushed head. "" otherwise. */
+	char commit[41];
+	const char *reason; /* the failures: why; NULL otherwise */
+};
+
 struct kfs_git_options {
 	const char *repo;	 /* bare repository; created if missing */
 	const char *branch;	 /* NULL means "main" */
 	const char *remote;	 /* -o git_push: URL or path, or NULL for no push */
+	/* Where renders go (kfs_git_sink, kfs_git_prepare); borrowed: it must outlive the writer.
+	 * NULL: only kfs_git_commit works are taken. */
+	const struct kfs_destinations *destinations;
 	unsigned backoff_min_ms; /* first retry delay (0: 200 ms); doubles up to backoff_max_ms */
 	unsigned backoff_max_ms; /* 0: 30 s */
-	/* Called from the background thread after each push attempt: pushed true with the pushed
-	 * head, or false with the reason. */
-	void (*on_push)(void *ctx, bool pushed, const char *head, const char *reason);
-	/* Called from the background thread when a failed commit was retried: the work's owner
-	 * and serial, and the commit that holds it, or NULL with the reason it failed again. */
-	void (*on_commit)(void *ctx, const char *owner, unsigned long long serial,
-			  const char *commit, const char *reason);
+	/* Called from the background thread, with none of the writer's locks held, after each push
+	 * attempt and each retry of a failed commit. The event lives for the call. */
+	void (*on_event)(void *ctx, const struct kfs_git_event *e);
 	void *ctx;
 };
 
@@ -231,18 +276,53 @@ struct kfs_git_result {
 	char commit[41]; /* the commit holding the works (the head when unchanged), "" if none */
 };
 
+/* What became of one render handed to the sink. */
+enum kfs_git_outcome_kind {
+	KFS_GIT_COMMITTED, /* a new commit holds the render's changes */
+	KFS_GIT_UNCHANGED, /* the branch already held them: no commit made */
+	KFS_GIT_FAILED,	   /* the commit failed (err); the background thread retries it */
+	KFS_GIT_INVALID,   /* invalid destination selectors (err): nothing to commit, and an older
+			    * failed work of the owner is not retried either */
+};
+
+struct kfs_git_outcome {
+	enum kfs_git_outcome_kind kind;
+	char commit[41];   /* COMMITTED, UNCHANGED: the commit holding the render, "" if none */
+	bool placed;	   /* some of the render's files have a destination */
+	char *unscheduled; /* NULL, or which outputs no destination takes (kfs_schedule) */
+	struct kfs_error err;
+};
+
+void kfs_git_outcome_free(struct kfs_git_outcome *o);
+
 /* Opens (or creates) the bare repository and starts the background thread. */
 int kfs_git_open(const struct kfs_git_options *opts, struct kfs_git **out, struct kfs_error *err);
 /* Stops the background thread (one last push attempt is not waited for) and frees. */
 void kfs_git_close(struct kfs_git *g);
 /* Commits works (in order) on the branch head; thread-safe; concurrent callers are grouped into
  * one commit; returns once that commit exists. On failure (locked, unwritable) returns -EIO with
- * the reason, and the background thread retries the works, reporting through on_commit. */
+ * the reason, and the background thread retries the works, reporting through on_event. */
 int kfs_git_commit(struct kfs_git *g, const struct kfs_git_work *works, size_t n,
 		   struct kfs_git_result *res, struct kfs_error *err);
 /* Drops owner's failed work that waits for a retry: a newer render of it has nothing to
  * commit (its selectors are invalid), and the older one must not land later. */
-void kfs_git_forget(struct kfs_git *g, const char *owner);
+void kfs_git_forget(struct kfs_git *g, const struct kfs_git_key *owner);
+
+/* The sink. Schedules and lays out render r (its Delete work when r->delete) as version serial
+ * of its owner, commits it like kfs_git_commit, and says what became of it in *out (caller
+ * frees with kfs_git_outcome_free). An INVALID render forgets the owner's older failed work. */
+void kfs_git_sink(struct kfs_git *g, const struct kfs_git_render *r, unsigned long long serial,
+		  struct kfs_git_outcome *out);
+/* The first half of the sink, for renders committed later as one batch: schedules and lays
+ * out r into *work (0; caller frees) and sets out's placed and unscheduled (its kind is for
+ * kfs_git_commit_outcome to set), or gives -EINVAL with out->kind INVALID (no work; the
+ * owner's older failed work is forgotten). */
+int kfs_git_prepare(struct kfs_git *g, const struct kfs_git_render *r, unsigned long long serial,
+		    struct kfs_git_work *work, struct kfs_git_outcome *out);
+/* The second half: commits works as one commit and sets out's kind, commit and err (placed and
+ * unscheduled are left as they are). */
+void kfs_git_commit_outcome(struct kfs_git *g, const struct kfs_git_work *works, size_t n,
+			    struct kfs_git_outcome *out);
 /* The branch head into hex[41] ("" before the first commit). */
 void kfs_git_head(struct kfs_git *g, char hex[41]);
 /* Wakes the background thread to push now (tests; after a remote came back). */

@@ -128,7 +128,8 @@ static void frag_add(struct kfs_git_work *w, const char *file, const char *key, 
 void kfs_git_work_free(struct kfs_git_work *w)
 {
 	free(w->name);
-	free(w->owner);
+	kfs_git_key_free(&w->key);
+	free(w->part_owner);
 	for (size_t i = 0; i < w->ndirs; i++)
 		free(w->dirs[i]);
 	free(w->dirs);
@@ -282,7 +283,8 @@ static void sort_files(struct kfs_git_work *w)
 		qsort(w->files, w->nfiles, sizeof(*w->files), cmp_file);
 }
 
-char *kfs_git_owner(const struct kfs_git_render *r)
+/* The mark of a render's parts in aggregatedYAML files (kfs_git_work.part_owner). */
+static char *part_owner(const struct kfs_git_render *r)
 {
 	struct kfs_buf owner = {0};
 	if (r->request)
@@ -303,7 +305,9 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 	if (unscheduled)
 		*unscheduled = NULL;
 	out->name = kfs_xstrdup(r->request ? r->request : r->promise);
-	out->owner = kfs_git_owner(r);
+	struct kfs_git_key key = kfs_git_key_of(r);
+	kfs_git_key_copy(&out->key, &key);
+	out->part_owner = part_owner(r);
 	out->delete = r->delete;
 	add_owned(out, d, r);
 	if (r->delete)

@@ -1,4 +1,4 @@
-/* libgit2 callbacks for pushing over SSH (gitstore.c's push). Private to src/git.
+/* libgit2 callbacks for pushing over SSH (push.c). Private to src/git.
  *
  *   struct ctx { struct kfs_ssh_auth auth; ... } c = {.auth = {.remote = url}};
  *   callbacks.credentials = kfs_ssh_credentials_cb;

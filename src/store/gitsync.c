@@ -1,7 +1,9 @@
-/* Commit-through to the Git state store: each published render becomes a work committed before
- * the writer's close() returns; push results come back from the Git thread as events that a
- * worker records in one store-wide push state, read whenever a status is built (Pushed), so the
- * Git thread never waits on a request and a push touches no request. */
+/* The store's side of the Git sink: each published render is handed to the Git layer
+ * (kfs_git_sink) before the writer's close() returns, and its outcome recorded in the request.
+ * What the Git thread does later (a retried commit, a push) comes back as typed events that a
+ * worker applies: a retried commit to its owner's status, a push to the one store-wide push
+ * state, which each status reads when it is built (Pushed). So the Git thread never waits on a
+ * request, and a push touches no request. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,33 +23,39 @@ static void enqueue(struct kfs_store *s, struct git_event *e)
 	pthread_mutex_unlock(&s->git_lock);
 }
 
-void kfs_gitsync_on_push(void *ctx, bool pushed, const char *head, const char *reason)
+void kfs_gitsync_on_event(void *ctx, const struct kfs_git_event *ev)
 {
 	struct git_event *e = kfs_xcalloc(1, sizeof(*e));
-	e->push = true;
-	e->ok = pushed;
-	snprintf(e->commit, sizeof(e->commit), "%s", head ? head : "");
-	e->reason = kfs_xstrdup(reason ? reason : "");
-	enqueue(ctx, e);
-}
-
-void kfs_gitsync_on_commit(void *ctx, const char *owner, unsigned long long serial,
-			   const char *commit, const char *reason)
-{
-	struct git_event *e = kfs_xcalloc(1, sizeof(*e));
-	e->ok = commit != NULL; /* "" on a branch that does not exist yet: nothing to commit */
-	e->owner = kfs_xstrdup(owner ? owner : "");
-	e->serial = serial;
-	snprintf(e->commit, sizeof(e->commit), "%s", commit ? commit : "");
-	e->reason = kfs_xstrdup(reason ? reason : "");
+	e->ev = *ev;
+	kfs_git_key_copy(&e->ev.key, &ev->key);
+	e->ev.reason = kfs_xstrdup(ev->reason ? ev->reason : "");
 	enqueue(ctx, e);
 }
 
 static void event_free(struct git_event *e)
 {
-	free(e->owner);
-	free(e->reason);
+	kfs_git_key_free(&e->ev.key);
+	free((char *)e->ev.reason);
 	free(e);
+}
+
+void kfs_gitsync_push_state(struct kfs_store *s, struct kfs_push_state *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->pushing = s->git && s->pushing;
+	if (!s->git) {
+		out->stamp = __atomic_load_n(&s->push_stamp, __ATOMIC_ACQUIRE);
+		return;
+	}
+	pthread_mutex_lock(&s->git_lock);
+	out->commit_seq = s->commit_seq;
+	out->pushed_seq = s->pushed_seq;
+	snprintf(out->pushed_head, sizeof(out->pushed_head), "%s", s->pushed_head);
+	out->failed = s->push_error != NULL;
+	snprintf(out->error, sizeof(out->error), "%s", s->push_error ? s->push_error : "");
+	memcpy(out->time, s->push_time, sizeof(out->time));
+	out->stamp = s->push_stamp;
+	pthread_mutex_unlock(&s->git_lock);
 }
 
 /* Records a new commit's place in the order of commits (git_lock not held). */
@@ -69,29 +77,22 @@ static unsigned long long note_commit(struct kfs_store *s, const char *hex, bool
 
 uint64_t kfs_gitsync_pushed(struct kfs_store *s, struct request *r)
 {
-	pthread_mutex_lock(&s->git_lock);
-	uint64_t stamp = s->push_stamp;
-	if (!s->pushing || !r->commit[0]) {
-		pthread_mutex_unlock(&s->git_lock);
-		return stamp;
-	}
-	bool pushed = r->commit_seq <= s->pushed_seq;
-	char *reason = s->push_error ? kfs_xstrdup(s->push_error) : NULL;
-	char when[32], now[32];
-	memcpy(when, s->push_time, sizeof(when));
-	pthread_mutex_unlock(&s->git_lock);
+	struct kfs_push_state ps;
+	kfs_gitsync_push_state(s, &ps);
+	if (!ps.pushing || !r->commit[0])
+		return ps.stamp;
 	/* Pushed or failed: it changed when that push ended; pending: at its commit, now. */
+	char now[32];
 	kfs_now_rfc3339(now);
-	if (pushed)
-		kfs_conds_set(&r->conds, "Pushed", "True", "Pushed", "", when[0] ? when : now);
-	else if (reason)
-		kfs_conds_set(&r->conds, "Pushed", "False", "PushFailed", reason,
-			      when[0] ? when : now);
+	const char *when = ps.time[0] ? ps.time : now;
+	if (r->commit_seq <= ps.pushed_seq)
+		kfs_conds_set(&r->conds, "Pushed", "True", "Pushed", "", when);
+	else if (ps.failed)
+		kfs_conds_set(&r->conds, "Pushed", "False", "PushFailed", ps.error, when);
 	else
 		kfs_conds_set(&r->conds, "Pushed", "False", "PushPending",
 			      "waiting for the next push", now);
-	free(reason);
-	return stamp;
+	return ps.stamp;
 }
 
 static void handle_push(struct kfs_store *s, const struct git_event *e)
@@ -102,47 +103,49 @@ static void handle_push(struct kfs_store *s, const struct git_event *e)
 	pthread_mutex_unlock(&s->git_lock);
 	char head[41];
 	kfs_git_head(s->git, head);
+	const struct kfs_git_event *ev = &e->ev;
+	bool ok = ev->kind == KFS_GIT_PUSHED;
 	pthread_mutex_lock(&s->git_lock);
-	if (e->ok) {
+	if (ok) {
 		unsigned long long seq = 0;
 		for (size_t i = 0; i < sizeof(s->recent) / sizeof(s->recent[0]); i++)
-			if (strcmp(s->recent[i].hex, e->commit) == 0 && s->recent[i].seq > seq)
+			if (strcmp(s->recent[i].hex, ev->commit) == 0 && s->recent[i].seq > seq)
 				seq = s->recent[i].seq;
 		/* A pushed head that is the local head holds every commit made before we looked;
 		 * one rebuilt on a diverged remote is not in recent[] but is that head. */
-		if (!seq && strcmp(head, e->commit) == 0)
+		if (!seq && strcmp(head, ev->commit) == 0)
 			seq = before;
 		if (seq > s->pushed_seq)
 			s->pushed_seq = seq;
+		snprintf(s->pushed_head, sizeof(s->pushed_head), "%s", ev->commit);
 		free(s->push_error);
 		s->push_error = NULL;
 	} else {
 		free(s->push_error);
-		s->push_error = kfs_xstrdup(e->reason[0] ? e->reason : "push failed");
+		s->push_error = kfs_xstrdup(ev->reason[0] ? ev->reason : "push failed");
 	}
 	/* One store-wide value: each request's status reads it when it is next built. */
 	kfs_now_rfc3339(s->push_time);
 	__atomic_add_fetch(&s->push_stamp, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&s->git_lock);
-	if (e->ok)
-		kfs_store_log(s, KFS_LOG_INFO, "push head=%.12s result=ok", e->commit);
+	if (ok)
+		kfs_store_log(s, KFS_LOG_INFO, "push head=%.12s result=ok", ev->commit);
 	else
-		kfs_store_log_error(s, KFS_LOG_WARN, e->reason, "push result=failed");
+		kfs_store_log_error(s, KFS_LOG_WARN, ev->reason, "push result=failed");
 }
 
-/* Records a commit outcome in r (write_lock held). placed: some of r's files have a
- * destination; a request none of whose files has one is not committed, whatever the commit did
- * (it may have removed the files of an earlier render). */
-static void record(struct kfs_store *s, struct request *r, int rc,
-		   const struct kfs_git_result *res, const struct kfs_error *err, bool placed)
+/* Records the outcome of r's last render in r (write_lock held): its commit, Committed
+ * condition and phase. A request none of whose files has a destination (!o->placed) is not
+ * committed, whatever the commit did (it may have removed the files of an earlier render). */
+static void record(struct kfs_store *s, struct request *r, const struct kfs_git_outcome *o)
 {
-	if (rc < 0) {
-		kfs_store_set_condition(r, "Committed", "False", "CommitFailed", err->msg);
+	if (o->kind == KFS_GIT_FAILED) {
+		kfs_store_set_condition(r, "Committed", "False", "CommitFailed", o->err.msg);
 		if (r->phase == COMMITTED) /* recovered from the state folder as it was */
 			r->phase = RENDERED;
 		return;
 	}
-	if (!placed) {
+	if (!o->placed) {
 		r->commit[0] = '\0';
 		r->commit_seq = 0;
 		kfs_store_set_condition(r, "Committed", "False", "NoMatchingDestination",
@@ -154,48 +157,47 @@ static void record(struct kfs_store *s, struct request *r, int rc,
 			r->phase = RENDERED;
 		return;
 	}
-	bool renew = res->changed || !r->commit[0] || !res->commit[0];
+	bool changed = o->kind == KFS_GIT_COMMITTED;
+	bool renew = changed || !r->commit[0] || !o->commit[0];
 	if (renew)
-		snprintf(r->commit, sizeof(r->commit), "%s", res->commit);
+		snprintf(r->commit, sizeof(r->commit), "%s", o->commit);
 	/* A commit recovered from the state folder has no place in this run's order yet. */
 	if (renew || !r->commit_seq)
-		r->commit_seq = note_commit(s, res->commit, res->changed);
+		r->commit_seq = note_commit(s, o->commit, changed);
 	kfs_store_set_condition(r, "Committed", "True", "Committed", "");
 	if (r->phase == RENDERED)
 		r->phase = COMMITTED;
 	/* The Pushed condition is set when the status is built (kfs_gitsync_pushed). */
 }
 
-static void handle_commit(struct kfs_store *s, const struct git_event *e)
+static void handle_commit(struct kfs_store *s, const struct kfs_git_event *ev)
 {
 	/* Every retry that ends is logged, even one a newer work made moot: it is what happened
 	 * to the Git store. */
-	const char *tail = strrchr(e->owner, '/');
-	const char *what = strncmp(e->owner, "promise/", 8) == 0 ? "promise" : "request";
-	if (e->ok)
+	bool ok = ev->kind == KFS_GIT_RETRY_COMMITTED;
+	bool promise = ev->key.kind == KFS_GIT_PROMISE;
+	const char *what = promise ? "promise" : "request";
+	if (ok)
 		kfs_store_log(s, KFS_LOG_INFO, "commit-retry %s=%s commit=%.12s result=committed",
-			      what, tail ? tail + 1 : e->owner, e->commit[0] ? e->commit : "-");
+			      what, ev->key.name, ev->commit[0] ? ev->commit : "-");
 	else
-		kfs_store_log_error(s, KFS_LOG_WARN, e->reason, "commit-retry %s=%s result=failed",
-				    what, tail ? tail + 1 : e->owner);
-	if (strncmp(e->owner, "promise/", 8) == 0) {
-		kfs_store_promise_committed(s, e->owner + 8, e->serial, e->ok ? NULL : e->reason);
+		kfs_store_log_error(s, KFS_LOG_WARN, ev->reason, "commit-retry %s=%s result=failed",
+				    what, ev->key.name);
+	if (promise) {
+		kfs_store_promise_committed(s, ev->key.name, ev->serial, ok ? NULL : ev->reason);
 		return;
 	}
-	const char *slash = strrchr(e->owner, '/');
-	if (strncmp(e->owner, "resource/", 9) != 0 || !slash)
-		return;
-	struct request *r = kfs_store_request_get(s, slash + 1);
+	struct request *r = kfs_store_request_get(s, ev->key.name);
 	if (!r)
 		return;
 	pthread_mutex_lock(&r->write_lock);
 	/* The outcome of an older render than r's last is stale: the last one's stands. */
-	if (e->serial == r->work_serial) {
-		struct kfs_git_result res = {.changed = true};
-		struct kfs_error err = {0};
-		snprintf(res.commit, sizeof(res.commit), "%s", e->commit);
-		snprintf(err.msg, sizeof(err.msg), "%s", e->reason);
-		record(s, r, e->ok ? 0 : -EIO, &res, &err, r->placed);
+	if (ev->serial == r->work_serial) {
+		struct kfs_git_outcome o = {.kind = ok ? KFS_GIT_COMMITTED : KFS_GIT_FAILED,
+					    .placed = r->placed};
+		snprintf(o.commit, sizeof(o.commit), "%s", ev->commit);
+		snprintf(o.err.msg, sizeof(o.err.msg), "%s", ev->reason);
+		record(s, r, &o);
 		kfs_store_publish(s, r, NULL);
 		kfs_store_persist(s, r, NULL);
 	}
@@ -217,10 +219,10 @@ static void *worker(void *arg)
 		struct git_event *e = s->events;
 		s->events = e->next;
 		pthread_mutex_unlock(&s->git_lock);
-		if (e->push)
+		if (e->ev.kind == KFS_GIT_PUSHED || e->ev.kind == KFS_GIT_PUSH_FAILED)
 			handle_push(s, e);
 		else
-			handle_commit(s, e);
+			handle_commit(s, &e->ev);
 		event_free(e);
 		pthread_mutex_lock(&s->git_lock);
 	}
@@ -243,8 +245,8 @@ int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *o, str
 		.repo = o->git_repo,
 		.branch = o->git_branch,
 		.remote = o->git_push,
-		.on_push = kfs_gitsync_on_push,
-		.on_commit = kfs_gitsync_on_commit,
+		.destinations = &s->dests,
+		.on_event = kfs_gitsync_on_event,
 		.ctx = s,
 	};
 	rc = kfs_git_open(&go, &s->git, err);
@@ -317,20 +319,12 @@ static void queue(struct kfs_store *s, struct kfs_git_work *work, struct request
 	s->batch_owners[s->nbatch++] = owner;
 }
 
-/* A render with invalid selectors has nothing to commit: an older render's failed work must not
- * be committed by a later retry either. */
-static void forget_retry(struct kfs_store *s, const struct kfs_git_render *gr)
+/* Hands r's render to the Git layer: committed now, or queued for the start's one commit while
+ * recovering (then o->kind is left UNCHANGED, and nothing is to be recorded yet). Returns
+ * whether o holds an outcome to record. */
+static bool sink_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
+			 const struct kfs_render_result *res, struct kfs_git_outcome *o)
 {
-	char *owner = kfs_git_owner(gr);
-	kfs_git_forget(s->git, owner);
-	free(owner);
-}
-
-void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
-			 const struct kfs_render_result *res)
-{
-	if (!s->git || !r->name[0] || !r->promise)
-		return;
 	const struct promise_entry *e = entry_of(s, r->promise);
 	const struct kfs_workflow *wf =
 		p ? &p->workflows[KFS_WF_RESOURCE][KFS_WF_CONFIGURE] : NULL;
@@ -352,51 +346,59 @@ void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kf
 		.npipelines = np,
 		.delete = res == NULL,
 	};
-	struct kfs_git_work work;
-	char *unscheduled = NULL;
-	struct kfs_error err = {0};
 	/* A new serial even when no work comes of it: a retry of an older work is stale. */
 	r->work_serial = __atomic_add_fetch(&s->work_serials, 1, __ATOMIC_RELAXED);
-	int rc = kfs_git_work_build(&s->dests, &gr, &work, &unscheduled, &err);
+	bool now = true;
+	if (s->recovering) {
+		struct kfs_git_work work;
+		if (kfs_git_prepare(s->git, &gr, r->work_serial, &work, o) == 0) {
+			queue(s, &work, r, o->placed);
+			now = false;
+		}
+	} else {
+		struct timespec start;
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		kfs_git_sink(s->git, &gr, r->work_serial, o);
+		if (o->kind == KFS_GIT_FAILED)
+			kfs_store_log_error(s, KFS_LOG_WARN, o->err.msg,
+					    "commit request=%s result=failed duration=%.3fms",
+					    r->name, kfs_store_elapsed_ms(&start));
+		else if (o->kind != KFS_GIT_INVALID)
+			kfs_store_log(s, KFS_LOG_INFO,
+				      "commit request=%s commit=%.12s %s duration=%.3fms", r->name,
+				      o->commit, o->kind == KFS_GIT_COMMITTED ? "changed" : "unchanged",
+				      kfs_store_elapsed_ms(&start));
+	}
 	free(pipelines);
-	if (rc < 0) {
+	return now;
+}
+
+void kfs_gitsync_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
+			 const struct kfs_render_result *res)
+{
+	if (!s->git || !r->name[0] || !r->promise)
+		return;
+	struct kfs_git_outcome o;
+	bool now = sink_request(s, r, p, res, &o);
+	if (o.kind == KFS_GIT_INVALID) {
 		kfs_store_set_condition(r, "Committed", "False", "InvalidDestinationSelectors",
-					err.msg);
-		forget_retry(s, &gr);
+					o.err.msg);
+		kfs_git_outcome_free(&o);
 		return;
 	}
-	work.serial = r->work_serial;
 	if (res) {
-		if (unscheduled)
+		if (o.unscheduled)
 			kfs_store_set_condition(r, "Scheduled", "False", "NoMatchingDestination",
-						unscheduled);
+						o.unscheduled);
 		else
 			kfs_store_set_condition(r, "Scheduled", "True", "Scheduled", "");
 	}
-	bool placed = !unscheduled || work.nfiles || work.nfrags;
-	r->placed = placed;
-	free(unscheduled);
-	if (s->recovering) {
-		queue(s, &work, r, placed);
-		return;
-	}
-	struct kfs_git_result result;
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	rc = kfs_git_commit(s->git, &work, 1, &result, &err);
-	kfs_git_work_free(&work);
-	if (rc < 0)
-		kfs_store_log_error(s, KFS_LOG_WARN, err.msg,
-				    "commit request=%s result=failed duration=%.3fms", r->name,
-				    kfs_store_elapsed_ms(&start));
-	else
-		kfs_store_log(s, KFS_LOG_INFO, "commit request=%s commit=%.12s %s duration=%.3fms",
-			      r->name, result.commit, result.changed ? "changed" : "unchanged",
-			      kfs_store_elapsed_ms(&start));
-	if (res)
-		record(s, r, rc, &result, &err, placed);
-	else if (rc == 0)
+	r->placed = o.placed;
+	if (now && res)
+		record(s, r, &o);
+	else if (now && o.kind != KFS_GIT_FAILED)
 		r->commit[0] = '\0';
+	kfs_git_outcome_free(&o);
 }
 
 void kfs_gitsync_keep(struct kfs_store *s, struct request *r)
@@ -427,13 +429,14 @@ void kfs_gitsync_flush(struct kfs_store *s)
 {
 	if (!s->git)
 		return;
-	struct kfs_git_result result;
-	struct kfs_error err = {0};
-	int rc = s->nbatch ? kfs_git_commit(s->git, s->batch, s->nbatch, &result, &err) : 0;
+	struct kfs_git_outcome o = {.kind = KFS_GIT_UNCHANGED};
+	if (s->nbatch)
+		kfs_git_commit_outcome(s->git, s->batch, s->nbatch, &o);
 	for (size_t i = 0; i < s->nbatch; i++) {
 		struct request *r = s->batch_owners[i];
 		if (r) {
-			record(s, r, rc, &result, &err, s->batch_placed[i]);
+			o.placed = s->batch_placed[i];
+			record(s, r, &o);
 			kfs_store_publish(s, r, NULL);
 		}
 		kfs_git_work_free(&s->batch[i]);
@@ -472,28 +475,22 @@ void kfs_gitsync_promise(struct kfs_store *s, struct promise_entry *e,
 		.pipelines = pipelines,
 		.npipelines = wf->npipelines,
 	};
-	struct kfs_git_work work;
-	struct kfs_error err = {0};
+	struct kfs_git_outcome o;
 	e->work_serial = __atomic_add_fetch(&s->work_serials, 1, __ATOMIC_RELAXED);
-	free(e->unscheduled);
-	e->unscheduled = NULL;
-	int rc = kfs_git_work_build(&s->dests, &gr, &work, &e->unscheduled, &err);
-	free(pipelines);
-	free(e->commit_error);
-	e->commit_error = NULL;
-	work.serial = e->work_serial;
-	if (rc < 0) {
-		forget_retry(s, &gr);
-	} else if (s->recovering) {
+	if (s->recovering) {
 		/* Committed with the recovered requests, in the start's one commit. */
-		queue(s, &work, NULL, true);
+		struct kfs_git_work work;
+		if (kfs_git_prepare(s->git, &gr, e->work_serial, &work, &o) == 0)
+			queue(s, &work, NULL, true);
 	} else {
-		struct kfs_git_result result;
-		rc = kfs_git_commit(s->git, &work, 1, &result, &err);
-		kfs_git_work_free(&work);
+		kfs_git_sink(s->git, &gr, e->work_serial, &o);
 	}
-	if (rc < 0)
-		e->commit_error = kfs_xstrdup(err.msg);
+	free(pipelines);
+	free(e->unscheduled);
+	e->unscheduled = o.unscheduled; /* taken from o */
+	free(e->commit_error);
+	bool failed = o.kind == KFS_GIT_FAILED || o.kind == KFS_GIT_INVALID;
+	e->commit_error = failed ? kfs_xstrdup(o.err.msg) : NULL;
 }
 
 void kfs_gitsync_status(struct kfs_store *s, const struct request *r, struct kfs_node *status)
@@ -502,10 +499,9 @@ void kfs_gitsync_status(struct kfs_store *s, const struct request *r, struct kfs
 		return;
 	kfs_map_set(status, "commit", kfs_node_new_str(r->commit));
 	if (s->pushing) {
-		pthread_mutex_lock(&s->git_lock);
-		bool pushed = r->commit_seq <= s->pushed_seq;
-		pthread_mutex_unlock(&s->git_lock);
-		kfs_map_set(status, "pushed", kfs_node_new_bool(pushed));
+		struct kfs_push_state ps;
+		kfs_gitsync_push_state(s, &ps);
+		kfs_map_set(status, "pushed", kfs_node_new_bool(r->commit_seq <= ps.pushed_seq));
 	}
 }
 
@@ -518,14 +514,11 @@ void kfs_gitsync_root_status(struct kfs_store *s, struct kfs_node *status)
 	struct kfs_node *git = kfs_node_new(KFS_MAP);
 	kfs_map_set(git, "head", kfs_node_new_str(head));
 	if (s->pushing) {
-		pthread_mutex_lock(&s->git_lock);
-		bool pushed = s->pushed_seq == s->commit_seq;
-		char *reason = s->push_error ? kfs_xstrdup(s->push_error) : NULL;
-		pthread_mutex_unlock(&s->git_lock);
-		kfs_map_set(git, "pushed", kfs_node_new_bool(pushed));
-		if (reason)
-			kfs_map_set(git, "pushError", kfs_node_new_str(reason));
-		free(reason);
+		struct kfs_push_state ps;
+		kfs_gitsync_push_state(s, &ps);
+		kfs_map_set(git, "pushed", kfs_node_new_bool(ps.pushed_seq == ps.commit_seq));
+		if (ps.failed)
+			kfs_map_set(git, "pushError", kfs_node_new_str(ps.error));
 	}
 	kfs_map_set(status, "git", git);
 }

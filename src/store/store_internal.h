@@ -97,16 +97,23 @@ struct promise_entry {
 	struct kfs_view *view;
 };
 
-/* One event from the Git background thread, handled by the store's worker thread so that the
- * Git thread never waits for a request's lock. */
+/* One event from the Git background thread (a copy that owns its key and reason), handled by
+ * the store's worker thread so that the Git thread never waits for a request's lock. */
 struct git_event {
 	struct git_event *next;
-	bool push;           /* a push attempt; else a retried commit landed or failed */
-	bool ok;
-	char *owner;         /* commit events: the work's owner */
-	unsigned long long serial; /* commit events: the work's serial */
-	char commit[41];     /* the pushed head, or the retried commit */
-	char *reason;
+	struct kfs_git_event ev;
+};
+
+/* The store-wide push state, read when a status is built (kfs_gitsync_push_state). */
+struct kfs_push_state {
+	bool pushing;			/* -o git_push is set */
+	unsigned long long commit_seq;	/* commits made so far (a request's commit_seq is one) */
+	unsigned long long pushed_seq;	/* commits known to be on the remote */
+	char pushed_head[41];		/* the last head a push left on the remote, or "" */
+	bool failed;			/* the last push failed: error says why */
+	char error[KFS_ERROR_MAX];
+	char time[32];			/* when the last push ended (RFC 3339), or "" */
+	uint64_t stamp;			/* grows with every push outcome */
 };
 
 /* Lock order: every lock of the daemon, outermost first. A thread holding one of them takes only
@@ -129,8 +136,8 @@ struct git_event {
  *     inode table lock (src/fs/inode.c) and notifier lock (src/fs/notify.c: on_publish queues
  *     under it, whatever store lock the publisher holds), the journal's lock
  *     (journal.c), git_lock, the log's stdio stream (daemon.c: one fprintf a line), and the Git
- *     layer's rlock and qlock (gitstore.c: never held together; its callbacks, on_commit and
- *     on_push, run with neither held and take git_lock).
+ *     layer's rlock and qlock (src/git/gitstore.c: never held together; its callback,
+ *     on_event, runs with neither held and takes git_lock only, to queue the event).
  */
 struct kfs_store {
 	char *promises_dir, *state_dir;
@@ -170,6 +177,7 @@ struct kfs_store {
 	char *push_error;               /* the last push failure, NULL once a push lands */
 	char push_time[32];             /* when the last push ended (RFC 3339) */
 	uint64_t push_stamp;            /* grows with every push outcome; atomic, written under git_lock */
+	char pushed_head[41];           /* the last head a push left on the remote */
 	struct git_event *events;       /* queue for the worker */
 	pthread_cond_t events_cond;
 	bool stopping;
@@ -339,13 +347,13 @@ int kfs_render_request(struct kfs_store *s, struct request *r, const char *data,
 int kfs_gitsync_open(struct kfs_store *s, const struct kfs_store_options *opts,
 		     struct kfs_error *err);
 void kfs_gitsync_close(struct kfs_store *s);
-/* The Git thread's on_push (ctx: the store): queues a push's outcome for the worker, which
- * records it in the store-wide push state. */
-void kfs_gitsync_on_push(void *ctx, bool pushed, const char *head, const char *reason);
-/* The Git thread's on_commit (ctx: the store): queues a retried commit's outcome for the
- * worker, which records it in the owner's status if the work is the owner's last. */
-void kfs_gitsync_on_commit(void *ctx, const char *owner, unsigned long long serial,
-			   const char *commit, const char *reason);
+/* The Git thread's on_event (ctx: the store): a copy of the event goes to the worker's queue,
+ * nothing more (the Git thread must not wait for a request). The worker records a push's
+ * outcome in the store-wide push state, and a retried commit's outcome in its owner's status if
+ * the work is the owner's last. */
+void kfs_gitsync_on_event(void *ctx, const struct kfs_git_event *e);
+/* The push state now (all zero without -o git). Any thread; takes git_lock. */
+void kfs_gitsync_push_state(struct kfs_store *s, struct kfs_push_state *out);
 /* Commits r's render (res NULL: the Delete work) and records the outcome in r: commit,
  * Committed condition, phase. write_lock held, promises read-locked. While recovering, the work
  * is only queued, for kfs_gitsync_flush. */

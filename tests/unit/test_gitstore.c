@@ -1,5 +1,6 @@
-/* The Git state store: destinations, scheduling, Kratix's paths, the libgit2 writer and push,
- * checked with the real git CLI. */
+/* The Git state store: destinations, scheduling, Kratix's paths and the libgit2 writer's
+ * commits, checked with the real git CLI (push and retries: test_gitpush.c; aggregatedYAML
+ * parts: test_gitparts.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +21,7 @@
 
 #include "kratixfs/doc.h"
 #include "kratixfs/gitstore.h"
-#include "../../src/git/ssh_auth.h"
+#include "gittest.h"
 #include "testutil.h"
 
 static struct kfs_node *yaml(const char *text)
@@ -32,26 +33,7 @@ static struct kfs_node *yaml(const char *text)
 	return n;
 }
 
-static void dests(const char *text, struct kfs_destinations *d)
-{
-	struct kfs_error err = {0};
-	if (kfs_destinations_parse(text, strlen(text), "destinations.yaml", d, &err) != 0)
-		fail_msg("%s", err.msg);
-}
 
-static const char *three_dests = "apiVersion: platform.kratix.io/v1alpha1\n"
-				 "kind: Destination\n"
-				 "metadata: {name: worker-dev, labels: {environment: dev}}\n"
-				 "spec: {path: dev}\n"
-				 "---\n"
-				 "apiVersion: platform.kratix.io/v1alpha1\n"
-				 "kind: Destination\n"
-				 "metadata: {name: worker-prod, labels: {environment: prod}}\n"
-				 "spec: {path: prod, strictMatchLabels: true}\n"
-				 "---\n"
-				 "apiVersion: platform.kratix.io/v1alpha1\n"
-				 "kind: Destination\n"
-				 "metadata: {name: a-plain}\n";
 
 #define OUT(pl, p, d)                                                                              \
 	{                                                                                          \
@@ -84,7 +66,7 @@ static void test_destinations_load(void **state)
 {
 	(void)state;
 	struct kfs_destinations d;
-	dests(three_dests, &d);
+	dests(THREE_DESTS, &d);
 	assert_int_equal(d.n, 3);
 	/* Sorted by name, as Kratix lists them. */
 	assert_string_equal(d.items[0].name, "a-plain");
@@ -169,22 +151,24 @@ static void test_destinations_in_state_stores(void **state)
 
 /* ---- scheduling -------------------------------------------------------------------------- */
 
+/* One output at the root, one in folder prod, one in folder sub. */
+static struct kfs_output sched_outs[] = {OUT("p1", "a.yaml", "a: 1\n"),
+					 OUT("p1", "prod/b.yaml", "b: 1\n"),
+					 OUT("p1", "sub/c.yaml", "c: 1\n")};
+
 static void test_schedule_selectors(void **state)
 {
 	(void)state;
 	struct kfs_destinations d;
 	struct kfs_schedule s;
 	struct kfs_error err = {0};
-	dests(three_dests, &d);
-	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"),
-				    OUT("p1", "prod/b.yaml", "b: 1\n"),
-				    OUT("p1", "sub/c.yaml", "c: 1\n")};
+	dests(THREE_DESTS, &d);
 
 	/* Root selector dev; the prod folder goes to prod only, by its own labels. */
 	struct kfs_node *sel = yaml("- matchLabels: {environment: dev}\n"
 				    "- matchLabels: {environment: prod}\n  directory: prod/\n");
 	struct kfs_sched_input in = {
-	    .type = KFS_WF_RESOURCE, .selectors = sel, .outputs = outs, .noutputs = 3};
+	    .type = KFS_WF_RESOURCE, .selectors = sel, .outputs = sched_outs, .noutputs = 3};
 	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
 	assert_null(s.unscheduled);
 	assert_int_equal(s.n, 2);
@@ -222,6 +206,21 @@ static void test_schedule_selectors(void **state)
 	assert_string_equal(d.items[s.items[1].dest].name, "worker-dev");
 	kfs_schedule_free(&s);
 
+	kfs_node_free(sel);
+	kfs_node_free(psel);
+	kfs_node_free(root);
+	kfs_destinations_free(&d);
+}
+
+static void test_schedule_unplaced_and_invalid(void **state)
+{
+	(void)state;
+	struct kfs_destinations d;
+	struct kfs_schedule s;
+	struct kfs_error err = {0};
+	dests(THREE_DESTS, &d);
+	struct kfs_sched_input in = {.type = KFS_WF_PROMISE, .outputs = sched_outs, .noutputs = 3};
+
 	/* A label nobody has: nothing placed, and the status can say why. */
 	struct kfs_node *none = yaml("- matchLabels: {environment: staging, team: a}\n"
 				     "- matchLabels: {zone: eu}\n  directory: sub\n");
@@ -244,9 +243,6 @@ static void test_schedule_selectors(void **state)
 	assert_contains(err.msg, "entry with index 0 has no matchLabels");
 	kfs_schedule_free(&s);
 
-	kfs_node_free(sel);
-	kfs_node_free(psel);
-	kfs_node_free(root);
 	kfs_node_free(none);
 	kfs_node_free(nested);
 	kfs_node_free(empty);
@@ -430,7 +426,7 @@ static void test_batch_message(void **state)
 static void test_directory_routing_paths(void **state)
 {
 	(void)state;
-	struct fixture *f = fx_new(three_dests);
+	struct fixture *f = fx_new(THREE_DESTS);
 	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"),
 				    OUT("p1", "prod/b.yaml", "b: 1\n")};
 	struct kfs_node *sel = yaml("- matchLabels: {environment: dev}\n"
@@ -486,15 +482,11 @@ static void test_promise_dependencies(void **state)
 	fx_free(f);
 }
 
-static const char *mode_dests = "kind: Destination\nmetadata: {name: flat}\n"
-				"spec: {path: flat, filepath: {mode: none}}\n---\n"
-				"kind: Destination\nmetadata: {name: agg}\n"
-				"spec: {path: agg, filepath: {mode: aggregatedYAML}}\n";
 
 static void test_mode_none(void **state)
 {
 	(void)state;
-	struct fixture *f = fx_new(mode_dests);
+	struct fixture *f = fx_new(MODE_DESTS);
 	/* Both destinations have no labels: a request goes to the first by name (agg); the
 	 * promise workflow goes to both. */
 	struct kfs_output outs[] = {OUT("pc", "a.yaml", "a: 1\n"), OUT("pc", "d/b.yaml", "b: 1\n")};
@@ -546,7 +538,7 @@ static void test_mode_none(void **state)
 static void test_mode_aggregated(void **state)
 {
 	(void)state;
-	struct fixture *f = fx_new(mode_dests);
+	struct fixture *f = fx_new(MODE_DESTS);
 	/* A file an older kratixfs (or Kratix) wrote: its parts are nobody's, replaced at once. */
 	free(tu_sh("d=%s/old && git init -q -b main $d && mkdir $d/agg && "
 		   "echo 'old: 1' >$d/agg/aggregated.yaml && git -C $d add . && "
@@ -605,74 +597,6 @@ static void test_mode_aggregated(void **state)
 	assert_string_equal(ls, "");
 	free(ls);
 	fx_free(f);
-}
-
-/* A file's parts survive a render and a parse as they were, whatever their text. */
-static void test_aggregated_parts(void **state)
-{
-	(void)state;
-	/* The last: a mark in an output (a pipeline could write one) stays inside its part. */
-	static const char *const data[] = {"a: 1\n", "---\nb: 1\n---\nc: 1\n", "", "no newline",
-					   "x: |\n  ---\n  # kratixfs-part: inside a value\n",
-					   "y: 1\n---\n# kratixfs-part: owner=promise/pg key=k9\nz: 1\n"};
-	struct kfs_git_parts p = {0}, q;
-	for (size_t i = 0; i < sizeof(data) / sizeof(*data); i++)
-		kfs_git_parts_add(&p, i % 2 ? "resource/ns/pg/b" : "promise/pg", i < 3 ? "k1" : "k0",
-				  data[i], strlen(data[i]));
-	struct kfs_buf once = {0}, twice = {0};
-	kfs_git_parts_render(&p, &once);
-	/* k0's parts first, then k1's, each in the order they came. */
-	assert_string_equal(p.items[0].data, "no newline");
-	assert_string_equal(p.items[1].data, data[4]);
-	assert_string_equal(p.items[2].data, data[5]);
-	assert_string_equal(p.items[3].data, data[0]);
-	kfs_git_parts_parse(once.data, once.len, &q);
-	assert_int_equal(q.n, p.n);
-	for (size_t i = 0; i < p.n; i++) {
-		assert_string_equal(q.items[i].owner, p.items[i].owner);
-		assert_string_equal(q.items[i].key, p.items[i].key);
-		assert_int_equal(q.items[i].len, p.items[i].len);
-		assert_memory_equal(q.items[i].data, p.items[i].data, p.items[i].len);
-	}
-	assert_true(kfs_git_parts_same(&p, &q, "promise/pg"));
-	kfs_git_parts_render(&q, &twice);
-	assert_string_equal(once.data, twice.data);
-	/* Taking an owner's parts out leaves the others; they differ from before. */
-	struct kfs_git_parts taken = {0};
-	kfs_git_parts_take(&q, "promise/pg", &taken);
-	assert_int_equal(taken.n, 3);
-	assert_int_equal(q.n, 3);
-	assert_false(kfs_git_parts_same(&p, &q, "promise/pg"));
-	assert_true(kfs_git_parts_same(&p, &q, "resource/ns/pg/b"));
-	kfs_git_parts_free(&taken);
-	kfs_git_parts_free(&q);
-	/* A final newline added to the file (an editor's) changes nothing, even with a mark in
-	 * the last part. */
-	struct kfs_git_parts one = {0};
-	kfs_git_parts_add(&one, "o", "k", data[5], strlen(data[5]));
-	kfs_buf_reset(&once);
-	kfs_git_parts_render(&one, &once);
-	kfs_buf_adds(&once, "\n");
-	kfs_git_parts_parse(once.data, once.len, &q);
-	assert_int_equal(q.n, 1);
-	assert_string_equal(q.items[0].data, data[5]);
-	kfs_git_parts_free(&q);
-	kfs_git_parts_free(&one);
-	/* Edited by hand, a part's length is wrong: it ends at the next mark instead. */
-	const char *edited = "# kratixfs-part: owner=o key=k bytes=99\nx: 1\n\n---\n"
-			     "# kratixfs-part: owner=o key=l bytes=5\ny: 1\n";
-	kfs_git_parts_parse(edited, strlen(edited), &q);
-	assert_int_equal(q.n, 2);
-	assert_string_equal(q.items[0].data, "x: 1\n");
-	assert_string_equal(q.items[1].data, "y: 1\n");
-	kfs_git_parts_free(&q);
-	/* Text without marks has no parts. */
-	kfs_git_parts_parse("a: 1\n---\nb: 2\n", 14, &q);
-	assert_int_equal(q.n, 0);
-	kfs_git_parts_free(&q);
-	kfs_git_parts_free(&p);
-	kfs_buf_free(&once);
-	kfs_buf_free(&twice);
 }
 
 struct writer_arg {
@@ -736,559 +660,6 @@ static void test_concurrent_writers(void **state)
 	fx_free(f);
 }
 
-struct events {
-	pthread_mutex_t lock;
-	int pushed_true, pushed_false, committed;
-	char reason[KFS_ERROR_MAX];
-	char commit[41];
-	char owner[128]; /* of the last retry */
-	unsigned long long serial;
-};
-
-static void on_push(void *ctx, bool pushed, const char *head, const char *reason)
-{
-	struct events *e = ctx;
-	pthread_mutex_lock(&e->lock);
-	if (pushed)
-		e->pushed_true++;
-	else
-		e->pushed_false++, snprintf(e->reason, sizeof(e->reason), "%s", reason);
-	(void)head;
-	pthread_mutex_unlock(&e->lock);
-}
-
-static void on_commit(void *ctx, const char *owner, unsigned long long serial, const char *commit,
-		      const char *reason)
-{
-	struct events *e = ctx;
-	pthread_mutex_lock(&e->lock);
-	snprintf(e->owner, sizeof(e->owner), "%s", owner);
-	e->serial = serial;
-	if (commit) {
-		e->committed++;
-		snprintf(e->commit, sizeof(e->commit), "%s", commit);
-	} else {
-		snprintf(e->reason, sizeof(e->reason), "%s", reason);
-	}
-	pthread_mutex_unlock(&e->lock);
-}
-
-static struct kfs_git *open_pushing_backoff(const char *repo, const char *remote,
-					    struct events *ev, unsigned min_ms, unsigned max_ms)
-{
-	struct kfs_git *g;
-	struct kfs_error err = {0};
-	struct kfs_git_options o = {.repo = repo,
-				    .remote = remote,
-				    .backoff_min_ms = min_ms,
-				    .backoff_max_ms = max_ms,
-				    .on_push = on_push,
-				    .on_commit = on_commit,
-				    .ctx = ev};
-	if (kfs_git_open(&o, &g, &err) != 0)
-		fail_msg("%s", err.msg);
-	return g;
-}
-
-static struct kfs_git *open_pushing(const char *repo, const char *remote, struct events *ev)
-{
-	return open_pushing_backoff(repo, remote, ev, 20, 100);
-}
-
-static void put(struct kfs_git *g, const struct kfs_destinations *d, const char *name,
-		const char *data)
-{
-	struct kfs_output o = {"p", "r.yaml", (char *)data, strlen(data)};
-	struct kfs_git_render r = {.type = KFS_WF_RESOURCE,
-				   .promise = "pg",
-				   .request = name,
-				   .outputs = &o,
-				   .noutputs = 1};
-	struct kfs_git_work w;
-	struct kfs_git_result res;
-	struct kfs_error err = {0};
-	if (kfs_git_work_build(d, &r, &w, NULL, &err) || kfs_git_commit(g, &w, 1, &res, &err))
-		fail_msg("%s", err.msg);
-	kfs_git_work_free(&w);
-}
-
-/* Two writers with their own repositories, both pushing to one bare remote. */
-struct two_writers {
-	char *dir;
-	char remote[512];
-	struct events ea, eb;
-	struct kfs_git *a, *b;
-};
-
-static void two_writers_open(struct two_writers *t)
-{
-	char ra[600], rb[600];
-	memset(t, 0, sizeof(*t));
-	t->dir = tu_mkdtemp();
-	pthread_mutex_init(&t->ea.lock, NULL);
-	pthread_mutex_init(&t->eb.lock, NULL);
-	snprintf(t->remote, sizeof(t->remote), "%s/remote.git", t->dir);
-	snprintf(ra, sizeof(ra), "%s/a.git", t->dir);
-	snprintf(rb, sizeof(rb), "%s/b.git", t->dir);
-	free(tu_sh("git init -q --bare -b main %s", t->remote));
-	t->a = open_pushing(ra, t->remote, &t->ea);
-	t->b = open_pushing(rb, t->remote, &t->eb);
-}
-
-static void two_writers_close(struct two_writers *t)
-{
-	kfs_git_close(t->a);
-	kfs_git_close(t->b);
-	pthread_mutex_destroy(&t->ea.lock);
-	pthread_mutex_destroy(&t->eb.lock);
-	tu_rmdir(t->dir);
-}
-
-static void test_push_and_rejected_push(void **state)
-{
-	(void)state;
-	struct two_writers t;
-	struct kfs_destinations d;
-	struct kfs_error err = {0};
-	two_writers_open(&t);
-	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
-	put(t.a, &d, "from-a", "a: 1\n");
-	if (kfs_git_push_wait(t.a, 10000) != 0)
-		fail_msg("push: %s", t.ea.reason);
-	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", t.remote);
-	assert_string_equal(ls, "default/resources/default/pg/from-a/p/5058f/r.yaml\n");
-	free(ls);
-	assert_true(t.ea.pushed_true >= 1);
-
-	/* b's history does not contain a's commit: its push is rejected, so it fetches,
-	 * re-applies its own paths on a's head and pushes again. */
-	put(t.b, &d, "from-b", "b: 1\n");
-	assert_int_equal(kfs_git_push_wait(t.b, 10000), 0);
-	put(t.a, &d, "from-a", "a: 2\n");
-	assert_int_equal(kfs_git_push_wait(t.a, 10000), 0);
-	ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", t.remote);
-	assert_string_equal(ls, "default/resources/default/pg/from-a/p/5058f/r.yaml\n"
-				"default/resources/default/pg/from-b/p/5058f/r.yaml\n");
-	free(ls);
-	char *v =
-	    tu_sh("git --git-dir=%s show main:default/resources/default/pg/from-a/p/5058f/r.yaml",
-	       t.remote);
-	assert_string_equal(v, "a: 2\n");
-	free(v);
-	char *log = tu_sh("git --git-dir=%s log --format=%%s main", t.remote);
-	assert_string_equal(log, "Update from: from-a\nUpdate from: from-b\nUpdate from: from-a\n");
-	free(log);
-	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", t.remote));
-	free(tu_sh("git clone -q %s %s/clone && test -f "
-		"%s/clone/default/resources/default/pg/from-b/p/5058f/r.yaml",
-		t.remote, t.dir, t.dir));
-	/* The local branch follows the remote: both writers now agree. */
-	char ha[41], hb[41];
-	kfs_git_head(t.a, ha);
-	char *rh = tu_sh("git --git-dir=%s rev-parse main | tr -d '\\n'", t.remote);
-	assert_string_equal(ha, rh);
-	free(rh);
-	kfs_git_head(t.b, hb);
-	assert_true(hb[0] != '\0');
-
-	kfs_destinations_free(&d);
-	two_writers_close(&t);
-}
-
-/* Two writers with their own repositories push to one remote, both into one aggregatedYAML
- * file: each re-applies only its own owners' parts on the other's, so neither loses the
- * other's parts, whatever the order. */
-static void test_two_writers_share_an_aggregated_file(void **state)
-{
-	(void)state;
-	struct two_writers t;
-	struct kfs_destinations d;
-	two_writers_open(&t);
-	dests(mode_dests, &d); /* a request goes to "agg", the first by name */
-	put(t.a, &d, "from-a", "a: 1\n");
-	assert_int_equal(kfs_git_push_wait(t.a, 10000), 0);
-	put(t.b, &d, "from-b", "b: 1\n");
-	assert_int_equal(kfs_git_push_wait(t.b, 10000), 0); /* rejected, re-applied on a's */
-	put(t.a, &d, "from-a", "a: 2\n");
-	put(t.a, &d, "from-a2", "a2: 1\n");
-	assert_int_equal(kfs_git_push_wait(t.a, 10000), 0); /* a re-applies on b's */
-	char *agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml | grep -v '^#'", t.remote);
-	assert_string_equal(agg, "a: 2\n\n---\na2: 1\n\n---\nb: 1\n");
-	free(agg);
-	/* b deletes its request: its part goes, a's stay. */
-	struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg", .request = "from-b",
-				   .delete = true};
-	struct kfs_git_work w;
-	struct kfs_git_result res;
-	struct kfs_error err = {0};
-	assert_int_equal(kfs_git_work_build(&d, &r, &w, NULL, &err), 0);
-	assert_int_equal(kfs_git_commit(t.b, &w, 1, &res, &err), 0);
-	kfs_git_work_free(&w);
-	assert_int_equal(kfs_git_push_wait(t.b, 10000), 0);
-	agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml | grep -v '^#'", t.remote);
-	assert_string_equal(agg, "a: 2\n\n---\na2: 1\n");
-	free(agg);
-	/* Every commit's line is there (a's last two may be re-applied as one commit). */
-	char *log = tu_sh("git --git-dir=%s log --format=%%B main | grep . | sort", t.remote);
-	assert_string_equal(log, "Delete from: from-b\nUpdate from: from-a\nUpdate from: from-a\n"
-				 "Update from: from-a2\nUpdate from: from-b\n");
-	free(log);
-	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", t.remote));
-	kfs_destinations_free(&d);
-	two_writers_close(&t);
-}
-
-/* An HTTP(S) server that refuses the URL's user and token, or wants some: said plainly. */
-static void test_http_credentials_refused(void **state)
-{
-	(void)state;
-	struct kfs_ssh_auth a = {.remote = "https://host/org/state.git"};
-	git_credential *cred = NULL;
-	git_libgit2_init();
-	assert_int_equal(kfs_ssh_credentials_cb(&cred, "https://host/org/state.git", NULL,
-						GIT_CREDENTIAL_USERPASS_PLAINTEXT, &a),
-			 GIT_EAUTH);
-	assert_contains(git_error_last()->message, "the server asks for a user and token: write "
-						   "them in the URL, as https://user:token@host");
-	assert_int_equal(kfs_ssh_credentials_cb(&cred, "https://me:t0k@host/org/state.git", "me",
-						GIT_CREDENTIAL_USERPASS_PLAINTEXT, &a),
-			 GIT_EAUTH);
-	assert_contains(git_error_last()->message, "the server refused the user and token in the URL");
-	assert_int_equal(kfs_ssh_credentials_cb(&cred, "HTTPS://me:t0k@host/org/state.git", "me",
-						GIT_CREDENTIAL_USERPASS_PLAINTEXT, &a),
-			 GIT_EAUTH); /* libgit2 takes the scheme in any case */
-	assert_null(cred);
-	/* An SSH server that takes passwords too: keys are offered (none here), never the
-	 * HTTP answer. */
-	char *home = tu_mkdtemp();
-	char *real_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
-	char *real_agent = getenv("SSH_AUTH_SOCK") ? strdup(getenv("SSH_AUTH_SOCK")) : NULL;
-	setenv("HOME", home, 1);
-	unsetenv("SSH_AUTH_SOCK");
-	a.remote = "ssh://git@host/org/state.git";
-	assert_int_equal(kfs_ssh_credentials_cb(&cred, a.remote, "git",
-						GIT_CREDENTIAL_USERPASS_PLAINTEXT |
-						    GIT_CREDENTIAL_SSH_KEY,
-						&a),
-			 GIT_EAUTH);
-	assert_contains(git_error_last()->message, "no SSH key was accepted");
-	if (real_home)
-		setenv("HOME", real_home, 1);
-	if (real_agent)
-		setenv("SSH_AUTH_SOCK", real_agent, 1);
-	free(real_home);
-	free(real_agent);
-	tu_rmdir(home);
-	git_libgit2_shutdown();
-}
-
-static void test_failing_remote_then_recovers(void **state)
-{
-	(void)state;
-	char *dir = tu_mkdtemp();
-	char remote[512], repo[512];
-	struct kfs_destinations d;
-	struct kfs_error err = {0};
-	struct events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	snprintf(remote, sizeof(remote), "%s/missing.git", dir);
-	snprintf(repo, sizeof(repo), "%s/local.git", dir);
-	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
-	struct kfs_git *g = open_pushing(repo, remote, &ev);
-	/* The commit returns at once even though the remote is not there. */
-	put(g, &d, "r1", "x: 1\n");
-	assert_int_equal(kfs_git_push_wait(g, 300), -ETIMEDOUT);
-	pthread_mutex_lock(&ev.lock);
-	assert_true(ev.pushed_false >= 1);
-	assert_contains(ev.reason, "missing.git");
-	pthread_mutex_unlock(&ev.lock);
-
-	free(tu_sh("git init -q --bare -b main %s", remote));
-	kfs_git_push_now(g);
-	assert_int_equal(kfs_git_push_wait(g, 10000), 0);
-	pthread_mutex_lock(&ev.lock);
-	assert_true(ev.pushed_true >= 1);
-	pthread_mutex_unlock(&ev.lock);
-	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", remote);
-	assert_string_equal(ls, "default/resources/default/pg/r1/p/5058f/r.yaml\n");
-	free(ls);
-	kfs_git_close(g);
-	kfs_destinations_free(&d);
-	tu_rmdir(dir);
-}
-
-static void test_new_commit_cuts_a_long_backoff_short(void **state)
-{
-	(void)state;
-	char *dir = tu_mkdtemp();
-	char remote[512], repo[512];
-	struct kfs_destinations d;
-	struct kfs_error err = {0};
-	struct events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	snprintf(remote, sizeof(remote), "%s/missing.git", dir);
-	snprintf(repo, sizeof(repo), "%s/local.git", dir);
-	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
-	/* The first failure waits 20 s before the next attempt. */
-	struct kfs_git *g = open_pushing_backoff(repo, remote, &ev, 20000, 20000);
-	put(g, &d, "r1", "x: 1\n");
-	int failed = 0;
-	for (int i = 0; i < 250 && !failed; i++) {
-		usleep(20000);
-		pthread_mutex_lock(&ev.lock);
-		failed = ev.pushed_false;
-		pthread_mutex_unlock(&ev.lock);
-	}
-	assert_true(failed >= 1);
-	/* The remote comes back, then a new commit: pushed within about a second, not 20. */
-	free(tu_sh("git init -q --bare -b main %s", remote));
-	put(g, &d, "r2", "x: 2\n");
-	assert_int_equal(kfs_git_push_wait(g, 5000), 0);
-	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main | grep -c r.yaml", remote);
-	assert_int_equal(atoi(ls), 2);
-	free(ls);
-	kfs_git_close(g);
-	kfs_destinations_free(&d);
-	tu_rmdir(dir);
-}
-
-/* A git:// server that hangs up in the middle of every push: it answers the request with the
- * ref list of an empty repository, then resets the connection while the client sends. */
-struct hangup_server {
-	int fd;
-	pthread_t thread;
-};
-
-static void *hangup_serve(void *arg)
-{
-	struct hangup_server *s = arg;
-	static const char adv[] = "0000000000000000000000000000000000000000 capabilities^{}";
-	static const char caps[] = "report-status ofs-delta\n";
-	char pkt[128], in[1024];
-	size_t n = sizeof(adv) + sizeof(caps) - 1; /* adv's NUL separates it from caps */
-	snprintf(pkt, sizeof(pkt), "%04zx", n + 4);
-	memcpy(pkt + 4, adv, sizeof(adv));
-	memcpy(pkt + 4 + sizeof(adv), caps, sizeof(caps) - 1);
-	memcpy(pkt + 4 + n, "0000", 4);
-	for (;;) {
-		int c = accept(s->fd, NULL, NULL);
-		if (c < 0)
-			return NULL; /* the listening socket was shut down */
-		if (read(c, in, sizeof(in)) > 0 && write(c, pkt, n + 8) == (ssize_t)(n + 8)) {
-			struct linger reset = {.l_onoff = 1, .l_linger = 0};
-			setsockopt(c, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-		}
-		close(c);
-	}
-}
-
-static void test_remote_hanging_up_mid_push(void **state)
-{
-	(void)state;
-	/* The default disposition, a daemon's outside libfuse's loop: SIGPIPE kills. */
-	signal(SIGPIPE, SIG_DFL);
-	struct hangup_server srv = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t alen = sizeof(a);
-	assert_int_equal(bind(srv.fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(srv.fd, 8), 0);
-	assert_int_equal(getsockname(srv.fd, (struct sockaddr *)&a, &alen), 0);
-	assert_int_equal(pthread_create(&srv.thread, NULL, hangup_serve, &srv), 0);
-
-	char *dir = tu_mkdtemp();
-	char remote[128], repo[512];
-	struct kfs_destinations d;
-	struct kfs_error err = {0};
-	struct events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	snprintf(remote, sizeof(remote), "git://127.0.0.1:%d/state.git", ntohs(a.sin_port));
-	snprintf(repo, sizeof(repo), "%s/local.git", dir);
-	assert_int_equal(kfs_destinations_load(NULL, &d, &err), 0);
-	struct kfs_git *g = open_pushing(repo, remote, &ev);
-	put(g, &d, "r1", "x: 1\n");
-	/* Several attempts, each cut off while the pack is sent: each one fails, and we live. */
-	int failed = 0;
-	for (int i = 0; i < 500 && failed < 3; i++) {
-		usleep(10000);
-		pthread_mutex_lock(&ev.lock);
-		failed = ev.pushed_false;
-		pthread_mutex_unlock(&ev.lock);
-	}
-	assert_true(failed >= 3);
-	pthread_mutex_lock(&ev.lock);
-	assert_int_equal(ev.pushed_true, 0);
-	assert_true(ev.reason[0] != '\0');
-	pthread_mutex_unlock(&ev.lock);
-	kfs_git_close(g);
-	shutdown(srv.fd, SHUT_RDWR);
-	pthread_join(srv.thread, NULL);
-	close(srv.fd);
-	kfs_destinations_free(&d);
-	tu_rmdir(dir);
-}
-
-/* A repository whose branch another git process has locked, after request "first" was
- * committed; request "second" (work serial 42) then failed to commit and waits for a retry. */
-struct locked {
-	char *dir;
-	char repo[512], lock[600];
-	struct kfs_destinations d;
-	struct events ev;
-	struct kfs_git *g;
-	struct kfs_git_render second;
-	struct kfs_output second_out;
-	struct kfs_error err; /* why second failed */
-};
-
-static void locked_open(struct locked *l)
-{
-	memset(l, 0, sizeof(*l));
-	l->dir = tu_mkdtemp();
-	pthread_mutex_init(&l->ev.lock, NULL);
-	snprintf(l->repo, sizeof(l->repo), "%s/state.git", l->dir);
-	assert_int_equal(kfs_destinations_load(NULL, &l->d, &l->err), 0);
-	l->g = open_pushing(l->repo, NULL, &l->ev);
-	put(l->g, &l->d, "first", "x: 1\n");
-	snprintf(l->lock, sizeof(l->lock), "%s/refs/heads/main.lock", l->repo);
-	FILE *fp = fopen(l->lock, "w");
-	assert_non_null(fp);
-	fclose(fp);
-	l->second_out = (struct kfs_output){"p", "r.yaml", "y: 1\n", 5};
-	l->second = (struct kfs_git_render){.type = KFS_WF_RESOURCE,
-					    .promise = "pg",
-					    .request = "second",
-					    .outputs = &l->second_out,
-					    .noutputs = 1};
-	struct kfs_git_work w;
-	struct kfs_git_result res;
-	assert_int_equal(kfs_git_work_build(&l->d, &l->second, &w, NULL, &l->err), 0);
-	w.serial = 42;
-	assert_int_equal(kfs_git_commit(l->g, &w, 1, &res, &l->err), -EIO);
-	kfs_git_work_free(&w);
-}
-
-static void locked_close(struct locked *l)
-{
-	kfs_git_close(l->g);
-	kfs_destinations_free(&l->d);
-	pthread_mutex_destroy(&l->ev.lock);
-	tu_rmdir(l->dir);
-}
-
-static int committed(struct locked *l)
-{
-	pthread_mutex_lock(&l->ev.lock);
-	int n = l->ev.committed;
-	pthread_mutex_unlock(&l->ev.lock);
-	return n;
-}
-
-static void test_locked_repository_retried(void **state)
-{
-	(void)state;
-	struct locked l;
-	locked_open(&l);
-	assert_contains(l.err.msg, l.repo);
-	assert_contains(l.err.msg, "locked");
-	assert_contains(l.err.msg, "retries");
-
-	/* A lock a dead process left (old): removed, and the commit goes through at once. */
-	free(tu_sh("touch -d '-1 minute' %s", l.lock));
-	put(l.g, &l.d, "third", "z: 1\n");
-	assert_int_equal(access(l.lock, F_OK), -1);
-	/* Which also lets the background thread commit the work that failed. */
-	for (int i = 0; i < 200 && !committed(&l); i++)
-		usleep(20000);
-	assert_int_equal(committed(&l), 1);
-	/* The retry says whose work, and which version of it, it committed. */
-	assert_string_equal(l.ev.owner, "resource/default/pg/second");
-	assert_int_equal(l.ev.serial, 42);
-	/* The retry and the third commit may come in either order: the branch has all three. */
-	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", l.repo);
-	assert_string_equal(ls, "default/resources/default/pg/first/p/5058f/r.yaml\n"
-				"default/resources/default/pg/second/p/5058f/r.yaml\n"
-				"default/resources/default/pg/third/p/5058f/r.yaml\n");
-	free(ls);
-	locked_close(&l);
-}
-
-/* Random parts built from the pieces that could confuse a reader (separators, marks, lengths,
- * newlines): every file reads back as the parts that made it, with or without an editor's final
- * newline. KFS_FUZZ_ROUNDS (default 1200) sets the number of files / 2. */
-static void test_aggregated_parts_fuzz(void **state)
-{
-	(void)state;
-	static const char *const bits[] = {"\n",   "---",  "\n---\n", "# kratixfs-part: owner=",
-					   " key=", " bytes=", "12",      "a: 1",
-					   "o",     "k",       " ",       "\n\n"};
-	const char *env = getenv("KFS_FUZZ_ROUNDS");
-	size_t rounds = (env ? strtoul(env, NULL, 10) : 1200) * 2;
-	uint64_t rng = 0x9e3779b97f4a7c15ULL;
-	for (size_t r = 0; r < rounds; r++) {
-		struct kfs_git_parts p = {0}, q;
-		size_t nparts = (rng >> 33) % 5;
-		for (size_t i = 0; i < nparts; i++) {
-			struct kfs_buf data = {0};
-			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-			for (size_t j = 0, n = (rng >> 33) % 9; j < n; j++) {
-				rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-				kfs_buf_adds(&data, bits[(rng >> 33) % (sizeof(bits) / sizeof(*bits))]);
-			}
-			kfs_git_parts_add(&p, (rng >> 40) % 2 ? "resource/ns/pg/a" : "promise/pg",
-					  (rng >> 41) % 2 ? "k1" : "k0", data.data ? data.data : "",
-					  data.len);
-			kfs_buf_free(&data);
-		}
-		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-		struct kfs_buf text = {0};
-		kfs_git_parts_render(&p, &text);
-		if ((rng >> 35) % 2)
-			kfs_buf_adds(&text, "\n");
-		kfs_git_parts_parse(text.data, text.len, &q);
-		if (q.n != p.n)
-			fail_msg("round %zu: %zu parts read back, %zu written, from:\n%s", r, q.n, p.n,
-				 text.data ? text.data : "");
-		for (size_t i = 0; i < p.n; i++)
-			if (strcmp(q.items[i].owner, p.items[i].owner) ||
-			    strcmp(q.items[i].key, p.items[i].key) || q.items[i].len != p.items[i].len ||
-			    memcmp(q.items[i].data, p.items[i].data, p.items[i].len))
-				fail_msg("round %zu: part %zu differs, from:\n%s", r, i, text.data);
-		kfs_git_parts_free(&p);
-		kfs_git_parts_free(&q);
-		kfs_buf_free(&text);
-	}
-}
-
-/* A failed work whose owner has nothing newer to commit (invalid selectors) is forgotten: the
- * retry never lands it. A failed Delete is not: the removed request's files must still go. */
-static void test_forgotten_work_is_not_retried(void **state)
-{
-	(void)state;
-	struct locked l;
-	locked_open(&l);
-	char *owner = kfs_git_owner(&l.second);
-	assert_string_equal(owner, "resource/default/pg/second");
-	kfs_git_forget(l.g, owner);
-	free(owner);
-	struct kfs_git_render gone = {
-	    .type = KFS_WF_RESOURCE, .promise = "pg", .request = "first", .delete = true};
-	struct kfs_git_work w;
-	struct kfs_git_result res;
-	assert_int_equal(kfs_git_work_build(&l.d, &gone, &w, NULL, &l.err), 0);
-	assert_int_equal(kfs_git_commit(l.g, &w, 1, &res, &l.err), -EIO);
-	kfs_git_work_free(&w);
-	owner = kfs_git_owner(&gone);
-	kfs_git_forget(l.g, owner);
-	free(owner);
-	unlink(l.lock);
-	put(l.g, &l.d, "third", "z: 1\n"); /* the retries follow this commit */
-	for (int i = 0; i < 200 && !committed(&l); i++)
-		usleep(20000);
-	usleep(300000);
-	assert_int_equal(committed(&l), 1); /* the Delete, and nothing of second */
-	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", l.repo);
-	assert_string_equal(ls, "default/resources/default/pg/third/p/5058f/r.yaml\n");
-	free(ls);
-	locked_close(&l);
-}
-
 static void test_open_errors(void **state)
 {
 	(void)state;
@@ -1313,6 +684,7 @@ int main(void)
 	    cmocka_unit_test(test_destinations_load),
 	    cmocka_unit_test(test_destinations_in_state_stores),
 	    cmocka_unit_test(test_schedule_selectors),
+	    cmocka_unit_test(test_schedule_unplaced_and_invalid),
 	    cmocka_unit_test(test_strict_match_labels),
 	    cmocka_unit_test(test_nested_paths_idempotent_delete),
 	    cmocka_unit_test(test_batch_message),
@@ -1320,17 +692,7 @@ int main(void)
 	    cmocka_unit_test(test_promise_dependencies),
 	    cmocka_unit_test(test_mode_none),
 	    cmocka_unit_test(test_mode_aggregated),
-	    cmocka_unit_test(test_aggregated_parts),
-	    cmocka_unit_test(test_aggregated_parts_fuzz),
 	    cmocka_unit_test(test_concurrent_writers),
-	    cmocka_unit_test(test_push_and_rejected_push),
-	    cmocka_unit_test(test_two_writers_share_an_aggregated_file),
-	    cmocka_unit_test(test_http_credentials_refused),
-	    cmocka_unit_test(test_failing_remote_then_recovers),
-	    cmocka_unit_test(test_remote_hanging_up_mid_push),
-	    cmocka_unit_test(test_new_commit_cuts_a_long_backoff_short),
-	    cmocka_unit_test(test_locked_repository_retried),
-	    cmocka_unit_test(test_forgotten_work_is_not_retried),
 	    cmocka_unit_test(test_open_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -446,9 +446,13 @@ static void test_git_commit_through(void **state)
 static void retry_outcome(struct kfs_store *s, const char *request, unsigned long long serial,
 			  const char *commit, const char *reason)
 {
-	char owner[256];
-	snprintf(owner, sizeof(owner), "resource/team/postgresql/%s", request);
-	kfs_gitsync_on_commit(s, owner, serial, commit, reason);
+	struct kfs_git_event e = {
+	    .kind = commit ? KFS_GIT_RETRY_COMMITTED : KFS_GIT_RETRY_FAILED,
+	    .key = {.kind = KFS_GIT_REQUEST, .ns = "team", .name = request},
+	    .serial = serial,
+	    .reason = reason};
+	snprintf(e.commit, sizeof(e.commit), "%s", commit ? commit : "");
+	kfs_gitsync_on_event(s, &e);
 }
 
 static unsigned long long work_serial(struct kfs_store *s, const char *request)
@@ -1209,7 +1213,9 @@ static void test_push_read_when_built(void **state)
 	long journal = file_size(f->state, "journal");
 	char *head = git_out(f, "rev-parse main");
 	head[40] = '\0';
-	kfs_gitsync_on_push(f->s, true, head, NULL);
+	struct kfs_git_event pushed = {.kind = KFS_GIT_PUSHED};
+	snprintf(pushed.commit, sizeof(pushed.commit), "%s", head);
+	kfs_gitsync_on_event(f->s, &pushed);
 	char *st = NULL;
 	for (int i = 0; i < 200; i++) {
 		free(st);
