@@ -122,10 +122,18 @@ static void reply_entry(fuse_req_t req, const char *path, fuse_ino_t parent)
 	kfs_lookup_end(fs->notifier, ticket);
 }
 
-/* After an operation that may have published: its invalidations reach the kernel first. */
-static void wait_published(uint64_t before)
+/* Before an operation that may publish: forget what this thread queued before, so that a
+ * publish whose folder was still waiting in the queue (the same entry number as before) is
+ * waited for too. */
+static void watch_published(void)
 {
-	if (kfs_notify_last != before)
+	kfs_notify_last = 0;
+}
+
+/* After it: its invalidations reach the kernel first. */
+static void wait_published(void)
+{
+	if (kfs_notify_last != 0)
 		kfs_notifier_wait(kfs_cur.fs->notifier, kfs_notify_last, WAIT_MS);
 }
 
@@ -239,9 +247,9 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	char *path = path_of(req, ino, &id);
 	if (!path)
 		return;
-	uint64_t before = kfs_notify_last;
+	watch_published();
 	int rc = set_attrs(path, fi, attr, to_set);
-	wait_published(before);
+	wait_published();
 	struct stat st;
 	if (rc == 0)
 		rc = attr_of(ino, path, fi, &st, id.kind);
@@ -312,13 +320,13 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		free(from);
 		return;
 	}
-	uint64_t before = kfs_notify_last;
+	watch_published();
 	int rc = kfs_p_rename(from, to, flags);
 	if (rc == 0)
 		kfs_itable_rename(fs->inodes, from, to, newparent);
 	/* A rename onto object.yaml submits it (sed -i): its render is told to the kernel first.
 	 * The notifier never needs this folder's lock, which the kernel holds now (notify.c). */
-	wait_published(before);
+	wait_published();
 	fuse_reply_err(req, -rc);
 	free(from);
 	free(to);
@@ -395,9 +403,9 @@ static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	enter(req);
-	uint64_t before = kfs_notify_last;
+	watch_published();
 	int rc = kfs_h_flush(fi);
-	wait_published(before);
+	wait_published();
 	fuse_reply_err(req, -rc);
 }
 

@@ -67,6 +67,17 @@ bool kfs_conds_set(struct conditions *c, const char *type, const char *status, c
 	return changed;
 }
 
+void kfs_conds_remove(struct conditions *c, const char *type)
+{
+	struct condition *at = (struct condition *)kfs_conds_find(c, type);
+	if (!at)
+		return;
+	free(at->type);
+	size_t i = (size_t)(at - c->items);
+	memmove(at, at + 1, (c->n - i - 1) * sizeof(*at));
+	c->n--;
+}
+
 void kfs_conds_free(struct conditions *c)
 {
 	for (size_t i = 0; i < c->n; i++) {

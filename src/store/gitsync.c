@@ -58,34 +58,49 @@ void kfs_gitsync_push_state(struct kfs_store *s, struct kfs_push_state *out)
 	pthread_mutex_unlock(&s->git_lock);
 }
 
-/* Records a new commit's place in the order of commits (git_lock not held). */
+/* Records a new commit's place in the order of commits (git_lock not held). One number per
+ * commit: a group commit is recorded once per request, and other commits may be numbered between
+ * those records, so a commit already in recent[] keeps its number. */
 static unsigned long long note_commit(struct kfs_store *s, const char *hex, bool changed)
 {
+	const size_t n = sizeof(s->recent) / sizeof(s->recent[0]);
 	pthread_mutex_lock(&s->git_lock);
-	size_t last = s->commit_seq % (sizeof(s->recent) / sizeof(s->recent[0]));
-	/* One number per commit: a batch or a group commit records it once per request. */
-	if (changed && strcmp(s->recent[last].hex, hex) != 0) {
-		s->commit_seq++;
-		size_t slot = s->commit_seq % (sizeof(s->recent) / sizeof(s->recent[0]));
-		snprintf(s->recent[slot].hex, sizeof(s->recent[slot].hex), "%s", hex);
-		s->recent[slot].seq = s->commit_seq;
+	unsigned long long seq = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s->recent[i].seq > seq && strcmp(s->recent[i].hex, hex) == 0)
+			seq = s->recent[i].seq;
+	if (!seq && changed) {
+		seq = ++s->commit_seq;
+		snprintf(s->recent[seq % n].hex, sizeof(s->recent[seq % n].hex), "%s", hex);
+		s->recent[seq % n].seq = seq;
+	} else if (!seq) {
+		seq = s->commit_seq; /* too old to be known: pushed once the newest commit is */
 	}
-	unsigned long long seq = s->commit_seq;
 	pthread_mutex_unlock(&s->git_lock);
 	return seq;
+}
+
+/* Whether r's commit is on the remote: numbered at or below the last pushed one, or the very
+ * head a push left there (a push may land before its commit is numbered). */
+static bool is_pushed(const struct request *r, const struct kfs_push_state *ps)
+{
+	return r->commit_seq <= ps->pushed_seq || strcmp(r->commit, ps->pushed_head) == 0;
 }
 
 uint64_t kfs_gitsync_pushed(struct kfs_store *s, struct request *r)
 {
 	struct kfs_push_state ps;
 	kfs_gitsync_push_state(s, &ps);
-	if (!ps.pushing || !r->commit[0])
+	if (!ps.pushing || !r->commit[0]) {
+		/* No commit (none yet, or a damaged state folder lost it): nothing to say pushed. */
+		kfs_conds_remove(&r->conds, "Pushed");
 		return ps.stamp;
+	}
 	/* Pushed or failed: it changed when that push ended; pending: at its commit, now. */
 	char now[32];
 	kfs_now_rfc3339(now);
 	const char *when = ps.time[0] ? ps.time : now;
-	if (r->commit_seq <= ps.pushed_seq)
+	if (is_pushed(r, &ps))
 		kfs_conds_set(&r->conds, "Pushed", "True", "Pushed", "", when);
 	else if (ps.failed)
 		kfs_conds_set(&r->conds, "Pushed", "False", "PushFailed", ps.error, when);
@@ -499,9 +514,10 @@ void kfs_gitsync_status(struct kfs_store *s, const struct request *r, struct kfs
 		return;
 	kfs_map_set(status, "commit", kfs_node_new_str(r->commit));
 	if (s->pushing) {
-		struct kfs_push_state ps;
-		kfs_gitsync_push_state(s, &ps);
-		kfs_map_set(status, "pushed", kfs_node_new_bool(r->commit_seq <= ps.pushed_seq));
+		/* As the Pushed condition says: both come from one reading of the push state. */
+		const struct condition *c = kfs_conds_find(&r->conds, "Pushed");
+		kfs_map_set(status, "pushed",
+			    kfs_node_new_bool(c && strcmp(c->status, "True") == 0));
 	}
 }
 
@@ -516,7 +532,8 @@ void kfs_gitsync_root_status(struct kfs_store *s, struct kfs_node *status)
 	if (s->pushing) {
 		struct kfs_push_state ps;
 		kfs_gitsync_push_state(s, &ps);
-		kfs_map_set(git, "pushed", kfs_node_new_bool(ps.pushed_seq == ps.commit_seq));
+		kfs_map_set(git, "pushed", kfs_node_new_bool(ps.pushed_seq == ps.commit_seq ||
+							    strcmp(head, ps.pushed_head) == 0));
 		if (ps.failed)
 			kfs_map_set(git, "pushError", kfs_node_new_str(ps.error));
 	}

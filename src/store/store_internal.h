@@ -198,6 +198,8 @@ void kfs_now_rfc3339(char out[32]);
 const struct condition *kfs_conds_find(const struct conditions *c, const char *type);
 /* Sets condition type to (status, reason, message); lastTransitionTime becomes now when it is new
  * or its status changed. True when anything changed. */
+/* Takes the condition of this type out, if there is one. */
+void kfs_conds_remove(struct conditions *c, const char *type);
 bool kfs_conds_set(struct conditions *c, const char *type, const char *status, const char *reason,
 		   const char *message, const char *now);
 void kfs_conds_free(struct conditions *c);
