@@ -13,6 +13,9 @@ struct node {
 	char *path;
 	struct kfs_ident id;
 	uint64_t nlookup;
+	/* Its folder was removed: only its number finds it now (until FORGET), so that a folder
+	 * made again under the name is a new inode (inode.h, kfs_itable_gone). */
+	bool gone;
 	size_t hkey, hfolder; /* hashes of (path, id) and of the folder */
 	struct node *next_ino, *next_key, *next_folder;
 };
@@ -74,10 +77,25 @@ static void link_node(struct kfs_itable *t, struct node *n)
 	size_t m = t->nbuckets - 1;
 	n->next_ino = t->by_ino[n->ino & m];
 	t->by_ino[n->ino & m] = n;
+	if (n->gone)
+		return;
 	n->next_key = t->by_key[n->hkey & m];
 	t->by_key[n->hkey & m] = n;
 	n->next_folder = t->by_folder[n->hfolder & m];
 	t->by_folder[n->hfolder & m] = n;
+}
+
+/* Takes n out of the indexes by path and by folder. */
+static void unlink_names(struct kfs_itable *t, struct node *n)
+{
+	size_t m = t->nbuckets - 1;
+	struct node **p;
+	for (p = &t->by_key[n->hkey & m]; *p != n; p = &(*p)->next_key)
+		;
+	*p = n->next_key;
+	for (p = &t->by_folder[n->hfolder & m]; *p != n; p = &(*p)->next_folder)
+		;
+	*p = n->next_folder;
 }
 
 static void unlink_node(struct kfs_itable *t, struct node *n)
@@ -87,12 +105,13 @@ static void unlink_node(struct kfs_itable *t, struct node *n)
 	for (p = &t->by_ino[n->ino & m]; *p != n; p = &(*p)->next_ino)
 		;
 	*p = n->next_ino;
-	for (p = &t->by_key[n->hkey & m]; *p != n; p = &(*p)->next_key)
-		;
-	*p = n->next_key;
-	for (p = &t->by_folder[n->hfolder & m]; *p != n; p = &(*p)->next_folder)
-		;
-	*p = n->next_folder;
+	if (!n->gone)
+		unlink_names(t, n);
+}
+
+static bool under(const char *path, const char *dir, size_t dl)
+{
+	return strncmp(path, dir, dl) == 0 && (path[dl] == '\0' || path[dl] == '/');
 }
 
 static void alloc_buckets(struct kfs_itable *t, size_t n)
@@ -237,8 +256,7 @@ void kfs_itable_rename(struct kfs_itable *t, const char *from, const char *to, f
 	size_t nmoved = 0;
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct node *n = t->by_ino[i]; n; n = n->next_ino)
-			if (strncmp(n->path, from, fl) == 0 &&
-			    (n->path[fl] == '\0' || n->path[fl] == '/')) {
+			if (!n->gone && under(n->path, from, fl)) {
 				moved = kfs_xrealloc(moved, (nmoved + 1) * sizeof(*moved));
 				moved[nmoved++] = n;
 			}
@@ -256,6 +274,19 @@ void kfs_itable_rename(struct kfs_itable *t, const char *from, const char *to, f
 		link_node(t, n);
 	}
 	free(moved);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void kfs_itable_gone(struct kfs_itable *t, const char *dir)
+{
+	size_t dl = strlen(dir);
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct node *n = t->by_ino[i]; n; n = n->next_ino)
+			if (!n->gone && n->ino != FUSE_ROOT_ID && under(n->path, dir, dl)) {
+				unlink_names(t, n);
+				n->gone = true;
+			}
 	pthread_mutex_unlock(&t->lock);
 }
 

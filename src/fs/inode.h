@@ -21,6 +21,10 @@ void kfs_itable_forget(struct kfs_itable *t, fuse_ino_t ino, uint64_t n);
 /* A rename: every inode at from (or below it) is now at to, in the folder newparent. */
 void kfs_itable_rename(struct kfs_itable *t, const char *from, const char *to,
 		       fuse_ino_t newparent);
+/* A folder was removed: its inode and those under it keep their numbers until the kernel forgets
+ * them, but a lookup of the name no longer finds them, so a folder made again there is a new
+ * inode (the kernel holds the old one dead while a process has it as its working folder). */
+void kfs_itable_gone(struct kfs_itable *t, const char *dir);
 size_t kfs_itable_count(struct kfs_itable *t);
 /* The generation of every inode of this daemon (its start time): numbers are never reused
  * within one daemon, so one generation tells this daemon's inodes from an earlier one's. */

@@ -291,7 +291,10 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	char *path = child_of(req, parent, name);
 	if (!path)
 		return;
-	fuse_reply_err(req, -(dir ? kfs_p_rmdir(path) : kfs_p_unlink(path)));
+	int rc = dir ? kfs_p_rmdir(path) : kfs_p_unlink(path);
+	if (rc == 0 && dir)
+		kfs_itable_gone(kfs_cur.fs->inodes, path);
+	fuse_reply_err(req, -rc);
 	free(path);
 }
 

@@ -3,7 +3,7 @@
 # cached for long. A reader keeps the render it opened; any process that starts after a write's
 # close sees the new render, although names, attributes and pages are cached; an unchanged output
 # is read again without a request to the daemon; FORGET frees inodes; sed -i while another
-# process stats object.yaml gives no ESTALE.
+# process stats object.yaml gives no ESTALE; a folder removed and made again is a new inode.
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 mount_fs -d -o log_level=debug
@@ -103,5 +103,24 @@ done
 wait "$sed_pid"
 check_eq "sed -i 200 times: no error" "$(cat "$WORK/sed.err")" ""
 check_eq "stat and cat meanwhile: no ESTALE" "$(grep -c 'Stale' "$WORK/stat.err")" "0"
+# A folder removed while a process still has it as its working folder, then made again under
+# its name: the new folder is another inode, and works.
+G=$MNT/requests/again
+request again small >"$WORK/again.yaml"
+mkdir "$G"
+cp "$WORK/again.yaml" "$G/object.yaml"
+(cd "$G" && sleep 3) &
+holder=$!
+sleep 0.3
+old_ino=$(stat -c %i "$G")
+rm -rf "$G"
+mkdir "$G"
+check "a folder made again where a removed one is still in use takes a write" \
+	cp "$WORK/again.yaml" "$G/object.yaml"
+check "and shows its outputs" test -s "$G/output/statefulset.yaml"
+check "and is another inode" test "$(stat -c %i "$G")" != "$old_ino"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
 check "unmount" unmount_fs
 finish
