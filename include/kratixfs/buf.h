@@ -38,6 +38,8 @@ void *kfs_xmalloc(size_t n);
 void *kfs_xcalloc(size_t n, size_t size);
 void *kfs_xrealloc(void *p, size_t n);
 char *kfs_xstrdup(const char *s);
+/* Frees a NULL-ended list of strings and each string (NULL is fine). */
+void kfs_strv_free(char **v);
 char *kfs_xstrndup(const char *s, size_t n);
 
 #endif

@@ -34,6 +34,11 @@ struct kfs_container {
 	struct kfs_template *status;    /* templates/metadata/status.yaml, or NULL */
 	struct kfs_template *selectors; /* templates/metadata/destination-selectors.yaml, or NULL */
 	char *exec;                 /* scripts/pipeline.sh or execute-pipeline (exec mode), or NULL */
+	/* From the promise's container spec: image (NULL if none), command and args (NULL-ended
+	 * lists, or NULL), env (name=value strings, NULL-ended, or NULL). A container with an image
+	 * and no container folder is run from the image. */
+	char *image;
+	char **command, **args, **env;
 };
 
 struct kfs_pipeline {

@@ -8,6 +8,8 @@
 #include "kratixfs/error.h"
 #include "kratixfs/promise.h"
 
+struct kfs_exec;
+
 struct kfs_render_input {
 	const struct kfs_promise *promise;
 	enum kfs_wtype type;
@@ -20,6 +22,57 @@ struct kfs_render_input {
 	struct kfs_node *doc; /* data already parsed, or NULL: kfs_render takes it over (it becomes
 			       * the result's object), so a caller that parsed to choose the
 			       * promise does not parse twice */
+	/* The object's status as it stands (Kratix keeps it on the object between runs), or NULL:
+	 * it is the input's `.status` (templates and input/object.yaml see it, as Kratix's reader
+	 * writes the whole object) and the base each pipeline's metadata/status.yaml merges onto. */
+	const struct kfs_node *status;
+	/* Runs the containers that are not template containers (image and script containers), or
+	 * NULL: such a container then fails the render with an error naming it. */
+	const struct kfs_exec *exec;
+};
+
+/* What a container that is not a template container sees and leaves: its /kratix, in memory.
+ * Containers of one pipeline share output/ and metadata/, in order. */
+struct kfs_exec_call {
+	const struct kfs_promise *promise;
+	const struct kfs_pipeline *pipeline;
+	const struct kfs_container *container;
+	enum kfs_wtype type;
+	enum kfs_waction action;
+	const struct kfs_node *object; /* input/object.yaml: the whole object, status included */
+	const struct kfs_output *outputs; /* output/ as the pipeline's earlier containers left it */
+	size_t noutputs;
+	/* metadata/ files as the earlier containers of the pipeline left them, or NULL */
+	const char *status; size_t status_len;       /* status.yaml */
+	const char *selectors; size_t selectors_len; /* destination-selectors.yaml */
+	const char *control; size_t control_len;     /* workflow-control.yaml */
+};
+
+struct kfs_exec_reply {
+	struct kfs_output *outputs; /* every file of output/ after the container (pipeline unset) */
+	size_t noutputs;
+	char *status; size_t status_len;       /* metadata/status.yaml after it, or NULL */
+	char *selectors; size_t selectors_len; /* metadata/destination-selectors.yaml, or NULL */
+	char *control; size_t control_len;     /* metadata/workflow-control.yaml, or NULL */
+	struct kfs_buf log; /* what the container printed (stderr, then stdout), for log/status */
+};
+void kfs_exec_reply_free(struct kfs_exec_reply *reply);
+
+struct kfs_exec {
+	/* Runs call->container. 0 when it exited 0; -EIO (err: the exit status or signal, the
+	 * time limit, the last lines of its stderr) otherwise; -EINVAL when it cannot start (an
+	 * image that is not there: err names it and how to get it). reply holds what was read back
+	 * (free it either way). */
+	int (*run)(void *ctx, const struct kfs_exec_call *call, struct kfs_exec_reply *reply,
+		   struct kfs_error *err);
+	void *ctx;
+};
+
+/* Kratix's metadata/workflow-control.yaml, as the last pipeline that wrote one left it. */
+struct kfs_workflow_control {
+	bool suspend;          /* suspend: true: the pipelines after it do not run */
+	long long retry_after; /* retryAfter in seconds, or -1 */
+	char *message;         /* its message, or NULL */
 };
 
 struct kfs_output {
@@ -38,6 +91,8 @@ struct kfs_render_result {
 	struct kfs_buf log;         /* one line per step: what ran, what it produced */
 	struct kfs_buf warnings;    /* one line per unknown field of the input, pruned on admission:
 				     * `unknown field "spec.sise"` (kubectl's warning) */
+	struct kfs_workflow_control control; /* retry_after -1 when no pipeline wrote one */
+	char *failed_pipeline;      /* the pipeline whose container failed, or NULL */
 };
 
 /* Renders. Returns 0; -EINVAL when the input is rejected (not YAML, wrong kind, schema, name);

@@ -16,6 +16,8 @@
 
 #include "kratixfs/error.h"
 
+struct kfs_exec;
+
 enum kfs_log_level { KFS_LOG_ERROR, KFS_LOG_WARN, KFS_LOG_INFO, KFS_LOG_DEBUG };
 
 struct kfs_store_options {
@@ -37,6 +39,8 @@ struct kfs_store_options {
 	 * outputs=3 duration=0.15ms". Never a secret value. NULL: no log. */
 	void (*log)(void *ctx, enum kfs_log_level level, const char *line);
 	void *log_ctx;
+	/* Runs image and script containers (render.h), or NULL: they fail with an error. */
+	const struct kfs_exec *exec;
 };
 
 /* One file of a view: path relative to the view's folder ("output/x.yaml", "phase"). */

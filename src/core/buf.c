@@ -170,3 +170,12 @@ int kfs_buf_unbase64(struct kfs_buf *b, const char *text, size_t len)
 	kfs_buf_add(b, "", 0);
 	return 0;
 }
+
+void kfs_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}

@@ -429,6 +429,10 @@ static void free_workflow(struct kfs_workflow *wf)
 			free(ct->name);
 			free(ct->dir);
 			free(ct->exec);
+			free(ct->image);
+			kfs_strv_free(ct->command);
+			kfs_strv_free(ct->args);
+			kfs_strv_free(ct->env);
 			kfs_values_free(ct->values);
 			for (size_t o = 0; o < ct->noutputs; o++) {
 				free(ct->outputs[o].path);

@@ -211,6 +211,7 @@ int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *r,
 	       struct kfs_error *err)
 {
 	memset(r, 0, sizeof(*r));
+	r->control.retry_after = -1;
 	int rc = 0;
 	if (in->doc)
 		r->object = in->doc;
@@ -255,6 +256,21 @@ int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *r,
 	return rc;
 }
 
+void kfs_exec_reply_free(struct kfs_exec_reply *reply)
+{
+	for (size_t i = 0; i < reply->noutputs; i++) {
+		free(reply->outputs[i].pipeline);
+		free(reply->outputs[i].path);
+		free(reply->outputs[i].data);
+	}
+	free(reply->outputs);
+	free(reply->status);
+	free(reply->selectors);
+	free(reply->control);
+	kfs_buf_free(&reply->log);
+	memset(reply, 0, sizeof(*reply));
+}
+
 void kfs_render_result_free(struct kfs_render_result *r)
 {
 	kfs_node_free(r->object);
@@ -268,6 +284,8 @@ void kfs_render_result_free(struct kfs_render_result *r)
 	kfs_node_free(r->selectors);
 	kfs_buf_free(&r->log);
 	kfs_buf_free(&r->warnings);
+	free(r->control.message);
+	free(r->failed_pipeline);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -140,7 +140,7 @@ void kfs_build_promise_view(struct kfs_store *s, struct promise_entry *e, size_t
 		/* The promise workflow's input is the Promise document itself. */
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_PROMISE,
 					      .action = KFS_WF_CONFIGURE, .data = text.data,
-					      .len = text.len};
+					      .len = text.len, .exec = s->exec};
 		struct kfs_render_result res;
 		struct kfs_error err = {0};
 		if (kfs_render(&in, &res, &err) == 0) {

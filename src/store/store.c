@@ -255,6 +255,7 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 	s->promises_dir = kfs_xstrdup(opts->promises_dir);
 	s->state_dir = kfs_xstrdup(opts->state_dir);
 	s->max_input = opts->max_input;
+	s->exec = opts->exec;
 	s->on_publish = opts->on_publish;
 	s->on_publish_ctx = opts->on_publish_ctx;
 	s->log = opts->log;

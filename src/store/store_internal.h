@@ -142,6 +142,7 @@ struct kfs_push_state {
 struct kfs_store {
 	char *promises_dir, *state_dir;
 	size_t max_input;
+	const struct kfs_exec *exec; /* runs image and script containers, or NULL */
 	void (*on_publish)(void *ctx, const char *folder);
 	void *on_publish_ctx;
 	void (*log)(void *ctx, enum kfs_log_level level, const char *line);

@@ -160,6 +160,7 @@ int kfs_render_request(struct kfs_store *s, struct request *r, const char *data,
 		.data = data,
 		.len = len,
 		.doc = doc,
+		.exec = s->exec,
 	};
 	rc = kfs_render(&in, res, err);
 	if (rc == 0 || rc == -EIO) {
@@ -377,7 +378,8 @@ int kfs_store_check(struct kfs_store *s, const char *name, const char *data, siz
 	if (p) {
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
 					      .action = KFS_WF_CONFIGURE, .name = name,
-					      .data = data, .len = len, .doc = doc};
+					      .data = data, .len = len, .doc = doc,
+					      .exec = s->exec};
 		struct kfs_render_result res;
 		rc = kfs_render(&in, &res, err);
 		kfs_render_result_free(&res);
@@ -407,7 +409,8 @@ static int delete_locked(struct kfs_store *s, struct request *r, struct kfs_erro
 	if (p && p->workflows[KFS_WF_RESOURCE][KFS_WF_DELETE].npipelines && r->good) {
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
 					      .action = KFS_WF_DELETE, .name = r->name,
-					      .data = r->good, .len = r->good_len};
+					      .data = r->good, .len = r->good_len,
+					      .exec = s->exec};
 		struct kfs_render_result res;
 		rc = kfs_render(&in, &res, err);
 		kfs_set_text(&r->log, res.log.data ? res.log.data : "");
