@@ -49,11 +49,11 @@ test: build
 # Under valgrind the YAML fuzz runs fewer rounds: its coverage comes from the other two builds.
 test-valgrind: build
 	KFS_FUZZ_ROUNDS=60 meson test -C $(BUILD) --print-errorlogs --suite unit --timeout-multiplier 4 \
-	  --wrapper 'valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99'
+	  --wrapper 'valgrind --quiet --suppressions=$(CURDIR)/tests/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99'
 
 test-asan: deps $(BUILD_ASAN)/build.ninja
 	meson compile -C $(BUILD_ASAN)
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 KFS_WAIT_SCALE=2 \
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 KFS_WAIT_SCALE=2 \
 	  meson test -C $(BUILD_ASAN) --print-errorlogs --no-suite ship
 
 # ThreadSanitizer over the unit and mount suites: the threaded ones (the store's writers, reload,

@@ -1202,7 +1202,20 @@ static void test_push_read_when_built(void **state)
 {
 	struct fixture *f = *state;
 	struct kfs_error err = {0};
-	/* The remote is away: the Git thread's own pushes fail, only the one below lands. */
+	/* The remote is away: the Git thread's own pushes fail, only the one below lands. It goes
+	 * once the push of the promise's commit has landed, never in the middle of a push: libgit2
+	 * 1.5 leaks a push that loses its local remote part-way (tests/lsan.supp). It does not
+	 * come back (teardown removes it). */
+	char *root = NULL;
+	for (int i = 0; i < 500; i++) {
+		free(root);
+		root = read_file(f->s, "", "status.yaml");
+		if (strstr(root, "pushed: true"))
+			break;
+		usleep(20000);
+	}
+	assert_contains(root, "pushed: true");
+	free(root);
 	free(tu_sh("mv %s %s.away", f->remote, f->remote));
 	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
 	submit_ok(f->s, "db1", medium);
@@ -1240,7 +1253,6 @@ static void test_push_read_when_built(void **state)
 	free(head);
 	kfs_view_put(before);
 	kfs_view_put(after);
-	free(tu_sh("mv %s.away %s", f->remote, f->remote));
 }
 
 int main(void)
