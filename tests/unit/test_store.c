@@ -1180,9 +1180,14 @@ static void test_ids_follow_bytes(void **state)
 	free(out);
 	assert_int_equal(kfs_store_reload(f->s, &err), 0);
 	c = kfs_store_view(f->s, "requests/db1");
+	assert_true(c->serial > b->serial); /* the reload did publish again */
+	size_t outputs = 0;
 	for (size_t i = 0; i < c->nfiles; i++)
-		if (strncmp(c->files[i].path, "output/", 7) == 0)
+		if (strncmp(c->files[i].path, "output/", 7) == 0) {
 			assert_true(kfs_view_file(b, c->files[i].path)->id == c->files[i].id);
+			outputs++;
+		}
+	assert_true(outputs > 0);
 	kfs_view_put(a);
 	kfs_view_put(b);
 	kfs_view_put(c);
@@ -1211,6 +1216,7 @@ static void test_push_read_when_built(void **state)
 	assert_null(strstr(kfs_view_file(before, "status.yaml")->data, "pushed: true"));
 	int published = __atomic_load_n(&f->published, __ATOMIC_RELAXED);
 	long journal = file_size(f->state, "journal");
+	assert_true(journal > 0);
 	char *head = git_out(f, "rev-parse main");
 	head[40] = '\0';
 	struct kfs_git_event pushed = {.kind = KFS_GIT_PUSHED};
@@ -1236,6 +1242,23 @@ static void test_push_read_when_built(void **state)
 	assert_int_equal(file_size(f->state, "journal"), journal);
 	/* The daemon-wide status says so too. */
 	assert_file_contains(f->s, "", "status.yaml", "pushed: true");
+	/* A failed push after it: the commit is still on the remote, the failure is shown, and
+	 * still nothing is published or journaled. */
+	struct kfs_git_event failed = {.kind = KFS_GIT_PUSH_FAILED, .reason = "remote away"};
+	kfs_gitsync_on_event(f->s, &failed);
+	for (int i = 0; i < 200; i++) {
+		free(st);
+		st = read_file(f->s, "", "status.yaml");
+		if (strstr(st, "pushError"))
+			break;
+		usleep(20000);
+	}
+	assert_contains(st, "pushError: remote away");
+	free(st);
+	st = read_file(f->s, "requests/db1", "status.yaml");
+	assert_contains(st, "pushed: true");
+	assert_int_equal(__atomic_load_n(&f->published, __ATOMIC_RELAXED), published);
+	assert_int_equal(file_size(f->state, "journal"), journal);
 	free(st);
 	free(head);
 	kfs_view_put(before);

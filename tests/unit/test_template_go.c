@@ -159,7 +159,7 @@ static void test_logic(void **state)
 	    {"{{ ternary \"on\" \"off\" .spec.backup }} {{ .spec.off | ternary 1 2 }}", "on 2"},
 	    {"{{ required \"spec.env is needed\" .spec.env }}", "dev"},
 	    {"{{ required \"spec.team is needed\" .spec.team }}", "ERR spec.team is needed"},
-	    {"{{ required \"x\" .spec.empty }}", "ERR x"},
+	    {"{{ required \"spec.empty must be set\" .spec.empty }}", "ERR spec.empty must be set"},
 	    {"{{ fail \"no way\" }}", "ERR t.yaml:1:4: no way"},
 	    {"{{ hasKey .spec \"env\" }} {{ hasKey .spec.config \"nope\" }}", "true false"},
 	    {"{{ if hasKey .spec \"team\" }}{{ .spec.team }}{{ else }}none{{ end }}", "none"},
