@@ -718,7 +718,7 @@ static void test_forged_conditions(void **state)
 		free(st);
 		assert_file_contains(f->s, "requests/db1", "log",
 				     "warning: metadata/status.yaml: condition Committed is "
-				     "kratixfs's own; the pipeline's is dropped\n");
+				     "kratixfs's own; the pipeline's is dropped (give it another type)\n");
 		assert_file_contains(f->s, "requests/db1", "log", "condition Rejected is");
 		assert_contains(f->log.data, "status-condition-dropped request=db1 type=Committed");
 		assert_contains(f->log.data, "status-condition-dropped request=db1 type=Rejected");
