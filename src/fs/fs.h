@@ -93,9 +93,6 @@ int kfs_p_rename(const char *from, const char *to, unsigned int flags);
 /* ---- open handles (handles.c) ---- */
 int kfs_h_stat(struct fuse_file_info *fi, struct stat *st);
 int kfs_h_read(struct fuse_file_info *fi, char *buf, size_t size, off_t off);
-/* A read of a rendered file's handle, without a copy: *data points into the view the handle
- * holds, *size is cut to what is there. false for other handles (use kfs_h_read). */
-bool kfs_h_read_view(struct fuse_file_info *fi, const char **data, size_t *size, off_t off);
 int kfs_h_write(struct fuse_file_info *fi, const char *buf, size_t size, off_t off);
 int kfs_h_flush(struct fuse_file_info *fi);
 int kfs_h_release(struct fuse_file_info *fi);

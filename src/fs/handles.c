@@ -292,19 +292,6 @@ out:
 	return rc;
 }
 
-bool kfs_h_read_view(struct fuse_file_info *fi, const char **data, size_t *size, off_t off)
-{
-	const struct handle *h = fh_of(fi);
-	if (h->type != H_READ)
-		return false;
-	size_t len = h->file->len;
-	size_t at = (size_t)off < len ? (size_t)off : len;
-	*data = h->file->data + at;
-	if (*size > len - at)
-		*size = len - at;
-	return true;
-}
-
 int kfs_h_read(struct fuse_file_info *fi, char *buf, size_t size, off_t off)
 {
 	struct handle *h = fh_of(fi);

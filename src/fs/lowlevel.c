@@ -375,11 +375,6 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)ino;
 	enter(req);
-	const char *data;
-	if (kfs_h_read_view(fi, &data, &size, off)) {
-		fuse_reply_buf(req, data, size); /* the handle keeps the view, and so data, alive */
-		return;
-	}
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
