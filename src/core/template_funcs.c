@@ -33,6 +33,13 @@ int fn_str(struct teval *e, struct tval *out, const char *text, size_t len, bool
 	return 0;
 }
 
+int fn_buf(struct teval *e, struct tval *out, struct kfs_buf *b, bool safe)
+{
+	fn_str(e, out, b->data ? b->data : "", b->len, safe);
+	kfs_buf_free(b);
+	return 0;
+}
+
 const char *fn_name(const struct tcmd *c)
 {
 	return c->args[0].text;

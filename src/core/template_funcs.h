@@ -7,6 +7,8 @@
 int fn_bool(struct tval *out, bool v);
 int fn_int(struct teval *e, struct tval *out, long long v);
 int fn_str(struct teval *e, struct tval *out, const char *text, size_t len, bool safe);
+/* fn_str of b's bytes; frees b. */
+int fn_buf(struct teval *e, struct tval *out, struct kfs_buf *b, bool safe);
 const char *fn_name(const struct tcmd *c);
 /* A scalar's text (null is ""); a mapping or list is an error naming the function. */
 int fn_string(struct teval *e, const struct tcmd *c, const struct tval *v, const char **text,

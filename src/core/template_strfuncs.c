@@ -169,9 +169,7 @@ FN(fn_quote)
 			kfs_buf_addc(&b, '\'');
 		}
 	}
-	fn_str(e, out, b.data ? b.data : "", b.len, dq || fn_all_safe(a, n));
-	kfs_buf_free(&b);
-	return 0;
+	return fn_buf(e, out, &b, dq || fn_all_safe(a, n));
 }
 
 /* upper, lower (ASCII), title (the first letter of each word). */
@@ -266,9 +264,7 @@ FN(fn_replace)
 			kfs_buf_addc(&b, s[i++]);
 		}
 	}
-	fn_str(e, out, b.data ? b.data : "", b.len, fn_all_safe(a, 3));
-	kfs_buf_free(&b);
-	return 0;
+	return fn_buf(e, out, &b, fn_all_safe(a, 3));
 }
 
 /* trunc n s: the first n bytes, or the last -n. */
@@ -373,9 +369,7 @@ FN(fn_indent)
 		if (s[i] == '\n')
 			kfs_buf_fill(&b, ' ', (size_t)k);
 	}
-	fn_str(e, out, b.data ? b.data : "", b.len, a[1].safe);
-	kfs_buf_free(&b);
-	return 0;
+	return fn_buf(e, out, &b, a[1].safe);
 }
 
 FN(fn_b64enc)
@@ -388,9 +382,7 @@ FN(fn_b64enc)
 		return rc;
 	struct kfs_buf b = {0};
 	kfs_buf_base64(&b, s, sl);
-	fn_str(e, out, b.data ? b.data : "", b.len, true);
-	kfs_buf_free(&b);
-	return 0;
+	return fn_buf(e, out, &b, true);
 }
 
 FN(fn_b64dec)
@@ -406,9 +398,7 @@ FN(fn_b64dec)
 		kfs_buf_free(&b);
 		return tmpl_fail(e, c->pos, "b64dec: the value is not base64");
 	}
-	fn_str(e, out, b.data ? b.data : "", b.len, false);
-	kfs_buf_free(&b);
-	return 0;
+	return fn_buf(e, out, &b, false);
 }
 
 FN(fn_sha256)
@@ -434,9 +424,7 @@ FN(fn_toyaml)
 	kfs_doc_emit(a[0].n, &b);
 	while (b.len && b.data[b.len - 1] == '\n')
 		b.len--;
-	fn_str(e, out, b.data ? b.data : "", b.len, true);
-	kfs_buf_free(&b);
-	return 0;
+	return fn_buf(e, out, &b, true);
 }
 
 FN(fn_tojson)
@@ -444,9 +432,7 @@ FN(fn_tojson)
 	(void)n, (void)c;
 	struct kfs_buf b = {0};
 	tmpl_json(a[0].n, &b);
-	fn_str(e, out, b.data ? b.data : "", b.len, true);
-	kfs_buf_free(&b);
-	return 0;
+	return fn_buf(e, out, &b, true);
 }
 
 FN(fn_fromyaml)

@@ -46,14 +46,10 @@ int kfs_p_meta(const char *path, struct fuse_file_info *fi, enum kfs_meta_op op,
 	if (h)
 		return h->type == H_WRITE ? (op == KFS_META_TIMES ? 0 : -EPERM) : -EROFS;
 	struct route r;
-	int rc = route(path, &r);
-	if (rc)
+	struct kfs_view *v;
+	int rc = route_entry(path, &r, &v, op == KFS_META_TIMES ? 0 : -EPERM);
+	if (rc || r.list)
 		return rc;
-	if (r.list)
-		return op == KFS_META_TIMES ? 0 : -EPERM;
-	struct kfs_view *v = view_of(&r);
-	if (!v)
-		return -ENOENT;
 	if (is_scratch(&r, v)) {
 		rc = scratch_meta(&r, op, tv, mode, uid, gid);
 	} else if (is_writable_file(&r) || (r.area->user_folders && r.rel[0] == '\0')) {
@@ -192,14 +188,10 @@ int kfs_p_mkdir(const char *path, mode_t mode)
 int kfs_p_unlink(const char *path)
 {
 	struct route r;
-	int rc = route(path, &r);
+	struct kfs_view *v;
+	int rc = route_entry(path, &r, &v, -EISDIR);
 	if (rc)
 		return rc;
-	if (r.list)
-		return -EISDIR;
-	struct kfs_view *v = view_of(&r);
-	if (!v)
-		return -ENOENT;
 	if (!r.area->user_folders || r.rel[0] == '\0') {
 		rc = -EROFS;
 	} else if (is_scratch(&r, v)) {

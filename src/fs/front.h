@@ -91,6 +91,9 @@ static inline int reply_code(int rc)
 /* route.c */
 int route(const char *path, struct route *r);
 struct kfs_view *view_of(const struct route *r);
+/* Routes path to an entry of a view's folder: 0 with *v held (kfs_view_put it); list_rc when
+ * path is a listing folder (requests/, promises/); -ENOENT when the folder has no view. */
+int route_entry(const char *path, struct route *r, struct kfs_view **v, int list_rc);
 bool has_object(const struct kfs_view *v);
 bool is_writable_file(const struct route *r);
 /* rel is one of the area's extra folders ("input" at the root). */

@@ -450,14 +450,10 @@ int kfs_p_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return 0;
 	}
 	struct route r;
-	int rc = route(path, &r);
+	struct kfs_view *v;
+	int rc = route_entry(path, &r, &v, -EISDIR);
 	if (rc)
 		return rc;
-	if (r.list)
-		return -EISDIR;
-	struct kfs_view *v = view_of(&r);
-	if (!v)
-		return -ENOENT;
 	const struct kfs_view_file *f = kfs_view_file(v, r.rel);
 	if (is_scratch(&r, v)) {
 		rc = scratch_truncate(&r, size);

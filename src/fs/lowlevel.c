@@ -181,12 +181,10 @@ static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 }
 
 /* The attributes of ino: an open file's own (fstat), else its path's now. */
-static int attr_of(fuse_ino_t ino, const char *path, struct fuse_file_info *fi, struct stat *st,
-		   enum kfs_kind kind)
+static int attr_of(fuse_ino_t ino, const char *path, struct fuse_file_info *fi, struct stat *st)
 {
 	struct kfs_ident now;
 	int rc = fi && fi->fh ? kfs_h_stat(fi, st) : kfs_p_stat(path, st, &now);
-	(void)kind;
 	st->st_ino = ino;
 	return rc;
 }
@@ -199,7 +197,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!path)
 		return;
 	struct stat st;
-	int rc = attr_of(ino, path, fi, &st, id.kind);
+	int rc = attr_of(ino, path, fi, &st);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -252,7 +250,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	wait_published();
 	struct stat st;
 	if (rc == 0)
-		rc = attr_of(ino, path, fi, &st, id.kind);
+		rc = attr_of(ino, path, fi, &st);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else

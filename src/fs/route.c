@@ -94,6 +94,17 @@ struct kfs_view *view_of(const struct route *r)
 	return kfs_store_view(ctx()->store, r->folder);
 }
 
+int route_entry(const char *path, struct route *r, struct kfs_view **v, int list_rc)
+{
+	int rc = route(path, r);
+	if (rc)
+		return rc;
+	if (r->list)
+		return list_rc;
+	*v = view_of(r);
+	return *v ? 0 : -ENOENT;
+}
+
 bool has_object(const struct kfs_view *v)
 {
 	return kfs_view_file(v, "object.yaml") != NULL;

@@ -72,7 +72,7 @@ void kfs_drop_daemon_conditions(struct kfs_store *s, struct request *r, struct k
 			struct kfs_buf line = {0};
 			kfs_buf_printf(&line,
 				       "%swarning: metadata/status.yaml: condition %s is kratixfs's "
-				       "own; the pipeline's is dropped\n",
+				       "own; the pipeline's is dropped (give it another type)\n",
 				       r->log ? r->log : "", type);
 			free(r->log);
 			r->log = kfs_buf_steal(&line);
@@ -386,7 +386,7 @@ struct kfs_view *kfs_store_view(struct kfs_store *s, const char *folder)
 	if (strncmp(folder, "promises/", 9) == 0) {
 		struct kfs_view *v = NULL;
 		pthread_rwlock_rdlock(&s->promises_lock);
-		for (size_t i = 0; i < s->npromises; i++)
+		for (size_t i = 0; i < s->npromises && !v; i++)
 			if (strcmp(s->promises[i].name, folder + 9) == 0)
 				v = kfs_view_get(s->promises[i].view);
 		pthread_rwlock_unlock(&s->promises_lock);

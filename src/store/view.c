@@ -226,8 +226,5 @@ bool kfs_view_is_dir(const struct kfs_view *v, const char *path)
 {
 	if (!*path)
 		return true;
-	for (size_t i = 0; i < v->ndirs; i++)
-		if (strcmp(v->dirs[i], path) == 0)
-			return true;
-	return false;
+	return v->ndirs && bsearch(&path, v->dirs, v->ndirs, sizeof(*v->dirs), cmp_str) != NULL;
 }

@@ -293,6 +293,14 @@ static void log_outcome(struct kfs_store *s, const struct request *r, int rc,
 }
 
 /* submit() with r's write_lock held. */
+static int too_large(const struct kfs_store *s, size_t len, struct kfs_error *err)
+{
+	return kfs_error_set(err, -EFBIG,
+			     "object.yaml: %zu bytes is larger than max_input (%zu bytes): shorten "
+			     "it, or mount with -o max_input=BYTES",
+			     len, s->max_input);
+}
+
 int kfs_submit_locked(struct kfs_store *s, struct request *r, const char *data, size_t len,
 			 bool force, struct kfs_error *err)
 {
@@ -301,9 +309,7 @@ int kfs_submit_locked(struct kfs_store *s, struct request *r, const char *data, 
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (len > s->max_input) {
-		kfs_error_set(err, -EFBIG,
-			      "object.yaml: %zu bytes is larger than max_input (%zu bytes)", len,
-			      s->max_input);
+		too_large(s, len, err);
 		struct kfs_render_result none = {0};
 		kfs_save_request(r, &sv);
 		rc = apply_outcome(s, r, NULL, data, len, -EFBIG, &none, err, &sv, force);
@@ -366,9 +372,7 @@ int kfs_store_check(struct kfs_store *s, const char *name, const char *data, siz
 		    struct kfs_error *err)
 {
 	if (len > s->max_input)
-		return kfs_error_set(err, -EFBIG,
-				     "object.yaml: %zu bytes is larger than max_input (%zu bytes)",
-				     len, s->max_input);
+		return too_large(s, len, err);
 	struct kfs_node *doc = NULL;
 	if (kfs_doc_parse(data, len, "object.yaml", &doc, err) < 0)
 		return -EINVAL;

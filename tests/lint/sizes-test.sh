@@ -70,6 +70,7 @@ expect_line "allowed: src/fs/c.c: 801 lines (limit 800)" "allowlisted"
 printf 'src/fs\nsrc/fs/c\n' > "$tmp/allow.txt"
 run "$tmp/big" "$tmp/allow.txt"
 [ "$rc" = 1 ] || fail "allowlist by prefix: exit $rc, want 1"
+expect_line "src/fs/c.c: 801 lines (limit 800)" "allowlist by prefix"
 
 # A listed file within the limits is a stale entry: an error, so that the list only shrinks.
 printf 'src/fs/c.c\nsrc/fs/gone.c\n' > "$tmp/allow.txt"

@@ -57,6 +57,7 @@ before=$(grep -c 'opcode: \(LOOKUP\|GETATTR\|READ\) ' "$WORK/daemon.log")
 for _ in 1 2 3 4 5; do cat "$OUT" >/dev/null; done
 sleep 0.2
 after=$(grep -c 'opcode: \(LOOKUP\|GETATTR\|READ\) ' "$WORK/daemon.log")
+check "the daemon's log counts its requests (-d)" test "$before" -gt 0
 check_eq "five more reads of an unchanged output: no LOOKUP, GETATTR or READ" \
 	"$((after - before))" "0"
 
@@ -113,6 +114,7 @@ cp "$WORK/again.yaml" "$G/object.yaml"
 holder=$!
 sleep 0.3
 old_ino=$(stat -c %i "$G")
+check "the removed folder had an inode" test -n "$old_ino"
 rm -rf "$G"
 mkdir "$G"
 check "a folder made again where a removed one is still in use takes a write" \

@@ -718,7 +718,7 @@ static void test_forged_conditions(void **state)
 		free(st);
 		assert_file_contains(f->s, "requests/db1", "log",
 				     "warning: metadata/status.yaml: condition Committed is "
-				     "kratixfs's own; the pipeline's is dropped\n");
+				     "kratixfs's own; the pipeline's is dropped (give it another type)\n");
 		assert_file_contains(f->s, "requests/db1", "log", "condition Rejected is");
 		assert_contains(f->log.data, "status-condition-dropped request=db1 type=Committed");
 		assert_contains(f->log.data, "status-condition-dropped request=db1 type=Rejected");
@@ -1180,9 +1180,14 @@ static void test_ids_follow_bytes(void **state)
 	free(out);
 	assert_int_equal(kfs_store_reload(f->s, &err), 0);
 	c = kfs_store_view(f->s, "requests/db1");
+	assert_true(c->serial > b->serial); /* the reload did publish again */
+	size_t outputs = 0;
 	for (size_t i = 0; i < c->nfiles; i++)
-		if (strncmp(c->files[i].path, "output/", 7) == 0)
+		if (strncmp(c->files[i].path, "output/", 7) == 0) {
 			assert_true(kfs_view_file(b, c->files[i].path)->id == c->files[i].id);
+			outputs++;
+		}
+	assert_true(outputs > 0);
 	kfs_view_put(a);
 	kfs_view_put(b);
 	kfs_view_put(c);
@@ -1224,6 +1229,7 @@ static void test_push_read_when_built(void **state)
 	assert_null(strstr(kfs_view_file(before, "status.yaml")->data, "pushed: true"));
 	int published = __atomic_load_n(&f->published, __ATOMIC_RELAXED);
 	long journal = file_size(f->state, "journal");
+	assert_true(journal > 0);
 	char *head = git_out(f, "rev-parse main");
 	head[40] = '\0';
 	struct kfs_git_event pushed = {.kind = KFS_GIT_PUSHED};

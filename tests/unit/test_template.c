@@ -47,43 +47,8 @@ static const char request[] = "apiVersion: marketplace.kratix.io/v1alpha1\n"
 			      "      roles: []\n"
 			      "  noUsers: []\n";
 
-struct fix {
-	struct kfs_node *req, *values, *promise, *workflow;
-	struct kfs_tcontext ctx;
-};
-
-static struct kfs_node *parse(const char *yaml)
-{
-	struct kfs_node *n = NULL;
-	struct kfs_error err = {0};
-	int rc = kfs_doc_parse(yaml, strlen(yaml), "test.yaml", &n, &err);
-	if (rc)
-		fail_msg("parse: %s", err.msg);
-	return n;
-}
-
-static int setup(void **state)
-{
-	struct fix *f = calloc(1, sizeof(*f));
-	f->req = parse(request);
-	f->values = parse("storage: 10Gi\nreplicas: 2\n");
-	f->promise = parse("name: postgresql\nversion: v1.2.0\n");
-	f->workflow = parse("type: resource\naction: configure\npipeline: instance-configure\n");
-	f->ctx = (struct kfs_tcontext){f->req, f->values, f->promise, f->workflow};
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fix *f = *state;
-	kfs_node_free(f->req);
-	kfs_node_free(f->values);
-	kfs_node_free(f->promise);
-	kfs_node_free(f->workflow);
-	free(f);
-	return 0;
-}
+#define TMPLTEST_PIPELINE "instance-configure"
+#include "tmpltest.h"
 
 static char *render_ph(struct fix *f, const char *tpl, const struct kfs_placeholders *ph)
 {

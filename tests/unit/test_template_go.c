@@ -40,42 +40,8 @@ static const char request[] = "metadata:\n"
 			      "  tags: [web, db]\n"
 			      "  ports: [80, 443]\n";
 
-struct fix {
-	struct kfs_node *req, *values, *promise, *workflow;
-	struct kfs_tcontext ctx;
-};
-
-static struct kfs_node *parse(const char *yaml)
-{
-	struct kfs_node *n = NULL;
-	struct kfs_error err = {0};
-	if (kfs_doc_parse(yaml, strlen(yaml), "test.yaml", &n, &err))
-		fail_msg("parse: %s", err.msg);
-	return n;
-}
-
-static int setup(void **state)
-{
-	struct fix *f = calloc(1, sizeof(*f));
-	f->req = parse(request);
-	f->values = parse("storage: 10Gi\nreplicas: 2\n");
-	f->promise = parse("name: postgresql\nversion: v1.2.0\n");
-	f->workflow = parse("type: resource\naction: configure\npipeline: p\n");
-	f->ctx = (struct kfs_tcontext){f->req, f->values, f->promise, f->workflow};
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fix *f = *state;
-	kfs_node_free(f->req);
-	kfs_node_free(f->values);
-	kfs_node_free(f->promise);
-	kfs_node_free(f->workflow);
-	free(f);
-	return 0;
-}
+#define TMPLTEST_PIPELINE "p"
+#include "tmpltest.h"
 
 static const char helpers[] = "{{/* partials */}}\n"
 			      "{{- define \"labels\" -}}\n"
@@ -193,7 +159,7 @@ static void test_logic(void **state)
 	    {"{{ ternary \"on\" \"off\" .spec.backup }} {{ .spec.off | ternary 1 2 }}", "on 2"},
 	    {"{{ required \"spec.env is needed\" .spec.env }}", "dev"},
 	    {"{{ required \"spec.team is needed\" .spec.team }}", "ERR spec.team is needed"},
-	    {"{{ required \"x\" .spec.empty }}", "ERR x"},
+	    {"{{ required \"spec.empty must be set\" .spec.empty }}", "ERR spec.empty must be set"},
 	    {"{{ fail \"no way\" }}", "ERR t.yaml:1:4: no way"},
 	    {"{{ hasKey .spec \"env\" }} {{ hasKey .spec.config \"nope\" }}", "true false"},
 	    {"{{ if hasKey .spec \"team\" }}{{ .spec.team }}{{ else }}none{{ end }}", "none"},
