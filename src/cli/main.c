@@ -24,6 +24,8 @@ static const char usage[] =
 	"                                           the outputs as a YAML stream, as helm template\n"
 	"  render [--promises DIR] [--kratix DIR]   one render of DIR/input/object.yaml into\n"
 	"                                           DIR/output and DIR/metadata (a pipeline image)\n"
+	"  promise --image IMAGE PROMISE_DIR        print the promise.yaml whose template\n"
+	"                                           containers run that image (make image)\n"
 	"  test [--update] [--run PATTERN] [--junit FILE] [--output json] PROMISE_DIR...\n"
 	"                                           render every test-input/ case and diff it\n"
 	"                                           against test-output/\n"
@@ -65,6 +67,7 @@ static const struct {
 	size_t typos;
 } commands[] = {
 	{"init", cmd_init, 1},
+	{"promise", cmd_promise, 1},
 	{"render", cmd_render, 2},
 	{"test", cmd_test, 2},
 	{"validate", cmd_validate, 2},
@@ -102,7 +105,7 @@ static int check_mount_argument(int argc, char **argv)
 	if (near)
 		cli_errorf("unknown command \"%s\"; did you mean \"%s\"?", arg, near);
 	else
-		cli_errorf("unknown command \"%s\" (commands: init, render, test, validate; a "
+		cli_errorf("unknown command \"%s\" (commands: init, promise, render, test, validate; a "
 			   "mount point must be an existing folder)",
 			   arg);
 	if (dir)

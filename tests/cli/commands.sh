@@ -23,7 +23,7 @@ expect_grep "$WORK/err" 'unknown command "rendr"; did you mean "render"?' "refus
 expect_grep "$WORK/err" "to mount on the folder rendr, write ./rendr" "says how to mount there"
 # A word that is neither a command nor a folder: unknown, with the commands listed.
 expect_exit 2 "kratixfs frobnicate" -- "$KRATIXFS" frobnicate
-expect_grep "$WORK/err" 'unknown command "frobnicate" (commands: init, render, test, validate' "lists the commands"
+expect_grep "$WORK/err" 'unknown command "frobnicate" (commands: init, promise, render, test, validate' "lists the commands"
 expect_no_grep "$WORK/err" "did you mean" "no far-fetched suggestion"
 
 # What goes to the daemon: an existing folder, ./NAME, an option, mount(8)'s SOURCE MOUNTPOINT
