@@ -452,7 +452,7 @@ static const char promise_help[] =
 	"\n"
 	"  --image IMAGE  the pipeline image as the cluster pulls it (REGISTRY/NAME:TAG)\n"
 	"\n"
-	"Exit status: 0 printed, 2 usage error or a promise folder that does not load.\n";
+	"Exit status: 0 printed, 2 usage error or promise error (a folder that does not load).\n";
 
 /* The container named name, or NULL. */
 static const struct kfs_container *find_container(const struct kfs_pipeline *pl, const char *name)
