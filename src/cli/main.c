@@ -60,14 +60,16 @@ static int exec_daemon(char **argv)
 }
 
 /* typos: the edit distance up to which a word is taken for a typo of the command. 1 for init:
- * "mnt", the usual mount point, is two edits from it and must still mount. */
+ * "mnt", the usual mount point, is two edits from it and must still mount. 0 for promise:
+ * "promises", the usual promises folder (the SOURCE of `kratixfs promises MOUNTPOINT`), is one
+ * edit from it and must still mount. */
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	size_t typos;
 } commands[] = {
 	{"init", cmd_init, 1},
-	{"promise", cmd_promise, 1},
+	{"promise", cmd_promise, 0},
 	{"render", cmd_render, 2},
 	{"test", cmd_test, 2},
 	{"validate", cmd_validate, 2},

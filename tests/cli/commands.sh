@@ -40,6 +40,9 @@ daemon_answers "$KRATIXFS" -o log_level=bogus mnt
 daemon_answers "$KRATIXFS" none mnt -o log_level=bogus
 daemon_answers "$KRATIXFS" kratixfs mnt -o log_level=bogus
 daemon_answers "$KRATIXFS" "$PROMISES" "$WORK/mnt" -o log_level=bogus
+# A promises folder named promises, one letter from the promise command, is still a SOURCE.
+mkdir promises
+daemon_answers "$KRATIXFS" promises mnt -o log_level=bogus
 grep -q " $WORK/" /proc/mounts && fail "something was mounted under $WORK" || pass
 
 # Usage errors are exit 2 in every command; --help of each states the same exit codes.
