@@ -6,17 +6,19 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 # systemd: systemd-analyze verifies the unit in `make check`; tree prints the demo's mount;
 # bash-builtins: bench/git's builtin mkdir; openssh-*: the SSH push test's sshd on 127.0.0.1;
-# nettle-dev: the hashes; libpcre2-dev: CRD patterns; libssl-dev: bench/hash's comparison.
+# nettle-dev: the hashes; libpcre2-dev: CRD patterns; libssl-dev: bench/hash's comparison;
+# buildah: make image; bubblewrap: tests/ship/image.sh runs that image's root.
 DEBIAN_DEPS = meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3 libyaml-dev \
               libgit2-dev zlib1g-dev nettle-dev libpcre2-dev libssl-dev libcmocka-dev valgrind vim \
-              git diffutils yq gawk systemd tree python3 bash-builtins openssh-client openssh-server
+              git diffutils yq gawk systemd tree python3 bash-builtins openssh-client openssh-server \
+              buildah bubblewrap
 
 # The demo: a mount at ./kratix, its state folder, Git state store and log under build/demo/.
 DEMO_MNT   = $(CURDIR)/kratix
 DEMO_DIR   = $(abspath $(BUILD))/demo
 DEMO_REQ   = $(DEMO_MNT)/requests/my-db
 
-.PHONY: all deps build check test test-asan test-tsan test-valgrind soak demo undemo install clean
+.PHONY: all deps build check test test-asan test-tsan test-valgrind soak demo undemo install clean image
 
 all: build
 
@@ -129,6 +131,35 @@ undemo:
 	  rm -f $(DEMO_DIR)/kratixfs.pid; fi; \
 	rmdir $(DEMO_MNT) 2>/dev/null; \
 	echo "kratixfs unmounted from ./kratix; its state, Git store and log stay in $(BUILD)/demo/"
+
+# The pipeline image of a template promise, for Kratix on Kubernetes (docs/kratix.md, "The same
+# promise in a cluster"): FROM scratch, the kratixfs binary with every shared library it links and
+# the dynamic loader (as ldd lists them), the promise folder as the image's only bundled promise
+# (/usr/share/kratixfs/promises/<folder name>/), and an entrypoint that renders the /kratix volume
+# of a Kratix pipeline pod; user 65532, for runAsNonRoot. buildah builds it from build/image/
+# without running anything in it, so offline. `kratixfs promise --image $(IMAGE) $(PROMISE)`
+# prints the promise.yaml that runs it.
+PROMISE ?= templates/postgresql
+IMAGE   ?= localhost/kratixfs-$(notdir $(abspath $(PROMISE))):latest
+IMAGE_DIR = $(abspath $(BUILD))/image
+IMAGE_ENTRYPOINT = ["/usr/bin/kratixfs", "render", "--kratix", "/kratix", \
+                    "--promises", "/usr/share/kratixfs/promises"]
+image: deps $(BUILD)/build.ninja
+	meson compile -C $(BUILD) kratixfs
+	@$(abspath $(BUILD))/kratixfs promise --image $(IMAGE) $(PROMISE) >/dev/null || \
+	  { echo "make image: PROMISE=$(PROMISE) is not a promise folder that loads" >&2; exit 2; }
+	@rm -rf $(IMAGE_DIR) && mkdir -p $(IMAGE_DIR)/root/usr/bin $(IMAGE_DIR)/root/usr/share/kratixfs/promises \
+	  $(IMAGE_DIR)/root/kratix
+	@cp $(BUILD)/kratixfs $(IMAGE_DIR)/root/usr/bin/kratixfs
+	@ldd $(BUILD)/kratixfs | awk '$$2 == "=>" && $$3 ~ /^\// { print $$3 } $$1 ~ /^\// { print $$1 }' | \
+	  while read -r lib; do mkdir -p $(IMAGE_DIR)/root$$(dirname $$lib) && \
+	    cp -L $$lib $(IMAGE_DIR)/root$$lib || exit 1; done
+	@cp -RL $(PROMISE) $(IMAGE_DIR)/root/usr/share/kratixfs/promises/$(notdir $(abspath $(PROMISE)))
+	@printf '%s\n' 'FROM scratch' 'COPY root/ /' 'USER 65532:65532' \
+	  'ENTRYPOINT $(IMAGE_ENTRYPOINT)' >$(IMAGE_DIR)/Containerfile
+	buildah bud --quiet --layers=false -f $(IMAGE_DIR)/Containerfile -t $(IMAGE) $(IMAGE_DIR) >/dev/null
+	@echo "image $(IMAGE) built: $$(find $(IMAGE_DIR)/root -type f | wc -l) files, $$(du -sh $(IMAGE_DIR)/root | cut -f1)"
+	@echo "next: push it, then $(BUILD)/kratixfs promise --image $(IMAGE) $(PROMISE) | kubectl apply -f -"
 
 # meson install: PREFIX (default /usr/local) and DESTDIR honoured.
 install: build

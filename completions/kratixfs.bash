@@ -21,7 +21,7 @@ _kratixfs()
 	COMPREPLY=()
 	if [ "$COMP_CWORD" -eq 1 ] && [[ $cur != -* ]]; then
 		# A command, or the mount point of the daemon (an existing folder).
-		COMPREPLY=($(compgen -W "init render test validate" -- "$cur"))
+		COMPREPLY=($(compgen -W "init promise render test validate" -- "$cur"))
 		_kratixfs_dirs "$cur"
 		return
 	fi
@@ -51,15 +51,24 @@ _kratixfs()
 			_kratixfs_files "$cur"
 			return
 			;;
-		--promises | --kratix)
+		--promises | --promise | --kratix)
 			_kratixfs_dirs "$cur"
 			return
 			;;
-		--max-input)
+		--max-input | --container)
 			return
 			;;
 		esac
-		COMPREPLY=($(compgen -W "-f --file --promises --kratix --max-input -h --help -V --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "-f --file --promises --promise --kratix --container --max-input -h --help -V --version" -- "$cur"))
+		;;
+	promise)
+		# promise --image IMAGE PROMISE_DIR
+		[ "$prev" = "--image" ] && return
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--image -h --help -V --version" -- "$cur"))
+		else
+			_kratixfs_dirs "$cur"
+		fi
 		;;
 	test)
 		case $prev in

@@ -7,6 +7,7 @@
 
 #include "kratixfs/buf.h"
 #include "kratixfs/error.h"
+#include "kratixfs/promise.h"
 
 /* Exit codes of `kratixfs render` (0 rendered, 1 request rejected, 2 failed), used by every
  * sub-command. */
@@ -41,8 +42,19 @@ struct kfs_promise;
 int cli_write_golden(const struct kfs_promise *p, const char *dir, const char *name,
 		     struct kfs_error *err);
 
+/* The workflow from KRATIX_WORKFLOW_TYPE and KRATIX_WORKFLOW_ACTION (their values: NULL or ""
+ * when unset; a kind: Promise input then runs the promise workflow). -1 after saying why a value
+ * is wrong. */
+int cli_parse_workflow(const char *type_env, const char *action_env, const struct kfs_node *in,
+		       enum kfs_wtype *type, enum kfs_waction *action);
+
 int cmd_init(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+/* kratix_cmd.c: true when render's argv has no -f (the --kratix mode, which that file runs with
+ * render's help text), and `kratixfs promise --image`. */
+bool cli_render_is_kratix(int argc, char **argv);
+int cmd_render_kratix(int argc, char **argv, const char *help);
+int cmd_promise(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 

@@ -24,6 +24,8 @@ static const char usage[] =
 	"                                           the outputs as a YAML stream, as helm template\n"
 	"  render [--promises DIR] [--kratix DIR]   one render of DIR/input/object.yaml into\n"
 	"                                           DIR/output and DIR/metadata (a pipeline image)\n"
+	"  promise --image IMAGE PROMISE_DIR        print the promise.yaml whose template\n"
+	"                                           containers run that image (make image)\n"
 	"  test [--update] [--run PATTERN] [--junit FILE] [--output json] PROMISE_DIR...\n"
 	"                                           render every test-input/ case and diff it\n"
 	"                                           against test-output/\n"
@@ -58,13 +60,16 @@ static int exec_daemon(char **argv)
 }
 
 /* typos: the edit distance up to which a word is taken for a typo of the command. 1 for init:
- * "mnt", the usual mount point, is two edits from it and must still mount. */
+ * "mnt", the usual mount point, is two edits from it and must still mount. 0 for promise:
+ * "promises", the usual promises folder (the SOURCE of `kratixfs promises MOUNTPOINT`), is one
+ * edit from it and must still mount. */
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	size_t typos;
 } commands[] = {
 	{"init", cmd_init, 1},
+	{"promise", cmd_promise, 0},
 	{"render", cmd_render, 2},
 	{"test", cmd_test, 2},
 	{"validate", cmd_validate, 2},
@@ -102,7 +107,7 @@ static int check_mount_argument(int argc, char **argv)
 	if (near)
 		cli_errorf("unknown command \"%s\"; did you mean \"%s\"?", arg, near);
 	else
-		cli_errorf("unknown command \"%s\" (commands: init, render, test, validate; a "
+		cli_errorf("unknown command \"%s\" (commands: init, promise, render, test, validate; a "
 			   "mount point must be an existing folder)",
 			   arg);
 	if (dir)

@@ -15,19 +15,25 @@
 
 static const char help[] =
 	"Usage: kratixfs render -f REQUEST_YAML [--promises DIR] [--max-input BYTES]\n"
-	"       kratixfs render [--kratix DIR] [--promises DIR] [--max-input BYTES]\n"
+	"       kratixfs render [--kratix DIR] [--promises DIR | --promise DIR]\n"
+	"                       [--container NAME] [--max-input BYTES]\n"
 	"\n"
 	"With -f, renders one request (a file, or - for stdin) and prints every output file to\n"
 	"stdout as one YAML stream, as helm template does: each document starts with --- and a\n"
 	"\"# Source: PIPELINE/PATH\" line. Nothing is written to disk.\n"
 	"Without -f, renders DIR/input/object.yaml (a resource request, or a Promise for the\n"
-	"promise workflow) into DIR/output/ and DIR/metadata/{status.yaml,destination-selectors.yaml},\n"
-	"as a Kratix pipeline container does.\n"
+	"promise workflow; the whole object, its status included, as Kratix's reader writes it)\n"
+	"and adds the files to DIR/output/ and DIR/metadata/{status.yaml,\n"
+	"destination-selectors.yaml,workflow-control.yaml}, on top of what earlier containers\n"
+	"left there, as a Kratix pipeline container does (the entrypoint of `make image`).\n"
 	"\n"
 	"  -f, --file FILE    the request to render, - for stdin (not with --kratix)\n"
 	"  --promises DIR     the promises folder, one sub-folder per promise (default: the\n"
 	"                     bundled promises, or $KRATIXFS_PROMISES)\n"
+	"  --promise DIR      one promise folder instead (without -f)\n"
 	"  --kratix DIR       the Kratix volume (default /kratix)\n"
+	"  --container NAME   render only this container of the pipeline, as one container of\n"
+	"                     a Kratix pod (without -f; `kratixfs promise` sets it)\n"
 	"  --max-input BYTES  refuse larger inputs (default 1048576)\n"
 	"\n"
 	"Environment, as Kratix sets it in a pipeline pod:\n"
@@ -38,10 +44,10 @@ static const char help[] =
 	"\n"
 	"Exit status: 0 rendered, 1 input rejected (unreadable, not YAML, no promise serves its\n"
 	"kind, invalid against the CRD), 2 usage error or promise error (a promise folder that\n"
-	"does not load, a template that fails).\n";
+	"does not load, a template that fails, a container or pipeline not in the promise).\n";
 
-static int parse_workflow(const char *type_env, const char *action_env, const struct kfs_node *in,
-			  enum kfs_wtype *type, enum kfs_waction *action)
+int cli_parse_workflow(const char *type_env, const char *action_env, const struct kfs_node *in,
+		       enum kfs_wtype *type, enum kfs_waction *action)
 {
 	const char *kind = kfs_node_text_at(in, "kind");
 	if (!type_env || !*type_env)
@@ -78,40 +84,6 @@ static const struct kfs_promise *choose_promise(const struct kfs_promise_set *se
 	if (!p)
 		kfs_error_set(err, -EINVAL, "no promise named %s in the promises folder", wanted);
 	return p;
-}
-
-/* A pipeline's output folder starts empty, so files are created in place; one that exists
- * (an earlier container wrote it) is replaced atomically. */
-static int write_output(const char *dir, const char *rel, const char *data, size_t len,
-			struct kfs_error *err)
-{
-	int rc = kfs_write_new_file(dir, rel, data, len, err);
-	return rc == -EEXIST ? kfs_write_file(dir, rel, data, len, err) : rc;
-}
-
-static int write_results(const char *kratix, const struct kfs_render_result *r,
-			 struct kfs_error *err)
-{
-	struct kfs_buf dir = {0};
-	int rc = 0;
-	kfs_buf_printf(&dir, "%s/output", kratix);
-	for (size_t i = 0; i < r->noutputs && rc == 0; i++)
-		rc = write_output(dir.data, r->outputs[i].path, r->outputs[i].data,
-				    r->outputs[i].len, err);
-	kfs_buf_reset(&dir);
-	kfs_buf_printf(&dir, "%s/metadata", kratix);
-	const struct kfs_node *meta[] = {r->status, r->selectors};
-	const char *names[] = {"status.yaml", "destination-selectors.yaml"};
-	for (int i = 0; i < 2 && rc == 0; i++) {
-		if (!meta[i])
-			continue;
-		struct kfs_buf text = {0};
-		kfs_doc_emit(meta[i], &text);
-		rc = write_output(dir.data, names[i], text.data, text.len, err);
-		kfs_buf_free(&text);
-	}
-	kfs_buf_free(&dir);
-	return rc;
 }
 
 /* Prints the outputs as `helm template` does, so that the stream can be piped to kubectl or
@@ -203,12 +175,10 @@ static int parse_args(int argc, char **argv, struct render_args *a)
 		cli_errorf("render: -f prints to stdout, --kratix writes DIR/output: give one of them");
 		return EXIT_FAILED;
 	}
-	if (!a->kratix)
-		a->kratix = "/kratix";
 	return -1;
 }
 
-/* Reads and parses the request (-f FILE, stdin for -f -, else KRATIX/input/object.yaml) into
+/* Reads and parses the request (-f FILE, stdin for -f -) into
  * input and *doc; path names it in messages. Returns 0, or reports and returns -1. */
 static int read_request(const struct render_args *a, struct kfs_buf *input, struct kfs_buf *path,
 			struct kfs_node **doc)
@@ -219,10 +189,7 @@ static int read_request(const struct render_args *a, struct kfs_buf *input, stru
 		kfs_buf_adds(path, "stdin");
 		rc = cli_read_stdin(a->max_input, input, &err);
 	} else {
-		if (a->file)
-			kfs_buf_adds(path, a->file);
-		else
-			kfs_buf_printf(path, "%s/input/object.yaml", a->kratix);
+		kfs_buf_adds(path, a->file);
 		rc = cli_read_limited(path->data, a->max_input, input, &err);
 	}
 	if (rc == 0)
@@ -241,8 +208,8 @@ static int render_request(const struct render_args *a, struct kfs_render_input *
 	struct kfs_promise_set set = {0};
 	struct kfs_render_result result = {0};
 	int status = EXIT_FAILED;
-	if (parse_workflow(getenv("KRATIX_WORKFLOW_TYPE"), getenv("KRATIX_WORKFLOW_ACTION"), doc,
-			   &in->type, &in->action) < 0)
+	if (cli_parse_workflow(getenv("KRATIX_WORKFLOW_TYPE"), getenv("KRATIX_WORKFLOW_ACTION"), doc,
+			       &in->type, &in->action) < 0)
 		goto out;
 	/* A broken promise must not stop the others, but is never silent. */
 	int rc = kfs_promise_set_load(a->promises, &set, &err);
@@ -271,14 +238,7 @@ static int render_request(const struct render_args *a, struct kfs_render_input *
 		status = cli_exit_code(rc);
 		goto out;
 	}
-	if (a->file) {
-		print_stream(&result);
-	} else if (write_results(a->kratix, &result, &err) < 0) {
-		cli_report("render", &err);
-		goto out;
-	} else {
-		fputs(result.log.data ? result.log.data : "", stdout);
-	}
+	print_stream(&result);
 	status = EXIT_OK;
 out:
 	kfs_render_result_free(&result);
@@ -289,6 +249,8 @@ out:
 
 int cmd_render(int argc, char **argv)
 {
+	if (cli_render_is_kratix(argc, argv))
+		return cmd_render_kratix(argc, argv, help); /* kratix_cmd.c */
 	struct render_args a = {0};
 	int status = parse_args(argc, argv, &a);
 	if (status >= 0)

@@ -23,7 +23,7 @@ expect_grep "$WORK/err" 'unknown command "rendr"; did you mean "render"?' "refus
 expect_grep "$WORK/err" "to mount on the folder rendr, write ./rendr" "says how to mount there"
 # A word that is neither a command nor a folder: unknown, with the commands listed.
 expect_exit 2 "kratixfs frobnicate" -- "$KRATIXFS" frobnicate
-expect_grep "$WORK/err" 'unknown command "frobnicate" (commands: init, render, test, validate' "lists the commands"
+expect_grep "$WORK/err" 'unknown command "frobnicate" (commands: init, promise, render, test, validate' "lists the commands"
 expect_no_grep "$WORK/err" "did you mean" "no far-fetched suggestion"
 
 # What goes to the daemon: an existing folder, ./NAME, an option, mount(8)'s SOURCE MOUNTPOINT
@@ -40,6 +40,9 @@ daemon_answers "$KRATIXFS" -o log_level=bogus mnt
 daemon_answers "$KRATIXFS" none mnt -o log_level=bogus
 daemon_answers "$KRATIXFS" kratixfs mnt -o log_level=bogus
 daemon_answers "$KRATIXFS" "$PROMISES" "$WORK/mnt" -o log_level=bogus
+# A promises folder named promises, one letter from the promise command, is still a SOURCE.
+mkdir promises
+daemon_answers "$KRATIXFS" promises mnt -o log_level=bogus
 grep -q " $WORK/" /proc/mounts && fail "something was mounted under $WORK" || pass
 
 # Usage errors are exit 2 in every command; --help of each states the same exit codes.

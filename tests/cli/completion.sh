@@ -21,12 +21,12 @@ expect_completion() {
 	got=$(complete_words "$@" | sort | tr '\n' ' ')
 	[ "$got" = "$want " ] && pass || fail "$what: got '$got', wanted '$want '"
 }
-expect_completion "commands and folders" "init mnt promises render test validate" ""
+expect_completion "commands and folders" "init mnt promise promises render test validate" ""
 expect_completion "init: what it makes" "promise" init ""
 expect_completion "init promise's options" "--dir --group --help --kind --version" init promise db --
 expect_completion "init --dir: folders" "promises" init promise db --dir pro
 expect_completion "a command by its start" "render" re
-expect_completion "render's options" "--file --help --kratix --max-input --promises --version" render --
+expect_completion "render's options" "--container --file --help --kratix --max-input --promise --promises --version" render --
 expect_completion "render -f: - and files" "- mnt promises request.yaml" render -f ""
 expect_completion "render --promises: folders" "promises" render --promises pro
 expect_completion "test --output" "json text" test --output ""
@@ -35,7 +35,7 @@ expect_completion "the daemon's -o, one of several" "state=/x,git= state=/x,git_
 expect_completion "the daemon's options" "--help --version -V -d -f -h -o -s" -
 
 # Every long option in a command's --help is offered by both files.
-for cmd in init render test validate; do
+for cmd in init promise render test validate; do
 	"$KRATIXFS" $cmd --help | grep -oE -- '--[a-z][a-z-]+' | sort -u >"$WORK/opts"
 	complete_words $cmd -- | sort -u >"$WORK/offered"
 	while read -r o; do

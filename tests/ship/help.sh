@@ -25,7 +25,7 @@ check_grep_e() {
 	fi
 }
 VERSION='kratixfs [0-9]+\.[0-9]+\.[0-9]+'
-for cmd in "" init render test validate; do
+for cmd in "" init promise render test validate; do
 	opt "kratixfs $cmd --help" "^Usage: kratixfs $cmd" "$KRATIXFS" $cmd --help
 	opt "kratixfs $cmd -h" "^Usage: kratixfs $cmd" "$KRATIXFS" $cmd -h
 	opt "kratixfs $cmd --version" "^$VERSION" "$KRATIXFS" $cmd --version
@@ -54,12 +54,12 @@ while read -r o; do
 	check_grep "README.md documents -o $o" "$README" "$o="
 	check_grep "mount.kratixfs(8) names $o" "$MAN_HELPER" "$o"
 done <"$WORK/opts"
-for c in init render test validate; do
+for c in init promise render test validate; do
 	check_grep "kratixfs(8) documents $c" "$MAN" ".B $c"
 	check_grep "README.md documents kratixfs $c" "$README" "kratixfs $c"
 done
 # The commands' options and exit codes agree between --help, kratixfs(8) and README.md.
-for c in init render test validate; do
+for c in init promise render test validate; do
 	"$KRATIXFS" $c --help >"$WORK/chelp"
 	for o in $(grep -oE -- '--[a-z][a-z-]+' "$WORK/chelp" | sort -u); do
 		check_grep "kratixfs(8) documents $c $o" "$MAN" "$(echo "$o" | sed 's/-/\\-/g')"
