@@ -241,6 +241,12 @@ bool kfs_promise_held(struct kfs_store *s, struct request *r)
 	kfs_set_text(&r->message, why);
 	kfs_store_set_condition(r, "PromiseAvailable", "False", reason, why);
 	free(why);
+	/* Recovered without a render, it has no namespace yet: its Works are under the one its
+	 * object names (a deletion finds them there). */
+	struct kfs_node *doc = NULL;
+	if (!r->ns && kfs_doc_parse(r->object, r->object_len, "object.yaml", &doc, NULL) == 0)
+		kfs_set_text(&r->ns, kfs_node_text_at(doc, "metadata.namespace"));
+	kfs_node_free(doc);
 	return true;
 }
 
