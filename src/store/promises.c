@@ -519,6 +519,7 @@ int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 	for (size_t i = 0; i < n; i++)
 		if (changed[i])
 			names[nn++] = kfs_xstrdup(list[i].name);
+	size_t first_gone = nn;
 	for (size_t i = 0; i < s->npromises; i++)
 		if (gone(list, n, s->promises[i].name)) {
 			kfs_promise_removed(s, &s->promises[i]);
@@ -528,6 +529,12 @@ int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 	s->promises = list;
 	s->npromises = n;
 	pthread_rwlock_unlock(&s->promises_lock);
+	for (size_t i = first_gone; i < nn; i++) {
+		struct kfs_buf folder = {0};
+		kfs_buf_printf(&folder, "promises/%s", names[i]);
+		kfs_store_notify(s, folder.data); /* its folder leaves the mount */
+		kfs_buf_free(&folder);
+	}
 	rerender(s, names, nn);
 	/* list is s->promises: only a reload replaces it, and reloads come from one thread. */
 	size_t *counts = kfs_count_requests(s, list, n);
