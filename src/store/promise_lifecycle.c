@@ -140,7 +140,8 @@ static void describe(struct promise_entry *e, const struct promise_entry *list, 
 		const char *state = requirement_state(list, n, available, reqs->items[k]);
 		struct kfs_node *st = kfs_node_new(KFS_MAP);
 		kfs_map_set(st, "name", kfs_node_new_str(name ? name : ""));
-		kfs_map_set(st, "version", kfs_node_new_str(version ? version : ""));
+		if (version && *version) /* omitted when empty, as Kratix's omitempty does */
+			kfs_map_set(st, "version", kfs_node_new_str(version));
 		kfs_map_set(st, "state", kfs_node_new_str(state));
 		kfs_seq_append(e->required, st);
 		if (strcmp(state, REQ_INSTALLED) != 0)

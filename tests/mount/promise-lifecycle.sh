@@ -18,8 +18,8 @@ check_grep "... and shows the promise workflow's message" "$P" \
 mv "$PROMISES/postgresql" "$WORK/postgresql.away"
 check "the removed promise's folder leaves the mount within 1 s" \
 	wait_for 1000 test ! -e "$MNT/promises/postgresql"
-check "Git's last commit is Delete from: postgresql" \
-	wait_for 1000 sh -c "git --git-dir='$REPO' log -1 --format=%s main | grep -qx 'Delete from: postgresql'"
+check "Git's last commit is a Delete from: of the promise" \
+	wait_for 1000 sh -c "git --git-dir='$REPO' log -1 --format=%s main | grep -q '^Delete from: postgresql'"
 tree=$(git --git-dir="$REPO" ls-tree -r --name-only main)
 check_eq "its dependencies left Git" "$(echo "$tree" | grep -c dependencies/postgresql)" 0
 check_eq "its requests' Works stay in Git" \

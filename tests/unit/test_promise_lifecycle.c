@@ -246,6 +246,7 @@ static void test_removed_promise(void **state)
 	free(tu_sh("mv %s/postgresql %s/postgresql.away", f->promises, f->dir));
 	reload(f);
 	char *log = git_out(f, "log -1 --format=%s main");
+	/* The subject names the promise, or its Works' WorkPlacement (Kratix's). */
 	assert_contains(log, "Delete from: postgresql");
 	free(log);
 	tree = git_out(f, "ls-tree -r --name-only main");
@@ -322,6 +323,7 @@ static void test_promise_delete_first_pipeline(void **state)
 	reload(f);
 	assert_contains(f->log.data, "remove promise=postgresql delete-workflow=ran");
 	char *log = git_out(f, "log -1 --format=%s main");
+	/* The subject names the promise, or its Works' WorkPlacement (Kratix's). */
 	assert_contains(log, "Delete from: postgresql");
 	free(log);
 }
