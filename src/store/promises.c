@@ -122,8 +122,10 @@ static void warnings_status(const struct kfs_promise *p, struct kfs_node *st)
 				       "kratixfs\n",
 				       kfs_wtype_names[t], wf->pipelines[i].name, wf->pipelines[0].name);
 	}
-	if (!all.len)
+	if (!all.len) {
+		kfs_buf_free(&all);
 		return;
+	}
 	struct kfs_node *w = kfs_node_new(KFS_SEQ);
 	for (const char *line = all.data; *line;) {
 		const char *nl = strchr(line, '\n');
