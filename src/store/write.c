@@ -412,10 +412,10 @@ static int delete_locked(struct kfs_store *s, struct request *r, struct kfs_erro
 	kfs_save_request(r, &sv);
 	if (p && p->workflows[KFS_WF_RESOURCE][KFS_WF_DELETE].npipelines && r->good) {
 		/* Only the first delete pipeline runs, as in Kratix (promise_lifecycle.c). */
+		const char *first = kfs_promise_delete_pipeline(p, KFS_WF_RESOURCE);
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
 					      .action = KFS_WF_DELETE, .name = r->name,
-					      .pipeline = kfs_promise_delete_pipeline(p, KFS_WF_RESOURCE),
-					      .data = r->good, .len = r->good_len,
+					      .pipeline = first, .data = r->good, .len = r->good_len,
 					      .exec = s->exec};
 		struct kfs_render_result res;
 		rc = kfs_render(&in, &res, err);
