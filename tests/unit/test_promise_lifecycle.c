@@ -116,10 +116,9 @@ static void reload(struct fixture *f)
 		fail_msg("%s", err.msg);
 }
 
-/* A small promise in f's promises folder: kind <Name> of group example.org, version label
- * version, spec.requiredPromises from requires (YAML flow sequence, or NULL), and the delete
- * pipelines of both workflows from deletes (a YAML block under `delete:`, or NULL). Each
- * pipeline's container folder is deletes_dir(pipeline) with the template body. */
+/* A small promise in f's promises folder: kind `kind` of group example.org, label
+ * kratix.io/promise-version `version`, spec.requiredPromises from requires (a YAML flow
+ * sequence, or NULL), and one resource configure pipeline rendering a ConfigMap. */
 static void write_promise(struct fixture *f, const char *name, const char *kind,
 			  const char *version, const char *requires)
 {
@@ -246,7 +245,7 @@ static void test_removed_promise(void **state)
 	free(tu_sh("mv %s/postgresql %s/postgresql.away", f->promises, f->dir));
 	reload(f);
 	char *log = git_out(f, "log -1 --format=%s main");
-	/* The subject names the promise, or its Works' WorkPlacement (Kratix's). */
+	/* Names the promise, or its Works' WorkPlacement (which starts with it). */
 	assert_contains(log, "Delete from: postgresql");
 	free(log);
 	tree = git_out(f, "ls-tree -r --name-only main");
@@ -323,7 +322,7 @@ static void test_promise_delete_first_pipeline(void **state)
 	reload(f);
 	assert_contains(f->log.data, "remove promise=postgresql delete-workflow=ran");
 	char *log = git_out(f, "log -1 --format=%s main");
-	/* The subject names the promise, or its Works' WorkPlacement (Kratix's). */
+	/* Names the promise, or its Works' WorkPlacement (which starts with it). */
 	assert_contains(log, "Delete from: postgresql");
 	free(log);
 }
