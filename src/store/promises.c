@@ -11,6 +11,7 @@
 #include "kratixfs/files.h"
 #include "kratixfs/promise.h"
 #include "kratixfs/hash.h"
+#include "kratixfs/status.h"
 #include "store_internal.h"
 
 /* ---------- promises ---------- */
@@ -35,34 +36,107 @@ static void digest_folder(const char *dir, char out[KFS_DIGEST_LEN])
 	kfs_buf_free(&all);
 }
 
-/* How many requests the promise rendered. Takes table_lock, then each request's write_lock
- * (a write changes r->promise under it), so it runs before promises_lock, never under it: a
- * writer holds its request's lock while it waits for promises_lock (store_internal.h). */
-static size_t count_requests_of(struct kfs_store *s, const char *promise)
-{
-	size_t n = 0;
-	pthread_rwlock_rdlock(&s->table_lock);
-	for (size_t i = 0; i < s->nrequests; i++) {
-		struct request *r = s->requests[i];
-		pthread_mutex_lock(&r->write_lock);
-		if (r->promise && strcmp(r->promise, promise) == 0)
-			n++;
-		pthread_mutex_unlock(&r->write_lock);
-	}
-	pthread_rwlock_unlock(&s->table_lock);
-	return n;
-}
-
-/* count_requests_of for each of the n entries, in a new array (promises_lock not held). */
+/* kfs_promise_requests for each of the n entries, in a new array. */
 size_t *kfs_count_requests(struct kfs_store *s, const struct promise_entry *list, size_t n)
 {
 	size_t *counts = kfs_xcalloc(n ? n : 1, sizeof(*counts));
 	for (size_t i = 0; i < n; i++)
-		counts[i] = count_requests_of(s, list[i].name);
+		counts[i] = kfs_promise_requests(s, list[i].name);
 	return counts;
 }
 
-/* promises/<name>/: the promise as loaded, its status, and its promise workflow's outputs. */
+const char *kfs_promise_phase(const struct promise_entry *e)
+{
+	if (!e->p)
+		return "Unavailable";
+	if (e->unmet)
+		return "Unavailable"; /* Kratix's status while a requirement is not installed */
+	return e->error ? "Degraded" : "Available";
+}
+
+/* The status keys kratixfs sets itself: the promise workflow's status.yaml cannot replace them. */
+static const char *const promise_keys[] = {"name", "version", "apiVersion", "kind", "phase",
+					   "workflow", "commitError", "unscheduled", "requests",
+					   "warnings", "requiredPromises", NULL};
+
+/* The promise workflow's metadata/status.yaml merged onto st, as Kratix merges it onto the
+ * Promise's status: its keys but kratixfs's own; its message only while nothing is wrong. */
+static void merge_workflow_status(const struct promise_entry *e, struct kfs_node *st,
+				  bool quiet)
+{
+	struct kfs_node *frag = NULL;
+	if (!e->wf_status ||
+	    kfs_doc_parse(e->wf_status, strlen(e->wf_status), "status", &frag, NULL) < 0)
+		return;
+	for (const char *const *k = promise_keys; *k; k++)
+		kfs_node_free(kfs_map_take(frag, *k));
+	if (!quiet)
+		kfs_node_free(kfs_map_take(frag, "message"));
+	struct kfs_node *conds = kfs_map_get(frag, "conditions");
+	for (size_t i = 0; conds && conds->type == KFS_SEQ && i < conds->len; i++) {
+		const char *type = kfs_node_text_at(conds->items[i], "type");
+		if (type && strcmp(type, "RequirementsFulfilled") == 0) {
+			kfs_node_free(conds->items[i]);
+			memmove(&conds->items[i], &conds->items[i + 1],
+				(conds->len - i - 1) * sizeof(*conds->items));
+			conds->len--, i--;
+		}
+	}
+	kfs_status_merge(st, frag, "promise workflow status", NULL);
+	kfs_node_free(frag);
+}
+
+/* Kratix's RequirementsFulfilled condition and status.requiredPromises, for a promise that
+ * requires others. */
+static void requirements_status(const struct promise_entry *e, struct kfs_node *st)
+{
+	if (!e->required)
+		return;
+	kfs_map_set(st, "requiredPromises", kfs_node_copy(e->required));
+	char now[32];
+	kfs_now_rfc3339(now);
+	bool ok = !e->unmet;
+	const char *reason = "RequirementsInstalled";
+	for (size_t i = 0; i < e->required->len && !ok; i++) {
+		const char *state = kfs_node_text_at(e->required->items[i], "state");
+		if (strcmp(state, "Requirement not available") == 0)
+			reason = "RequirementsNotAvailable";
+		else if (strcmp(state, "Requirement installed") != 0)
+			reason = "RequirementsNotInstalled";
+	}
+	kfs_status_set_condition(st, "RequirementsFulfilled", ok ? "True" : "False", reason,
+				 ok ? "Requirements fulfilled" : "Requirements not fulfilled", now);
+}
+
+/* The warnings of a promise's load, and the delete pipelines that never run. */
+static void warnings_status(const struct kfs_promise *p, struct kfs_node *st)
+{
+	struct kfs_buf all = {0};
+	kfs_buf_adds(&all, p->warnings.data ? p->warnings.data : "");
+	for (int t = 0; t < 2; t++) {
+		const struct kfs_workflow *wf = &p->workflows[t][KFS_WF_DELETE];
+		for (size_t i = 1; i < wf->npipelines; i++)
+			kfs_buf_printf(&all,
+				       "warning: spec.workflows.%s.delete: pipeline %s never runs: "
+				       "Kratix runs only the first delete pipeline (%s), and so does "
+				       "kratixfs\n",
+				       kfs_wtype_names[t], wf->pipelines[i].name, wf->pipelines[0].name);
+	}
+	if (!all.len) {
+		kfs_buf_free(&all);
+		return;
+	}
+	struct kfs_node *w = kfs_node_new(KFS_SEQ);
+	for (const char *line = all.data; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		kfs_seq_append(w, kfs_node_new_scalar(KFS_STR, line, len));
+		line += len + (nl ? 1 : 0);
+	}
+	kfs_map_set(st, "warnings", w);
+	kfs_buf_free(&all);
+}
+
 /* A promise's status.yaml, from its entry and its number of requests. */
 static void promise_status(const struct promise_entry *e, size_t nrequests, struct kfs_buf *out)
 {
@@ -80,17 +154,15 @@ static void promise_status(const struct promise_entry *e, size_t nrequests, stru
 			kfs_buf_free(&api);
 		}
 	}
-	const char *phase = e->error ? (p ? "Degraded" : "Unavailable") : "Available";
-	kfs_map_set(st, "phase", kfs_node_new_str(phase));
-	if (e->error) {
-		struct kfs_buf msg = {0};
+	kfs_map_set(st, "phase", kfs_node_new_str(kfs_promise_phase(e)));
+	struct kfs_buf msg = {0};
+	if (e->error)
 		kfs_buf_printf(&msg, "%s%s", p ? "the last good version is in use: " : "",
 			       e->error);
-		kfs_map_set(st, "message", kfs_node_new_str(msg.data));
-		kfs_buf_free(&msg);
-	} else {
-		kfs_map_set(st, "message", kfs_node_new_str("Promise loaded"));
-	}
+	if (p && e->unmet)
+		kfs_buf_printf(&msg, "%sCannot fulfil resource requests: required promises are not "
+			       "available: %s", msg.len ? "; " : "", e->unmet);
+	kfs_map_set(st, "message", kfs_node_new_str(msg.len ? msg.data : "Promise loaded"));
 	if (e->workflow_failure)
 		kfs_map_set(st, "workflow", kfs_node_new_str(e->workflow_failure));
 	if (e->commit_error)
@@ -98,17 +170,11 @@ static void promise_status(const struct promise_entry *e, size_t nrequests, stru
 	if (e->unscheduled)
 		kfs_map_set(st, "unscheduled", kfs_node_new_str(e->unscheduled));
 	kfs_map_set(st, "requests", kfs_node_new_int((long long)nrequests));
-	if (p && p->warnings.len) {
-		struct kfs_node *w = kfs_node_new(KFS_SEQ);
-		const char *line = p->warnings.data;
-		while (*line) {
-			const char *nl = strchr(line, '\n');
-			size_t len = nl ? (size_t)(nl - line) : strlen(line);
-			kfs_seq_append(w, kfs_node_new_scalar(KFS_STR, line, len));
-			line += len + (nl ? 1 : 0);
-		}
-		kfs_map_set(st, "warnings", w);
-	}
+	if (p)
+		warnings_status(p, st);
+	requirements_status(e, st);
+	merge_workflow_status(e, st, !msg.len && !e->workflow_failure);
+	kfs_buf_free(&msg);
 	kfs_doc_emit(st, out);
 	kfs_node_free(st);
 }
@@ -124,6 +190,45 @@ static void finish_promise_view(struct kfs_store *s, struct promise_entry *e, si
 	kfs_buf_free(&status);
 	kfs_view_put(e->view);
 	e->view = kfs_vb_finish(s, vb, dirs);
+	e->view_requests = nrequests;
+}
+
+/* The same files as e's view, but status.yaml (the workflow does not run again). */
+static void copy_but_status(const struct promise_entry *e, struct view_builder *vb)
+{
+	for (size_t k = 0; k < e->view->nfiles; k++) {
+		const struct kfs_view_file *f = &e->view->files[k];
+		if (strcmp(f->path, "status.yaml") != 0)
+			kfs_vb_add_blob(vb, kfs_blob_get(kfs_blob_of(f)), f->writable);
+	}
+}
+
+struct kfs_view *kfs_promise_view(struct kfs_store *s, const char *name)
+{
+	/* A request's publish counts it (kfs_promise_count): status.yaml follows when read. */
+	size_t nrequests = kfs_promise_requests(s, name);
+	struct kfs_view *v = NULL;
+	pthread_rwlock_rdlock(&s->promises_lock);
+	for (size_t i = 0; i < s->npromises && !v; i++) {
+		struct promise_entry *e = &s->promises[i];
+		if (strcmp(e->name, name) != 0)
+			continue;
+		pthread_mutex_lock(&s->pview_lock);
+		if (e->view && e->view_requests != nrequests) {
+			struct kfs_view *old = e->view;
+			struct view_builder vb = {0};
+			copy_but_status(e, &vb);
+			e->view = kfs_view_get(old);
+			finish_promise_view(s, e, nrequests, &vb);
+			e->view->serial = old->serial;
+			e->view->mtime = old->mtime;
+			kfs_view_put(old);
+		}
+		v = kfs_view_get(e->view);
+		pthread_mutex_unlock(&s->pview_lock);
+	}
+	pthread_rwlock_unlock(&s->promises_lock);
+	return v;
 }
 
 /* Runs the promise workflow (committing its outputs with Git on) and publishes the folder, which
@@ -146,6 +251,9 @@ void kfs_build_promise_view(struct kfs_store *s, struct promise_entry *e, size_t
 		if (kfs_render(&in, &res, &err) == 0) {
 			kfs_node_free(e->wf_selectors);
 			e->wf_selectors = kfs_node_copy(res.selectors);
+			/* Shown in status.yaml, as Kratix merges it onto the Promise's status. */
+			kfs_set_render_status(&e->wf_status, res.status);
+			res.status = NULL;
 			kfs_gitsync_promise(s, e, &res);
 			for (size_t i = 0; i < res.noutputs; i++) {
 				struct kfs_buf path = {0};
@@ -177,8 +285,7 @@ void kfs_store_promise_committed(struct kfs_store *s, const char *name, unsigned
 				 const char *error)
 {
 	bool found = false;
-	/* Counted before promises_lock: see count_requests_of. */
-	size_t nrequests = count_requests_of(s, name);
+	size_t nrequests = kfs_promise_requests(s, name);
 	pthread_rwlock_wrlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises && !found; i++) {
 		struct promise_entry *e = &s->promises[i];
@@ -188,14 +295,8 @@ void kfs_store_promise_committed(struct kfs_store *s, const char *name, unsigned
 		found = true;
 		free(e->commit_error);
 		e->commit_error = error ? kfs_xstrdup(error) : NULL;
-		/* The same files, but status.yaml: the workflow does not run again. */
 		struct view_builder vb = {0};
-		for (size_t k = 0; k < e->view->nfiles; k++) {
-			const struct kfs_view_file *f = &e->view->files[k];
-			if (strcmp(f->path, "status.yaml") == 0)
-				continue;
-			kfs_vb_add_blob(&vb, kfs_blob_get(kfs_blob_of(f)), f->writable);
-		}
+		copy_but_status(e, &vb);
 		finish_promise_view(s, e, nrequests, &vb);
 	}
 	pthread_rwlock_unlock(&s->promises_lock);
@@ -240,6 +341,23 @@ static int cmp_entry(const void *a, const void *b)
 		      ((const struct promise_entry *)b)->name);
 }
 
+/* Evaluates the entries' requiredPromises; an entry whose availability changed is changed: its
+ * requests are rendered again (or held back), and its status.yaml says so. */
+static void requirements(struct promise_entry *list, size_t n, bool *changed)
+{
+	char **before = kfs_xcalloc(n ? n : 1, sizeof(*before));
+	for (size_t i = 0; i < n; i++)
+		before[i] = list[i].unmet, list[i].unmet = NULL;
+	kfs_promise_requirements(list, n);
+	for (size_t i = 0; i < n; i++) {
+		if (!before[i] != !list[i].unmet ||
+		    (before[i] && strcmp(before[i], list[i].unmet) != 0))
+			changed[i] = true;
+		free(before[i]);
+	}
+	free(before);
+}
+
 /* Reads the promises folder into a new entry list, reusing unchanged promises of old (which
  * are moved out of it). changed[i] tells whether entry i differs from before. */
 int kfs_scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nold,
@@ -279,6 +397,9 @@ int kfs_scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nol
 				e->work_serial = prev->work_serial;
 				e->workflow_failure = prev->workflow_failure,
 				prev->workflow_failure = NULL;
+				e->wf_status = prev->wf_status, prev->wf_status = NULL;
+				/* Evaluated again by the reload, which compares. */
+				e->unmet = prev->unmet, prev->unmet = NULL;
 				ch[n] = false;
 			} else {
 				struct kfs_error lerr = {0};
@@ -308,6 +429,7 @@ int kfs_scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nol
 			ch[j] = ch[j - 1];
 			ch[j - 1] = c;
 		}
+	requirements(list, n, ch);
 	*out = list;
 	*nout = n;
 	*changed = ch;
@@ -323,6 +445,9 @@ void kfs_free_entries(struct promise_entry *list, size_t n)
 		free(list[i].commit_error);
 		free(list[i].unscheduled);
 		free(list[i].workflow_failure);
+		free(list[i].wf_status);
+		free(list[i].unmet);
+		kfs_node_free(list[i].required);
 		kfs_node_free(list[i].wf_selectors);
 		kfs_view_put(list[i].view);
 	}
@@ -351,7 +476,13 @@ static void rerender(struct kfs_store *s, char **promises, size_t np)
 		pthread_mutex_lock(&r->write_lock);
 		for (size_t j = 0; r->promise && j < np; j++)
 			hit |= strcmp(r->promise, promises[j]) == 0;
-		if (hit && r->object) {
+		if (hit && r->object && kfs_promise_held(s, r)) {
+			/* Its promise is gone or does not serve: kept as it is, and says why. */
+			kfs_store_persist(s, r, NULL);
+			kfs_store_publish(s, r, NULL);
+			kfs_store_log(s, KFS_LOG_WARN, "hold request=%s promise=%s", r->name,
+				      r->promise);
+		} else if (hit && r->object) {
 			char *object = kfs_xstrndup(r->object, r->object_len);
 			struct kfs_error err = {0};
 			kfs_submit_locked(s, r, object, r->object_len, true, &err);
@@ -361,6 +492,15 @@ static void rerender(struct kfs_store *s, char **promises, size_t np)
 		kfs_store_request_put(r);
 	}
 	free(list);
+}
+
+/* Whether no entry of list is named name: its folder went. */
+static bool gone(const struct promise_entry *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i].name, name) == 0)
+			return false;
+	return true;
 }
 
 int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
@@ -381,13 +521,22 @@ int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 	for (size_t i = 0; i < n; i++)
 		if (changed[i])
 			names[nn++] = kfs_xstrdup(list[i].name);
+	size_t first_gone = nn;
 	for (size_t i = 0; i < s->npromises; i++)
-		if (s->promises[i].p) /* gone from the folder */
+		if (gone(list, n, s->promises[i].name)) {
+			kfs_promise_removed(s, &s->promises[i]);
 			names[nn++] = kfs_xstrdup(s->promises[i].name);
+		}
 	kfs_free_entries(s->promises, s->npromises);
 	s->promises = list;
 	s->npromises = n;
 	pthread_rwlock_unlock(&s->promises_lock);
+	for (size_t i = first_gone; i < nn; i++) {
+		struct kfs_buf folder = {0};
+		kfs_buf_printf(&folder, "promises/%s", names[i]);
+		kfs_store_notify(s, folder.data); /* its folder leaves the mount */
+		kfs_buf_free(&folder);
+	}
 	rerender(s, names, nn);
 	/* list is s->promises: only a reload replaces it, and reloads come from one thread. */
 	size_t *counts = kfs_count_requests(s, list, n);

@@ -46,7 +46,7 @@ static const char *const lifecycle_keys[] = {"draft", "unlinked", "phase",	"gene
  * stands. Any other type is the pipeline's own. */
 static const char *const daemon_conditions[] = {
     "Rejected", "ConfigureWorkflowCompleted", "Reconciled", "Scheduled", "Committed", "Pushed",
-    "WorksSucceeded", NULL};
+    "WorksSucceeded", "PromiseAvailable", NULL};
 
 /* Drops the daemon's condition types from status (the pipelines' merged metadata/status.yaml
  * of r's render), saying so in the daemon's log and, with to_log, in r's (a recovered request's
@@ -276,6 +276,7 @@ void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_
 	swap_view(s, r, v, push_stamp);
 	/* r->phase changes under write_lock; the root view reads this copy without it. */
 	__atomic_store_n(&r->published_phase, r->phase, __ATOMIC_RELAXED);
+	kfs_promise_count(s, r);
 	struct kfs_buf folder = {0};
 	if (r->name[0])
 		kfs_buf_printf(&folder, "requests/%s", r->name);
@@ -317,9 +318,7 @@ static struct kfs_node *root_status(struct kfs_store *s)
 	pthread_rwlock_rdlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises; i++)
 		kfs_map_set(proms, s->promises[i].name,
-			    kfs_node_new_str(s->promises[i].error
-						     ? (s->promises[i].p ? "Degraded" : "Unavailable")
-						     : "Available"));
+			    kfs_node_new_str(kfs_promise_phase(&s->promises[i])));
 	pthread_rwlock_unlock(&s->promises_lock);
 	kfs_map_set(st, "promises", proms);
 	struct kfs_node *reqs = kfs_node_new(KFS_MAP);
@@ -383,14 +382,7 @@ struct kfs_view *kfs_store_view(struct kfs_store *s, const char *folder)
 		kfs_store_request_put(r);
 		return v;
 	}
-	if (strncmp(folder, "promises/", 9) == 0) {
-		struct kfs_view *v = NULL;
-		pthread_rwlock_rdlock(&s->promises_lock);
-		for (size_t i = 0; i < s->npromises && !v; i++)
-			if (strcmp(s->promises[i].name, folder + 9) == 0)
-				v = kfs_view_get(s->promises[i].view);
-		pthread_rwlock_unlock(&s->promises_lock);
-		return v;
-	}
+	if (strncmp(folder, "promises/", 9) == 0)
+		return kfs_promise_view(s, folder + 9);
 	return NULL;
 }

@@ -33,6 +33,7 @@ enum tag {
 	T_LOG = 'l',
 	T_COMMIT = 'c',
 	T_CONDITION = 'C',
+	T_PROMISE = 'P',
 };
 
 static void put_field(struct kfs_buf *b, enum tag t, const void *data, size_t len)
@@ -91,6 +92,7 @@ void kfs_record_encode(const struct request *r, struct kfs_buf *b)
 	put_text(b, T_LOG, r->log);
 	if (r->commit[0])
 		put_text(b, T_COMMIT, r->commit);
+	put_text(b, T_PROMISE, r->promise);
 	for (size_t i = 0; i < r->conds.n; i++)
 		put_condition(b, &r->conds.items[i]);
 }
@@ -103,6 +105,7 @@ void kfs_record_free(struct record *rec)
 	free(rec->object);
 	free(rec->good);
 	free(rec->draft);
+	free(rec->promise);
 	kfs_conds_free(&rec->conds);
 	memset(rec, 0, sizeof(*rec));
 }
@@ -189,6 +192,10 @@ static bool get_field(struct record *rec, enum tag t, const char *v, size_t len)
 		return true;
 	case T_CONDITION:
 		return get_condition(rec, v, len);
+	case T_PROMISE:
+		free(rec->promise);
+		rec->promise = kfs_xstrndup(v, len);
+		return true;
 	}
 	return true; /* a field of a later version: not this one's to read */
 }

@@ -36,6 +36,7 @@ static void take_record(struct kfs_store *s, struct request *r, struct record *r
 	kfs_set_text(&r->rejection, rec->rejection);
 	kfs_set_text(&r->log, rec->log);
 	memcpy(r->commit, rec->commit, sizeof(r->commit));
+	kfs_set_text(&r->promise, rec->promise);
 	/* A commit from before this run: pushed only once a push of this run says so, even if
 	 * the request is not rendered (and so not committed) again. */
 	r->commit_seq = r->commit[0] ? s->commit_seq : 0;
@@ -79,7 +80,7 @@ static void recover_request(struct kfs_store *s, struct request *r, struct recor
 			res.status = NULL;
 			kfs_gitsync_request(s, r, p, &res);
 			r->selectors = res.selectors, res.selectors = NULL;
-		} else {
+		} else if (!kfs_promise_held(s, r)) {
 			/* The promise changed while the daemon was down and no longer renders it. */
 			r->phase = ERROR;
 			kfs_set_text(&r->message, err.msg);

@@ -263,6 +263,7 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 	pthread_rwlock_init(&s->promises_lock, NULL);
 	pthread_rwlock_init(&s->table_lock, NULL);
 	pthread_mutex_init(&s->root_lock, NULL);
+	kfs_promise_state_init(s);
 	s->slot = kfs_request_new("");
 	struct kfs_buf dir = {0};
 	kfs_buf_printf(&dir, "%s/scratch", s->state_dir);
@@ -317,6 +318,7 @@ void kfs_store_close(struct kfs_store *s)
 	free(s->requests);
 	kfs_store_request_put(s->slot);
 	kfs_free_entries(s->promises, s->npromises);
+	kfs_promise_state_free(s);
 	kfs_view_put(s->root);
 	pthread_rwlock_destroy(&s->promises_lock);
 	pthread_rwlock_destroy(&s->table_lock);

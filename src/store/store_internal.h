@@ -7,6 +7,8 @@
  *   write.c       object.yaml writes: render, outcome, persist, publish, commit; deletion
  *   lifecycle.c   mkdir, chmod/chown, unlink, feedback
  *   promises.c    the promises folder, reloads, promise folders
+ *   promise_lifecycle.c  a promise's requirements, its removal, the requests it holds back,
+ *                 and how many requests each promise serves
  *   record.c      a request's typed state folder record
  *   recover.c     persisting records and reading the state folder back at start
  *   gitsync.c     commits to the Git state store and the store-wide push state */
@@ -82,6 +84,9 @@ struct request {
 	 * status built again (publish.c), with no publish and no record. */
 	bool push_live;
 	uint64_t status_push_stamp;
+	/* The promise this request counts for in promises/<p>/status.yaml (an interned name of
+	 * kfs_store.counts), or NULL: set when it is published (promise_lifecycle.c). */
+	const char *counted;
 };
 
 struct promise_entry {
@@ -94,6 +99,13 @@ struct promise_entry {
 	unsigned long long work_serial; /* the serial of its last Git work */
 	char *workflow_failure;      /* why its promise workflow failed, or NULL */
 	struct kfs_node *wf_selectors; /* the promise workflow's destination selectors */
+	char *wf_status;             /* the promise workflow's metadata/status.yaml (masked), or NULL */
+	/* spec.requiredPromises as Kratix's status.requiredPromises (name, version, state), or
+	 * NULL; unmet: why the promise does not serve requests (a required promise is not
+	 * loaded, not at the version asked, or not available itself), or NULL. */
+	struct kfs_node *required;
+	char *unmet;
+	size_t view_requests; /* the request count its view's status.yaml shows */
 	struct kfs_view *view;
 };
 
@@ -137,7 +149,10 @@ struct kfs_push_state {
  *     under it, whatever store lock the publisher holds), the journal's lock
  *     (journal.c), git_lock, the log's stdio stream (daemon.c: one fprintf a line), and the Git
  *     layer's rlock and qlock (src/git/gitstore.c: never held together; its callback,
- *     on_event, runs with neither held and takes git_lock only, to queue the event).
+ *     on_event, runs with neither held and takes git_lock only, to queue the event),
+ *     count_lock and pview_lock (promise_lifecycle.c, promises.c: a reader of a promise's
+ *     folder holds promises_lock for reading and takes pview_lock to build its status.yaml
+ *     again; it reads the count, under count_lock, before).
  */
 struct kfs_store {
 	char *promises_dir, *state_dir;
@@ -190,6 +205,13 @@ struct kfs_store {
 	bool recovered;     /* the state folder is read back: Git events may change requests */
 	size_t nbatch;
 	bool recovering;
+
+	/* How many requests each promise serves (promise_lifecycle.c), by promise name: entries
+	 * are never removed, so a request's `counted` name stays valid. */
+	pthread_mutex_t count_lock;
+	struct promise_count { char *name; size_t n; } *counts;
+	size_t ncounts;
+	pthread_mutex_t pview_lock; /* a promise's view swapped by a reader (promises read-locked) */
 };
 
 /* conditions.c */
@@ -216,6 +238,7 @@ struct record {
 	unsigned long long generation, observed;
 	enum phase phase;
 	char *message, *rejection, *log;
+	char *promise; /* the promise that rendered it, or NULL */
 	char commit[41];
 	bool unlinked;
 	char *object, *good, *draft; /* NULL: none; good NULL with object: the same bytes */
@@ -317,6 +340,36 @@ void kfs_free_entries(struct promise_entry *list, size_t n);
 /* How many requests each of the n promises rendered, in a new array (promises_lock not held). */
 size_t *kfs_count_requests(struct kfs_store *s, const struct promise_entry *list, size_t n);
 void kfs_build_promise_view(struct kfs_store *s, struct promise_entry *e, size_t nrequests);
+/* The view of promises/<name>, its status.yaml built again if its request count moved. */
+struct kfs_view *kfs_promise_view(struct kfs_store *s, const char *name);
+/* Available, Degraded (the last good version in use) or Unavailable. */
+const char *kfs_promise_phase(const struct promise_entry *e);
+
+/* promise_lifecycle.c */
+void kfs_promise_state_init(struct kfs_store *s);
+void kfs_promise_state_free(struct kfs_store *s);
+/* Counts r for its promise now that it is published (write_lock held): a request counts while
+ * it holds an object.yaml in force. */
+void kfs_promise_count(struct kfs_store *s, struct request *r);
+/* How many requests promise name serves. */
+size_t kfs_promise_requests(struct kfs_store *s, const char *name);
+/* Evaluates every entry's spec.requiredPromises against the others (required, unmet). */
+void kfs_promise_requirements(struct promise_entry *list, size_t n);
+/* -EINVAL (err says why, naming the promise) when r may not be rendered: its promise is gone
+ * from the promises folder, or p (the promise that would render it, or NULL) does not serve
+ * requests; r NULL checks p only. Otherwise 0, and r's PromiseAvailable condition goes.
+ * promises read-locked, r's write_lock held. */
+int kfs_promise_refuse(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
+		       struct kfs_error *err);
+/* When r's promise is gone or does not serve requests, sets r's message and PromiseAvailable
+ * condition (r keeps its outputs and its Works) and returns true. write_lock held, promises not
+ * locked (or recovering). */
+bool kfs_promise_held(struct kfs_store *s, struct request *r);
+/* A promise folder went: its promise delete workflow runs (the first pipeline, as Kratix) and
+ * its Works leave the Git store in one Delete commit. promises write-locked. */
+void kfs_promise_removed(struct kfs_store *s, struct promise_entry *e);
+/* The pipeline Kratix runs of p's delete workflow of type t (the first), or NULL when none. */
+const char *kfs_promise_delete_pipeline(const struct kfs_promise *p, enum kfs_wtype t);
 
 /* write.c */
 /* What a change may alter in a request, kept until the state folder has stored the new record:

@@ -147,6 +147,8 @@ int kfs_render_request(struct kfs_store *s, struct request *r, const char *data,
 				      name ? name : "(none)");
 	} else {
 		p = kfs_match_promise(s, doc, err);
+		if (kfs_promise_refuse(s, r, p, err) < 0) /* its promise gone, or not serving */
+			p = NULL;
 	}
 	if (!p) {
 		kfs_node_free(doc);
@@ -378,6 +380,8 @@ int kfs_store_check(struct kfs_store *s, const char *name, const char *data, siz
 		return -EINVAL;
 	pthread_rwlock_rdlock(&s->promises_lock);
 	const struct kfs_promise *p = kfs_match_promise(s, doc, err);
+	if (p && kfs_promise_refuse(s, NULL, p, err) < 0)
+		p = NULL;
 	int rc = -EINVAL;
 	if (p) {
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
@@ -411,9 +415,11 @@ static int delete_locked(struct kfs_store *s, struct request *r, struct kfs_erro
 	struct saved sv;
 	kfs_save_request(r, &sv);
 	if (p && p->workflows[KFS_WF_RESOURCE][KFS_WF_DELETE].npipelines && r->good) {
+		/* Only the first delete pipeline runs, as in Kratix (promise_lifecycle.c). */
+		const char *first = kfs_promise_delete_pipeline(p, KFS_WF_RESOURCE);
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
 					      .action = KFS_WF_DELETE, .name = r->name,
-					      .data = r->good, .len = r->good_len,
+					      .pipeline = first, .data = r->good, .len = r->good_len,
 					      .exec = s->exec};
 		struct kfs_render_result res;
 		rc = kfs_render(&in, &res, err);
