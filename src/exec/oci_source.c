@@ -252,6 +252,10 @@ int img_source_fetch(const struct img_source *s, struct img_found *f, const char
 						     s->path, l->name);
 			l->path = kfs_path_join(s->path, clean);
 			free(clean);
+			if (access(l->path, R_OK) < 0)
+				return kfs_error_set(err, -EINVAL, "OCI layout %s: layer %s is missing "
+						     "(%s): the layout is incomplete", s->path,
+						     l->name, strerror(errno));
 			continue;
 		}
 		const struct img_entry *m = member(s, l->name);
