@@ -113,7 +113,7 @@ if "$IMAGE_GET" --recipe "$WORK/folder" "$WORK/cache" "$NAME" --storage >"$WORK/
 else
 	fail "recipe: $(cat "$WORK/err")"
 fi
-grep -q "^skipped=$WORK/folder/Dockerfile:4: RUN apk add --no-cache yq" "$WORK/r.out" &&
+grep -q "^skipped=Dockerfile:4: RUN apk add --no-cache yq" "$WORK/r.out" &&
 	pass "RUN listed with its file and line" || fail "skipped RUN"
 grep -qx 'env=\[PATH=/opt/bin:/bin\] \[MODE=test\]' "$WORK/r.out" && pass "ENV on the image's PATH" ||
 	fail "recipe env: $(grep ^env= "$WORK/r.out")"

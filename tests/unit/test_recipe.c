@@ -110,7 +110,7 @@ static void test_every_form(void **state)
 	assert_argv(r->cmd, (const char *const[]){"/bin/sh", "-c",
 		"exec ./scripts/pipeline.sh \"$A\"", NULL});
 	assert_non_null(r->skipped);
-	assert_contains(r->skipped[0], "/Dockerfile:17: RUN apk add --no-cache yq");
+	assert_true(strncmp(r->skipped[0], "Dockerfile:17: RUN apk add --no-cache yq", 40) == 0);
 	assert_contains(r->skipped[0], "&& echo done");
 	assert_null(r->skipped[1]);
 	assert_contains(r->file, "/Dockerfile");
