@@ -138,6 +138,19 @@ static void unpack_end(struct unpack *u)
 	u->lockfd = -1;
 }
 
+/* Makes tmp/rootfs and opens it into *fd. */
+static int open_root(const char *tmp, int *fd, struct kfs_error *err)
+{
+	struct kfs_buf root = {0};
+	kfs_buf_printf(&root, "%s/rootfs", tmp);
+	int rc = 0;
+	if (mkdir(root.data, 0755) < 0 ||
+	    (*fd = open(root.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		rc = kfs_error_set(err, -errno, "%s: %s", root.data, strerror(errno));
+	kfs_buf_free(&root);
+	return rc;
+}
+
 /* Fills u->tmp from what was found: config.json and rootfs/ with every layer applied. */
 static int unpack_fill(struct unpack *u, const struct img_source *s, struct img_found *f,
 		       struct kfs_error *err)
@@ -147,12 +160,9 @@ static int unpack_fill(struct unpack *u, const struct img_source *s, struct img_
 		rc = img_found_verify(f, err);
 	if (rc == 0)
 		rc = kfs_write_file(u->tmp, "config.json", f->config.data, f->config.len, err);
-	char *root = kfs_path_join(u->tmp, "rootfs");
-	if (rc == 0 && mkdir(root, 0755) < 0)
-		rc = kfs_error_set(err, -errno, "%s: %s", root, strerror(errno));
-	int rootfd = rc == 0 ? open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (rc == 0 && rootfd < 0)
-		rc = kfs_error_set(err, -errno, "%s: %s", root, strerror(errno));
+	int rootfd = -1;
+	if (rc == 0)
+		rc = open_root(u->tmp, &rootfd, err);
 	for (size_t i = 0; rc == 0 && i < f->nlayers; i++) {
 		rc = img_layer_apply(rootfd, &f->layers[i], err);
 		if (rc < 0)
@@ -160,7 +170,6 @@ static int unpack_fill(struct unpack *u, const struct img_source *s, struct img_
 	}
 	if (rootfd >= 0)
 		close(rootfd);
-	free(root);
 	for (size_t i = 0; i < f->nlayers; i++)
 		if (f->layers[i].path && strncmp(f->layers[i].path, u->tmp, strlen(u->tmp)) == 0)
 			unlink(f->layers[i].path);
