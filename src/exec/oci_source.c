@@ -103,8 +103,8 @@ int img_source_open(const char *path, struct img_source *s, struct kfs_error *er
 	memset(s, 0, sizeof(*s));
 	s->path = kfs_xstrdup(path);
 	struct stat st;
-	if (stat(path, &st) < 0)
-		return kfs_error_set(err, -errno, "images=%s: %s", path, strerror(errno));
+	if (stat(path, &st) < 0) /* not -ENOENT: that says the image is nowhere */
+		return kfs_error_set(err, -EINVAL, "images=%s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
 		s->is_dir = true;
 		return 0;

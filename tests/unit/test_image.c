@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "image_internal.h"
 #include "imgtest.h"
@@ -512,6 +513,10 @@ static void test_concurrent_unpack(void **state)
 	char *stale = kfs_path_join(f.cache, ".tmp-0123456789abcdef-crashed");
 	assert_int_equal(kfs_mkdir_p(stale, NULL), 0);
 	tu_write(stale, "rootfs/half", "x");
+	struct timespec old[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
+	assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0); /* a crash an hour ago */
+	char *fresh = kfs_path_join(f.cache, ".tmp-fedcba9876543210-justmade");
+	assert_int_equal(kfs_mkdir_p(fresh, NULL), 0); /* made, not locked yet: kept */
 	pid_t kids[4];
 	for (int i = 0; i < 4; i++) {
 		kids[i] = fork();
@@ -530,11 +535,83 @@ static void test_concurrent_unpack(void **state)
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	char *out = tu_sh("ls -A '%s'", f.cache);
-	assert_true(strncmp(out, "sha256-", 7) == 0 && !strchr(out, ' ') &&
-		    strchr(out, '\n') == out + strlen(out) - 1);
+	assert_true(strncmp(out, ".tmp-fedcba9876543210-justmade\nsha256-", 38) == 0);
+	assert_int_equal(strchr(out + 31, '\n') - out, (long)strlen(out) - 1);
 	free(out);
+	free(fresh);
 	free(stale);
 	kfs_buf_free(&layer);
+	fx_free(&f);
+}
+
+/* A cache folder someone damaged is unpacked again; a -o images= path that is not there is a
+ * clear error, not "image not found". */
+static void test_cache_repair(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f);
+	struct kfs_buf layer = {0};
+	assert_true(it_tar(&layer, base_layer, 7, IT_GZIP));
+	it_layout(f.layout, "localhost/r:1", &layer, 1, NULL, NULL);
+	struct kfs_image *img = get_ok(&f.o, "localhost/r:1");
+	assert_int_equal(kfs_remove_tree(img->rootfs, NULL), 0);
+	kfs_image_free(img);
+	img = get_ok(&f.o, "localhost/r:1");
+	assert_true(exists_in(img, "bin/tool"));
+	kfs_image_free(img);
+	f.srcs[1] = "/nonexistent/images.tar";
+	f.o.narchives = 2;
+	get_fails(&f.o, "localhost/other:1", -EINVAL, "images=/nonexistent/images.tar");
+	kfs_buf_free(&layer);
+	fx_free(&f);
+}
+
+/* The container storage's image list, read without podman (the image already unpacked in the
+ * cache, so nothing is copied out): a full name there wins over a layout's bare tag. */
+static void test_storage_lookup(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f);
+	char id[65];
+	memset(id, 'a', 64);
+	id[64] = '\0';
+	char *storage = kfs_path_join(f.dir, "storage"), *conf = kfs_path_join(f.dir, "storage.conf");
+	struct kfs_buf b = {0};
+	kfs_buf_printf(&b, "[{\"id\":\"%s\",\"digest\":\"sha256:%064d\",\"names\":"
+			   "[\"localhost/app:v7\"]}]", id, 7);
+	tu_write(storage, "overlay-images/images.json", b.data);
+	kfs_buf_reset(&b);
+	kfs_buf_printf(&b, "[storage]\ndriver = \"overlay\"\ngraphroot = \"%s\"\n", storage);
+	tu_write(f.dir, "storage.conf", b.data);
+	kfs_buf_reset(&b);
+	kfs_buf_printf(&b, "%s/sha256-%s", f.cache, id);
+	tu_write(b.data, "rootfs/marker", "storage");
+	tu_write(b.data, "config.json", "{\"config\":{\"Cmd\":[\"from-storage\"]}}");
+	struct kfs_buf layer = {0};
+	assert_true(it_tar(&layer, base_layer, 7, IT_GZIP));
+	it_layout(f.layout, "v7", &layer, 1, NULL, NULL);
+	setenv("CONTAINERS_STORAGE_CONF", conf, 1);
+	f.o.use_storage = true;
+	struct kfs_image *img = get_ok(&f.o, "app:v7");
+	assert_string_equal(img->digest + 7, id);
+	assert_string_equal(img->cmd[0], "from-storage");
+	kfs_image_free(img);
+	img = get_ok(&f.o, "other:v7"); /* the layout's bare tag */
+	assert_string_equal(img->cmd[0], "run");
+	kfs_image_free(img);
+	char ref[120];
+	snprintf(ref, sizeof(ref), "whatever@sha256:%064d", 7); /* its manifest digest */
+	img = get_ok(&f.o, ref);
+	assert_string_equal(img->digest + 7, id);
+	kfs_image_free(img);
+	get_fails(&f.o, "app:v8", -ENOENT, storage);
+	unsetenv("CONTAINERS_STORAGE_CONF");
+	kfs_buf_free(&b);
+	kfs_buf_free(&layer);
+	free(storage);
+	free(conf);
 	fx_free(&f);
 }
 
@@ -551,6 +628,8 @@ int main(void)
 		cmocka_unit_test(test_ref_matching),
 		cmocka_unit_test(test_find_by_digest_and_tag),
 		cmocka_unit_test(test_concurrent_unpack),
+		cmocka_unit_test(test_cache_repair),
+		cmocka_unit_test(test_storage_lookup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
