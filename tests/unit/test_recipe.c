@@ -258,6 +258,54 @@ static void test_apply(void **state)
 	tu_rmdir(dir);
 }
 
+/* The marketplace's redis configure-pipeline Dockerfile, as it is (tests/fixtures'
+ * real-promises/redis/internal/configure-pipeline/Dockerfile): quoted FROM, LABELs, RUNs in both
+ * forms, ADD of local files to a relative destination, CMD and an empty ENTRYPOINT. */
+static void test_marketplace_redis(void **state)
+{
+	(void)state;
+	char *dir;
+	struct kfs_recipe *r = load_ok(
+		"FROM \"alpine\"\n"
+		"\n"
+		"LABEL org.opencontainers.image.authors=\"kratix@syntasso.io\"\n"
+		"LABEL org.opencontainers.image.source=https://github.com/syntasso/kratix-marketplace\n"
+		"\n"
+		"RUN [ \"mkdir\", \"/tmp/transfer\" ]\n"
+		"RUN apk update && apk add --no-cache yq\n"
+		"\n"
+		"ADD resources/ /tmp/transfer/\n"
+		"ADD execute-pipeline execute-pipeline\n"
+		"\n"
+		"CMD [ \"sh\", \"-c\", \"./execute-pipeline\" ]\n"
+		"ENTRYPOINT []\n",
+		&dir);
+	assert_string_equal(r->from, "alpine");
+	assert_int_equal(r->ncopies, 2);
+	assert_string_equal(r->copies[0].src, "resources/");
+	assert_string_equal(r->copies[0].dest, "/tmp/transfer/");
+	assert_true(r->copies[1].add);
+	assert_string_equal(r->copies[1].dest, "execute-pipeline");
+	char *dest = kfs_recipe_dest(&r->copies[1], &(struct kfs_image){.ref = "alpine"});
+	assert_string_equal(dest, "/execute-pipeline");
+	free(dest);
+	assert_argv(r->cmd, (const char *const[]){"sh", "-c", "./execute-pipeline", NULL});
+	assert_argv(r->entrypoint, (const char *const[]){NULL});
+	assert_string_equal(r->skipped[0], "Dockerfile:6: RUN [ \"mkdir\", \"/tmp/transfer\" ]");
+	assert_string_equal(r->skipped[1], "Dockerfile:7: RUN apk update && apk add --no-cache yq");
+	assert_null(r->skipped[2]);
+	char *cmd[] = {"/bin/sh", NULL};
+	struct kfs_image base = {.ref = "alpine", .cmd = cmd};
+	struct kfs_image *img = NULL;
+	assert_int_equal(kfs_recipe_apply(r, &base, &img, NULL), 0);
+	assert_argv(img->entrypoint, (const char *const[]){NULL});
+	assert_argv(img->cmd, (const char *const[]){"sh", "-c", "./execute-pipeline", NULL});
+	assert_null(img->workdir);
+	kfs_image_free(img);
+	kfs_recipe_free(r);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_multi_stage),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_apply),
+		cmocka_unit_test(test_marketplace_redis),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
