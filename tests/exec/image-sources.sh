@@ -74,6 +74,14 @@ fi
 [ "$(stat -c %i "$ROOT/bin/busybox")" = "$ino" ] && pass "the root was not unpacked again" ||
 	fail "bin/busybox has a new inode"
 
+# A copy out of the storage that fails: its error, and nothing left in the cache.
+PATH=$WORK/nobin:$PATH "$IMAGE_GET" "$WORK/cache-fail" "$NAME" --storage >/dev/null 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "skopeo copy containers-storage:" "$WORK/err" &&
+	grep -q "skopeo must not run" "$WORK/err" && pass "a failed copy out of the storage says why" ||
+	fail "failed skopeo: $(cat "$WORK/err")"
+[ -z "$(ls -A "$WORK/cache-fail" 2>/dev/null)" ] && pass "a failed unpack leaves nothing" ||
+	fail "cache-fail holds $(ls -A "$WORK/cache-fail")"
+
 # Each saved form, in its own cache: the same image ID, the same files.
 for src in oci docker.tar oci.tar; do
 	cache=$WORK/cache-$src
