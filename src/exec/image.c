@@ -265,14 +265,25 @@ static int unpack_storage(const char *cache, const char *root, const char *id,
 }
 
 /* Looks through the -o images= sources for full names, or (weak) for a layout's bare tag.
- * 1 found (s and f filled), 0 not, negative on a broken source. */
-static int find_in_sources(const struct kfs_image_opts *o, const struct img_ref *want, bool weak,
-			   struct img_source *s, struct img_found *f, struct kfs_error *err)
+ * 1 found (s and f filled), 2 found unpacked already (only f->digest set, from a remembered
+ * lookup: the source is not read), 0 not, negative on a broken source. */
+static int find_in_sources(const struct kfs_image_opts *o, const char *ref,
+			   const struct img_ref *want, bool weak, struct img_source *s,
+			   struct img_found *f, struct kfs_error *err)
 {
 	for (size_t i = 0; i < o->narchives; i++) {
-		int rc = img_source_open(o->archives[i], s, err);
-		if (rc == 0)
+		char *memo = img_memo_path(o->cache_dir, o->archives[i], ref, weak);
+		int known = img_memo_get(memo, f->digest);
+		char *dir = known == 1 ? entry_dir(o->cache_dir, f->digest) : NULL;
+		bool whole = dir && is_whole(dir);
+		free(dir);
+		int rc = whole ? 2 : known == 0 ? 0 : img_source_open(o->archives[i], s, err);
+		if (known != 0 && !whole && rc == 0) {
 			rc = img_source_find(s, want, weak, f, err);
+			if (rc >= 0)
+				img_memo_put(memo, rc > 0 ? f->digest : NULL);
+		}
+		free(memo);
 		if (rc != 0)
 			return rc;
 		img_source_close(s);
@@ -307,11 +318,14 @@ static int get_from_sources(const struct kfs_image_opts *o, const char *ref,
 {
 	struct img_source s = {0};
 	struct img_found f = {0};
-	int rc = find_in_sources(o, want, weak, &s, &f, err);
+	int rc = find_in_sources(o, ref, want, weak, &s, &f, err);
 	if (rc > 0) {
 		char *dir = entry_dir(o->cache_dir, f.digest);
+		bool remembered = rc == 2;
 		rc = load_cached(dir, ref, f.digest, out, err);
-		if (rc == -ENOENT) {
+		if (rc == -ENOENT && remembered)
+			rc = kfs_error_set(err, -EAGAIN, "%s: removed while being read", dir);
+		else if (rc == -ENOENT) {
 			rc = unpack_found(o->cache_dir, &s, &f, err);
 			if (rc == 0)
 				rc = load_cached(dir, ref, f.digest, out, err);

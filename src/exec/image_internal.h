@@ -123,6 +123,15 @@ int img_layer_apply(int rootfd, const struct img_layer *layer, struct kfs_error 
 /* Removes name under dirfd and all it holds, never following a symbolic link. */
 int img_remove_at(int dirfd, const char *name);
 
+/* ---------- remembered lookups (image_memo.c) ---------- */
+
+/* The file remembering what source gives for ref (NULL when source cannot be looked at). */
+char *img_memo_path(const char *cache, const char *source, const char *ref, bool weak);
+/* 1 with digest set: the source gives that image; 0: it has none; -1: not remembered. */
+int img_memo_get(const char *memo, char digest[KFS_DIGEST_LEN]);
+/* Remembers digest, or NULL for "none" (best effort: a failure only costs time later). */
+void img_memo_put(const char *memo, const char *digest);
+
 /* ---------- container storage (image_storage.c) ---------- */
 
 /* The storage folder podman and buildah share: graphroot in /etc/containers/storage.conf,

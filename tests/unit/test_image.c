@@ -190,16 +190,13 @@ static void get_fails(const struct kfs_image_opts *o, const char *ref, int code,
 	assert_contains(err.msg, want);
 }
 
-/* No folder of a failed unpack is left in the cache: neither a root nor a temporary one. */
+/* No folder of a failed unpack is left in the cache: neither a root nor a temporary one (the
+ * remembered lookups in refs/ aside). */
 static void assert_cache_empty(const char *cache)
 {
-	char **files = NULL;
-	size_t n = 0;
-	char *out = tu_sh("ls -A '%s' 2>/dev/null | wc -l", cache);
+	char *out = tu_sh("ls -A '%s' 2>/dev/null | grep -vx refs | wc -l", cache);
 	assert_string_equal(out, "0\n");
 	free(out);
-	(void)files;
-	(void)n;
 }
 
 /* A layer that names "..", or writes through a symbolic link it made, or links to a host
@@ -535,11 +532,44 @@ static void test_concurrent_unpack(void **state)
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	char *out = tu_sh("ls -A '%s'", f.cache);
-	assert_true(strncmp(out, ".tmp-fedcba9876543210-justmade\nsha256-", 38) == 0);
-	assert_int_equal(strchr(out + 31, '\n') - out, (long)strlen(out) - 1);
+	assert_true(strncmp(out, ".tmp-fedcba9876543210-justmade\nrefs\nsha256-", 43) == 0);
+	assert_int_equal(strchr(out + 36, '\n') - out, (long)strlen(out) - 1);
 	free(out);
 	free(fresh);
 	free(stale);
+	kfs_buf_free(&layer);
+	fx_free(&f);
+}
+
+/* A lookup is remembered per source and reference: a source that has not changed (same inode,
+ * size and mtime) is not read again, neither for the image it gives nor for one it lacks; one
+ * that changed is. */
+static void test_remembered_lookups(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f);
+	struct kfs_buf layer = {0};
+	assert_true(it_tar(&layer, base_layer, 7, IT_GZIP));
+	it_layout(f.layout, "localhost/m:1", &layer, 1, NULL, NULL);
+	char *oa = kfs_path_join(f.dir, "m.tar.gz"), *other = kfs_path_join(f.dir, "other.tar");
+	free(tu_sh("cd '%s' && tar czf '%s' index.json oci-layout blobs", f.layout, oa));
+	it_docker_archive(other, "localhost/elsewhere:1", &layer, 1, false, NULL);
+	f.srcs[0] = other; /* looked in first: it lacks the image */
+	f.srcs[1] = oa;
+	f.o.narchives = 2;
+	kfs_image_free(get_ok(&f.o, "localhost/m:1"));
+	/* both archives made garbage with their inode, size and mtime kept */
+	free(tu_sh("for a in '%s' '%s'; do t=$(stat -c %%y \"$a\"); s=$(stat -c %%s \"$a\"); "
+		   "head -c \"$s\" /dev/zero > \"$a\"; touch -d \"$t\" \"$a\"; done", oa, other));
+	struct kfs_image *img = get_ok(&f.o, "localhost/m:1");
+	assert_true(exists_in(img, "bin/tool"));
+	kfs_image_free(img);
+	/* a changed source is read again (and is now garbage) */
+	free(tu_sh("touch -d '2001-01-01' '%s'", oa));
+	get_fails(&f.o, "localhost/m:1", -EINVAL, "m.tar.gz");
+	free(oa);
+	free(other);
 	kfs_buf_free(&layer);
 	fx_free(&f);
 }
@@ -629,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_find_by_digest_and_tag),
 		cmocka_unit_test(test_concurrent_unpack),
 		cmocka_unit_test(test_cache_repair),
+		cmocka_unit_test(test_remembered_lookups),
 		cmocka_unit_test(test_storage_lookup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
