@@ -319,10 +319,9 @@ static int do_command(struct parse *p, const char *rest, bool entrypoint)
 
 static int do_shell(struct parse *p, const char *rest)
 {
-	char **argv;
+	char **argv = NULL;
 	if (!df_json_array(rest, &argv) || !argv[0]) {
-		if (argv && !argv[0])
-			kfs_strv_free(argv);
+		kfs_strv_free(argv);
 		return perr(p, "SHELL: expected the JSON form, like SHELL [\"/bin/bash\", \"-c\"]");
 	}
 	kfs_strv_free(cur(p)->shell);

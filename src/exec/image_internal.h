@@ -120,6 +120,12 @@ char *img_blob_name(const char *digest);
  * refused; absolute names are taken from the root; every path is resolved inside the root
  * (openat2 RESOLVE_IN_ROOT), so no symbolic link leads a write out of it. */
 int img_layer_apply(int rootfd, const struct img_layer *layer, struct kfs_error *err);
+/* Opens the folder rel of the root rootfd as the container would see it: symbolic links
+ * followed with rootfd as "/", ".." stopping there (openat2 RESOLVE_IN_ROOT, or the same walk
+ * in user space where the kernel or valgrind lacks it). -1 with errno. */
+int img_open_in_root(int rootfd, const char *rel);
+/* The user-space walk alone (for its tests). */
+int img_open_in_root_walk(int rootfd, const char *rel);
 /* Removes name under dirfd and all it holds, never following a symbolic link. */
 int img_remove_at(int dirfd, const char *name);
 

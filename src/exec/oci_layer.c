@@ -1,5 +1,5 @@
 /* Applying a layer (a tar, maybe gzip or zstd) onto an image's root folder, for layers nobody
- * vetted: every path is resolved inside the root with openat2(RESOLVE_IN_ROOT), so a symbolic
+ * vetted: every path is resolved inside the root (img_open_in_root), so a symbolic
  * link an earlier entry made ("etc -> /etc") is followed as it would be inside the container,
  * never out to the host; an entry whose name has a ".." is refused. Devices are skipped (a
  * container gets its /dev from bwrap), set-user-ID bits dropped, ownership kept only as root.
@@ -13,38 +13,20 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #define WHITEOUT ".wh."
 #define OPAQUE ".wh..wh..opq"
 
-/* Opens rel (a folder) resolved inside the root; rel "" is the root itself. */
-static int open_in_root(int rootfd, const char *rel)
-{
-	if (!*rel)
-		return fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN);
-	return fd;
-}
-
 /* Opens the folder rel inside the root, making its missing folders (0755). */
 static int open_dir_made(int rootfd, char *rel)
 {
-	int fd = open_in_root(rootfd, rel);
+	int fd = img_open_in_root(rootfd, rel);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
 	for (char *p = rel;; p++) {
@@ -53,11 +35,11 @@ static int open_dir_made(int rootfd, char *rel)
 		char saved = *p;
 		*p = '\0';
 		char *slash = strrchr(rel, '/');
-		fd = open_in_root(rootfd, rel);
+		fd = img_open_in_root(rootfd, rel);
 		if (fd < 0 && errno == ENOENT) {
 			if (slash)
 				*slash = '\0';
-			int parent = open_in_root(rootfd, slash ? rel : "");
+			int parent = img_open_in_root(rootfd, slash ? rel : "");
 			if (slash)
 				*slash = '/';
 			const char *base = slash ? slash + 1 : rel;
@@ -65,7 +47,7 @@ static int open_dir_made(int rootfd, char *rel)
 			int e = errno;
 			if (parent >= 0)
 				close(parent);
-			fd = r == 0 ? open_in_root(rootfd, rel) : -1;
+			fd = r == 0 ? img_open_in_root(rootfd, rel) : -1;
 			if (r < 0)
 				errno = e;
 		}
@@ -172,7 +154,7 @@ static int fail(struct apply *ap, int code, const char *entry, const char *what)
 /* Pass one: a whiteout entry removes its target from the layers below. */
 static int apply_whiteout(struct apply *ap, const char *entry, char *dir, const char *base)
 {
-	int fd = open_in_root(ap->rootfd, dir);
+	int fd = img_open_in_root(ap->rootfd, dir);
 	if (fd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0
 							  : fail(ap, -EINVAL, entry, strerror(errno));
@@ -215,7 +197,7 @@ static int make_entry(struct apply *ap, struct archive_entry *e, int pfd, const 
 		char *hdir, *hbase;
 		if (split_name(hard, &hdir, &hbase) < 0)
 			return -EPERM;
-		int hfd = open_in_root(ap->rootfd, hdir);
+		int hfd = img_open_in_root(ap->rootfd, hdir);
 		int r = hfd >= 0 && linkat(hfd, hbase, pfd, base, 0) == 0 ? 0 : -errno;
 		if (hfd >= 0)
 			close(hfd);

@@ -523,7 +523,12 @@ static void test_concurrent_unpack(void **state)
 			struct kfs_error err = {0};
 			int rc = kfs_image_get(&f.o, "localhost/par:1", &img, &err);
 			char *t = rc == 0 ? kfs_path_join(img->rootfs, "bin/tool") : NULL;
-			_exit(rc == 0 && kfs_is_file(t) ? 0 : 1);
+			bool ok = rc == 0 && kfs_is_file(t);
+			if (!ok)
+				fprintf(stderr, "child %d: %s\n", i, rc ? err.msg : "no bin/tool");
+			free(t);
+			kfs_image_free(img);
+			_exit(ok ? 0 : 1);
 		}
 	}
 	for (int i = 0; i < 4; i++) {
@@ -645,6 +650,54 @@ static void test_storage_lookup(void **state)
 	fx_free(&f);
 }
 
+static ino_t ino_of_fd(int fd)
+{
+	struct stat st;
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	close(fd);
+	return st.st_ino;
+}
+
+/* Paths resolved inside a root, by openat2 and by the user-space walk used where it is missing
+ * (older kernels, valgrind): links followed with the root as "/", ".." stopping at it. */
+static void test_resolve_in_root(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	free(tu_sh("cd '%s' && mkdir -p root/usr/lib && cd root && ln -s usr/lib lib && "
+		   "ln -s /usr abs && ln -s ../../.. up && ln -s loop loop && ln -s nope dangling && "
+		   "ln -s /lib/../../usr twisty", dir));
+	char *root = kfs_path_join(dir, "root"), *usr = kfs_path_join(root, "usr");
+	char *lib = kfs_path_join(usr, "lib");
+	int rootfd = open(root, O_RDONLY | O_DIRECTORY);
+	struct stat sr, su, sl;
+	assert_int_equal(stat(root, &sr), 0);
+	assert_int_equal(stat(usr, &su), 0);
+	assert_int_equal(stat(lib, &sl), 0);
+	int (*open_fns[2])(int, const char *) = {img_open_in_root_walk, img_open_in_root};
+	for (int i = 0; i < 2; i++) {
+		int (*op)(int, const char *) = open_fns[i];
+		assert_int_equal(ino_of_fd(op(rootfd, "lib")), sl.st_ino);
+		assert_int_equal(ino_of_fd(op(rootfd, "abs")), su.st_ino);
+		assert_int_equal(ino_of_fd(op(rootfd, "abs/lib")), sl.st_ino);
+		assert_int_equal(ino_of_fd(op(rootfd, "up")), sr.st_ino);
+		assert_int_equal(ino_of_fd(op(rootfd, "up/usr/./lib/")), sl.st_ino);
+		assert_int_equal(ino_of_fd(op(rootfd, "../../usr")), su.st_ino);
+		assert_int_equal(ino_of_fd(op(rootfd, "twisty")), su.st_ino);
+		errno = 0;
+		assert_int_equal(op(rootfd, "loop"), -1);
+		assert_int_equal(errno, ELOOP);
+		assert_int_equal(op(rootfd, "dangling"), -1);
+		assert_int_equal(errno, ENOENT);
+	}
+	close(rootfd);
+	free(root);
+	free(usr);
+	free(lib);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -661,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_cache_repair),
 		cmocka_unit_test(test_remembered_lookups),
 		cmocka_unit_test(test_storage_lookup),
+		cmocka_unit_test(test_resolve_in_root),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
