@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -650,6 +651,42 @@ static void test_storage_lookup(void **state)
 	fx_free(&f);
 }
 
+/* A multi-platform image: index.json names an image index, whose entry for linux on this
+ * machine's architecture is the image. */
+static void test_platform_index(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f);
+	struct kfs_buf layer = {0};
+	assert_true(it_tar(&layer, base_layer, 7, IT_GZIP));
+	char cfg[KFS_DIGEST_LEN], man[KFS_DIGEST_LEN], idx[KFS_DIGEST_LEN];
+	it_layout(f.layout, NULL, &layer, 1, cfg, man);
+	struct utsname u;
+	assert_int_equal(uname(&u), 0);
+	const char *arch = strcmp(u.machine, "aarch64") == 0 ? "arm64" : "amd64";
+	char missing[KFS_DIGEST_LEN];
+	kfs_sha256_digest("no such manifest", 16, missing);
+	struct kfs_buf b = {0};
+	kfs_buf_printf(&b, "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+			   "\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+			   "\"digest\":\"%s\",\"platform\":{\"architecture\":\"s390x\",\"os\":\"linux\"}},"
+			   "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+			   "\"platform\":{\"architecture\":\"%s\",\"os\":\"linux\"}}]}", missing, man, arch);
+	it_blob(f.layout, b.data, b.len, idx);
+	kfs_buf_reset(&b);
+	kfs_buf_printf(&b, "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci."
+			   "image.index.v1+json\",\"digest\":\"%s\",\"annotations\":{\"org.opencontainers."
+			   "image.ref.name\":\"quay.io/org/multi:2\"}}]}", idx);
+	tu_write(f.layout, "index.json", b.data);
+	struct kfs_image *img = get_ok(&f.o, "quay.io/org/multi:2");
+	assert_string_equal(img->digest, cfg);
+	kfs_image_free(img);
+	kfs_buf_free(&b);
+	kfs_buf_free(&layer);
+	fx_free(&f);
+}
+
 static ino_t ino_of_fd(int fd)
 {
 	struct stat st;
@@ -715,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_remembered_lookups),
 		cmocka_unit_test(test_storage_lookup),
 		cmocka_unit_test(test_resolve_in_root),
+		cmocka_unit_test(test_platform_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
