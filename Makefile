@@ -7,11 +7,13 @@ DESTDIR    ?=
 # systemd: systemd-analyze verifies the unit in `make check`; tree prints the demo's mount;
 # bash-builtins: bench/git's builtin mkdir; openssh-*: the SSH push test's sshd on 127.0.0.1;
 # nettle-dev: the hashes; libpcre2-dev: CRD patterns; libssl-dev: bench/hash's comparison;
-# buildah: make image; bubblewrap: tests/ship/image.sh runs that image's root.
+# buildah: make image; bubblewrap: the sandbox of image and script containers, and
+# tests/ship/image.sh; libarchive-dev: image layers; skopeo: images out of container storage;
+# podman and busybox-static: the test images (tests/exec/mkimage.sh).
 DEBIAN_DEPS = meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3 libyaml-dev \
               libgit2-dev zlib1g-dev nettle-dev libpcre2-dev libssl-dev libcmocka-dev valgrind vim \
               git diffutils yq gawk systemd tree python3 bash-builtins openssh-client openssh-server \
-              buildah bubblewrap
+              libarchive-dev skopeo buildah podman busybox-static bubblewrap
 
 # The demo: a mount at ./kratix, its state folder, Git state store and log under build/demo/.
 DEMO_MNT   = $(CURDIR)/kratix
