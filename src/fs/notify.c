@@ -41,8 +41,12 @@ static void tell(struct kfs_fs *fs, const struct kfs_inode_ref *r)
 	 * never cached, and a publish neither makes nor removes them (mkdir, unlink and rename
 	 * do, and the kernel sees those). Never invalidating their names also means that the
 	 * notifier never needs the lock of a request folder, which a rename holds while it
-	 * waits for the notifier. */
-	if (r->id.kind == KFS_K_VOL)
+	 * waits for the notifier. The root slot's files under output/ and metadata/ are the
+	 * exception: a new run removes what other processes wrote there, so a name that went is
+	 * dropped (a rename in the slot moves names, and drops none). */
+	bool slot_file =
+	    strncmp(r->path, "/output/", 8) == 0 || strncmp(r->path, "/metadata/", 10) == 0;
+	if (r->id.kind == KFS_K_VOL && !slot_file)
 		return;
 	struct stat st;
 	struct kfs_ident now;
