@@ -72,11 +72,12 @@ static int check_status(struct kfs_store *s, const char *path, const char *data,
 	if (kfs_doc_parse(data, len, path, &doc, err) < 0)
 		return -EIO;
 	if (doc->type != KFS_MAP) {
+		enum kfs_type type = doc->type;
 		kfs_node_free(doc);
 		return kfs_error_set(err, -EIO,
 				     "%s: must be a map of status keys (Kratix merges it onto the "
 				     "object's status), not a %s",
-				     path, kfs_type_name(doc->type));
+				     path, kfs_type_name(type));
 	}
 	struct kfs_node *probe = kfs_node_new(KFS_MAP);
 	int rc = kfs_status_merge(probe, doc, path, err);
