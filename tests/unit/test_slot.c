@@ -252,6 +252,21 @@ static void test_new_run_resets(void **state)
 	free(t);
 }
 
+/* A promise reload that renders the slot again is a new run too. */
+static void test_reload_is_a_new_run(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err;
+	assert_int_equal(put(f, "output/extra.yaml", cm, &err), 0);
+	free(tu_sh("echo '# changed' >>%s/postgresql/promise.yaml", f->promises));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(kfs_store_reload(f->s, &err), 0);
+	assert_null(root_file(f->s, "output/extra.yaml"));
+	char *t = root_file(f->s, "output/statefulset.yaml");
+	assert_non_null(t);
+	free(t);
+}
+
 /* The slot's files are kept in the state folder: a restart shows them as they were. */
 static void test_restart_keeps_files(void **state)
 {
@@ -281,6 +296,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_checked_as_rendered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metadata_rules, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_run_resets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reload_is_a_new_run, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_keeps_files, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
