@@ -225,8 +225,9 @@ int kfs_slot_check_file(struct kfs_store *s, const char *path, const char *data,
 	if (len > s->max_input)
 		return kfs_error_set(err, -EFBIG, "%s: %zu bytes is larger than max_input (%zu bytes)",
 				     path, len, s->max_input);
-	bool meta = strncmp(path, "metadata/", 9) == 0 && !strchr(path + 9, '/');
-	const char *base = path + 9;
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	bool meta = slash == path + 8 && strncmp(path, "metadata/", 9) == 0;
 	if (meta && (!strcmp(base, "status.yaml") || !strcmp(base, "destination-selectors.yaml") ||
 		     !strcmp(base, "workflow-control.yaml"))) {
 		if (blank_yaml(data, len))
