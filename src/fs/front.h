@@ -74,6 +74,7 @@ struct handle {
 	/* Guards size and mtime for stat: lock is held across a whole submit (render and
 	 * commit), and an `ls -l` of the folder must not wait for it. */
 	pthread_mutex_t stat_lock;
+	fuse_ino_t ino; /* the inode it was opened on (lowlevel.c), for fstat once the name went */
 	struct handle *next_writer;	      /* in fs->writers while open */
 	struct handle *prev_open, *next_open; /* in fs->handles until freed */
 };

@@ -29,6 +29,33 @@ int kfs_h_stat(struct fuse_file_info *fi, struct stat *st)
 	return -EIO;
 }
 
+void kfs_h_opened(struct fuse_file_info *fi, fuse_ino_t ino)
+{
+	struct handle *h = fh_of(fi);
+	if (!h)
+		return;
+	/* Under wlock: kfs_h_stat_ino reads it from another worker. */
+	pthread_mutex_lock(&ctx()->wlock);
+	h->ino = ino;
+	pthread_mutex_unlock(&ctx()->wlock);
+}
+
+int kfs_h_stat_ino(fuse_ino_t ino, struct stat *st)
+{
+	struct kfs_fs *fs = ctx();
+	int rc = -ENOENT;
+	pthread_mutex_lock(&fs->wlock);
+	for (struct handle *h = fs->handles; h && rc; h = h->next_open) {
+		if (h->ino != ino || h->type == H_SCRATCH)
+			continue;
+		struct fuse_file_info fi = {.fh = (uintptr_t)h};
+		rc = kfs_h_stat(&fi, st);
+		st->st_nlink = 0;
+	}
+	pthread_mutex_unlock(&fs->wlock);
+	return rc;
+}
+
 /* Buffer management of write handles: the content lives in memory until flush. */
 static void hbuf_reserve(struct handle *h, size_t n)
 {

@@ -186,6 +186,8 @@ static int attr_of(fuse_ino_t ino, const char *path, struct fuse_file_info *fi, 
 {
 	struct kfs_ident now;
 	int rc = fi && fi->fh ? kfs_h_stat(fi, st) : kfs_p_stat(path, st, &now);
+	if (rc == -ENOENT)
+		rc = kfs_h_stat_ino(ino, st);
 	(void)kind;
 	st->st_ino = ino;
 	return rc;
@@ -328,8 +330,11 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	if (rc == 0)
 		kfs_itable_rename(fs->inodes, from, to, newparent);
 	/* A rename onto object.yaml submits it (sed -i): its render is told to the kernel first.
-	 * The notifier never needs this folder's lock, which the kernel holds now (notify.c). */
-	wait_published();
+	 * The notifier never needs this folder's lock, which the kernel holds now (notify.c).
+	 * A rename in the slot's output/ or metadata/ has nothing to tell that the kernel did not
+	 * do itself, and the notifier may need that folder's lock (a name a new run removed). */
+	if (!kfs_p_in_slot(from) || !kfs_p_in_slot(to))
+		wait_published();
 	fuse_reply_err(req, -rc);
 	free(from);
 	free(to);
@@ -343,6 +348,8 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!path)
 		return;
 	int rc = kfs_p_open(path, fi, false, 0, id.kind == KFS_K_IMM ? id.id : 0);
+	if (rc == 0)
+		kfs_h_opened(fi, ino);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_open(req, fi) != 0)
@@ -362,6 +369,8 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	int rc = kfs_p_open(path, fi, true, mode, 0);
 	if (rc == 0 && (rc = entry_of(path, parent, &e)) != 0)
 		kfs_h_release(fi);
+	if (rc == 0)
+		kfs_h_opened(fi, e.ino);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 	} else if (fuse_reply_create(req, &e, fi) != 0) {

@@ -96,6 +96,11 @@ bool is_slot_path(const struct route *r)
 	return r->area->slot_files && !r->list && kfs_store_slot_editable(r->rel);
 }
 
+bool kfs_p_in_slot(const char *path)
+{
+	return path[0] == '/' && kfs_store_slot_editable(path + 1);
+}
+
 bool is_slot_top(const struct route *r)
 {
 	return r->area->slot_files && !r->list &&

@@ -107,13 +107,18 @@ check "a restart shows the slot's files as they were" diff "$WORK/before-restart
 sed 's/size: medium/size: huge/' "$SEED" >"$WORK/huge.yaml"
 check_fails "a refused input/object.yaml" cp "$WORK/huge.yaml" "$K/input/object.yaml"
 check "  ... starts no run: the slot's files stay" test -e "$K/output/sub/extra.yaml"
+exec 3<"$K/output/sub/extra.yaml" # a reader holds a file the next run removes
 check "the same input again" cp "$SEED" "$K/input/object.yaml"
+check_eq "  ... the reader keeps reading what it opened" "$(grep -c 'more: yes' <&3)" "1"
+exec 3<&-
 check "  ... a new run: output/ is the render again" diff -r "$GOLDEN/my-db/output" "$K/output"
 check "  ... the added files are gone" test ! -e "$K/output/sub"
 check "  ... metadata/ is the render's" test ! -e "$K/metadata/workflow-control.yaml" \
 	-a ! -e "$K/metadata/destination-selectors.yaml"
 check "  ... its status.yaml too" sh -c "! grep -q DatabaseReady '$K/metadata/status.yaml'"
 check "a new file after the run" cp "$WORK/cm.yaml" "$K/output/extra.yaml"
+check "sed -i after the run" sed -i 's/replicas: 2/replicas: 4/' "$K/output/statefulset.yaml"
+check_grep "  ... replicas: 4" "$K/output/statefulset.yaml" "replicas: 4"
 
 # requests/<name>/output stays read-only.
 mkdir "$K/requests/my-db"
