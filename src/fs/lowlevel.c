@@ -28,8 +28,9 @@
  *   then the store's locks; and leaves, never held while taking another lock: a write handle's
  *   stat_lock, the inode table's lock (inode.c), the notifier's lock (notify.c). A worker waits
  *   for the notifier (kfs_notifier_wait) holding none of them, and only in FLUSH, SETATTR and
- *   RENAME. The kernel holds no folder lock over FLUSH; over SETATTR and RENAME it holds the
- *   file's and its folder's, which the notifier takes only to drop the name of a sub-folder
+ *   RENAME (but a rename within the slot's output/ or metadata/: see ll_rename). The kernel
+ *   holds no folder lock over FLUSH; over SETATTR and RENAME it holds the file's and its
+ *   folder's, which the notifier takes only to drop the name of a sub-folder
  *   that went (output/ of a render with no outputs): it drops names of rendered files, whose
  *   folders are output/ and metadata/, and never those of a request folder's own files. The
  *   wait is bounded (WAIT_MS) for that case, and because the notifier's invalidation of a name
