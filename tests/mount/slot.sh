@@ -128,4 +128,27 @@ check_grep "  ... read-only" "$WORK/err" "Read-only file system"
 check_fails "nor an edit" sed -i 's/a/b/' "$K/requests/my-db/output/service.yaml"
 
 unmount_fs || fail "unmount"
+
+# Who may write: the mount's owner. With allow_other the kernel checks the slot's modes (folders
+# 0755, files 0644, the mounting user's): other users read, and change nothing.
+OTHER_USER=kfs-other
+if id "$OTHER_USER" >/dev/null 2>&1 || useradd -M -s /bin/sh "$OTHER_USER" 2>/dev/null; then
+	as_other() { su -s /bin/sh "$OTHER_USER" -c "$1"; }
+	chmod 0755 "$WORK" && chmod 0644 "$WORK/cm.yaml"
+	mount_fs -o allow_other
+	check_eq "the slot's output/ is the mount owner's, 0755" \
+		"$(stat -c %u:%a "$K/output")" "$(id -u):755"
+	check "another user reads the slot's files" as_other "cat '$K/output/extra.yaml'"
+	check_fails "another user cannot add a file" as_other "cp '$WORK/cm.yaml' '$K/output/theirs.yaml'"
+	check_grep "  ... Permission denied" "$WORK/err" "Permission denied"
+	check_fails "nor edit one" as_other "sed -i 's/extra/theirs/' '$K/output/extra.yaml'"
+	check_fails "nor remove one" as_other "rm -f '$K/output/extra.yaml'"
+	check "  ... it is all there" cmp "$WORK/cm.yaml" "$K/output/extra.yaml"
+	check_fails "nor chmod the slot open" as_other "chmod 777 '$K/output'"
+	check_fails "its owner cannot chmod it either (the modes are fixed)" chmod 777 "$K/output"
+	check "the owner still writes" cp "$WORK/cm.yaml" "$K/output/mine.yaml"
+	unmount_fs || fail "unmount"
+else
+	echo "skip - other users: cannot create the user $OTHER_USER"
+fi
 finish
