@@ -137,9 +137,31 @@ int kfs_store_submit(struct kfs_store *s, const char *name, const char *data, si
  * publishing or committing anything. */
 int kfs_store_check(struct kfs_store *s, const char *name, const char *data, size_t len,
 		    struct kfs_error *err);
-/* Submits the root slot's input/object.yaml: a request or a kind: Promise document. */
+/* Submits the root slot's input/object.yaml: a request or a kind: Promise document. An
+ * accepted render starts a new run: output/ and metadata/ become the render's, whatever other
+ * processes changed there (the same bytes again too, once they changed something). */
 int kfs_store_submit_slot(struct kfs_store *s, const char *data, size_t len,
 			  struct kfs_error *err);
+/* The root slot as a pipeline's shared /kratix (docs/mount.md): between runs, other processes
+ * change files and folders under output/ and metadata/. Paths are relative to the root
+ * ("output/sub/a.yaml"); one that does not stay inside output/ or metadata/ gets -EINVAL. Each
+ * change is checked as a render's files are (-EIO: a .yaml output that is not YAML, a
+ * metadata/status.yaml Kratix would refuse, invalid destination selectors or workflow control;
+ * -EFBIG over max_input), stored in the state folder (-ENOSPC, -EIO) and published; a refused
+ * one changes nothing. -ENOENT, -EEXIST, -EISDIR, -ENOTDIR, -ENOTEMPTY as a filesystem says. */
+int kfs_store_slot_put(struct kfs_store *s, const char *path, const char *data, size_t len,
+		       struct kfs_error *err);
+/* What kfs_store_slot_put would answer for these bytes' content, changing nothing. */
+int kfs_store_slot_check(struct kfs_store *s, const char *path, const char *data, size_t len,
+			 struct kfs_error *err);
+int kfs_store_slot_remove(struct kfs_store *s, const char *path, struct kfs_error *err);
+int kfs_store_slot_mkdir(struct kfs_store *s, const char *path, struct kfs_error *err);
+int kfs_store_slot_rmdir(struct kfs_store *s, const char *path, struct kfs_error *err);
+/* Renames a file (its content checked at the new path) or a folder with all it holds. */
+int kfs_store_slot_rename(struct kfs_store *s, const char *from, const char *to, bool noreplace,
+			  struct kfs_error *err);
+/* Whether path lies inside the slot's output/ or metadata/ (not those folders themselves). */
+bool kfs_store_slot_editable(const char *path);
 /* unlink(object.yaml): hides the file (and drops a draft) but deletes nothing: the request stays
  * in force until its folder is removed, and the next write of object.yaml is an edit of it.
  * -ENOENT when the folder shows no object.yaml. */

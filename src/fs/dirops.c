@@ -31,6 +31,19 @@ static int set_owner(const char *request, bool object, enum kfs_meta_op op, mode
 	return reply_code(rc);
 }
 
+/* The slot's files and folders keep their owner and modes: a chmod or chown that changes
+ * nothing succeeds (sed -i gives its new file the old one's), any other gets EPERM. */
+static int slot_meta(enum kfs_meta_op op, mode_t mode, uid_t uid, gid_t gid, const struct kfs_owner *o,
+		     bool dir)
+{
+	if (op == KFS_META_TIMES)
+		return 0;
+	if (op == KFS_META_MODE)
+		return (mode & 07777) == (dir ? o->dir_mode : o->obj_mode) ? 0 : -EPERM;
+	return (uid == (uid_t)-1 || uid == o->uid) && (gid == (gid_t)-1 || gid == o->gid) ? 0
+											    : -EPERM;
+}
+
 int kfs_p_meta(const char *path, struct fuse_file_info *fi, enum kfs_meta_op op,
 	       const struct timespec tv[2], mode_t mode, uid_t uid, gid_t gid)
 {
@@ -43,6 +56,8 @@ int kfs_p_meta(const char *path, struct fuse_file_info *fi, enum kfs_meta_op op,
 	}
 	if (h && h->type == H_WRITE && h->target == W_OBJECT && op != KFS_META_TIMES)
 		return set_owner(h->name, true, op, mode, uid, gid);
+	if (h && h->type == H_WRITE && h->target == W_SLOT_FILE)
+		return slot_meta(op, mode, uid, gid, &h->owner, false);
 	if (h)
 		return h->type == H_WRITE ? (op == KFS_META_TIMES ? 0 : -EPERM) : -EROFS;
 	struct route r;
@@ -52,6 +67,14 @@ int kfs_p_meta(const char *path, struct fuse_file_info *fi, enum kfs_meta_op op,
 		return rc;
 	if (is_scratch(&r, v)) {
 		rc = scratch_meta(&r, op, tv, mode, uid, gid);
+	} else if ((is_slot_path(&r) || is_slot_top(&r)) && kfs_view_is_dir(v, r.rel)) {
+		rc = slot_meta(op, mode, uid, gid, &v->owner, true);
+	} else if (is_slot_path(&r)) {
+		/* fchmod and fchown arrive without their handle: a file being written exists. */
+		struct stat st;
+		rc = kfs_view_file(v, r.rel) || stat_writer(&r, &st) == 0
+			 ? slot_meta(op, mode, uid, gid, &v->owner, false)
+			 : -ENOENT;
 	} else if (is_writable_file(&r) || (r.area->user_folders && r.rel[0] == '\0')) {
 		/* futimens/fchmod on a file being written arrive without its handle (cp -p,
 		 * touch of a new object.yaml): an open writer makes the file exist. */
@@ -175,12 +198,14 @@ int kfs_p_mkdir(const char *path, mode_t mode)
 		return rc;
 	if (r.list)
 		return -EEXIST;
+	struct kfs_error err = {0};
+	if (is_slot_path(&r))
+		return reply_code(kfs_store_slot_mkdir(ctx()->store, r.rel, &err));
 	if (!r.area->user_folders || r.rel[0])
 		return -EROFS;
 	const struct kfs_call *c = &kfs_cur;
 	struct kfs_owner o = {
 	    .uid = c->uid, .gid = c->gid, .dir_mode = mode & 07777, .obj_mode = 0666 & ~c->umask};
-	struct kfs_error err = {0};
 	rc = kfs_store_create_as(ctx()->store, r.name, &o, &err);
 	return reply_code(rc);
 }
@@ -192,6 +217,11 @@ int kfs_p_unlink(const char *path)
 	int rc = route_entry(path, &r, &v, -EISDIR);
 	if (rc)
 		return rc;
+	if (is_slot_path(&r)) {
+		kfs_view_put(v);
+		struct kfs_error err = {0};
+		return reply_code(kfs_store_slot_remove(ctx()->store, r.rel, &err));
+	}
 	if (!r.area->user_folders || r.rel[0] == '\0') {
 		rc = -EROFS;
 	} else if (is_scratch(&r, v)) {
@@ -222,6 +252,13 @@ int kfs_p_rmdir(const char *path)
 	int rc = route(path, &r);
 	if (rc)
 		return rc;
+	if (is_slot_path(&r)) {
+		struct kfs_error err = {0};
+		return reply_code(kfs_store_slot_rmdir(ctx()->store, r.rel, &err));
+	}
+	/* As the mount points of Kratix's volumes, output/ and metadata/ stay. */
+	if (is_slot_top(&r))
+		return -EBUSY;
 	if (r.list || !r.area->user_folders)
 		return -EROFS;
 	struct kfs_view *v = view_of(&r);
@@ -247,6 +284,17 @@ int kfs_p_rmdir(const char *path)
 	return rc;
 }
 
+/* A rename within the slot's output/ and metadata/ (sed -i, mv); with a path elsewhere in the
+ * mount that a user may write (a request's scratch name), EXDEV: mv copies. */
+static int slot_rename(const struct route *rf, const struct route *rt, unsigned int flags)
+{
+	if (!is_slot_path(rf) || !is_slot_path(rt))
+		return (is_slot_path(rf) ? rt : rf)->area->user_folders ? -EXDEV : -EROFS;
+	struct kfs_error err = {0};
+	return reply_code(kfs_store_slot_rename(ctx()->store, rf->rel, rt->rel,
+						(flags & RENAME_NOREPLACE) != 0, &err));
+}
+
 int kfs_p_rename(const char *from, const char *to, unsigned int flags)
 {
 	if (flags & RENAME_EXCHANGE)
@@ -257,6 +305,8 @@ int kfs_p_rename(const char *from, const char *to, unsigned int flags)
 		rc = route(to, &rt);
 	if (rc)
 		return rc;
+	if (is_slot_path(&rf) || is_slot_path(&rt))
+		return slot_rename(&rf, &rt, flags);
 	if (!rf.area->user_folders || !rt.area->user_folders || rf.list || rt.list || !rf.rel[0] ||
 	    !rt.rel[0])
 		return -EROFS;

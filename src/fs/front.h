@@ -8,7 +8,9 @@
 
 #include "fs.h"
 
-enum wtarget { W_OBJECT, W_SLOT, W_FEEDBACK };
+/* What a write handle writes: a request's object.yaml, the slot's input/object.yaml, a
+ * request's feedback, a file under the slot's output/ or metadata/. */
+enum wtarget { W_OBJECT, W_SLOT, W_FEEDBACK, W_SLOT_FILE };
 
 /* The route table's rows (route.c): the areas of the tree, by their first path component, and
  * what each allows. Handlers ask the route's area, never which area it is. */
@@ -27,6 +29,9 @@ struct area {
 	bool user_folders;
 	/* Its folders have the view owner's mode (else 0755); a user may create in them. */
 	bool owner_modes, folder_writable;
+	/* The root slot: other processes change files and folders under output/ and metadata/
+	 * (a pipeline's shared /kratix), through the store's kfs_store_slot_* calls. */
+	bool slot_files;
 	int no_view; /* the error when a folder's view is missing */
 };
 
@@ -52,6 +57,7 @@ struct handle {
 	/* H_WRITE: the whole new content, submitted on flush. */
 	enum wtarget target;
 	char name[NAME_MAX + 1];
+	char *path; /* W_SLOT_FILE: the file's path in the slot ("output/a.yaml") */
 	/* The process that opened it: only its close() submits (see kfs_h_flush); and the thread,
 	 * so that a close by that same thread (the common case) needs no look in /proc. */
 	pid_t opener, opener_tid;
@@ -68,6 +74,7 @@ struct handle {
 	/* Guards size and mtime for stat: lock is held across a whole submit (render and
 	 * commit), and an `ls -l` of the folder must not wait for it. */
 	pthread_mutex_t stat_lock;
+	fuse_ino_t ino; /* the inode it was opened on (lowlevel.c), for fstat once the name went */
 	struct handle *next_writer;	      /* in fs->writers while open */
 	struct handle *prev_open, *next_open; /* in fs->handles until freed */
 };
@@ -98,6 +105,10 @@ bool has_object(const struct kfs_view *v);
 bool is_writable_file(const struct route *r);
 /* rel is one of the area's extra folders ("input" at the root). */
 bool is_extra_dir(const struct route *r);
+/* A path under the slot's output/ or metadata/ (a file or a folder there), and those two
+ * folders themselves. */
+bool is_slot_path(const struct route *r);
+bool is_slot_top(const struct route *r);
 void fill_file(struct stat *st, size_t size, bool writable, const struct kfs_owner *o,
 	       const struct timespec *mtime);
 
@@ -109,6 +120,8 @@ void hbuf_resize(struct handle *h, size_t n);
 int stat_writer(const struct route *r, struct stat *st);
 void writer_add(struct handle *h);
 int submit(enum wtarget target, const char *name, const char *data, size_t len);
+/* What a write handle's submit names: the request, or the slot file's path. */
+const char *target_of(const struct handle *h);
 
 /* scratch.c: editors' files, real files under <state>/scratch/<request>/ */
 bool is_generated_name(const char *name);

@@ -89,9 +89,16 @@ int kfs_p_mkdir(const char *path, mode_t mode);
 int kfs_p_unlink(const char *path);
 int kfs_p_rmdir(const char *path);
 int kfs_p_rename(const char *from, const char *to, unsigned int flags);
+/* path lies under the root slot's output/ or metadata/, where other processes change files. */
+bool kfs_p_in_slot(const char *path);
 
 /* ---- open handles (handles.c) ---- */
 int kfs_h_stat(struct fuse_file_info *fi, struct stat *st);
+/* fi was opened on inode ino. */
+void kfs_h_opened(struct fuse_file_info *fi, fuse_ino_t ino);
+/* The attributes of a file open on ino whose name went (a slot file a new run removed): fstat
+ * of an open file works, with no link left. -ENOENT when no handle is open on it. */
+int kfs_h_stat_ino(fuse_ino_t ino, struct stat *st);
 int kfs_h_read(struct fuse_file_info *fi, char *buf, size_t size, off_t off);
 int kfs_h_write(struct fuse_file_info *fi, const char *buf, size_t size, off_t off);
 int kfs_h_flush(struct fuse_file_info *fi);

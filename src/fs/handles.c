@@ -29,6 +29,33 @@ int kfs_h_stat(struct fuse_file_info *fi, struct stat *st)
 	return -EIO;
 }
 
+void kfs_h_opened(struct fuse_file_info *fi, fuse_ino_t ino)
+{
+	struct handle *h = fh_of(fi);
+	if (!h)
+		return;
+	/* Under wlock: kfs_h_stat_ino reads it from another worker. */
+	pthread_mutex_lock(&ctx()->wlock);
+	h->ino = ino;
+	pthread_mutex_unlock(&ctx()->wlock);
+}
+
+int kfs_h_stat_ino(fuse_ino_t ino, struct stat *st)
+{
+	struct kfs_fs *fs = ctx();
+	int rc = -ENOENT;
+	pthread_mutex_lock(&fs->wlock);
+	for (struct handle *h = fs->handles; h && rc; h = h->next_open) {
+		if (h->ino != ino || h->type == H_SCRATCH)
+			continue;
+		struct fuse_file_info fi = {.fh = (uintptr_t)h};
+		rc = kfs_h_stat(&fi, st);
+		st->st_nlink = 0;
+	}
+	pthread_mutex_unlock(&fs->wlock);
+	return rc;
+}
+
 /* Buffer management of write handles: the content lives in memory until flush. */
 static void hbuf_reserve(struct handle *h, size_t n)
 {
@@ -54,7 +81,8 @@ static bool writer_matches(const struct handle *h, const struct route *r)
 {
 	enum wtarget t;
 	return r->area->writes && r->area->writes(r->rel, &t) && t != W_FEEDBACK &&
-	       h->target == t && strcmp(h->name, r->name) == 0;
+	       h->target == t && strcmp(h->name, r->name) == 0 &&
+	       (t != W_SLOT_FILE || strcmp(h->path, r->rel) == 0);
 }
 
 /* Stats an object.yaml that is being written but not yet accepted (create, then fstat). */
@@ -135,6 +163,7 @@ static void handle_free_in(struct kfs_fs *fs, struct handle *h)
 	pthread_mutex_destroy(&h->lock);
 	pthread_mutex_destroy(&h->stat_lock);
 	free(h->data);
+	free(h->path);
 	free(h);
 }
 
@@ -184,6 +213,9 @@ int submit(enum wtarget target, const char *name, const char *data, size_t len)
 	case W_FEEDBACK:
 		rc = kfs_store_feedback(s, name, data, len, &err);
 		break;
+	case W_SLOT_FILE:
+		rc = kfs_store_slot_put(s, name, data, len, &err);
+		break;
 	default:
 		rc = kfs_store_submit_slot(s, data, len, &err);
 		break;
@@ -191,14 +223,24 @@ int submit(enum wtarget target, const char *name, const char *data, size_t len)
 	return reply_code(rc);
 }
 
+const char *target_of(const struct handle *h)
+{
+	return h->path ? h->path : h->name;
+}
+
 /* A write handle on object.yaml, feedback or the slot; starts from the current content unless
- * truncated (feedback always starts empty: it is a message, not a document). */
+ * truncated (feedback always starts empty: it is a message, not a document). A slot file's
+ * handle that is new or truncated is dirty at once: its close stores the file, even empty. */
 struct handle *write_handle(const struct route *r, const struct kfs_view_file *cur, int flags)
 {
 	struct handle *h = handle_new(H_WRITE);
 	/* Only a file the area lets users write gets here. */
 	r->area->writes(r->rel, &h->target);
 	snprintf(h->name, sizeof(h->name), "%s", r->name);
+	if (h->target == W_SLOT_FILE) {
+		h->path = kfs_xstrdup(r->rel);
+		h->dirty = !cur || (flags & O_TRUNC);
+	}
 	h->append = flags & O_APPEND;
 	h->opener_tid = kfs_cur.pid;
 	h->opener = process_of(h->opener_tid);
@@ -208,7 +250,7 @@ struct handle *write_handle(const struct route *r, const struct kfs_view_file *c
 	 * even nothing (`cp /dev/null`); a plain open that writes nothing (touch) changes nothing.
 	 */
 	if (flags & (O_TRUNC | O_EXCL))
-		h->truncated = h->target != W_FEEDBACK;
+		h->truncated = h->target != W_FEEDBACK && h->target != W_SLOT_FILE;
 	else if (cur && h->target != W_FEEDBACK) {
 		hbuf_resize(h, cur->len);
 		memcpy(h->data, cur->data, cur->len);
@@ -240,6 +282,10 @@ int kfs_p_open(const char *path, struct fuse_file_info *fi, bool create, mode_t 
 	}
 	const struct kfs_view_file *f = kfs_view_file(v, r.rel);
 	bool wants_write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+	if (!f && is_slot_path(&r) && kfs_view_is_dir(v, r.rel)) {
+		rc = create ? -EEXIST : -EISDIR;
+		goto out;
+	}
 	if (!f && !create && !is_writable_file(&r)) {
 		rc = kfs_view_is_dir(v, r.rel) ? -EISDIR : -ENOENT;
 		goto out;
@@ -378,6 +424,10 @@ int kfs_h_flush(struct fuse_file_info *fi)
 			struct kfs_error err = {0};
 			rc = reply_code(
 			    kfs_store_check(ctx()->store, h->name, h->data, h->size, &err));
+		} else if (h->dirty && h->target == W_SLOT_FILE) {
+			struct kfs_error err = {0};
+			rc = reply_code(
+			    kfs_store_slot_check(ctx()->store, h->path, h->data, h->size, &err));
 		} else if (h->dirty && h->target == W_FEEDBACK) {
 			/* One line, not a document, never committed: no half to fear. */
 			rc = submit(h->target, h->name, h->data, h->size);
@@ -388,7 +438,7 @@ int kfs_h_flush(struct fuse_file_info *fi)
 	}
 	pthread_mutex_lock(&h->lock);
 	if (h->dirty) {
-		rc = submit(h->target, h->name, h->data, h->size);
+		rc = submit(h->target, target_of(h), h->data, h->size);
 		h->dirty = false;
 		h->truncated = false;
 	} else if (h->truncated) {
@@ -411,9 +461,9 @@ int kfs_h_release(struct fuse_file_info *fi)
 		 * truncated and never written (`: > object.yaml`): still the user's new content;
 		 * no close is left to report the verdict, status.yaml does. */
 		if (h->dirty)
-			submit(h->target, h->name, h->data, h->size);
+			submit(h->target, target_of(h), h->data, h->size);
 		else if (h->truncated)
-			submit(h->target, h->name, "", 0);
+			submit(h->target, target_of(h), "", 0);
 	}
 	handle_free(h);
 	return 0;
@@ -461,12 +511,14 @@ int kfs_p_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		rc = f || kfs_view_is_dir(v, r.rel) ? -EROFS : -ENOENT;
 	} else if (strcmp(r.rel, "feedback") == 0) {
 		rc = 0; /* a message, not a document: nothing to truncate */
+	} else if (!f && is_slot_path(&r)) {
+		rc = kfs_view_is_dir(v, r.rel) ? -EISDIR : -ENOENT;
 	} else {
 		/* truncate(2) without an open file: the truncated content is the new request. */
 		struct handle *w = write_handle(&r, f, 0);
 		hbuf_resize(w, (size_t)size > ctx()->max_input + 1 ? ctx()->max_input + 1
 								   : (size_t)size);
-		rc = submit(w->target, w->name, w->data, (size_t)size);
+		rc = submit(w->target, target_of(w), w->data, (size_t)size);
 		handle_free(w);
 	}
 	kfs_view_put(v);

@@ -28,8 +28,9 @@
  *   then the store's locks; and leaves, never held while taking another lock: a write handle's
  *   stat_lock, the inode table's lock (inode.c), the notifier's lock (notify.c). A worker waits
  *   for the notifier (kfs_notifier_wait) holding none of them, and only in FLUSH, SETATTR and
- *   RENAME. The kernel holds no folder lock over FLUSH; over SETATTR and RENAME it holds the
- *   file's and its folder's, which the notifier takes only to drop the name of a sub-folder
+ *   RENAME (but a rename within the slot's output/ or metadata/: see ll_rename). The kernel
+ *   holds no folder lock over FLUSH; over SETATTR and RENAME it holds the file's and its
+ *   folder's, which the notifier takes only to drop the name of a sub-folder
  *   that went (output/ of a render with no outputs): it drops names of rendered files, whose
  *   folders are output/ and metadata/, and never those of a request folder's own files. The
  *   wait is bounded (WAIT_MS) for that case, and because the notifier's invalidation of a name
@@ -185,6 +186,8 @@ static int attr_of(fuse_ino_t ino, const char *path, struct fuse_file_info *fi, 
 {
 	struct kfs_ident now;
 	int rc = fi && fi->fh ? kfs_h_stat(fi, st) : kfs_p_stat(path, st, &now);
+	if (rc == -ENOENT)
+		rc = kfs_h_stat_ino(ino, st);
 	st->st_ino = ino;
 	return rc;
 }
@@ -326,8 +329,11 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	if (rc == 0)
 		kfs_itable_rename(fs->inodes, from, to, newparent);
 	/* A rename onto object.yaml submits it (sed -i): its render is told to the kernel first.
-	 * The notifier never needs this folder's lock, which the kernel holds now (notify.c). */
-	wait_published();
+	 * The notifier never needs this folder's lock, which the kernel holds now (notify.c).
+	 * A rename in the slot's output/ or metadata/ has nothing to tell that the kernel did not
+	 * do itself, and the notifier may need that folder's lock (a name a new run removed). */
+	if (!kfs_p_in_slot(from) || !kfs_p_in_slot(to))
+		wait_published();
 	fuse_reply_err(req, -rc);
 	free(from);
 	free(to);
@@ -341,6 +347,8 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!path)
 		return;
 	int rc = kfs_p_open(path, fi, false, 0, id.kind == KFS_K_IMM ? id.id : 0);
+	if (rc == 0)
+		kfs_h_opened(fi, ino);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_open(req, fi) != 0)
@@ -360,6 +368,8 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	int rc = kfs_p_open(path, fi, true, mode, 0);
 	if (rc == 0 && (rc = entry_of(path, parent, &e)) != 0)
 		kfs_h_release(fi);
+	if (rc == 0)
+		kfs_h_opened(fi, e.ino);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 	} else if (fuse_reply_create(req, &e, fi) != 0) {

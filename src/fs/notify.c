@@ -41,8 +41,14 @@ static void tell(struct kfs_fs *fs, const struct kfs_inode_ref *r)
 	 * never cached, and a publish neither makes nor removes them (mkdir, unlink and rename
 	 * do, and the kernel sees those). Never invalidating their names also means that the
 	 * notifier never needs the lock of a request folder, which a rename holds while it
-	 * waits for the notifier. */
-	if (r->id.kind == KFS_K_VOL)
+	 * waits for the notifier. The root slot's files under output/ and metadata/ are the
+	 * exception: a new run removes what other processes wrote there, so a name that went is
+	 * dropped (a rename in the slot moves names, and drops none), once: its inode then leaves
+	 * the name index, as a removed folder's does, so that a later publish never waits for the
+	 * lock of a slot folder that a rename there holds while it waits for the notifier. */
+	bool slot_file =
+	    strncmp(r->path, "/output/", 8) == 0 || strncmp(r->path, "/metadata/", 10) == 0;
+	if (r->id.kind == KFS_K_VOL && !slot_file)
 		return;
 	struct stat st;
 	struct kfs_ident now;
@@ -50,6 +56,8 @@ static void tell(struct kfs_fs *fs, const struct kfs_inode_ref *r)
 	if (rc != 0 || now.kind != r->id.kind || now.id != r->id.id) {
 		const char *name = strrchr(r->path, '/') + 1;
 		fuse_lowlevel_notify_inval_entry(fs->se, r->parent, name, strlen(name));
+		if (rc != 0 && slot_file)
+			kfs_itable_gone(fs->inodes, r->path);
 	} else if (r->id.kind == KFS_K_DIR) {
 		fuse_lowlevel_notify_inval_inode(fs->se, r->ino, 0, 0);
 	} else if (r->id.kind == KFS_K_IMM) {

@@ -21,9 +21,10 @@ static bool request_writes(const char *rel, enum wtarget *target)
 
 static bool slot_writes(const char *rel, enum wtarget *target)
 {
+	bool input = strcmp(rel, "input/object.yaml") == 0;
 	if (target)
-		*target = W_SLOT;
-	return strcmp(rel, "input/object.yaml") == 0;
+		*target = input ? W_SLOT : W_SLOT_FILE;
+	return input || kfs_store_slot_editable(rel);
 }
 
 static const char *const root_dirs[] = {"input", NULL};
@@ -44,6 +45,7 @@ static const struct area areas[] = {
      .top_names = root_names,
      .owner_modes = true,
      .folder_writable = true,
+     .slot_files = true,
      .no_view = -EIO},
 };
 #define NAREAS (sizeof(areas) / sizeof(areas[0]))
@@ -89,6 +91,22 @@ bool is_extra_dir(const struct route *r)
 	return false;
 }
 
+bool is_slot_path(const struct route *r)
+{
+	return r->area->slot_files && !r->list && kfs_store_slot_editable(r->rel);
+}
+
+bool kfs_p_in_slot(const char *path)
+{
+	return path[0] == '/' && kfs_store_slot_editable(path + 1);
+}
+
+bool is_slot_top(const struct route *r)
+{
+	return r->area->slot_files && !r->list &&
+	       (strcmp(r->rel, "output") == 0 || strcmp(r->rel, "metadata") == 0);
+}
+
 struct kfs_view *view_of(const struct route *r)
 {
 	return kfs_store_view(ctx()->store, r->folder);
@@ -110,7 +128,8 @@ bool has_object(const struct kfs_view *v)
 	return kfs_view_file(v, "object.yaml") != NULL;
 }
 
-/* The paths a user may write: object.yaml, feedback, the root slot. */
+/* The paths a user may write: object.yaml, feedback, the root slot's input/object.yaml and
+ * what lies under its output/ and metadata/ (folders too: check for those first). */
 bool is_writable_file(const struct route *r)
 {
 	return r->area->writes && !r->list && r->area->writes(r->rel, NULL);
@@ -187,6 +206,7 @@ static int stat_route(const struct route *r, struct stat *st, bool *writable, st
 		/* The folder's own mode: with default_permissions, rm -rf by the owner must reach
 		 * the daemon, which refuses what is generated while the request is in force. */
 		fill_dir(st, v->owner.dir_mode, &v->owner, &v->mtime);
+		*writable = is_slot_path(r) || is_slot_top(r);
 	} else if (is_scratch(r, v)) {
 		rc = scratch_stat(r, st);
 		*writable = true;

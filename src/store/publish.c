@@ -148,8 +148,8 @@ static struct kfs_node *build_status(struct kfs_store *s, const struct request *
 	 * the pipelines' message only speaks while there is no error to report. */
 	struct kfs_node *frag = NULL;
 	/* Text the store emitted itself: the fast path parses it in a microsecond or two. */
-	if (r->render_status &&
-	    kfs_doc_parse(r->render_status, strlen(r->render_status), "status", &frag, NULL) == 0) {
+	const char *text = kfs_slot_status_text(r);
+	if (text && kfs_doc_parse(text, strlen(text), "status", &frag, NULL) == 0) {
 		for (const char *const *k = lifecycle_keys; *k; k++)
 			kfs_node_free(kfs_map_take(frag, *k));
 		if (r->phase == ERROR || r->rejection)
@@ -215,10 +215,11 @@ static void add_request_files(struct view_builder *vb, const struct request *r,
 			      const struct kfs_view *old)
 {
 	bool slot = r->name[0] == '\0';
+	/* The slot's metadata/ files, once other processes changed them, are their own (slot.c). */
+	if (r->render_status && !r->edits)
+		kfs_vb_add_kept(vb, old, "metadata/status.yaml", r->render_status,
+				strlen(r->render_status), false);
 	if (!slot) {
-		if (r->render_status)
-			kfs_vb_add_kept(vb, old, "metadata/status.yaml", r->render_status,
-					strlen(r->render_status), false);
 		char phase[32];
 		int n = snprintf(phase, sizeof(phase), "%s\n", kfs_phase_names[r->phase]);
 		kfs_vb_add_kept(vb, old, "phase", phase, (size_t)n, false);
@@ -226,7 +227,7 @@ static void add_request_files(struct view_builder *vb, const struct request *r,
 		kfs_vb_add_kept(vb, old, "log", r->log ? r->log : "", r->log ? strlen(r->log) : 0,
 				false);
 	}
-	if (r->selectors)
+	if (r->selectors && !r->edits)
 		add_yaml(vb, old, "metadata/destination-selectors.yaml", r->selectors);
 	const char *object = slot ? "input/object.yaml" : "object.yaml";
 	if (r->draft)
@@ -245,14 +246,24 @@ static struct kfs_view *build_request_view(struct kfs_store *s, struct request *
 	/* r->view changes only under write_lock, which is held. */
 	const struct kfs_view *old = r->view;
 	struct view_builder vb = {0};
-	add_outputs(&vb, old, res);
+	if (r->edits)
+		kfs_slot_add_files(&vb, old, r->edits, "output/");
+	else
+		add_outputs(&vb, old, res);
 	size_t noutputs = vb.n;
 	*push_stamp = kfs_gitsync_pushed(s, r);
 	struct kfs_node *status = build_status(s, r, vb.files, noutputs);
-	add_yaml(&vb, old, slot ? "metadata/status.yaml" : "status.yaml", status);
+	/* The slot's status.yaml is not a file of the root: it is the root status.yaml's `slot`. */
+	add_yaml(&vb, old, "status.yaml", status);
 	kfs_node_free(status);
+	if (r->edits)
+		kfs_slot_add_files(&vb, old, r->edits, "metadata/");
 	add_request_files(&vb, r, old);
-	struct kfs_view *v = kfs_vb_finish(s, &vb, slot ? slot_dirs : request_dirs);
+	struct kfs_view *v = kfs_vb_finish(s, &vb, r->edits ? kfs_slot_dirs(r->edits)
+						: slot	   ? slot_dirs
+							   : request_dirs);
+	if (slot)
+		kfs_slot_mark_writable(v);
 	v->owner = r->owner;
 	return v;
 }
@@ -343,18 +354,32 @@ static struct kfs_view *root_view(struct kfs_store *s)
 		return v;
 	}
 	struct view_builder vb = {0};
-	struct kfs_node *st = root_status(s);
-	add_yaml(&vb, s->root, "status.yaml", st);
-	kfs_node_free(st);
 	pthread_mutex_lock(&s->slot->view_lock);
 	struct kfs_view *slot = kfs_view_get(s->slot->view);
 	pthread_mutex_unlock(&s->slot->view_lock);
+	struct kfs_node *st = root_status(s);
+	/* The slot's own status (its lifecycle and its pipelines' merged status.yaml). */
+	const struct kfs_view_file *ss = slot ? kfs_view_file(slot, "status.yaml") : NULL;
+	struct kfs_node *slot_st = NULL;
+	if (ss && kfs_doc_parse(ss->data, ss->len, "status", &slot_st, NULL) == 0)
+		kfs_map_set(st, "slot", slot_st);
+	add_yaml(&vb, s->root, "status.yaml", st);
+	kfs_node_free(st);
 	for (size_t i = 0; slot && i < slot->nfiles; i++)
-		kfs_vb_add_blob(&vb, kfs_blob_get(kfs_blob_of(&slot->files[i])),
-				slot->files[i].writable);
-	kfs_view_put(slot);
+		if (&slot->files[i] != ss)
+			kfs_vb_add_blob(&vb, kfs_blob_get(kfs_blob_of(&slot->files[i])),
+					slot->files[i].writable);
+	/* The slot's folders, the empty ones made by mkdir too. */
+	const char **dirs = kfs_xcalloc(slot ? slot->ndirs + 4 : 4, sizeof(*dirs));
+	size_t nd = 0;
+	for (const char *const *d = slot_dirs; *d; d++)
+		dirs[nd++] = *d;
+	for (size_t i = 0; slot && i < slot->ndirs; i++)
+		dirs[nd++] = slot->dirs[i];
 	kfs_view_put(s->root);
-	s->root = kfs_vb_finish(s, &vb, slot_dirs);
+	s->root = kfs_vb_finish(s, &vb, dirs);
+	free(dirs);
+	kfs_view_put(slot);
 	s->root_stamp = stamp;
 	s->root_push_stamp = push_stamp;
 	struct kfs_view *v = kfs_view_get(s->root);

@@ -34,6 +34,7 @@ enum tag {
 	T_COMMIT = 'c',
 	T_CONDITION = 'C',
 	T_PROMISE = 'P',
+	T_SLOT_FILES = 'S', /* the root slot's changed files (slot.c) */
 };
 
 static void put_field(struct kfs_buf *b, enum tag t, const void *data, size_t len)
@@ -95,6 +96,12 @@ void kfs_record_encode(const struct request *r, struct kfs_buf *b)
 	put_text(b, T_PROMISE, r->promise);
 	for (size_t i = 0; i < r->conds.n; i++)
 		put_condition(b, &r->conds.items[i]);
+	if (r->edits) {
+		struct kfs_buf v = {0};
+		kfs_slot_files_encode(r->edits, &v);
+		put_field(b, T_SLOT_FILES, v.data ? v.data : "", v.len);
+		kfs_buf_free(&v);
+	}
 }
 
 void kfs_record_free(struct record *rec)
@@ -107,6 +114,7 @@ void kfs_record_free(struct record *rec)
 	free(rec->draft);
 	free(rec->promise);
 	kfs_conds_free(&rec->conds);
+	kfs_slot_files_free(rec->edits);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -196,6 +204,10 @@ static bool get_field(struct record *rec, enum tag t, const char *v, size_t len)
 		free(rec->promise);
 		rec->promise = kfs_xstrndup(v, len);
 		return true;
+	case T_SLOT_FILES:
+		kfs_slot_files_free(rec->edits);
+		rec->edits = kfs_slot_files_decode(v, len);
+		return rec->edits != NULL;
 	}
 	return true; /* a field of a later version: not this one's to read */
 }

@@ -50,6 +50,9 @@ static void take_record(struct kfs_store *s, struct request *r, struct record *r
 	r->draft = rec->draft, r->draft_len = rec->draft_len;
 	rec->draft = NULL;
 	r->unlinked = r->object && rec->unlinked;
+	kfs_slot_files_free(r->edits);
+	r->edits = rec->edits;
+	rec->edits = NULL;
 	if (rec->has_owner & 1)
 		r->owner.uid = rec->owner.uid;
 	if (rec->has_owner & 2)

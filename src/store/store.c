@@ -47,6 +47,7 @@ static void request_free(struct request *r)
 	kfs_conds_free(&r->conds);
 	free(r->render_status);
 	kfs_node_free(r->selectors);
+	kfs_slot_files_free(r->edits);
 	kfs_view_put(r->view);
 	pthread_mutex_destroy(&r->write_lock);
 	pthread_mutex_destroy(&r->view_lock);

@@ -11,7 +11,9 @@
  *                 and how many requests each promise serves
  *   record.c      a request's typed state folder record
  *   recover.c     persisting records and reading the state folder back at start
- *   gitsync.c     commits to the Git state store and the store-wide push state */
+ *   gitsync.c     commits to the Git state store and the store-wide push state
+ *   slot.c        the root slot's output/ and metadata/ changed by other processes between runs
+ *   slot_check.c  what those files must be */
 #ifndef KRATIXFS_STORE_INTERNAL_H
 #define KRATIXFS_STORE_INTERNAL_H
 
@@ -87,6 +89,9 @@ struct request {
 	/* The promise this request counts for in promises/<p>/status.yaml (an interned name of
 	 * kfs_store.counts), or NULL: set when it is published (promise_lifecycle.c). */
 	const char *counted;
+	/* The root slot only: its output/ and metadata/ as other processes changed them since its
+	 * last run (slot.c), shown instead of the render's; NULL until a change. write_lock. */
+	struct slot_files *edits;
 };
 
 struct promise_entry {
@@ -246,6 +251,7 @@ struct record {
 	struct kfs_owner owner;
 	unsigned has_owner; /* bits: 1 uid, 2 gid, 4 mode, 8 objectMode were recorded */
 	struct conditions conds;
+	struct slot_files *edits; /* the root slot's changed files (slot.c), or NULL */
 };
 /* Appends r's record (typed fields; see record.c) to b. */
 void kfs_record_encode(const struct request *r, struct kfs_buf *b);
@@ -383,6 +389,7 @@ struct saved {
 	unsigned long long generation, observed;
 	enum phase phase;
 	struct kfs_node *selectors;
+	struct slot_files *edits;
 };
 void kfs_save_request(const struct request *r, struct saved *sv);
 void kfs_saved_free(struct saved *sv);
@@ -397,6 +404,28 @@ int kfs_submit_locked(struct kfs_store *s, struct request *r, const char *data, 
 int kfs_render_request(struct kfs_store *s, struct request *r, const char *data, size_t len,
 		       const struct kfs_promise **used, struct kfs_render_result *res,
 		       struct kfs_error *err);
+
+/* slot.c: the root slot's files as other processes changed them since its last run */
+struct slot_files;
+struct slot_files *kfs_slot_files_copy(const struct slot_files *f);
+void kfs_slot_files_free(struct slot_files *f);
+/* The set as a record field's bytes, and back (NULL: malformed). */
+void kfs_slot_files_encode(const struct slot_files *f, struct kfs_buf *b);
+struct slot_files *kfs_slot_files_decode(const char *data, size_t len);
+/* Adds f's files whose path starts with prefix ("output/", "metadata/") to vb. */
+void kfs_slot_add_files(struct view_builder *vb, const struct kfs_view *old,
+			const struct slot_files *f, const char *prefix);
+/* Every folder of f, NULL-terminated: the view's folders. */
+const char *const *kfs_slot_dirs(const struct slot_files *f);
+/* The pipelines' status text r's status merges: its changed metadata/status.yaml, if any, else
+ * the render's (r->render_status). */
+const char *kfs_slot_status_text(const struct request *r);
+/* Marks the files of v under output/ and metadata/ writable: the slot's are. */
+void kfs_slot_mark_writable(struct kfs_view *v);
+/* slot_check.c: checks data as the slot's file at path, as a render checks its files and Kratix
+ * its metadata; *keep gets the text to keep instead of data (a status.yaml masked) or NULL. */
+int kfs_slot_check_file(struct kfs_store *s, const char *path, const char *data, size_t len,
+			char **keep, struct kfs_error *err);
 
 /* gitsync.c */
 /* Opens the repository and destinations and starts the worker; a no-op without opts->git_repo. */

@@ -53,6 +53,7 @@ void kfs_save_request(const struct request *r, struct saved *sv)
 	    .observed = r->observed,
 	    .phase = r->phase,
 	    .selectors = r->selectors ? kfs_node_copy(r->selectors) : NULL,
+	    .edits = kfs_slot_files_copy(r->edits),
 	};
 	kfs_conds_copy(&sv->conds, &r->conds);
 }
@@ -71,6 +72,7 @@ void kfs_saved_free(struct saved *sv)
 	free(sv->render_status);
 	free(sv->warnings);
 	kfs_node_free(sv->selectors);
+	kfs_slot_files_free(sv->edits);
 	memset(sv, 0, sizeof(*sv));
 }
 
@@ -102,6 +104,7 @@ static void restore_request(struct request *r, struct saved *sv)
 	SWAP(observed);
 	SWAP(phase);
 	SWAP(selectors);
+	SWAP(edits);
 #undef SWAP
 	kfs_saved_free(sv);
 }
@@ -246,6 +249,9 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	kfs_node_free(r->selectors);
 	r->selectors = res->selectors;
 	res->selectors = NULL;
+	/* A new run of the root slot: output/ and metadata/ are this render's again (slot.c). */
+	kfs_slot_files_free(r->edits);
+	r->edits = NULL;
 	prc = kfs_persist_or_restore(s, r, sv, err);
 	if (prc < 0)
 		return prc;
@@ -396,12 +402,6 @@ int kfs_store_check(struct kfs_store *s, const char *name, const char *data, siz
 	}
 	pthread_rwlock_unlock(&s->promises_lock);
 	return rc == -EIO ? 0 : rc; /* an accepted request that fails to render is accepted */
-}
-
-int kfs_store_submit_slot(struct kfs_store *s, const char *data, size_t len,
-			  struct kfs_error *err)
-{
-	return submit(s, s->slot, data, len, false, err);
 }
 
 /* Runs r's delete workflow, stores the emptied request, and only then commits the Delete and

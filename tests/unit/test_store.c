@@ -374,7 +374,10 @@ static void test_slot_and_promise_views(void **state)
 	assert_int_equal(kfs_store_submit_slot(f->s, medium, strlen(medium), &err), 0);
 	assert_file_contains(f->s, "", "output/statefulset.yaml", "replicas: 2");
 	assert_file_contains(f->s, "", "input/object.yaml", "size: medium");
-	assert_file_contains(f->s, "", "metadata/status.yaml", "phase: Rendered");
+	/* The slot's lifecycle is the root status.yaml's `slot`; its metadata/status.yaml is
+	 * what its pipelines wrote, as a request's is. */
+	assert_file_contains(f->s, "", "status.yaml", "  phase: Rendered");
+	assert_file_contains(f->s, "", "metadata/status.yaml", "message: PostgreSQL");
 	/* A Promise document in the slot runs the promise workflow. */
 	char path[600];
 	snprintf(path, sizeof(path), "%s/postgresql/promise.yaml", f->promises);
