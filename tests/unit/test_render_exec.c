@@ -296,7 +296,7 @@ static void test_no_runner(void **state)
 				      .len = sizeof(request) - 1};
 	struct kfs_render_result r;
 	struct kfs_error err = {0};
-	assert_int_equal(kfs_render(&in, &r, &err), -EINVAL);
+	assert_int_equal(kfs_render(&in, &r, &err), -EIO);
 	assert_contains(err.msg, "container script runs a script");
 	assert_contains(err.msg, "need the exec runner");
 	assert_string_equal(r.failed_pipeline, "mixed");
