@@ -80,15 +80,19 @@ static int merge_pipeline_status(const struct kfs_render_input *in, struct rpipe
 		return 0;
 	struct kfs_buf label = {0};
 	kfs_buf_printf(&label, "pipeline %s: metadata/status.yaml", rp->pl->name);
-	struct kfs_node *merged = r->status ? kfs_node_copy(r->status) : kfs_node_new(KFS_MAP);
-	int rc = kfs_status_merge(merged, rp->status, label.data, err);
+	bool fresh = !r->status;
+	if (fresh)
+		r->status = kfs_node_new(KFS_MAP);
+	/* A refused file leaves r->status as it was (kfs_status_merge checks before it changes). */
+	int rc = kfs_status_merge(r->status, rp->status, label.data, err);
 	kfs_buf_free(&label);
 	if (rc < 0) {
-		kfs_node_free(merged);
+		if (fresh) {
+			kfs_node_free(r->status);
+			r->status = NULL;
+		}
 		return -EIO;
 	}
-	kfs_node_free(r->status);
-	r->status = merged;
 	set_object_status(r->object, r->status);
 	/* A Promise's status keeps only its message (update_status.go warns the same). */
 	if (in->type == KFS_WF_PROMISE && rp->status->type == KFS_MAP) {
