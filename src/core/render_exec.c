@@ -11,10 +11,9 @@
 
 bool render_is_exec_container(const struct kfs_container *c)
 {
-	if (c->exec)
-		return true;
-	return c->image && c->noutputs == 0 && !c->status && !c->selectors && !c->control &&
-	       !c->values;
+	/* promise.h: a template container has a folder and no script; an image container has
+	 * no folder. */
+	return c->exec || !c->dir;
 }
 
 /* True when path stays inside output/: relative, no empty, "." or ".." component. A reply

@@ -32,8 +32,8 @@ void rpipe_put(struct rpipe *rp, const char *path, struct kfs_buf *data);
 int render_template_container(const struct kfs_container *c, struct rpipe *rp,
 			      struct kfs_tcontext *ctx, struct kfs_error *err);
 
-/* True when the container runs through struct kfs_exec: a script (c->exec), or an image with
- * no template of its own. */
+/* True when the container runs through struct kfs_exec: a folder run as a program (c->exec),
+ * or an image with no folder (c->dir NULL). */
 bool render_is_exec_container(const struct kfs_container *c);
 
 /* Runs an image or script container through in->exec on the pipeline's state: its reply's

@@ -301,6 +301,26 @@ static void test_no_runner(void **state)
 	assert_contains(err.msg, "need the exec runner");
 	assert_string_equal(r.failed_pipeline, "mixed");
 	kfs_render_result_free(&r);
+
+	/* An image container (no folder) the same; with a runner, it runs. */
+	struct kfs_container *c = &f->p->workflows[KFS_WF_RESOURCE][KFS_WF_CONFIGURE]
+					.pipelines[0].containers[1];
+	free(c->exec);
+	free(c->dir);
+	c->exec = c->dir = NULL;
+	c->image = kfs_xstrdup("ghcr.io/example/configure:v1");
+	assert_int_equal(kfs_render(&in, &r, &err), -EIO);
+	assert_contains(err.msg, "container script runs the image ghcr.io/example/configure:v1");
+	assert_contains(err.msg, "need the exec runner");
+	kfs_render_result_free(&r);
+	kfs_error_clear(&err);
+	f->fake.mode = "edit";
+	in.exec = &f->exec;
+	if (kfs_render(&in, &r, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(f->fake.calls, 1);
+	assert_non_null(kfs_render_output(&r, "added/by-script.yaml"));
+	kfs_render_result_free(&r);
 }
 
 int main(void)
