@@ -91,4 +91,8 @@ expect_grep "$G/two/pipelines/second/shared.yaml" "from: second" "pipeline secon
 expect_grep "$G/gated/metadata/workflow-control.yaml" "message: gated" "the golden holds workflow-control.yaml"
 [ ! -e "$G/gated/output" ] && pass || fail "a suspending pipeline's files make no Work, and the next does not run"
 expect_grep "$G/gated/metadata/status.yaml" "seen: first" "the suspending pipeline's status still merges"
+expect_exit 0 "the goldens pass" -- "$KRATIXFS" test "$P"
+sed -i 's/from: first/from: changed/' "$G/two/pipelines/first/shared.yaml"
+expect_exit 1 "a changed copy of an earlier pipeline's file fails" -- "$KRATIXFS" test "$P"
+expect_grep "$WORK/out" "test-output/two/pipelines/first/shared.yaml" "the diff names the pipeline's copy"
 finish
