@@ -242,6 +242,19 @@ static void sort_outputs(struct kfs_render_result *r)
 	free(v);
 }
 
+/* Says which file output/ shows where pipelines wrote the same path (sorted outputs). */
+static void log_shadowed(struct kfs_render_result *r)
+{
+	for (size_t i = 1; i < r->noutputs; i++) {
+		const struct kfs_output *a = &r->outputs[i - 1], *b = &r->outputs[i];
+		if (strcmp(a->path, b->path) == 0)
+			kfs_buf_printf(&r->log,
+				       "output/%s: written by pipelines %s and %s (one Work each); "
+				       "output/ shows %s's\n",
+				       b->path, a->pipeline, b->pipeline, b->pipeline);
+	}
+}
+
 static int run_workflow(const struct kfs_render_input *in, struct kfs_render_result *r,
 			struct kfs_error *err)
 {
@@ -290,9 +303,10 @@ int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *r,
 		set_object_status(r->object, r->status);
 	}
 	rc = run_workflow(in, r, err);
+	sort_outputs(r);
+	log_shadowed(r);
 	if (rc < 0)
 		kfs_buf_printf(&r->log, "error: %s\n", err ? err->msg : "render failed");
-	sort_outputs(r);
 	return rc;
 }
 

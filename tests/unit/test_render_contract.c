@@ -201,6 +201,8 @@ static void test_one_work_per_pipeline(void **state)
 	assert_string_equal(r.outputs[2].path, "shared.yaml");
 	assert_string_equal(r.outputs[2].pipeline, "second");
 	assert_ptr_equal(kfs_render_output(&r, "shared.yaml"), &r.outputs[2]);
+	assert_contains(r.log.data, "output/shared.yaml: written by pipelines first and second "
+				    "(one Work each); output/ shows second's\n");
 	assert_null(kfs_render_output(&r, "missing.yaml"));
 	assert_string_equal(r.pipelines[0].name, "first");
 	assert_true(r.pipelines[0].work);
