@@ -329,26 +329,36 @@ static int write_selectors(const char *meta, const struct kfs_node *sel, struct 
 	return rc;
 }
 
-/* metadata/workflow-control.yaml in Kratix's fields (work-creator/lib/workflow_control.go):
- * suspend, retryAfter as a Go duration, message. Written only when the render asked for one. */
+/* metadata/workflow-control.yaml as the pipeline that wrote one left it (Kratix's fields:
+ * suspend, retryAfter, message). */
 static int write_control(const char *meta, const struct kfs_workflow_control *wc,
 			 struct kfs_error *err)
 {
-	if (!wc->suspend && wc->retry_after < 0 && !wc->message)
+	if (!wc->pipeline)
 		return 0;
-	struct kfs_node *doc = kfs_node_new(KFS_MAP);
-	if (wc->suspend)
-		kfs_map_set(doc, "suspend", kfs_node_new_bool(true));
-	if (wc->retry_after >= 0) {
-		char text[32];
-		snprintf(text, sizeof(text), "%llds", wc->retry_after);
-		kfs_map_set(doc, "retryAfter", kfs_node_new_str(text));
-	}
-	if (wc->message)
-		kfs_map_set(doc, "message", kfs_node_new_str(wc->message));
-	int rc = emit_metadata(meta, "workflow-control.yaml", doc, err);
-	kfs_node_free(doc);
+	struct kfs_buf text = {0};
+	kfs_workflow_control_emit(wc, &text);
+	int rc = write_file(meta, "workflow-control.yaml", text.data ? text.data : "", text.len,
+			    err);
+	kfs_buf_free(&text);
 	return rc;
+}
+
+/* What the pipelines wrote to metadata/status.yaml, merged in workflow order, or NULL. Not the
+ * render's whole status: that holds the object's own status, which Kratix's reader put in
+ * input/object.yaml and its update-status merges this file onto. */
+static struct kfs_node *pipelines_status(const struct kfs_render_result *r)
+{
+	struct kfs_node *status = NULL;
+	for (size_t i = 0; i < r->npipelines; i++) {
+		if (!r->pipelines[i].status)
+			continue;
+		if (!status)
+			status = kfs_node_new(KFS_MAP);
+		/* Each was checked when the render merged it onto the object's status. */
+		kfs_status_merge(status, r->pipelines[i].status, "status.yaml", NULL);
+	}
+	return status;
 }
 
 /* Adds the render's files to the volume's output/ and metadata/. */
@@ -359,8 +369,10 @@ static int write_volume(const char *kratix, const struct kfs_render_result *r,
 	int rc = 0;
 	for (size_t i = 0; i < r->noutputs && rc == 0; i++)
 		rc = write_file(out, r->outputs[i].path, r->outputs[i].data, r->outputs[i].len, err);
-	if (rc == 0 && r->status)
-		rc = write_status(meta, r->status, err);
+	struct kfs_node *status = pipelines_status(r);
+	if (rc == 0 && status)
+		rc = write_status(meta, status, err);
+	kfs_node_free(status);
 	if (rc == 0 && r->selectors)
 		rc = write_selectors(meta, r->selectors, err);
 	if (rc == 0)

@@ -12,6 +12,7 @@
 #include "kratixfs/files.h"
 #include "kratixfs/promise.h"
 #include "kratixfs/render.h"
+#include "kratixfs/status.h"
 
 static const char help[] =
 	"Usage: kratixfs render -f REQUEST_YAML [--promises DIR] [--max-input BYTES]\n"
@@ -20,12 +21,14 @@ static const char help[] =
 	"\n"
 	"With -f, renders one request (a file, or - for stdin) and prints every output file to\n"
 	"stdout as one YAML stream, as helm template does: each document starts with --- and a\n"
-	"\"# Source: PIPELINE/PATH\" line. Nothing is written to disk.\n"
+	"\"# Source: PIPELINE/PATH\" line. Each pipeline makes its own Work, so a path two\n"
+	"pipelines write is printed twice, in workflow order. Nothing is written to disk.\n"
 	"Without -f, renders DIR/input/object.yaml (a resource request, or a Promise for the\n"
 	"promise workflow; the whole object, its status included, as Kratix's reader writes it)\n"
-	"and adds the files to DIR/output/ and DIR/metadata/{status.yaml,\n"
-	"destination-selectors.yaml,workflow-control.yaml}, on top of what earlier containers\n"
-	"left there, as a Kratix pipeline container does (the entrypoint of `make image`).\n"
+	"and adds the files to DIR/output/ (a path two pipelines write: the later one's file) and\n"
+	"DIR/metadata/{status.yaml,destination-selectors.yaml,workflow-control.yaml}, on top of\n"
+	"what earlier containers left there, as a Kratix pipeline container does (the entrypoint\n"
+	"of `make image`).\n"
 	"\n"
 	"  -f, --file FILE    the request to render, - for stdin (not with --kratix)\n"
 	"  --promises DIR     the promises folder, one sub-folder per promise (default: the\n"
@@ -207,6 +210,7 @@ static int render_request(const struct render_args *a, struct kfs_render_input *
 	struct kfs_error err = {0};
 	struct kfs_promise_set set = {0};
 	struct kfs_render_result result = {0};
+	struct kfs_node *status_node = NULL;
 	int status = EXIT_FAILED;
 	if (cli_parse_workflow(getenv("KRATIX_WORKFLOW_TYPE"), getenv("KRATIX_WORKFLOW_ACTION"), doc,
 			       &in->type, &in->action) < 0)
@@ -229,6 +233,12 @@ static int render_request(const struct render_args *a, struct kfs_render_input *
 	}
 	if (in->promise->warnings.len)
 		cli_print_lines(in->promise->dir, in->promise->warnings.data);
+	/* Kratix's reader writes the whole object, its status included: on the Kratix volume
+	 * that is the object's status. A -f request is what a person wrote: its status is not
+	 * the object's (render drops it with a warning). */
+	if (!a->file && doc->type == KFS_MAP)
+		status_node = kfs_map_take(doc, "status");
+	in->status = status_node;
 	in->doc = doc;
 	doc = NULL; /* kfs_render takes it over */
 	rc = kfs_render(in, &result, &err);
@@ -243,6 +253,7 @@ static int render_request(const struct render_args *a, struct kfs_render_input *
 out:
 	kfs_render_result_free(&result);
 	kfs_node_free(doc);
+	kfs_node_free(status_node);
 	kfs_promise_set_free(&set);
 	return status;
 }
