@@ -33,6 +33,9 @@ enum tag {
 	T_LOG = 'l',
 	T_COMMIT = 'c',
 	T_CONDITION = 'C',
+	T_STATUS = 's',      /* the persisted status, YAML text ("" for an empty one) */
+	T_STATUS_BASE = 'b', /* the status the last good render started from */
+	T_RETRY_AT = 't',    /* a suspended request's retryAfter time */
 };
 
 static void put_field(struct kfs_buf *b, enum tag t, const void *data, size_t len)
@@ -93,6 +96,12 @@ void kfs_record_encode(const struct request *r, struct kfs_buf *b)
 		put_text(b, T_COMMIT, r->commit);
 	for (size_t i = 0; i < r->conds.n; i++)
 		put_condition(b, &r->conds.items[i]);
+	/* Always there in a record of this version, so that its absence says "an older one". */
+	put_field(b, T_STATUS, r->render_status ? r->render_status : "",
+		  r->render_status ? strlen(r->render_status) : 0);
+	put_text(b, T_STATUS_BASE, r->status_base);
+	if (r->retry_at)
+		put_num(b, T_RETRY_AT, (unsigned long long)r->retry_at);
 }
 
 void kfs_record_free(struct record *rec)
@@ -103,6 +112,8 @@ void kfs_record_free(struct record *rec)
 	free(rec->object);
 	free(rec->good);
 	free(rec->draft);
+	free(rec->status);
+	free(rec->status_base);
 	kfs_conds_free(&rec->conds);
 	memset(rec, 0, sizeof(*rec));
 }
@@ -189,6 +200,17 @@ static bool get_field(struct record *rec, enum tag t, const char *v, size_t len)
 		return true;
 	case T_CONDITION:
 		return get_condition(rec, v, len);
+	case T_STATUS:
+		free(rec->status);
+		rec->status = kfs_xstrndup(v, len);
+		return true;
+	case T_STATUS_BASE:
+		free(rec->status_base);
+		rec->status_base = kfs_xstrndup(v, len);
+		return true;
+	case T_RETRY_AT:
+		rec->retry_at = (long long)n;
+		return true;
 	}
 	return true; /* a field of a later version: not this one's to read */
 }
