@@ -145,17 +145,28 @@ void kfs_keep_status(struct kfs_store *s, struct request *r, struct kfs_node *re
 	if (!res_status)
 		return;
 	kfs_drop_daemon_conditions(s, r, res_status, base, to_log);
-	/* The message the render was given is the pipelines' only if they wrote it, now or in
-	 * an earlier render: otherwise it is the daemon's ("Resource requested"). */
-	bool had_message = false;
 	struct kfs_node *old = NULL;
 	if (r->render_status &&
-	    kfs_doc_parse(r->render_status, strlen(r->render_status), "status", &old, NULL) == 0)
-		had_message = kfs_map_get(old, "message") != NULL;
-	kfs_node_free(old);
+	    (kfs_doc_parse(r->render_status, strlen(r->render_status), "status", &old, NULL) < 0 ||
+	     old->type != KFS_MAP)) {
+		kfs_node_free(old);
+		old = NULL;
+	}
+	/* The message the render was given is the pipelines' only if they wrote it, now or in
+	 * an earlier render: otherwise it is the daemon's ("Resource requested"). */
 	const struct kfs_node *msg = kfs_map_get(res_status, "message");
-	if (!had_message && msg && base && same_node(msg, kfs_map_get(base, "message")))
+	if (!(old && kfs_map_get(old, "message")) && msg && base &&
+	    same_node(msg, kfs_map_get(base, "message")))
 		kfs_node_free(kfs_map_take(res_status, "message"));
+	/* Merged onto the kept status, as Kratix merges each status.yaml onto the object's: the
+	 * render started from it, so this only changes what the pipelines changed. */
+	if (old && res_status->type == KFS_MAP &&
+	    kfs_status_merge(old, res_status, "status", NULL) == 0) {
+		kfs_node_free(res_status);
+		res_status = old;
+		old = NULL;
+	}
+	kfs_node_free(old);
 	kfs_set_render_status(&r->render_status, res_status);
 }
 
