@@ -183,6 +183,7 @@ int kfs_render_request(struct kfs_store *s, struct request *r, const char *data,
 static int persist_publish(struct kfs_store *s, struct request *r, struct saved *sv,
 			   struct kfs_error *err)
 {
+	kfs_reconcile_conditions(s, r); /* the record holds what status.yaml will show */
 	int rc = kfs_persist_or_restore(s, r, sv, err);
 	if (rc == 0)
 		kfs_store_publish(s, r, NULL);
@@ -263,7 +264,6 @@ static int apply_suspension(struct kfs_store *s, struct request *r, struct kfs_r
 				"Pipelines are still in progress");
 	kfs_keep_status(s, r, res->status, base, true);
 	res->status = NULL;
-	kfs_reconcile_conditions(s, r);
 	int rc = persist_publish(s, r, sv, err);
 	if (rc == 0 && r->retry_at && r->name[0])
 		kfs_retry_schedule(s, r->name, r->retry_at);
