@@ -192,7 +192,7 @@ static int persist_publish(struct kfs_store *s, struct request *r, struct saved 
 
 bool kfs_render_suspended(const struct kfs_render_result *res)
 {
-	return res->control.suspend || res->control.retry_after >= 0;
+	return res->control.stopped || res->control.suspend || res->control.retry_after >= 0;
 }
 
 /* The status text a render started from, kept for a restart (NULL for none). */

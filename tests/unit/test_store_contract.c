@@ -250,6 +250,10 @@ static void test_status_persists(void **state)
 	assert_text(st, "lastMode", "second");
 	assert_text(st, "attempts", "2");
 	kfs_node_free(st);
+	/* The daemon's conditions the render was given are not taken for the pipeline's. */
+	pthread_mutex_lock(&f->log_lock);
+	assert_null(strstr(f->log.data, "status-condition-dropped"));
+	pthread_mutex_unlock(&f->log_lock);
 
 	kfs_store_close(f->s);
 	open_store(f);
