@@ -84,7 +84,7 @@ static void write_promise(const char *promises)
 
 struct fixture {
 	char *dir;
-	char promises[512], state[512], repo[512];
+	char promises[512], state[512], repo[512], destinations[512];
 	bool git;
 	pthread_mutex_t log_lock;
 	struct kfs_buf log;
@@ -105,6 +105,8 @@ static void open_store(struct fixture *f)
 				      .max_input = 65536, .log = collect_log, .log_ctx = f};
 	if (f->git)
 		o.git_repo = f->repo;
+	if (f->destinations[0])
+		o.destinations = f->destinations;
 	struct kfs_error err = {0};
 	if (kfs_store_open(&o, &f->s, &err) != 0)
 		fail_msg("%s", err.msg);
@@ -133,6 +135,20 @@ static int setup(void **state)
 static int setup_git(void **state)
 {
 	*state = fixture_new(true);
+	return 0;
+}
+
+/* The promise selects environment=dev; the one destination is prod: no Work is placed. */
+static int setup_git_prod_only(void **state)
+{
+	struct fixture *f = fixture_new(true);
+	kfs_store_close(f->s);
+	snprintf(f->destinations, sizeof(f->destinations), "%s/destinations.yaml", f->dir);
+	tu_write(f->dir, "destinations.yaml",
+		 "apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\n"
+		 "metadata: {name: prod, labels: {environment: prod}}\nspec: {path: prod}\n");
+	open_store(f);
+	*state = f;
 	return 0;
 }
 
@@ -338,6 +354,39 @@ static void test_reconciled_rendered(void **state)
 	kfs_node_free(st);
 }
 
+/* With Git, works that are not committed (no destination takes them: Kratix's Work waits for
+ * one) are pending: Reconciled Unknown, WorksPending, Pending. */
+static void test_reconciled_works_pending(void **state)
+{
+	struct fixture *f = *state;
+	create(f);
+	submit_ok(f, "first");
+	struct kfs_node *st = status(f);
+	assert_condition(st, "ConfigureWorkflowCompleted", "True", "PipelinesExecutedSuccessfully",
+			 NULL);
+	assert_condition(st, "Committed", "False", "NoMatchingDestination", NULL);
+	assert_condition(st, "WorksSucceeded", "Unknown", "WorksPending", NULL);
+	assert_contains(kfs_node_text_at(condition(st, "WorksSucceeded"), "message"),
+			"Some works associated with this resource are not ready: [t1]");
+	assert_condition(st, "Reconciled", "Unknown", "WorksPending", "Pending");
+	kfs_node_free(st);
+}
+
+/* GitOps feedback speaks for the works: Error makes Reconciled False, WorksFailing. */
+static void test_reconciled_feedback_error(void **state)
+{
+	struct fixture *f = *state;
+	create(f);
+	submit_ok(f, "first");
+	struct kfs_error err = {0};
+	const char *line = "Error the cluster refused it\n";
+	assert_int_equal(kfs_store_feedback(f->s, "t1", line, strlen(line), &err), 0);
+	struct kfs_node *st = status(f);
+	assert_condition(st, "WorksSucceeded", "False", "ApplyFailed", NULL);
+	assert_condition(st, "Reconciled", "False", "WorksFailing", "Failing");
+	kfs_node_free(st);
+}
+
 /* A failed pipeline: "A Configure Pipeline has failed: <pipeline>", Reconciled False
  * (ConfigureWorkflowFailed, Failing); the last good outputs stay. */
 static void test_failed_pipeline(void **state)
@@ -530,6 +579,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_status_key_cleared, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_old_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reconciled_rendered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reconciled_works_pending, setup_git_prod_only,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_reconciled_feedback_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_pipeline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_union_view, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_union_view_git, setup_git, teardown),
