@@ -23,39 +23,38 @@
 /* Two pipelines. mode picks what they do: "first" writes a status key only then; "suspend"
  * and "retry" write workflow-control.yaml in pipeline one (retry: until the status counts two
  * attempts); "fail" fails pipeline two. Both write output/shared.yaml. */
-static const char promise_yaml[] =
-    "apiVersion: platform.kratix.io/v1alpha1\n"
-    "kind: Promise\n"
-    "metadata: {name: st}\n"
-    "spec:\n"
-    "  destinationSelectors: [{matchLabels: {environment: dev}}]\n"
-    "  api:\n"
-    "    apiVersion: apiextensions.k8s.io/v1\n"
-    "    kind: CustomResourceDefinition\n"
-    "    metadata: {name: things.example.org}\n"
-    "    spec:\n"
-    "      group: example.org\n"
-    "      scope: Namespaced\n"
-    "      names: {kind: Thing, plural: things, singular: thing}\n"
-    "      versions:\n"
-    "        - name: v1\n"
-    "          served: true\n"
-    "          storage: true\n"
-    "          schema:\n"
-    "            openAPIV3Schema:\n"
-    "              type: object\n"
-    "              properties:\n"
-    "                spec:\n"
-    "                  type: object\n"
-    "                  properties:\n"
-    "                    mode: {type: string}\n"
-    "  workflows:\n"
-    "    resource:\n"
-    "      configure:\n"
-    "        - metadata: {name: one}\n"
-    "          spec: {containers: [{name: a}]}\n"
-    "        - metadata: {name: two}\n"
-    "          spec: {containers: [{name: b}]}\n";
+static const char promise_yaml[] = "apiVersion: platform.kratix.io/v1alpha1\n"
+				   "kind: Promise\n"
+				   "metadata: {name: st}\n"
+				   "spec:\n"
+				   "  destinationSelectors: [{matchLabels: {environment: dev}}]\n"
+				   "  api:\n"
+				   "    apiVersion: apiextensions.k8s.io/v1\n"
+				   "    kind: CustomResourceDefinition\n"
+				   "    metadata: {name: things.example.org}\n"
+				   "    spec:\n"
+				   "      group: example.org\n"
+				   "      scope: Namespaced\n"
+				   "      names: {kind: Thing, plural: things, singular: thing}\n"
+				   "      versions:\n"
+				   "        - name: v1\n"
+				   "          served: true\n"
+				   "          storage: true\n"
+				   "          schema:\n"
+				   "            openAPIV3Schema:\n"
+				   "              type: object\n"
+				   "              properties:\n"
+				   "                spec:\n"
+				   "                  type: object\n"
+				   "                  properties:\n"
+				   "                    mode: {type: string}\n"
+				   "  workflows:\n"
+				   "    resource:\n"
+				   "      configure:\n"
+				   "        - metadata: {name: one}\n"
+				   "          spec: {containers: [{name: a}]}\n"
+				   "        - metadata: {name: two}\n"
+				   "          spec: {containers: [{name: b}]}\n";
 
 #define CA "st/workflows/resource/configure/one/a/templates/"
 #define CB "st/workflows/resource/configure/two/b/templates/"
@@ -71,10 +70,11 @@ static void write_promise(const char *promises)
 		 "lastMode: {{ .spec.mode }}\n"
 		 "seenFirst: {{ .status.first | default \"none\" }}\n"
 		 "attempts: {{ add (.status.attempts | default 0) 1 }}\n");
-	tu_write(promises, CA "metadata/workflow-control.yaml",
-		 "{{- if eq .spec.mode \"suspend\" }}\nsuspend: true\nmessage: waiting for approval\n"
-		 "{{- else if and (eq .spec.mode \"retry\") (lt (.status.attempts | default 0) 1) }}\n"
-		 "retryAfter: 1s\n{{- end }}\n");
+	tu_write(
+	    promises, CA "metadata/workflow-control.yaml",
+	    "{{- if eq .spec.mode \"suspend\" }}\nsuspend: true\nmessage: waiting for approval\n"
+	    "{{- else if and (eq .spec.mode \"retry\") (lt (.status.attempts | default 0) 1) }}\n"
+	    "retryAfter: 1s\n{{- end }}\n");
 	tu_write(promises, CB "output/shared.yaml", "from: two\n");
 	tu_write(promises, CB "output/only-two.yaml",
 		 "{{- if eq .spec.mode \"fail\" }}{{ fail \"pipeline two refuses\" }}{{ end }}\n"
@@ -101,8 +101,11 @@ static void collect_log(void *ctx, enum kfs_log_level level, const char *line)
 
 static void open_store(struct fixture *f)
 {
-	struct kfs_store_options o = {.promises_dir = f->promises, .state_dir = f->state,
-				      .max_input = 65536, .log = collect_log, .log_ctx = f};
+	struct kfs_store_options o = {.promises_dir = f->promises,
+				      .state_dir = f->state,
+				      .max_input = 65536,
+				      .log = collect_log,
+				      .log_ctx = f};
 	if (f->git)
 		o.git_repo = f->repo;
 	if (f->destinations[0])
@@ -224,7 +227,7 @@ static const struct kfs_node *condition(const struct kfs_node *st, const char *t
 	do {                                                                                       \
 		const char *t_ = kfs_node_text_at(node, path);                                     \
 		if (!t_ || strcmp(t_, want) != 0)                                                  \
-			fail_msg("%s: %s, want %s", path, t_ ? t_ : "(none)", want);              \
+			fail_msg("%s: %s, want %s", path, t_ ? t_ : "(none)", want);               \
 	} while (0)
 
 static void assert_condition(const struct kfs_node *st, const char *type, const char *cstatus,
