@@ -24,7 +24,9 @@ struct kfs_render_input {
 			       * promise does not parse twice */
 	/* The object's status as it stands (Kratix keeps it on the object between runs), or NULL:
 	 * it is the input's `.status` (templates and input/object.yaml see it, as Kratix's reader
-	 * writes the whole object) and the base each pipeline's metadata/status.yaml merges onto. */
+	 * writes the whole object) and the base each pipeline's metadata/status.yaml merges onto.
+	 * A `status` inside data/doc is the request's own and is dropped (with a warning for a
+	 * request): pass the object's status here. */
 	const struct kfs_node *status;
 	/* Runs the containers that are not template containers (image and script containers), or
 	 * NULL: such a container then fails the render with an error naming it. */
@@ -123,7 +125,9 @@ struct kfs_render_result {
 };
 
 /* Renders. Returns 0; -EINVAL when the input is rejected (not YAML, wrong kind, schema, name);
- * -EIO when the render fails (template error, invalid YAML output, refused status). err says
+ * -EIO when the render fails (template error, invalid YAML output, refused status, invalid
+ * workflow-control or destination-selectors, an image or script container that failed or could
+ * not start; result.failed_pipeline names the pipeline). err says
  * what to fix; result holds what was produced so far (free it either way). */
 int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *result,
 	       struct kfs_error *err);

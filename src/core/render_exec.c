@@ -17,7 +17,8 @@ bool render_is_exec_container(const struct kfs_container *c)
 	       !c->values;
 }
 
-/* True when path stays inside output/: relative, no empty, "." or ".." component. */
+/* True when path stays inside output/: relative, no empty, "." or ".." component. A reply
+ * carries files as (path, bytes), never links, so no symlink can point out of output/. */
 static bool inside_output(const char *path)
 {
 	if (!*path || *path == '/')
@@ -154,11 +155,11 @@ static void take_reply_outputs(struct kfs_exec_reply *rep, struct rpipe *rp)
 static int no_runner(const struct kfs_container *c, struct kfs_error *err)
 {
 	if (c->exec)
-		return kfs_error_set(err, -EINVAL,
+		return kfs_error_set(err, -EIO,
 				     "%s: container %s runs a script (%s): script and image "
 				     "containers need the exec runner, which this caller does not have",
 				     c->dir ? c->dir : c->name, c->name, c->exec);
-	return kfs_error_set(err, -EINVAL,
+	return kfs_error_set(err, -EIO,
 			     "container %s runs the image %s: image and script containers need "
 			     "the exec runner, which this caller does not have",
 			     c->name, c->image);
@@ -169,7 +170,7 @@ int render_exec_container(const struct kfs_render_input *in, const struct kfs_co
 			  struct kfs_error *err)
 {
 	if (!in->exec || !in->exec->run)
-		return no_runner(c, err);
+		return no_runner(c, err) < 0 ? -EIO : 0;
 	struct kfs_buf meta[3] = {{0}};
 	emit_meta(rp->status, &meta[0]);
 	emit_meta(rp->selectors, &meta[1]);
@@ -207,5 +208,7 @@ int render_exec_container(const struct kfs_render_input *in, const struct kfs_co
 	kfs_exec_reply_free(&rep);
 	for (int i = 0; i < 3; i++)
 		kfs_buf_free(&meta[i]);
-	return rc < 0 ? rc : 0;
+	/* A container that cannot start (an image that is not there) fails the render, as a
+	 * template error does: -EINVAL is for a rejected input. */
+	return rc < 0 ? -EIO : 0;
 }

@@ -134,13 +134,13 @@ static char *clean_dir(const char *dir)
 	for (const char *s = dir; *s;) {
 		const char *e = strchr(s, '/');
 		size_t len = e ? (size_t)(e - s) : strlen(s);
+		bool skip = len == 0 || (len == 1 && *s == '.');
 		bool up = len == 2 && strncmp(s, "..", 2) == 0;
-		if (len == 0 || (len == 1 && *s == '.')) {
-		} else if (up && n > 0 && !(clen[n - 1] == 2 && strncmp(comp[n - 1], "..", 2) == 0)) {
-			n--;
-		} else if (!(up && abs)) {
-			comp[n] = s, clen[n++] = len;
-		}
+		bool after_up = n > 0 && clen[n - 1] == 2 && strncmp(comp[n - 1], "..", 2) == 0;
+		if (up && n > 0 && !after_up)
+			n--; /* "a/.." is nothing */
+		else if (!skip && !(up && abs))
+			comp[n] = s, clen[n++] = len; /* "/.." is "/" */
 		s += len + (e != NULL);
 	}
 	struct kfs_buf out = {0};

@@ -270,6 +270,8 @@ static void test_render_failures(void **state)
 	assert_int_equal(kfs_render(&in, &r, &err), -EIO);
 	assert_contains(err.msg, "output/sub/extra.yaml");
 	assert_contains(r.log.data, "error:");
+	/* For "A Configure Pipeline has failed: <pipeline>". */
+	assert_string_equal(r.failed_pipeline, "second");
 	kfs_render_result_free(&r);
 	kfs_promise_free(p);
 

@@ -70,6 +70,7 @@ static void write_promise(const char *dir)
 		 "conditions:\n  - {type: Ready, status: \"True\", reason: Done}\n");
 	tu_write(dir, CP "templates/output/ns.yaml",
 		 "name: {{ .metadata.name }}\nmessage: {{ .status.message | default \"none\" }}\n");
+	tu_write(dir, CP "templates/metadata/status.yaml", "message: configured\nextra: x\n");
 }
 
 static int setup(void **state)
@@ -223,6 +224,11 @@ static void test_promise_status(void **state)
 	if (render_with(f, KFS_WF_PROMISE, doc.data, status, &r, &err) != 0)
 		fail_msg("%s", err.msg);
 	assert_string_equal(r.outputs[0].data, "name: app\nmessage: Promise configured\n");
+	/* A Promise's status keeps only its message: Kratix's warning for any other key. */
+	assert_string_equal(kfs_node_text_at(r.status, "message"), "configured");
+	assert_contains(r.log.data, "deps: warning: promise workflow status has the key extra; "
+				    "only 'message' can be updated in a Promise's status");
+	assert_null(strstr(r.log.data, "the key message"));
 	kfs_render_result_free(&r);
 	if (render_with(f, KFS_WF_PROMISE, doc.data, NULL, &r, &err) != 0)
 		fail_msg("%s", err.msg);
