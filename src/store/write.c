@@ -449,6 +449,15 @@ int kfs_store_check(struct kfs_store *s, const char *name, const char *data, siz
 	struct kfs_node *doc = NULL;
 	if (kfs_doc_parse(data, len, "object.yaml", &doc, err) < 0)
 		return -EINVAL;
+	/* The status a write would render from, copied: the check renders without the lock. */
+	struct kfs_node *status = NULL;
+	struct request *r = kfs_store_request_get(s, name);
+	if (r) {
+		pthread_mutex_lock(&r->write_lock);
+		status = kfs_status_input(r);
+		pthread_mutex_unlock(&r->write_lock);
+		kfs_store_request_put(r);
+	}
 	pthread_rwlock_rdlock(&s->promises_lock);
 	const struct kfs_promise *p = kfs_match_promise(s, doc, err);
 	int rc = -EINVAL;
@@ -456,7 +465,7 @@ int kfs_store_check(struct kfs_store *s, const char *name, const char *data, siz
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
 					      .action = KFS_WF_CONFIGURE, .name = name,
 					      .data = data, .len = len, .doc = doc,
-					      .exec = s->exec};
+					      .status = status, .exec = s->exec};
 		struct kfs_render_result res;
 		rc = kfs_render(&in, &res, err);
 		kfs_render_result_free(&res);
@@ -464,6 +473,7 @@ int kfs_store_check(struct kfs_store *s, const char *name, const char *data, siz
 		kfs_node_free(doc);
 	}
 	pthread_rwlock_unlock(&s->promises_lock);
+	kfs_node_free(status);
 	return rc == -EIO ? 0 : rc; /* an accepted request that fails to render is accepted */
 }
 
