@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kratixfs/buf.h"
 #include "kratixfs/doc.h"
 #include "store_internal.h"
 
@@ -14,6 +15,14 @@ void kfs_now_rfc3339(char out[32])
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Now, for kfs_conds_set, in a buffer of this thread. */
+static const char *now_text(void)
+{
+	static __thread char now[32];
+	kfs_now_rfc3339(now);
+	return now;
 }
 
 const struct condition *kfs_conds_find(const struct conditions *c, const char *type)
@@ -129,4 +138,61 @@ void kfs_conds_from_node(struct conditions *c, const struct kfs_node *seq)
 		kfs_conds_set(c, type, kfs_node_text_at(x, "status"), kfs_node_text_at(x, "reason"),
 			      kfs_node_text_at(x, "message"), when ? when : "");
 	}
+}
+
+/* ---------- Kratix's Reconciled ---------- */
+
+/* Kratix's WorksSucceeded from what kratixfs knows of r's works (write_lock held): feedback's
+ * word while it stands (Applied, Ready, Error); otherwise, with Git, whether the render is
+ * committed (a commit retried in the background or a Work no destination takes is pending, as
+ * a Work waiting for its destination is in Kratix); without Git, the render is the work. */
+static void set_works(struct kfs_store *s, struct request *r)
+{
+	const struct condition *ws = kfs_conds_find(&r->conds, "WorksSucceeded");
+	if (ws && (r->phase == APPLIED || r->phase == READY || r->phase == ERROR))
+		return;
+	const char *status = "True", *reason = "WorksSucceeded";
+	char *message = kfs_xstrdup("All works associated with this resource are ready");
+	const struct condition *c = kfs_conds_find(&r->conds, "Committed");
+	if (s->git && r->name[0] && !(c && strcmp(c->status, "True") == 0)) {
+		bool invalid = c && strcmp(c->reason, "InvalidDestinationSelectors") == 0;
+		status = invalid ? "False" : "Unknown";
+		reason = invalid ? "WorksFailing" : "WorksPending";
+		struct kfs_buf m = {0};
+		kfs_buf_printf(&m, "Some works associated with this resource %s: [%s] (%s)",
+			       invalid ? "failed" : "are not ready", r->name,
+			       c ? (c->message[0] ? c->message : c->reason) : "not committed yet");
+		free(message);
+		message = kfs_buf_steal(&m);
+	}
+	kfs_conds_set(&r->conds, "WorksSucceeded", status, reason, message, now_text());
+	free(message);
+}
+
+void kfs_reconcile_conditions(struct kfs_store *s, struct request *r)
+{
+	const struct condition *cwc = kfs_conds_find(&r->conds, "ConfigureWorkflowCompleted");
+	if (!cwc || !r->object)
+		return; /* no workflow ran for what is in force: nothing to reconcile */
+	const char *now = now_text();
+	if (r->phase == SUSPENDED) {
+		kfs_conds_set(&r->conds, "Reconciled", "Unknown", "WorkflowSuspended", "Suspended",
+			      now);
+		return;
+	}
+	if (strcmp(cwc->status, "True") != 0) {
+		bool running = strcmp(cwc->reason, "PipelinesInProgress") == 0;
+		kfs_conds_set(&r->conds, "Reconciled", running ? "Unknown" : "False",
+			      running ? "WorkflowPending" : "ConfigureWorkflowFailed",
+			      running ? "Pending" : "Failing", now);
+		return;
+	}
+	set_works(s, r);
+	const struct condition *ws = kfs_conds_find(&r->conds, "WorksSucceeded");
+	if (strcmp(ws->status, "True") == 0)
+		kfs_conds_set(&r->conds, "Reconciled", "True", "Reconciled", "Reconciled", now);
+	else if (strcmp(ws->status, "False") == 0)
+		kfs_conds_set(&r->conds, "Reconciled", "False", "WorksFailing", "Failing", now);
+	else
+		kfs_conds_set(&r->conds, "Reconciled", "Unknown", "WorksPending", "Pending", now);
 }

@@ -8,6 +8,7 @@
 
 #include "kratixfs/doc.h"
 #include "kratixfs/hash.h"
+#include "kratixfs/promise.h"
 #include "kratixfs/status.h"
 #include "store_internal.h"
 
@@ -48,11 +49,47 @@ static const char *const daemon_conditions[] = {
     "Rejected", "ConfigureWorkflowCompleted", "Reconciled", "Scheduled", "Committed", "Pushed",
     "WorksSucceeded", "PromiseAvailable", NULL};
 
+static bool is_daemon_condition(const char *type)
+{
+	for (const char *const *t = daemon_conditions; *t && type; t++)
+		if (strcmp(type, *t) == 0)
+			return true;
+	return false;
+}
+
+/* Whether two nodes are the same YAML (NULL is none). */
+static bool same_node(const struct kfs_node *a, const struct kfs_node *b)
+{
+	if (!a || !b)
+		return a == b;
+	struct kfs_buf x = {0}, y = {0};
+	kfs_doc_emit(a, &x);
+	kfs_doc_emit(b, &y);
+	bool same = x.len == y.len && (x.len == 0 || memcmp(x.data, y.data, x.len) == 0);
+	kfs_buf_free(&x);
+	kfs_buf_free(&y);
+	return same;
+}
+
+/* base's condition of that type, or NULL. */
+static const struct kfs_node *base_condition(const struct kfs_node *base, const char *type)
+{
+	const struct kfs_node *conds = base ? kfs_map_get(base, "conditions") : NULL;
+	for (size_t i = 0; conds && conds->type == KFS_SEQ && i < conds->len; i++) {
+		const char *t = kfs_node_text_at(conds->items[i], "type");
+		if (t && type && strcmp(t, type) == 0)
+			return conds->items[i];
+	}
+	return NULL;
+}
+
 /* Drops the daemon's condition types from status (the pipelines' merged metadata/status.yaml
- * of r's render), saying so in the daemon's log and, with to_log, in r's (a recovered request's
- * log already says it). write_lock held. */
+ * of r's render, on the base it started from), saying so in the daemon's log and, with to_log,
+ * in r's (a recovered request's log already says it) when a pipeline wrote one: a condition
+ * that is still base's, as the render was given it, is the daemon's and goes silently.
+ * write_lock held. */
 void kfs_drop_daemon_conditions(struct kfs_store *s, struct request *r, struct kfs_node *status,
-				   bool to_log)
+				const struct kfs_node *base, bool to_log)
 {
 	struct kfs_node *conds = status ? kfs_map_get(status, "conditions") : NULL;
 	if (!conds || conds->type != KFS_SEQ)
@@ -61,11 +98,12 @@ void kfs_drop_daemon_conditions(struct kfs_store *s, struct request *r, struct k
 	for (size_t i = 0; i < conds->len; i++) {
 		struct kfs_node *c = conds->items[i];
 		const char *type = kfs_node_text_at(c, "type");
-		bool owned = false;
-		for (const char *const *t = daemon_conditions; *t && type && !owned; t++)
-			owned = strcmp(type, *t) == 0;
-		if (!owned) {
+		if (!is_daemon_condition(type)) {
 			conds->items[keep++] = c;
+			continue;
+		}
+		if (same_node(c, base_condition(base, type))) {
+			kfs_node_free(c);
 			continue;
 		}
 		if (to_log) {
@@ -84,6 +122,118 @@ void kfs_drop_daemon_conditions(struct kfs_store *s, struct request *r, struct k
 	conds->len = keep;
 	if (!keep)
 		kfs_node_free(kfs_map_take(status, "conditions"));
+}
+
+struct kfs_node *kfs_status_input(const struct request *r)
+{
+	struct kfs_node *st = kfs_node_new(KFS_MAP);
+	kfs_map_set(st, "message", kfs_node_new_str(r->message ? r->message : ""));
+	if (r->conds.n)
+		kfs_map_set(st, "conditions", kfs_conds_node(&r->conds));
+	struct kfs_node *frag = NULL;
+	if (r->render_status &&
+	    kfs_doc_parse(r->render_status, strlen(r->render_status), "status", &frag, NULL) == 0 &&
+	    frag->type == KFS_MAP)
+		kfs_status_merge(st, frag, "status", NULL);
+	kfs_node_free(frag);
+	return st;
+}
+
+void kfs_keep_status(struct kfs_store *s, struct request *r, struct kfs_node *res_status,
+		     const struct kfs_node *base, bool to_log)
+{
+	if (!res_status)
+		return;
+	kfs_drop_daemon_conditions(s, r, res_status, base, to_log);
+	struct kfs_node *old = NULL;
+	if (r->render_status &&
+	    (kfs_doc_parse(r->render_status, strlen(r->render_status), "status", &old, NULL) < 0 ||
+	     old->type != KFS_MAP)) {
+		kfs_node_free(old);
+		old = NULL;
+	}
+	/* The message the render was given is the pipelines' only if they wrote it, now or in
+	 * an earlier render: otherwise it is the daemon's ("Resource requested"). */
+	const struct kfs_node *msg = kfs_map_get(res_status, "message");
+	if (!(old && kfs_map_get(old, "message")) && msg && base &&
+	    same_node(msg, kfs_map_get(base, "message")))
+		kfs_node_free(kfs_map_take(res_status, "message"));
+	/* Merged onto the kept status, as Kratix merges each status.yaml onto the object's: the
+	 * render started from it, so this only changes what the pipelines changed. */
+	if (old && res_status->type == KFS_MAP &&
+	    kfs_status_merge(old, res_status, "status", NULL) == 0) {
+		kfs_node_free(res_status);
+		res_status = old;
+		old = NULL;
+	}
+	kfs_node_free(old);
+	kfs_set_render_status(&r->render_status, res_status);
+}
+
+/* The position of pipeline name in p's configure workflows (resource, then promise), so that
+ * of two outputs at one path the later pipeline's wins; 0 when p does not name it. */
+static size_t pipeline_rank(const struct kfs_promise *p, const char *name)
+{
+	for (int t = 0; p && name && t < 2; t++) {
+		const struct kfs_workflow *wf = &p->workflows[t][KFS_WF_CONFIGURE];
+		for (size_t i = 0; i < wf->npipelines; i++)
+			if (strcmp(wf->pipelines[i].name, name) == 0)
+				return i;
+	}
+	return 0;
+}
+
+/* For each output of res, whether output/ shows it: of the outputs at one path, the one of the
+ * latest pipeline (res's order breaks a tie). A new array of res->noutputs flags. */
+static bool *shown_outputs(const struct kfs_promise *p, const struct kfs_render_result *res)
+{
+	bool *shown = kfs_xcalloc(res->noutputs ? res->noutputs : 1, sizeof(*shown));
+	for (size_t i = 0; i < res->noutputs; i++) {
+		size_t best = i;
+		bool first = true;
+		for (size_t j = 0; j < res->noutputs; j++) {
+			if (strcmp(res->outputs[j].path, res->outputs[i].path) != 0)
+				continue;
+			if (first && j < i)
+				first = false;
+			if (pipeline_rank(p, res->outputs[j].pipeline) >=
+			    pipeline_rank(p, res->outputs[best].pipeline))
+				best = j;
+		}
+		if (first)
+			shown[best] = true;
+	}
+	return shown;
+}
+
+void kfs_note_shadowed(const struct kfs_promise *p, const struct kfs_render_result *res,
+		       char **log)
+{
+	bool *shown = shown_outputs(p, res);
+	struct kfs_buf line = {0};
+	for (size_t i = 0; i < res->noutputs; i++) {
+		if (shown[i])
+			continue;
+		const struct kfs_output *o = &res->outputs[i];
+		const struct kfs_output *w = NULL;
+		for (size_t j = 0; j < res->noutputs && !w; j++)
+			if (shown[j] && strcmp(res->outputs[j].path, o->path) == 0)
+				w = &res->outputs[j];
+		kfs_buf_printf(&line,
+			       "output/%s: written by pipelines %s and %s; output/ shows %s's (each "
+			       "pipeline's Work in Git keeps its own)\n",
+			       o->path, o->pipeline ? o->pipeline : "-",
+			       w && w->pipeline ? w->pipeline : "-",
+			       w && w->pipeline ? w->pipeline : "-");
+	}
+	if (line.len) {
+		struct kfs_buf all = {0};
+		kfs_buf_printf(&all, "%s%s", *log ? *log : "", line.data);
+		free(*log);
+		*log = kfs_buf_steal(&all);
+	}
+	kfs_buf_free(&line);
+	free(shown);
 }
 
 void kfs_set_render_status(char **field, struct kfs_node *status)
@@ -145,14 +295,14 @@ static struct kfs_node *build_status(struct kfs_store *s, const struct request *
 	kfs_gitsync_status(s, r, st);
 	kfs_map_set(st, "conditions", kfs_conds_node(&r->conds));
 	/* The pipelines' own keys follow Kratix's merge; the lifecycle keys stay kratixfs's, and
-	 * the pipelines' message only speaks while there is no error to report. */
+	 * the pipelines' message only speaks while there is no error or suspension to report. */
 	struct kfs_node *frag = NULL;
 	/* Text the store emitted itself: the fast path parses it in a microsecond or two. */
 	const char *text = kfs_slot_status_text(r);
 	if (text && kfs_doc_parse(text, strlen(text), "status", &frag, NULL) == 0) {
 		for (const char *const *k = lifecycle_keys; *k; k++)
 			kfs_node_free(kfs_map_take(frag, *k));
-		if (r->phase == ERROR || r->rejection)
+		if (r->phase == ERROR || r->phase == SUSPENDED || r->rejection)
 			kfs_node_free(kfs_map_take(frag, "message"));
 		kfs_status_merge(st, frag, "status", NULL);
 		kfs_node_free(frag);
@@ -177,10 +327,10 @@ void kfs_store_notify(struct kfs_store *s, const char *folder)
 static const char *const request_dirs[] = {"output", "metadata", NULL};
 static const char *const slot_dirs[] = {"input", "output", "metadata", NULL};
 
-/* r's outputs: res's (each hashed once, here; old's blob is reused for the same bytes), or with
- * res NULL the ones old shows. */
+/* r's outputs: res's (each hashed once, here; old's blob is reused for the same bytes), one a
+ * path (the later pipeline's: p's order), or with res NULL the ones old shows. */
 static void add_outputs(struct view_builder *vb, const struct kfs_view *old,
-			const struct kfs_render_result *res)
+			const struct kfs_promise *p, const struct kfs_render_result *res)
 {
 	if (!res) {
 		for (size_t i = 0; old && i < old->nfiles; i++) {
@@ -191,11 +341,15 @@ static void add_outputs(struct view_builder *vb, const struct kfs_view *old,
 		return;
 	}
 	struct kfs_buf path = {0};
+	bool *shown = shown_outputs(p, res);
 	for (size_t i = 0; i < res->noutputs; i++) {
+		if (!shown[i])
+			continue;
 		path.len = 0;
 		kfs_buf_printf(&path, "output/%s", res->outputs[i].path);
 		kfs_vb_add_output(vb, old, path.data, res->outputs[i].data, res->outputs[i].len);
 	}
+	free(shown);
 	kfs_buf_free(&path);
 }
 
@@ -246,10 +400,13 @@ static struct kfs_view *build_request_view(struct kfs_store *s, struct request *
 	/* r->view changes only under write_lock, which is held. */
 	const struct kfs_view *old = r->view;
 	struct view_builder vb = {0};
+	/* Outputs come with a render, under promises_lock (read) or while recovering. */
+	const struct kfs_promise *p =
+	    res && res->noutputs && r->promise ? kfs_store_find_promise(s, r->promise) : NULL;
 	if (r->edits)
 		kfs_slot_add_files(&vb, old, r->edits, "output/");
 	else
-		add_outputs(&vb, old, res);
+		add_outputs(&vb, old, p, res);
 	size_t noutputs = vb.n;
 	*push_stamp = kfs_gitsync_pushed(s, r);
 	struct kfs_node *status = build_status(s, r, vb.files, noutputs);
@@ -283,6 +440,7 @@ static void swap_view(struct kfs_store *s, struct request *r, struct kfs_view *v
 void kfs_store_publish(struct kfs_store *s, struct request *r, const struct kfs_render_result *res)
 {
 	uint64_t push_stamp;
+	kfs_reconcile_conditions(s, r);
 	struct kfs_view *v = build_request_view(s, r, res, &push_stamp);
 	swap_view(s, r, v, push_stamp);
 	/* r->phase changes under write_lock; the root view reads this copy without it. */

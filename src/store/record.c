@@ -35,6 +35,9 @@ enum tag {
 	T_CONDITION = 'C',
 	T_PROMISE = 'P',
 	T_SLOT_FILES = 'S', /* the root slot's changed files (slot.c) */
+	T_STATUS = 's',      /* the persisted status, YAML text ("" for an empty one) */
+	T_STATUS_BASE = 'b', /* the status the last good render started from */
+	T_RETRY_AT = 't',    /* a suspended request's retryAfter time */
 };
 
 static void put_field(struct kfs_buf *b, enum tag t, const void *data, size_t len)
@@ -102,6 +105,12 @@ void kfs_record_encode(const struct request *r, struct kfs_buf *b)
 		put_field(b, T_SLOT_FILES, v.data ? v.data : "", v.len);
 		kfs_buf_free(&v);
 	}
+	/* Always there in a record of this version, so that its absence says "an older one". */
+	put_field(b, T_STATUS, r->render_status ? r->render_status : "",
+		  r->render_status ? strlen(r->render_status) : 0);
+	put_text(b, T_STATUS_BASE, r->status_base);
+	if (r->retry_at)
+		put_num(b, T_RETRY_AT, (unsigned long long)r->retry_at);
 }
 
 void kfs_record_free(struct record *rec)
@@ -113,6 +122,8 @@ void kfs_record_free(struct record *rec)
 	free(rec->good);
 	free(rec->draft);
 	free(rec->promise);
+	free(rec->status);
+	free(rec->status_base);
 	kfs_conds_free(&rec->conds);
 	kfs_slot_files_free(rec->edits);
 	memset(rec, 0, sizeof(*rec));
@@ -208,6 +219,17 @@ static bool get_field(struct record *rec, enum tag t, const char *v, size_t len)
 		kfs_slot_files_free(rec->edits);
 		rec->edits = kfs_slot_files_decode(v, len);
 		return rec->edits != NULL;
+	case T_STATUS:
+		free(rec->status);
+		rec->status = kfs_xstrndup(v, len);
+		return true;
+	case T_STATUS_BASE:
+		free(rec->status_base);
+		rec->status_base = kfs_xstrndup(v, len);
+		return true;
+	case T_RETRY_AT:
+		rec->retry_at = (long long)n;
+		return true;
 	}
 	return true; /* a field of a later version: not this one's to read */
 }

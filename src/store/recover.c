@@ -19,7 +19,9 @@ int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_e
 	struct kfs_buf rec = {0};
 	/* One allocation for the record: its inputs and log, and room for the rest. */
 	kfs_buf_reserve(&rec, r->object_len + r->good_len + r->draft_len +
-				  (r->log ? strlen(r->log) : 0) + 1024);
+				  (r->log ? strlen(r->log) : 0) +
+				  (r->render_status ? strlen(r->render_status) : 0) +
+				  (r->status_base ? strlen(r->status_base) : 0) + 1024);
 	kfs_record_encode(r, &rec);
 	int rc = kfs_journal_put(s->journal, r->name, rec.data, rec.len, err);
 	kfs_buf_free(&rec);
@@ -61,35 +63,63 @@ static void take_record(struct kfs_store *s, struct request *r, struct record *r
 		r->owner.dir_mode = rec->owner.dir_mode;
 	if (rec->has_owner & 8)
 		r->owner.obj_mode = rec->owner.obj_mode;
+	/* "" is a recorded empty status; NULL (an older record) leaves it to the render. */
+	free(r->render_status);
+	r->render_status = rec->status && rec->status[0] ? rec->status : NULL;
+	if (r->render_status)
+		rec->status = NULL;
+	free(r->status_base);
+	r->status_base = rec->status_base, rec->status_base = NULL;
+	r->retry_at = rec->retry_at;
 }
 
-/* Rebuilds a request from its journal record: the last good input is rendered again. */
+/* What a recovered render leaves in r (rc 0): its status only when the record has none (an
+ * older record), its commit, unless the workflow suspended (a first write that suspended:
+ * nothing of it was in force). Returns whether the outputs are r's. */
+static bool take_render(struct kfs_store *s, struct request *r, const struct record *rec,
+			const struct kfs_promise *p, struct kfs_render_result *res, const char *good,
+			size_t good_len)
+{
+	if (kfs_render_suspended(res))
+		return false;
+	kfs_set_bytes(&r->good, &r->good_len, good, good_len);
+	kfs_set_text(&r->warnings, res->warnings.len ? res->warnings.data : NULL);
+	if (!rec->status)
+		kfs_keep_status(s, r, res->status, NULL, false);
+	else
+		kfs_node_free(res->status);
+	res->status = NULL;
+	kfs_gitsync_request(s, r, p, res);
+	r->selectors = res->selectors, res->selectors = NULL;
+	return true;
+}
+
+/* Rebuilds a request from its journal record: the last good input is rendered again, from the
+ * status that render started from, so that the same outputs come out. */
 static void recover_request(struct kfs_store *s, struct request *r, struct record *rec)
 {
 	take_record(s, r, rec);
 	const char *good = rec->good ? rec->good : r->object;
 	size_t good_len = rec->good ? rec->good_len : r->object_len;
 	struct kfs_render_result res = {0};
-	int rc = -1;
+	bool shown = false;
 	if (good && r->object) {
 		struct kfs_error err = {0};
 		const struct kfs_promise *p;
-		rc = kfs_render_request(s, r, good, good_len, &p, &res, &err);
+		struct kfs_node *base = NULL;
+		if (r->status_base)
+			kfs_doc_parse(r->status_base, strlen(r->status_base), "status", &base, NULL);
+		int rc = kfs_render_request(s, r, good, good_len, base, &p, &res, &err);
+		kfs_node_free(base);
 		if (rc == 0) {
-			kfs_set_bytes(&r->good, &r->good_len, good, good_len);
-			kfs_drop_daemon_conditions(s, r, res.status, false);
-			kfs_set_text(&r->warnings, res.warnings.len ? res.warnings.data : NULL);
-			kfs_set_render_status(&r->render_status, res.status);
-			res.status = NULL;
-			kfs_gitsync_request(s, r, p, &res);
-			r->selectors = res.selectors, res.selectors = NULL;
+			shown = take_render(s, r, rec, p, &res, good, good_len);
 		} else if (!kfs_promise_held(s, r)) {
 			/* The promise changed while the daemon was down and no longer renders it. */
 			r->phase = ERROR;
 			kfs_set_text(&r->message, err.msg);
 		}
 	}
-	kfs_store_publish(s, r, rc == 0 ? &res : NULL);
+	kfs_store_publish(s, r, shown ? &res : NULL);
 	kfs_render_result_free(&res);
 }
 
@@ -230,5 +260,9 @@ int kfs_store_recover(struct kfs_store *s, struct kfs_error *err)
 		kfs_store_publish(s, s->slot, NULL);
 	s->recovering = false;
 	kfs_gitsync_flush(s);
+	/* Suspended requests wait for their retryAfter again (an overdue one runs at once). */
+	for (size_t i = 0; rc == 0 && i < s->nrequests; i++)
+		if (s->requests[i]->phase == SUSPENDED && s->requests[i]->retry_at)
+			kfs_retry_schedule(s, s->requests[i]->name, s->requests[i]->retry_at);
 	return rc;
 }

@@ -88,7 +88,7 @@ static int check_status(struct kfs_store *s, const char *path, const char *data,
 	}
 	struct kfs_node *conds = kfs_map_get(doc, "conditions");
 	size_t before = conds && conds->type == KFS_SEQ ? conds->len : 0;
-	kfs_drop_daemon_conditions(s, s->slot, doc, false);
+	kfs_drop_daemon_conditions(s, s->slot, doc, NULL, false);
 	conds = kfs_map_get(doc, "conditions");
 	size_t after = conds && conds->type == KFS_SEQ ? conds->len : 0;
 	if (after != before || has_secret(doc))

@@ -29,8 +29,8 @@
 
 /* ---------- requests ---------- */
 
-const char *const kfs_phase_names[] = {"Pending", "Rendered", "Committed",
-				     "Applied", "Ready",    "Error"};
+const char *const kfs_phase_names[] = {"Pending", "Rendered", "Committed", "Applied",
+				       "Ready",	  "Error",    "Suspended"};
 
 static void request_free(struct request *r)
 {
@@ -46,6 +46,7 @@ static void request_free(struct request *r)
 	free(r->warnings);
 	kfs_conds_free(&r->conds);
 	free(r->render_status);
+	free(r->status_base);
 	kfs_node_free(r->selectors);
 	kfs_slot_files_free(r->edits);
 	kfs_view_put(r->view);
@@ -265,6 +266,8 @@ int kfs_store_open(const struct kfs_store_options *opts, struct kfs_store **out,
 	pthread_rwlock_init(&s->table_lock, NULL);
 	pthread_mutex_init(&s->root_lock, NULL);
 	kfs_promise_state_init(s);
+	pthread_mutex_init(&s->retry_lock, NULL);
+	pthread_cond_init(&s->retry_cond, NULL);
 	s->slot = kfs_request_new("");
 	struct kfs_buf dir = {0};
 	kfs_buf_printf(&dir, "%s/scratch", s->state_dir);
@@ -312,6 +315,7 @@ void kfs_store_close(struct kfs_store *s)
 {
 	if (!s)
 		return;
+	kfs_retry_stop(s);
 	kfs_gitsync_close(s);
 	kfs_journal_close(s->journal);
 	for (size_t i = 0; i < s->nrequests; i++)
@@ -324,6 +328,8 @@ void kfs_store_close(struct kfs_store *s)
 	pthread_rwlock_destroy(&s->promises_lock);
 	pthread_rwlock_destroy(&s->table_lock);
 	pthread_mutex_destroy(&s->root_lock);
+	pthread_mutex_destroy(&s->retry_lock);
+	pthread_cond_destroy(&s->retry_cond);
 	free(s->promises_dir);
 	free(s->state_dir);
 	free(s);

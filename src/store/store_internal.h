@@ -11,6 +11,8 @@
  *                 and how many requests each promise serves
  *   record.c      a request's typed state folder record
  *   recover.c     persisting records and reading the state folder back at start
+ *   retry.c       workflow-control.yaml's retryAfter: a timer thread that runs a suspended
+ *                 request's workflow again when its time comes
  *   gitsync.c     commits to the Git state store and the store-wide push state
  *   slot.c        the root slot's output/ and metadata/ changed by other processes between runs
  *   slot_check.c  what those files must be */
@@ -39,7 +41,8 @@ struct conditions {
 	size_t n;
 };
 
-enum phase { PENDING, RENDERED, COMMITTED, APPLIED, READY, ERROR, NPHASES };
+/* SUSPENDED is last: a record stores the phase as its number, so the older ones keep theirs. */
+enum phase { PENDING, RENDERED, COMMITTED, APPLIED, READY, ERROR, SUSPENDED, NPHASES };
 extern const char *const kfs_phase_names[];
 
 struct request {
@@ -74,6 +77,12 @@ struct request {
 	 * costs about 700 bytes more a request (measured with 5,000), and 10,000 requests must fit
 	 * in 100 MiB; it is parsed (fast path) when a status is built. */
 	char *render_status;
+	/* The status the last good render started from (kfs_render_input.status, as YAML text),
+	 * or NULL: a restart renders that input again from it, so the same outputs come out. */
+	char *status_base;
+	/* A suspended request's retryAfter: when its workflow runs again (CLOCK_REALTIME, in
+	 * milliseconds since the epoch, recorded so that a restart keeps it), or 0. */
+	long long retry_at;
 	struct kfs_node *selectors;
 	char commit[41];                /* the commit holding the last good render, or "" */
 	unsigned long long commit_seq;  /* which of the store's commits that was */
@@ -149,7 +158,9 @@ struct kfs_push_state {
  *  6. promises_lock               a reload writes it: it must not count requests (table_lock,
  *                                 write_lock) under it; count_requests_of runs before
  *  7. leaves, held only for their own data, never while taking another lock of this list:
- *     a request's view_lock, a write handle's stat_lock (src/fs/handles.c), the front end's
+ *     retry_lock (retry.c: the timer's queue; a write schedules under its write_lock; the
+ *     timer thread pops under it, then runs the request's workflow holding none: it looks the
+ *     request up and takes its write_lock as any write does), a request's view_lock, a write handle's stat_lock (src/fs/handles.c), the front end's
  *     inode table lock (src/fs/inode.c) and notifier lock (src/fs/notify.c: on_publish queues
  *     under it, whatever store lock the publisher holds), the journal's lock
  *     (journal.c), git_lock, the log's stdio stream (daemon.c: one fprintf a line), and the Git
@@ -217,6 +228,13 @@ struct kfs_store {
 	struct promise_count { char *name; size_t n; } *counts;
 	size_t ncounts;
 	pthread_mutex_t pview_lock; /* a promise's view swapped by a reader (promises read-locked) */
+	/* retryAfter (retry.c): requests whose workflow runs again at a time. The thread starts
+	 * with the first retry and ends at close. */
+	pthread_mutex_t retry_lock;     /* guards the fields below */
+	pthread_cond_t retry_cond;
+	struct retry_item *retries;     /* sorted by time */
+	pthread_t retry_thread;
+	bool retry_started, retry_stopping;
 };
 
 /* conditions.c */
@@ -236,6 +254,10 @@ void kfs_conds_copy(struct conditions *dst, const struct conditions *src);
 struct kfs_node *kfs_conds_node(const struct conditions *c);
 /* Adds the conditions of a YAML sequence (a state folder record written as YAML). */
 void kfs_conds_from_node(struct conditions *c, const struct kfs_node *seq);
+/* Sets Kratix's WorksSucceeded and Reconciled conditions of r from its state (write_lock held):
+ * the configure workflow's outcome (ConfigureWorkflowCompleted), a suspension, and the works:
+ * committed (with Git), rendered (without), or what feedback said. See conditions.c. */
+void kfs_reconcile_conditions(struct kfs_store *s, struct request *r);
 
 /* record.c: a request's state folder record */
 /* What a record holds, decoded (owned copies). */
@@ -252,6 +274,10 @@ struct record {
 	unsigned has_owner; /* bits: 1 uid, 2 gid, 4 mode, 8 objectMode were recorded */
 	struct conditions conds;
 	struct slot_files *edits; /* the root slot's changed files (slot.c), or NULL */
+	/* The persisted status (NULL in records older than it: the status is then what a render
+	 * of the last good input gives) and the status that render started from. */
+	char *status, *status_base;
+	long long retry_at;
 };
 /* Appends r's record (typed fields; see record.c) to b. */
 void kfs_record_encode(const struct request *r, struct kfs_buf *b);
@@ -323,9 +349,22 @@ void kfs_store_notify(struct kfs_store *s, const char *folder);
 /* Keeps a render's status fragment (taken) as masked YAML text in *field; NULL or an empty map
  * clears it. */
 void kfs_set_render_status(char **field, struct kfs_node *status);
-/* Drops the daemon's condition types from a render's status (see publish.c). */
+/* Drops the daemon's condition types from a render's status (see publish.c); base: the status
+ * the render started from (NULL: none), whose daemon conditions are not the pipeline's. */
 void kfs_drop_daemon_conditions(struct kfs_store *s, struct request *r, struct kfs_node *status,
-				bool to_log);
+				const struct kfs_node *base, bool to_log);
+/* The status a render of r starts from (kfs_render_input.status): Kratix's fields as r shows
+ * them (message, conditions) with the pipelines' persisted status merged on. write_lock held. */
+struct kfs_node *kfs_status_input(const struct request *r);
+/* Keeps a render's result status as r's persisted status (res_status taken; NULL: no
+ * pipeline wrote one, the status stays): the daemon's conditions and a message that was only
+ * the daemon's are dropped (base: the status the render started from). */
+void kfs_keep_status(struct kfs_store *s, struct request *r, struct kfs_node *res_status,
+		     const struct kfs_node *base, bool to_log);
+/* Adds to *log one line per output path that two pipelines of res wrote: output/ shows the
+ * later pipeline's (p's workflow order). */
+void kfs_note_shadowed(const struct kfs_promise *p, const struct kfs_render_result *res,
+		       char **log);
 
 /* recover.c */
 int kfs_store_persist(struct kfs_store *s, const struct request *r, struct kfs_error *err);
@@ -383,7 +422,8 @@ const char *kfs_promise_delete_pipeline(const struct kfs_promise *p, enum kfs_wt
 struct saved {
 	char *object, *good, *draft, *promise, *ns, *message, *rejection, *log, *warnings;
 	struct conditions conds;
-	char *render_status;
+	char *render_status, *status_base;
+	long long retry_at;
 	size_t object_len, good_len, draft_len;
 	bool unlinked;
 	unsigned long long generation, observed;
@@ -400,10 +440,23 @@ int kfs_persist_or_restore(struct kfs_store *s, struct request *r, struct saved 
 /* A write of data to r, write_lock held; force: a re-render (promise reload) of the same bytes. */
 int kfs_submit_locked(struct kfs_store *s, struct request *r, const char *data, size_t len,
 		      bool force, struct kfs_error *err);
-/* Renders data for r (write_lock held, promises read-locked): see write.c. */
+/* Renders data for r from status (kfs_render_input.status, or NULL) (write_lock held,
+ * promises read-locked): see write.c. */
 int kfs_render_request(struct kfs_store *s, struct request *r, const char *data, size_t len,
-		       const struct kfs_promise **used, struct kfs_render_result *res,
-		       struct kfs_error *err);
+		       const struct kfs_node *status, const struct kfs_promise **used,
+		       struct kfs_render_result *res, struct kfs_error *err);
+/* Whether res's workflow-control.yaml suspends the workflow (suspend, or a retryAfter). */
+bool kfs_render_suspended(const struct kfs_render_result *res);
+
+/* retry.c */
+/* Runs r's workflow again at at_ms (CLOCK_REALTIME, ms since the epoch), if r is still
+ * suspended with retry_at == at_ms then. Any thread; takes retry_lock. */
+void kfs_retry_schedule(struct kfs_store *s, const char *name, long long at_ms);
+/* Now, as retry_at counts it. */
+long long kfs_retry_now_ms(void);
+/* Ends the timer thread (kfs_store_close); queued retries are dropped (recorded: the next
+ * start schedules them again). */
+void kfs_retry_stop(struct kfs_store *s);
 
 /* slot.c: the root slot's files as other processes changed them since its last run */
 struct slot_files;

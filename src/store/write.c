@@ -47,6 +47,8 @@ void kfs_save_request(const struct request *r, struct saved *sv)
 	    .rejection = r->rejection ? kfs_xstrdup(r->rejection) : NULL,
 	    .log = r->log ? kfs_xstrdup(r->log) : NULL,
 	    .render_status = r->render_status ? kfs_xstrdup(r->render_status) : NULL,
+	    .status_base = r->status_base ? kfs_xstrdup(r->status_base) : NULL,
+	    .retry_at = r->retry_at,
 	    .warnings = r->warnings ? kfs_xstrdup(r->warnings) : NULL,
 	    .unlinked = r->unlinked,
 	    .generation = r->generation,
@@ -70,6 +72,7 @@ void kfs_saved_free(struct saved *sv)
 	free(sv->log);
 	kfs_conds_free(&sv->conds);
 	free(sv->render_status);
+	free(sv->status_base);
 	free(sv->warnings);
 	kfs_node_free(sv->selectors);
 	kfs_slot_files_free(sv->edits);
@@ -98,6 +101,8 @@ static void restore_request(struct request *r, struct saved *sv)
 	SWAP(log);
 	SWAP(conds);
 	SWAP(render_status);
+	SWAP(status_base);
+	SWAP(retry_at);
 	SWAP(warnings);
 	SWAP(unlinked);
 	SWAP(generation);
@@ -128,8 +133,8 @@ int kfs_persist_or_restore(struct kfs_store *s, struct request *r, struct saved 
 /* Renders data for r (write_lock held, promises read-locked). Returns the render's code and
  * leaves r updated for publishing; *res holds the outputs on success. */
 int kfs_render_request(struct kfs_store *s, struct request *r, const char *data, size_t len,
-			  const struct kfs_promise **used, struct kfs_render_result *res,
-			  struct kfs_error *err)
+		       const struct kfs_node *status, const struct kfs_promise **used,
+		       struct kfs_render_result *res, struct kfs_error *err)
 {
 	bool slot = r->name[0] == '\0';
 	*used = NULL;
@@ -165,6 +170,7 @@ int kfs_render_request(struct kfs_store *s, struct request *r, const char *data,
 		.data = data,
 		.len = len,
 		.doc = doc,
+		.status = status,
 		.exec = s->exec,
 	};
 	rc = kfs_render(&in, res, err);
@@ -182,34 +188,105 @@ int kfs_render_request(struct kfs_store *s, struct request *r, const char *data,
 static int persist_publish(struct kfs_store *s, struct request *r, struct saved *sv,
 			   struct kfs_error *err)
 {
+	kfs_reconcile_conditions(s, r); /* the record holds what status.yaml will show */
 	int rc = kfs_persist_or_restore(s, r, sv, err);
 	if (rc == 0)
 		kfs_store_publish(s, r, NULL);
 	return rc;
 }
 
+bool kfs_render_suspended(const struct kfs_render_result *res)
+{
+	return res->control.stopped || res->control.suspend || res->control.retry_after >= 0;
+}
+
+/* The status text a render started from, kept for a restart (NULL for none). */
+static char *status_text(const struct kfs_node *base)
+{
+	if (!base)
+		return NULL;
+	struct kfs_buf text = {0};
+	kfs_doc_emit(base, &text);
+	return kfs_buf_steal(&text);
+}
+
+/* A refused write: r says why; with no object.yaml in the folder the refused bytes stay there
+ * to be fixed in place (too large ones are not kept: they are not held whole). */
+static int apply_rejection(struct kfs_store *s, struct request *r, const char *data, size_t len,
+			   int rc, struct kfs_error *err, struct saved *sv, bool rerender)
+{
+	char *masked = kfs_store_mask(err->msg);
+	kfs_set_text(&r->rejection, masked);
+	kfs_set_text(&r->message, masked);
+	kfs_store_set_condition(r, "Rejected", "True", rc == -EFBIG ? "TooLarge" : "InvalidRequest",
+				masked);
+	if (rc == -EINVAL && !rerender && (!r->object || r->unlinked))
+		kfs_set_bytes(&r->draft, &r->draft_len, data, len);
+	free(masked);
+	int prc = persist_publish(s, r, sv, err);
+	return prc < 0 ? prc : rc;
+}
+
+/* A render that failed: Kratix's ConfigureWorkflowCompleted False names the failed pipeline;
+ * the last good outputs and the status stay (the failed pipeline's status is not merged). */
+static int apply_failure(struct kfs_store *s, struct request *r,
+			 const struct kfs_render_result *res, int rc, struct kfs_error *err,
+			 struct saved *sv)
+{
+	char *masked = kfs_store_mask(err->msg);
+	r->phase = ERROR;
+	kfs_set_text(&r->message, masked);
+	struct kfs_buf why = {0};
+	if (res->failed_pipeline)
+		kfs_buf_printf(&why, "A Configure Pipeline has failed: %s", res->failed_pipeline);
+	kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "False", "ConfigureWorkflowFailed",
+				why.data ? why.data : masked);
+	kfs_buf_free(&why);
+	free(masked);
+	int prc = persist_publish(s, r, sv, err);
+	return prc < 0 ? prc : rc;
+}
+
+/* workflow-control.yaml suspended the workflow: Kratix's Suspended state, the status the
+ * pipelines wrote, and nothing committed: the outputs in force (Git's and output/) stay those
+ * of the last render that completed. A retryAfter runs the workflow again at its time. */
+static int apply_suspension(struct kfs_store *s, struct request *r, struct kfs_render_result *res,
+			    const struct kfs_node *base, struct kfs_error *err, struct saved *sv)
+{
+	const struct kfs_workflow_control *c = &res->control;
+	r->phase = SUSPENDED;
+	r->retry_at = c->retry_after >= 0 ? kfs_retry_now_ms() + c->retry_after * 1000 : 0;
+	struct kfs_buf msg = {0};
+	kfs_buf_printf(&msg, "Suspended by metadata/workflow-control.yaml%s%s", c->message ? ": " : "",
+		       c->message ? c->message : "");
+	if (c->retry_after >= 0)
+		kfs_buf_printf(&msg, " (runs again in %llds)", c->retry_after);
+	char *masked = kfs_store_mask(msg.data);
+	kfs_set_text(&r->message, masked);
+	free(masked);
+	kfs_buf_free(&msg);
+	kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "False", "PipelinesInProgress",
+				"Pipelines are still in progress");
+	kfs_keep_status(s, r, res->status, base, true);
+	res->status = NULL;
+	int rc = persist_publish(s, r, sv, err);
+	if (rc == 0 && r->retry_at && r->name[0])
+		kfs_retry_schedule(s, r->name, r->retry_at);
+	kfs_store_log(s, KFS_LOG_INFO, "suspend request=%s retry-after=%lld",
+		      r->name[0] ? r->name : "(input/object.yaml)", c->retry_after);
+	return rc;
+}
+
 /* Applies a render's outcome to r, stores it in the state folder and only then publishes and
  * commits it. sv holds r as it was before the render: a record that cannot be stored puts it
- * back, and the write fails with -ENOSPC or -EIO. */
+ * back, and the write fails with -ENOSPC or -EIO. base: the status the render started from. */
 static int apply_outcome(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
 			 const char *data, size_t len, int rc, struct kfs_render_result *res,
-			 struct kfs_error *err, struct saved *sv, bool rerender)
+			 const struct kfs_node *base, struct kfs_error *err, struct saved *sv,
+			 bool rerender)
 {
-	int prc;
-	if (rc == -EINVAL || rc == -EFBIG) {
-		char *masked = kfs_store_mask(err->msg);
-		kfs_set_text(&r->rejection, masked);
-		kfs_set_text(&r->message, masked);
-		kfs_store_set_condition(r, "Rejected", "True",
-					rc == -EFBIG ? "TooLarge" : "InvalidRequest", masked);
-		/* With no object.yaml in the folder, the refused bytes stay there to be fixed in
-		 * place (too large ones are not kept: they are not held whole). */
-		if (rc == -EINVAL && !rerender && (!r->object || r->unlinked))
-			kfs_set_bytes(&r->draft, &r->draft_len, data, len);
-		free(masked);
-		prc = persist_publish(s, r, sv, err);
-		return prc < 0 ? prc : rc;
-	}
+	if (rc == -EINVAL || rc == -EFBIG)
+		return apply_rejection(s, r, data, len, rc, err, sv, rerender);
 	bool changed_input = !r->object || r->object_len != len || memcmp(r->object, data, len);
 	kfs_set_bytes(&r->object, &r->object_len, data, len);
 	/* A re-render (a promise reload) is not a write of object.yaml: an unlinked file stays
@@ -220,31 +297,26 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	}
 	if (changed_input)
 		r->generation++;
+	r->retry_at = 0;
 	kfs_set_text(&r->rejection, NULL);
 	if (kfs_has_condition(r, "Rejected"))
 		kfs_store_set_condition(r, "Rejected", "False", "Accepted", "");
 	kfs_set_text(&r->log, res->log.data ? res->log.data : "");
-	if (rc < 0) {
-		char *masked = kfs_store_mask(err->msg);
-		r->phase = ERROR;
-		kfs_set_text(&r->message, masked);
-		kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "False",
-					"ConfigureWorkflowFailed", masked);
-		kfs_store_set_condition(r, "Reconciled", "False", "ConfigureWorkflowFailed", masked);
-		free(masked);
-		prc = persist_publish(s, r, sv, err);
-		return prc < 0 ? prc : rc;
-	}
+	if (rc < 0)
+		return apply_failure(s, r, res, rc, err, sv);
+	if (kfs_render_suspended(res))
+		return apply_suspension(s, r, res, base, err, sv);
 	kfs_set_bytes(&r->good, &r->good_len, data, len);
+	free(r->status_base);
+	r->status_base = status_text(base);
 	kfs_set_text(&r->warnings, res->warnings.len ? res->warnings.data : NULL);
 	r->observed = r->generation;
 	r->phase = RENDERED;
 	kfs_set_text(&r->message, "Resource requested");
 	kfs_store_set_condition(r, "ConfigureWorkflowCompleted", "True", "PipelinesExecutedSuccessfully",
 		      "Pipelines completed");
-	kfs_store_set_condition(r, "Reconciled", "True", "Reconciled", "Reconciled");
-	kfs_drop_daemon_conditions(s, r, res->status, true);
-	kfs_set_render_status(&r->render_status, res->status);
+	kfs_note_shadowed(p, res, &r->log);
+	kfs_keep_status(s, r, res->status, base, true);
 	res->status = NULL;
 	kfs_node_free(r->selectors);
 	r->selectors = res->selectors;
@@ -252,7 +324,8 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	/* A new run of the root slot: output/ and metadata/ are this render's again (slot.c). */
 	kfs_slot_files_free(r->edits);
 	r->edits = NULL;
-	prc = kfs_persist_or_restore(s, r, sv, err);
+	kfs_reconcile_conditions(s, r);
+	int prc = kfs_persist_or_restore(s, r, sv, err);
 	if (prc < 0)
 		return prc;
 	/* Committing reads the selectors from the result: lend them back for the call. */
@@ -320,14 +393,16 @@ int kfs_submit_locked(struct kfs_store *s, struct request *r, const char *data, 
 		too_large(s, len, err);
 		struct kfs_render_result none = {0};
 		kfs_save_request(r, &sv);
-		rc = apply_outcome(s, r, NULL, data, len, -EFBIG, &none, err, &sv, force);
+		rc = apply_outcome(s, r, NULL, data, len, -EFBIG, &none, NULL, err, &sv, force);
 		kfs_saved_free(&sv);
 		log_outcome(s, r, rc, &none, err, &start);
 		return rc;
 	}
 	/* The same bytes again change nothing, and report what they reported; written back after
-	 * an unlink (vim restoring its backup), they show object.yaml again. */
-	if (!force && r->object && r->object_len == len && memcmp(r->object, data, len) == 0) {
+	 * an unlink (vim restoring its backup), they show object.yaml again. A suspended request
+	 * is the exception: any write of object.yaml runs its workflow again. */
+	if (!force && r->phase != SUSPENDED && r->object && r->object_len == len &&
+	    memcmp(r->object, data, len) == 0) {
 		rc = 0;
 		if (r->unlinked || r->draft) {
 			kfs_save_request(r, &sv);
@@ -345,10 +420,12 @@ int kfs_submit_locked(struct kfs_store *s, struct request *r, const char *data, 
 	struct kfs_render_result res;
 	const struct kfs_promise *p;
 	kfs_save_request(r, &sv);
+	struct kfs_node *base = kfs_status_input(r);
 	pthread_rwlock_rdlock(&s->promises_lock);
-	rc = kfs_render_request(s, r, data, len, &p, &res, err);
-	rc = apply_outcome(s, r, p, data, len, rc, &res, err, &sv, force);
+	rc = kfs_render_request(s, r, data, len, base, &p, &res, err);
+	rc = apply_outcome(s, r, p, data, len, rc, &res, base, err, &sv, force);
 	pthread_rwlock_unlock(&s->promises_lock);
+	kfs_node_free(base);
 	kfs_saved_free(&sv);
 	log_outcome(s, r, rc, &res, err, &start);
 	kfs_render_result_free(&res);
@@ -384,6 +461,15 @@ int kfs_store_check(struct kfs_store *s, const char *name, const char *data, siz
 	struct kfs_node *doc = NULL;
 	if (kfs_doc_parse(data, len, "object.yaml", &doc, err) < 0)
 		return -EINVAL;
+	/* The status a write would render from, copied: the check renders without the lock. */
+	struct kfs_node *status = NULL;
+	struct request *r = kfs_store_request_get(s, name);
+	if (r) {
+		pthread_mutex_lock(&r->write_lock);
+		status = kfs_status_input(r);
+		pthread_mutex_unlock(&r->write_lock);
+		kfs_store_request_put(r);
+	}
 	pthread_rwlock_rdlock(&s->promises_lock);
 	const struct kfs_promise *p = kfs_match_promise(s, doc, err);
 	if (p && kfs_promise_refuse(s, NULL, p, err) < 0)
@@ -393,7 +479,7 @@ int kfs_store_check(struct kfs_store *s, const char *name, const char *data, siz
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
 					      .action = KFS_WF_CONFIGURE, .name = name,
 					      .data = data, .len = len, .doc = doc,
-					      .exec = s->exec};
+					      .status = status, .exec = s->exec};
 		struct kfs_render_result res;
 		rc = kfs_render(&in, &res, err);
 		kfs_render_result_free(&res);
@@ -401,6 +487,7 @@ int kfs_store_check(struct kfs_store *s, const char *name, const char *data, siz
 		kfs_node_free(doc);
 	}
 	pthread_rwlock_unlock(&s->promises_lock);
+	kfs_node_free(status);
 	return rc == -EIO ? 0 : rc; /* an accepted request that fails to render is accepted */
 }
 
@@ -417,12 +504,14 @@ static int delete_locked(struct kfs_store *s, struct request *r, struct kfs_erro
 	if (p && p->workflows[KFS_WF_RESOURCE][KFS_WF_DELETE].npipelines && r->good) {
 		/* Only the first delete pipeline runs, as in Kratix (promise_lifecycle.c). */
 		const char *first = kfs_promise_delete_pipeline(p, KFS_WF_RESOURCE);
+		struct kfs_node *status = kfs_status_input(r);
 		struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE,
 					      .action = KFS_WF_DELETE, .name = r->name,
 					      .pipeline = first, .data = r->good, .len = r->good_len,
-					      .exec = s->exec};
+					      .status = status, .exec = s->exec};
 		struct kfs_render_result res;
 		rc = kfs_render(&in, &res, err);
+		kfs_node_free(status);
 		kfs_set_text(&r->log, res.log.data ? res.log.data : "");
 		kfs_render_result_free(&res);
 	}
@@ -445,6 +534,9 @@ static int delete_locked(struct kfs_store *s, struct request *r, struct kfs_erro
 	kfs_set_text(&r->rejection, NULL);
 	free(r->render_status);
 	r->render_status = NULL;
+	free(r->status_base);
+	r->status_base = NULL;
+	r->retry_at = 0;
 	kfs_node_free(r->selectors);
 	r->selectors = NULL;
 	kfs_conds_free(&r->conds);

@@ -78,6 +78,9 @@ static struct request *full_request(void)
 	snprintf(r->commit, sizeof(r->commit), "%040d", 5);
 	kfs_conds_set(&r->conds, "Rejected", "True", "InvalidRequest", "bad field", "T1");
 	kfs_conds_set(&r->conds, "Committed", "False", "StateDamaged", "", "T2");
+	kfs_set_text(&r->render_status, "url: http://x\n");
+	kfs_set_text(&r->status_base, "message: Pending\n");
+	r->retry_at = 1234567890123LL;
 	return r;
 }
 
@@ -111,6 +114,9 @@ static void test_record_round_trip(void **state)
 	assert_int_equal(rec.conds.n, 2);
 	assert_string_equal(rec.conds.items[1].reason, "StateDamaged");
 	assert_string_equal(rec.conds.items[1].time, "T2");
+	assert_string_equal(rec.status, "url: http://x\n");
+	assert_string_equal(rec.status_base, "message: Pending\n");
+	assert_int_equal(rec.retry_at, 1234567890123LL);
 	kfs_record_free(&rec);
 	/* The same good input as the object is not stored twice. */
 	kfs_set_bytes(&r->good, &r->good_len, "kind: A\n", 8);
