@@ -202,6 +202,8 @@ struct kfs_git_work {
 	size_t nfiles;
 	struct kfs_git_placement *placements; /* this render's WorkPlacements */
 	size_t nplacements;
+	char **dest_names; /* the destinations' names, by index (WorkPlacement names end in one) */
+	size_t ndest_names;
 	bool canary; /* the canary files of the destinations ("Update from: kratix-canary") */
 };
 

@@ -135,7 +135,7 @@ static int apply_one(struct kfs_git *g, git_oid *tree_id, const struct kfs_git_w
 			git_tree *before = NULL, *after = NULL;
 			git_tree_lookup(&before, g->repo, &before_id);
 			git_tree_lookup(&after, g->repo, tree_id);
-			kfs_gitw_work_lines(g->repo, before, after, w, g->opts.destinations, &keys, m);
+			kfs_gitw_work_lines(g->repo, before, after, w, &keys, m);
 			git_tree_free(before);
 			git_tree_free(after);
 		}
@@ -172,6 +172,11 @@ static int apply_batch(struct kfs_git *g, const struct kfs_git_work *const *work
 		*any = false;
 		int rc = 0;
 		for (size_t i = 0; rc == 0 && i < n; i++) {
+			/* The canary files go in only with a commit that writes something else. */
+			if (works[i]->canary && !*any) {
+				changed[i] = false;
+				continue;
+			}
 			rc = apply_one(g, &tree_id, works[i], &af, &changed[i], &msg, err);
 			*any = *any || changed[i];
 		}
@@ -257,6 +262,7 @@ static void work_copy(struct kfs_git_work *d, const struct kfs_git_work *s)
 	d->indexes_dest = idx_copy(s->indexes_dest, s->nindexes);
 	d->aggregates_dest = idx_copy(s->aggregates_dest, s->naggregates);
 	placements_copy(d, s);
+	d->dest_names = strv_copy(s->dest_names, d->ndest_names = s->ndest_names);
 	kfs_git_key_copy(&d->key, &s->key);
 	d->part_owner = kfs_xstrdup(s->part_owner ? s->part_owner : "");
 	d->serial = s->serial;
@@ -337,7 +343,7 @@ void kfs_gitw_commit_reqs(struct kfs_git *g, struct req **reqs, size_t nreq)
 	int rc = apply_batch(g, works, n + with_canary, changed, hex, &any, &err);
 	if (with_canary)
 		kfs_git_work_free(&canary);
-	if (rc == 0 && with_canary)
+	if (rc == 0 && with_canary && any)
 		g->canary_done = true;
 	if (rc && nreq > 1) {
 		for (size_t i = 0; i < nreq; i++)

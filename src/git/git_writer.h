@@ -114,8 +114,8 @@ void kfs_gitw_msg_text(const struct commit_msg *m, struct kfs_buf *out);
 /* The lines work w adds, from the tree before and after it and its aggregatedYAML changes:
  * its WorkPlacements whose files changed, and those whose files it removed. */
 void kfs_gitw_work_lines(git_repository *repo, git_tree *before, git_tree *after,
-			 const struct kfs_git_work *w, const struct kfs_destinations *ds,
-			 const struct agg_keys *agg, struct commit_msg *m);
+			 const struct kfs_git_work *w, const struct agg_keys *agg,
+			 struct commit_msg *m);
 
 /* tree.c */
 /* Adds one tree edit (upsert of id at p, or removal): the path is copied. */

@@ -183,6 +183,7 @@ void kfs_git_work_free(struct kfs_git_work *w)
 		free(w->placements[i].aggregate);
 	}
 	free(w->placements);
+	strv_free(w->dest_names, w->ndest_names);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -387,6 +388,9 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 	kfs_git_key_copy(&out->key, &key);
 	out->part_owner = part_owner(r);
 	out->delete = r->delete;
+	out->dest_names = kfs_xcalloc(d->n ? d->n : 1, sizeof(*out->dest_names));
+	for (out->ndest_names = 0; out->ndest_names < d->n; out->ndest_names++)
+		out->dest_names[out->ndest_names] = kfs_xstrdup(d->items[out->ndest_names].name);
 	add_owned(out, d, r);
 	if (r->delete)
 		return 0;

@@ -34,8 +34,9 @@ void kfs_gitw_msg_free(struct commit_msg *m)
 
 void kfs_gitw_msg_text(const struct commit_msg *m, struct kfs_buf *out)
 {
+	/* The subject is one line, as Kratix's are; the other WorkPlacements follow in the body. */
 	for (size_t i = 0; i < m->n; i++)
-		kfs_buf_printf(out, "%s\n", m->items[i].text);
+		kfs_buf_printf(out, "%s%s\n", i == 1 ? "\n" : "", m->items[i].text);
 }
 
 /* Whether path names the same thing (or nothing) in both trees. */
@@ -75,12 +76,13 @@ static bool is_id5(const char *s)
 /* nestedByMetadata: the WorkPlacements whose folders under the owned folder dir were in before
  * and are gone from after: <pipeline>/<id5>, or <id5>/static for the static dependencies. */
 static void gone_nested(git_repository *repo, git_tree *before, git_tree *after,
-			const struct kfs_git_work *w, size_t k, const struct kfs_destinations *ds,
-			struct commit_msg *m)
+			const struct kfs_git_work *w, size_t k, struct commit_msg *m)
 {
 	git_tree *owned = subtree(repo, before, w->dirs[k]);
 	const bool request = w->key.kind == KFS_GIT_REQUEST;
-	const char *dest = ds && w->dirs_dest ? ds->items[w->dirs_dest[k]].name : NULL;
+	const char *dest = w->dirs_dest && w->dirs_dest[k] < w->ndest_names
+			       ? w->dest_names[w->dirs_dest[k]]
+			       : NULL;
 	for (size_t i = 0; owned && dest && i < git_tree_entrycount(owned); i++) {
 		const char *c = git_tree_entry_name(git_tree_entry_byindex(owned, i));
 		struct kfs_buf cp = {0};
@@ -140,8 +142,8 @@ static void gone_indexed(git_repository *repo, git_tree *before, git_tree *after
 }
 
 void kfs_gitw_work_lines(git_repository *repo, git_tree *before, git_tree *after,
-			 const struct kfs_git_work *w, const struct kfs_destinations *ds,
-			 const struct agg_keys *agg, struct commit_msg *m)
+			 const struct kfs_git_work *w, const struct agg_keys *agg,
+			 struct commit_msg *m)
 {
 	if (w->canary) {
 		for (size_t i = 0; i < w->ndirs; i++)
@@ -163,7 +165,7 @@ void kfs_gitw_work_lines(git_repository *repo, git_tree *before, git_tree *after
 			kfs_gitw_msg_add(m, "Update", pl->name, (long)pl->dest);
 	}
 	for (size_t k = 0; k < w->ndirs; k++)
-		gone_nested(repo, before, after, w, k, ds, m);
+		gone_nested(repo, before, after, w, k, m);
 	for (size_t k = 0; k < w->nindexes; k++)
 		gone_indexed(repo, before, after, w, k, m);
 	for (size_t k = 0; k < agg->ngone; k++)
