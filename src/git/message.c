@@ -118,19 +118,20 @@ static void gone_indexed(git_repository *repo, git_tree *before, git_tree *after
 {
 	const char *spec = w->indexes[k], *slash = strrchr(spec, '/');
 	char *folder = kfs_xstrndup(spec, (size_t)(slash - spec));
-	const char *prefix = slash + 1, *dash = strchr(prefix, '-');
+	const char *prefix = slash + 1;
+	/* .kratix/<namespace>-<WorkPlacement>.yaml */
+	const bool request = w->key.kind == KFS_GIT_REQUEST;
+	const size_t skip = strlen(kfs_gitw_wp_namespace(w->key.ns, request ? w->key.name : NULL)) + 1;
 	git_tree *sub = subtree(repo, before, folder);
-	for (size_t i = 0; sub && dash && i < git_tree_entrycount(sub); i++) {
+	for (size_t i = 0; sub && i < git_tree_entrycount(sub); i++) {
 		const char *name = git_tree_entry_name(git_tree_entry_byindex(sub, i));
 		size_t n = strlen(name);
-		if (strncmp(name, prefix, strlen(prefix)) != 0 || n < 5 ||
+		if (strncmp(name, prefix, strlen(prefix)) != 0 || n < skip + 5 ||
 		    strcmp(name + n - 5, ".yaml") != 0)
 			continue;
 		struct kfs_buf path = {0};
 		kfs_buf_printf(&path, "%s/%s", folder, name);
 		if (!kfs_gitw_tree_has(after, path.data)) {
-			/* .kratix/<namespace>-<WorkPlacement>.yaml */
-			size_t skip = (size_t)(dash - prefix) + 1;
 			char *wp = kfs_xstrndup(name + skip, n - skip - 5);
 			kfs_gitw_msg_add(m, "Delete", wp, w->indexes_dest ? (long)w->indexes_dest[k] : -1);
 			free(wp);
