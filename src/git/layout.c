@@ -226,12 +226,34 @@ char *kfs_gitw_index_repo_path(const char *store_path, const char *entry)
 	return out;
 }
 
+/* Kratix reads a pipeline's output/ with os.ReadDir, folder by folder, entries by name: its
+ * workloads (the order of a .kratix index and of an aggregatedYAML file) come in the order of
+ * their paths compared folder by folder, '/' below every other byte. */
+static int readdir_cmp(const char *x, const char *y)
+{
+	for (; *x && *x == *y; x++, y++)
+		;
+	return (*x == '/' ? 0 : (unsigned char)*x) - (*y == '/' ? 0 : (unsigned char)*y);
+}
+
+static void readdir_order(size_t *idx, size_t n, const struct kfs_output *outs)
+{
+	for (size_t i = 1; i < n; i++) /* insertion sort: the outputs come nearly in order */
+		for (size_t j = i; j > 0 && readdir_cmp(outs[idx[j - 1]].path, outs[idx[j]].path) > 0;
+		     j--) {
+			size_t t = idx[j];
+			idx[j] = idx[j - 1];
+			idx[j - 1] = t;
+		}
+}
+
 /* Writes one placement's outputs into the work, per its destination's mode. */
 static void lay_out(struct kfs_git_work *w, const struct kfs_git_render *r,
-		    const struct kfs_destinations *ds, const struct kfs_placement *p,
+		    const struct kfs_destinations *ds, struct kfs_placement *p,
 		    const struct kfs_output *outs, bool is_static)
 {
 	const struct kfs_destination *d = &ds->items[p->dest];
+	readdir_order(p->outputs, p->noutputs, outs);
 	char id5[6];
 	kfs_git_id5(p->directory, id5);
 	struct kfs_git_placement *pl = placement_add(

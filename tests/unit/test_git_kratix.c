@@ -364,10 +364,147 @@ static void test_postgresql_as_kratix_writes_it(void **state)
 	kfs_promise_free(rd.p);
 }
 
+/* scheduler.go: a destination labelled kratix.io/dry-run: "true" never takes a normal work,
+ * even when it is the first that matches. */
+static void test_dry_run_destination(void **state)
+{
+	(void)state;
+	struct kfs_destinations d;
+	dests("kind: Destination\nmetadata: {name: a-preview, labels: {environment: dev, "
+	      "kratix.io/dry-run: \"true\"}}\n---\n"
+	      "kind: Destination\nmetadata: {name: b-real, labels: {environment: dev}}\n",
+	      &d);
+	struct kfs_output o = {"p", "a.yaml", "a: 1\n", 5};
+	struct kfs_node *sel = NULL;
+	struct kfs_error err = {0};
+	const char *t = "- matchLabels: {environment: dev}\n";
+	assert_int_equal(kfs_doc_parse(t, strlen(t), "promise.yaml", &sel, &err), 0);
+	struct kfs_sched_input in = {.type = KFS_WF_PROMISE, .promise_selectors = sel,
+				     .outputs = &o, .noutputs = 1};
+	struct kfs_schedule s;
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(d.items[s.items[0].dest].name, "b-real");
+	kfs_schedule_free(&s);
+	/* Without labels either: a work selecting nothing goes everywhere but there. */
+	in.promise_selectors = NULL;
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(d.items[s.items[0].dest].name, "b-real");
+	kfs_schedule_free(&s);
+	kfs_node_free(sel);
+	kfs_destinations_free(&d);
+}
+
+/* spec.gitAuthor, spec.initWorkloads and spec.cleanup: read, and refused when git or Kratix
+ * would refuse them, with the file, line and what to change. */
+static void test_destination_fields(void **state)
+{
+	(void)state;
+	struct kfs_destinations d;
+	struct kfs_error err = {0};
+	const char *ok = "kind: GitStateStore\nmetadata: {name: s}\nspec: {path: p}\n---\n"
+			 "kind: Destination\nmetadata: {name: x}\n"
+			 "spec: {path: ., stateStoreRef: {kind: GitStateStore, name: s}, cleanup: all,"
+			 " initWorkloads: {enabled: false}}\n";
+	assert_int_equal(kfs_destinations_parse(ok, strlen(ok), "d.yaml", &d, &err), 0);
+	/* Kratix's default author: {name: kratix}, no email. */
+	assert_string_equal(d.items[0].author_name, "kratix");
+	assert_string_equal(d.items[0].author_email, "");
+	assert_false(d.items[0].init_workloads);
+	assert_string_equal(d.items[0].path, "p");
+	assert_string_equal(d.items[0].spec_path, ".");
+	assert_string_equal(d.items[0].store_path, "p");
+	kfs_destinations_free(&d);
+	static const char *const bad[][2] = {
+	    {"kind: GitStateStore\nmetadata: {name: s}\nspec: {gitAuthor: {email: a@b}}\n---\n"
+	     "kind: Destination\nmetadata: {name: x}\n",
+	     "d.yaml:3: GitStateStore s: spec.gitAuthor.name is empty"},
+	    {"kind: GitStateStore\nmetadata: {name: s}\nspec: {gitAuthor: {name: a <b>}}\n---\n"
+	     "kind: Destination\nmetadata: {name: x}\n",
+	     "must not hold <, > or a line break"},
+	    {"kind: Destination\nmetadata: {name: x}\nspec: {cleanup: some}\n",
+	     "d.yaml:1: spec.cleanup must be none or all, not some"},
+	    {"kind: Destination\nmetadata: {name: x}\nspec: {initWorkloads: {enabled: 3}}\n",
+	     "spec.initWorkloads.enabled must be true or false"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		memset(&err, 0, sizeof(err));
+		assert_int_not_equal(
+		    kfs_destinations_parse(bad[i][0], strlen(bad[i][0]), "d.yaml", &d, &err), 0);
+		assert_contains(err.msg, bad[i][1]);
+	}
+}
+
+/* initWorkloads.enabled: false removes the canary files an earlier run wrote, as Kratix's
+ * destination controller does ("Delete from: kratix-canary"). */
+static void test_canary_removed(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp(), repo[600];
+	snprintf(repo, sizeof(repo), "%s/state.git", dir);
+	const char *on = "kind: Destination\nmetadata: {name: w}\nspec: {path: w}\n";
+	const char *off = "kind: Destination\nmetadata: {name: w}\n"
+			  "spec: {path: w, initWorkloads: {enabled: false}}\n";
+	for (int run = 0; run < 2; run++) {
+		struct kfs_destinations d;
+		dests(run ? off : on, &d);
+		struct kfs_git *g;
+		struct kfs_error err = {0};
+		struct kfs_git_options o = {.repo = repo, .destinations = &d};
+		assert_int_equal(kfs_git_open(&o, &g, &err), 0);
+		struct kfs_output out = {"p", "a.yaml", run ? "a: 2\n" : "a: 1\n", 5};
+		struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg", .request = "r",
+					   .outputs = &out, .noutputs = 1};
+		struct kfs_git_outcome oc;
+		kfs_git_sink(g, &r, 1, &oc);
+		assert_int_equal(oc.kind, KFS_GIT_COMMITTED);
+		kfs_git_outcome_free(&oc);
+		char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main | grep -c canary || true",
+				 repo);
+		assert_string_equal(ls, run ? "0\n" : "2\n");
+		free(ls);
+		kfs_git_close(g);
+		kfs_destinations_free(&d);
+	}
+	char *msg = tu_sh("git --git-dir=%s log -1 --format=%%B main | grep . | tail -1", repo);
+	assert_string_equal(msg, "Delete from: kratix-canary\n");
+	free(msg);
+	tu_rmdir(dir);
+}
+
+/* A .kratix index lists a WorkPlacement's files in the order Kratix's os.ReadDir walk finds
+ * them: a/x.yaml (in folder a) before a-b.yaml, though "a-" sorts before "a/". */
+static void test_index_order(void **state)
+{
+	(void)state;
+	struct kfs_destinations d;
+	dests("kind: Destination\nmetadata: {name: n}\nspec: {path: n, filepath: {mode: none}}\n",
+	      &d);
+	struct kfs_output o[] = {{"p", "a-b.yaml", "b: 1\n", 5}, {"p", "a/x.yaml", "x: 1\n", 5}};
+	struct kfs_git_render r = {.type = KFS_WF_RESOURCE, .promise = "pg", .request = "r",
+				   .outputs = o, .noutputs = 2};
+	struct kfs_git_work w;
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_git_work_build(&d, &r, &w, NULL, &err), 0);
+	const char *index = NULL;
+	for (size_t i = 0; i < w.nfiles; i++)
+		if (strstr(w.files[i].path, "/.kratix/"))
+			index = w.files[i].data;
+	assert_non_null(index);
+	assert_string_equal(index, "files:\n- n/a/x.yaml\n- n/a-b.yaml\n");
+	kfs_git_work_free(&w);
+	kfs_destinations_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_postgresql_as_kratix_writes_it),
+	    cmocka_unit_test(test_dry_run_destination),
+	    cmocka_unit_test(test_destination_fields),
+	    cmocka_unit_test(test_canary_removed),
+	    cmocka_unit_test(test_index_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
