@@ -5,7 +5,10 @@
  *   commit.c    commits on the branch (compare-and-swap), the group commit, the retry list
  *   push.c      fetch, re-apply on a moved remote, push
  *   gitstore.c  the background thread, open and close; its top comment: threads and locks
- *   sink.c      renders in, outcomes out; owner keys */
+ *   sink.c      renders in, outcomes out; owner keys
+ *   message.c   a commit's lines: one per WorkPlacement it changed
+ *   parts.c     aggregatedYAML files and their parts index (public API, gitstore.h)
+ *   layout.c    repository paths, works, canary files (public API, gitstore.h) */
 #ifndef KRATIXFS_GIT_WRITER_H
 #define KRATIXFS_GIT_WRITER_H
 
