@@ -36,13 +36,23 @@ struct kfs_destination {
 	char *name;
 	struct kfs_label *labels; /* metadata.labels, in document order */
 	size_t nlabels;
-	char *path;	      /* spec.path cleaned: "" for the repository root ("." or "/") */
+	char *path;	      /* repository folder: the store's spec.path joined with spec.path,
+			       * cleaned: "" for the repository root */
+	char *spec_path;      /* spec.path (default: the name) cleaned as Go's filepath.Clean does
+			       * ("." and "/" stay): Kratix's .kratix index entries start with it */
+	char *store_path;     /* the GitStateStore's spec.path cleaned, "" if none: index entries
+			       * are relative to it */
 	bool strict;	      /* spec.strictMatchLabels */
 	enum kfs_fpmode mode; /* spec.filepath.mode, default nestedByMetadata */
 	char *filename;	      /* spec.filepath.filename (aggregatedYAML), default aggregated.yaml */
 	bool any;	      /* the implicit "default" destination: it takes every work */
 	char *store;	      /* the GitStateStore of spec.stateStoreRef, if in the file */
 	char *store_branch;   /* that store's spec.branch (default main) */
+	char *author_name;    /* that store's spec.gitAuthor.name (default kratix) */
+	char *author_email;   /* that store's spec.gitAuthor.email (default: none, "") */
+	bool dry_run;	      /* labelled kratix.io/dry-run: "true": takes no work (kratixfs has
+			       * no dry-run requests; Kratix sends normal works elsewhere too) */
+	bool init_workloads;  /* spec.initWorkloads.enabled (default true): the canary files */
 };
 
 struct kfs_destinations {
@@ -70,8 +80,6 @@ int kfs_destinations_check_branch(const struct kfs_destinations *d, const char *
 struct kfs_sched_input {
 	enum kfs_wtype type;			  /* resource: one destination; promise: all */
 	const struct kfs_node *promise_selectors; /* promise spec.destinationSelectors, or NULL */
-	const struct kfs_node *promise_workflow_selectors; /* the promise workflow's root
-							    * destination-selectors, or NULL */
 	const struct kfs_node *selectors; /* this render's destination-selectors.yaml: a
 					   * sequence of {matchLabels, directory?}, or NULL */
 	const struct kfs_output *outputs; /* this render's output files */
@@ -95,7 +103,8 @@ struct kfs_schedule {
 };
 
 /* Places the outputs: a `directory` entry routes that output folder only, by its own labels;
- * the rest use the merged root entry, promise-workflow and promise selectors. Returns 0 (with
+ * the rest use the root entry's labels overridden by the promise's spec.destinationSelectors
+ * (a promise workflow's selectors never reach its resources). Returns 0 (with
  * out->unscheduled set when some group matched nothing) or -EINVAL for an invalid
  * destination-selectors (no matchLabels, nested or duplicate directory). */
 int kfs_schedule(const struct kfs_destinations *d, const struct kfs_sched_input *in,
@@ -152,28 +161,50 @@ struct kfs_git_frag {
 	size_t len;
 };
 
+/* One WorkPlacement of a work (a pipeline's workload group on one destination), as Kratix names
+ * it: "<work>.<destination>-<id5>", where <work> is Kratix's Work name. A commit says
+ * "Update from: <name>" for each one whose files it changed. */
+struct kfs_git_placement {
+	char *name;
+	size_t dest;	 /* index into kfs_destinations.items */
+	char *dir;	 /* nestedByMetadata: the folder it owns; NULL otherwise */
+	char **paths;	 /* none: the files it writes, its index file last */
+	size_t npaths;
+	char *aggregate; /* aggregatedYAML: the file its parts are in; NULL otherwise */
+};
+
 struct kfs_git_work {
-	char *name;		/* "Update from: <name>": the request or promise */
+	char *name;		/* the request or promise (logs; a commit line when no
+				 * WorkPlacement is known) */
+	char *promise;		/* the promise: Work names start with it */
 	struct kfs_git_key key; /* whose work: its strings are the work's */
-	/* How the work's parts are marked in aggregatedYAML files (layout, see kfs_git_part):
-	 * "resource/<ns>/<promise>/<request>" or "promise/<promise>". Written into files, never
-	 * read back as a key. */
+	/* How the work's parts are marked in the index of an aggregatedYAML file (see
+	 * kfs_git_parts): "resource/<ns>/<promise>/<request>" or "promise/<promise>". */
 	char *part_owner;
 	/* The caller's number for this version of the owner's state, given back with the outcome
 	 * of a retry: an outcome for an older version than the caller's last one is stale. */
 	unsigned long long serial;
 	bool delete; /* "Delete from:": only removes what the work owns */
-	char **dirs; /* folders owned: everything under them is replaced by files */
+	/* What it owns on every destination, each with the destination's index (dirs_dest...) */
+	char **dirs; /* nestedByMetadata folders: everything under them is replaced by files */
+	size_t *dirs_dest;
 	size_t ndirs;
 	char **indexes; /* mode none: "<path>/.kratix/<prefix>": every index file whose name
 			 * starts with prefix is owned, with the files it lists */
+	size_t *indexes_dest;
 	size_t nindexes;
 	char **aggregates; /* every aggregatedYAML file of the destinations: frags' files among them */
+	size_t *aggregates_dest;
 	size_t naggregates;
 	struct kfs_git_frag *frags;
 	size_t nfrags;
 	struct kfs_git_file *files; /* sorted by path */
 	size_t nfiles;
+	struct kfs_git_placement *placements; /* this render's WorkPlacements */
+	size_t nplacements;
+	char **dest_names; /* the destinations' names, by index (WorkPlacement names end in one) */
+	size_t ndest_names;
+	bool canary; /* the canary files of the destinations ("Update from: kratix-canary") */
 };
 
 /* One render, as the store has it. */
@@ -186,8 +217,7 @@ struct kfs_git_render {
 	size_t noutputs;
 	const char *static_deps; /* promise: the static dependencies text, or NULL */
 	const struct kfs_node *promise_selectors;
-	const struct kfs_node *promise_workflow_selectors;
-	const struct kfs_node *selectors;
+	const struct kfs_node *selectors; /* the render's own destination-selectors */
 	const char *const *pipelines; /* every pipeline of the workflow (for mode none cleanup) */
 	size_t npipelines;
 	bool delete; /* build the Delete work: owned paths, no files */
@@ -202,15 +232,14 @@ void kfs_git_work_free(struct kfs_git_work *w);
 /* ---- aggregatedYAML files --------------------------------------------------------------- */
 
 /* An aggregatedYAML file holds the parts of many owners: one per output of a workload, ordered
- * by WorkPlacement name and joined by "\n---\n" as Kratix's combineAllWorkloads does. kratixfs
- * starts each part with a comment line,
- * "# kratixfs-part: owner=<owner> key=<WorkPlacement> bytes=<length of the part>",
- * so the file itself says whose each part is (and where it ends, whatever lines it holds): a
- * restart, or another daemon's commit on the same file, keeps the parts of owners that are not
- * written again. */
+ * by WorkPlacement name and joined by "\n---\n", exactly as Kratix's combineAllWorkloads writes
+ * it. Whose each part is lives in the file's parts index, a file outside every destination path
+ * (kfs_git_parts_index_path) that no GitOps tool reads: one line per part, in file order,
+ * "<bytes> <owner> <WorkPlacement>". With it a restart, or another daemon's commit on the same
+ * file, keeps the parts of owners that are not written again. */
 struct kfs_git_part {
 	char *owner, *key;
-	char *data; /* the output, without the mark */
+	char *data; /* the output */
 	size_t len;
 	size_t seq; /* order of arrival: parts of one key keep it */
 };
@@ -220,19 +249,36 @@ struct kfs_git_parts {
 	size_t n, seq;
 };
 
-/* The marked parts of a file's text; text before the first mark (a file Kratix wrote, or an
- * older kratixfs) belongs to nobody and is dropped at the next write. */
-void kfs_git_parts_parse(const char *text, size_t len, struct kfs_git_parts *out);
+/* The repository path of the parts index of the aggregatedYAML file at path:
+ * ".kratixfs/aggregated/<path>.parts". Caller frees. */
+char *kfs_git_parts_index_path(const char *path);
+/* The parts of a file's text, as its index (NULL: none) says. A part whose length no longer
+ * fits (the file was edited by hand) gets the text between the parts that still fit, before
+ * and after it; text the index does not account for (a file Kratix wrote) belongs to nobody
+ * and is dropped at the next write. A final newline added to the file changes nothing. */
+void kfs_git_parts_parse(const char *text, size_t len, const char *index, size_t index_len,
+			 struct kfs_git_parts *out);
 void kfs_git_parts_add(struct kfs_git_parts *p, const char *owner, const char *key,
 		       const char *data, size_t len);
 /* Moves owner's parts from p to the end of out (out may be NULL: they are freed). */
 void kfs_git_parts_take(struct kfs_git_parts *p, const char *owner, struct kfs_git_parts *out);
-/* Whether owner has the same parts in a and b, in the order a file has them. */
+/* Whether owner has the same parts in a and b, in the order a file has them; key non-NULL:
+ * only owner's parts of that WorkPlacement. */
 bool kfs_git_parts_same(const struct kfs_git_parts *a, const struct kfs_git_parts *b,
-			const char *owner);
-/* The file's text (empty when there are no parts): sorts p by WorkPlacement name. */
-void kfs_git_parts_render(struct kfs_git_parts *p, struct kfs_buf *out);
+			const char *owner, const char *key);
+/* The file's text (empty when there are no parts) and its index: sorts p by WorkPlacement
+ * name. index may be NULL. */
+void kfs_git_parts_render(struct kfs_git_parts *p, struct kfs_buf *out, struct kfs_buf *index);
 void kfs_git_parts_free(struct kfs_git_parts *p);
+
+/* ---- Canary files ----------------------------------------------------------------------- */
+
+/* The files Kratix's destination controller writes into every destination, so that a person
+ * can see the GitOps tool reads the state store: <path>/dependencies/kratix-canary-namespace.yaml
+ * and <path>/resources/kratix-canary-configmap.yaml (nestedByMetadata), or both at <path>/
+ * (other modes). A destination whose spec.initWorkloads.enabled is false has them removed. The
+ * work is named "kratix-canary", as Kratix commits them. */
+void kfs_git_canary_work(const struct kfs_destinations *d, struct kfs_git_work *out);
 
 /* ---- The writer ------------------------------------------------------------------------- */
 

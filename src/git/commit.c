@@ -16,10 +16,8 @@
 #include "git_error.h"
 #include "git_writer.h"
 
-/* Kratix's gitAuthor defaults to name "kratix" and no email; libgit2 refuses an empty email, so
- * kratixfs signs with Kratix's own domain. */
-#define AUTHOR_NAME  "kratix"
-#define AUTHOR_EMAIL "kratix@kratix.io"
+/* Kratix's default GitStateStore author: spec.gitAuthor is {name: kratix}, no email. */
+static const struct git_author default_author = {"kratix", ""};
 
 /* A branch lock older than STALE_LOCK_S was left by a process that died while it moved the
  * branch (kratixfs killed with -9 leaves an empty one): git holds such a lock for milliseconds.
@@ -37,25 +35,44 @@ static bool remove_stale_lock(struct kfs_git *g)
 	return stale;
 }
 
+/* Writes the commit object itself: libgit2's signatures refuse an empty email, and Kratix's
+ * default author has none ("kratix <>", as git writes it). */
+static int write_commit(git_repository *repo, const git_oid *tree, const git_oid *parent,
+			const struct git_author *who, const char *msg, git_oid *out)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	long off = tm.tm_gmtoff / 60;
+	char sign = off < 0 ? '-' : '+';
+	off = off < 0 ? -off : off;
+	char hex[GIT_OID_HEXSZ + 1];
+	struct kfs_buf b = {0};
+	kfs_buf_printf(&b, "tree %s\n", git_oid_tostr(hex, sizeof(hex), tree));
+	if (parent)
+		kfs_buf_printf(&b, "parent %s\n", git_oid_tostr(hex, sizeof(hex), parent));
+	for (int i = 0; i < 2; i++)
+		kfs_buf_printf(&b, "%s %s <%s> %lld %c%02ld%02ld\n", i ? "committer" : "author",
+			       who->name, who->email, (long long)now, sign, off / 60, off % 60);
+	kfs_buf_printf(&b, "\n%s", msg);
+	git_odb *odb = NULL;
+	int rc = git_repository_odb(&odb, repo);
+	if (rc == 0)
+		rc = git_odb_write(out, odb, b.data, b.len, GIT_OBJECT_COMMIT);
+	git_odb_free(odb);
+	kfs_buf_free(&b);
+	return rc;
+}
+
 /* Commits tree on parent (NULL: a root commit) and moves the branch to it if it still points at
  * expect (NULL: if it does not exist yet); -EAGAIN when another writer moved it first. The new
  * objects reach the disk, as one pack, before the branch may point at them. */
 int kfs_gitw_commit_tree(struct kfs_git *g, const git_oid *parent, const git_oid *expect,
-		       const git_oid *tree_id, const char *msg, git_oid *out, struct kfs_error *err)
+			 const git_oid *tree_id, const char *msg, const struct git_author *who,
+			 git_oid *out, struct kfs_error *err)
 {
-	git_signature *sig = NULL;
-	git_tree *tree = NULL;
-	git_commit *pc = NULL;
 	git_reference *ref = NULL;
-	int rc = git_signature_now(&sig, AUTHOR_NAME, AUTHOR_EMAIL);
-	if (rc == 0)
-		rc = git_tree_lookup(&tree, g->repo, tree_id);
-	if (rc == 0 && parent)
-		rc = git_commit_lookup(&pc, g->repo, parent);
-	const git_commit *parents[1] = {pc};
-	if (rc == 0)
-		rc = git_commit_create(out, g->repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0,
-				       parents);
+	int rc = write_commit(g->repo, tree_id, parent, who ? who : &default_author, msg, out);
 	if (rc == 0 && kfs_gitodb_flush(g->odb, err)) {
 		rc = -EIO;
 		goto out;
@@ -80,9 +97,6 @@ int kfs_gitw_commit_tree(struct kfs_git *g, const git_oid *parent, const git_oid
 			      g->path);
 out:
 	git_reference_free(ref);
-	git_commit_free(pc);
-	git_tree_free(tree);
-	git_signature_free(sig);
 	return rc;
 }
 
@@ -90,6 +104,47 @@ int kfs_gitw_head_id(git_repository *repo, const char *refname, git_oid *id)
 {
 	int rc = git_reference_name_to_id(id, repo, refname);
 	return rc == 0 ? 1 : rc == GIT_ENOTFOUND ? 0 : rc;
+}
+
+/* The author of a commit: the GitStateStore of its first line's destination. */
+static struct git_author author_of(const struct kfs_git *g, const struct commit_msg *m)
+{
+	const struct kfs_destinations *ds = g->opts.destinations;
+	for (size_t i = 0; ds && i < m->n; i++)
+		if (m->items[i].dest >= 0 && (size_t)m->items[i].dest < ds->n) {
+			const struct kfs_destination *d = &ds->items[m->items[i].dest];
+			return (struct git_author){d->author_name ? d->author_name : "kratix",
+						   d->author_email ? d->author_email : ""};
+		}
+	return default_author;
+}
+
+/* Applies one work to *tree_id; *changed says whether it changed anything, and its lines go
+ * to m. */
+static int apply_one(struct kfs_git *g, git_oid *tree_id, const struct kfs_git_work *w,
+		     struct agg_files *af, bool *changed, struct commit_msg *m,
+		     struct kfs_error *err)
+{
+	git_oid before_id = *tree_id;
+	struct agg_keys keys = {0};
+	int rc = kfs_gitw_apply_work(g, tree_id, w, af, &keys, err);
+	if (rc == 0) {
+		*changed = keys.nchanged || keys.ngone || !git_oid_equal(&before_id, tree_id);
+		size_t before_n = m->n;
+		if (*changed) {
+			git_tree *before = NULL, *after = NULL;
+			git_tree_lookup(&before, g->repo, &before_id);
+			git_tree_lookup(&after, g->repo, tree_id);
+			kfs_gitw_work_lines(g->repo, before, after, w, &keys, m);
+			git_tree_free(before);
+			git_tree_free(after);
+		}
+		/* A work without a WorkPlacement to name (kfs_git_commit's own): its owner. */
+		if (*changed && m->n == before_n && !w->canary)
+			kfs_gitw_msg_add(m, w->delete ? "Delete" : "Update", w->name, -1);
+	}
+	kfs_gitw_agg_keys_free(&keys);
+	return rc;
 }
 
 /* Applies works on the branch head and commits when the tree changed. changed[i] says whether
@@ -112,31 +167,25 @@ static int apply_batch(struct kfs_git *g, const struct kfs_git_work *const *work
 			return git_fail(err, "writing the empty tree", g->path);
 		}
 		tree_id = base_id;
-		struct kfs_buf msg = {0};
+		struct commit_msg msg = {0};
 		struct agg_files af = {0};
 		*any = false;
-		for (size_t i = 0; i < n; i++) {
-			git_oid before = tree_id;
-			bool parts_changed;
-			int rc = kfs_gitw_apply_work(g, &tree_id, works[i], &af, &parts_changed, err);
-			if (rc) {
-				kfs_gitw_agg_files_free(&af);
-				kfs_buf_free(&msg);
-				return rc;
+		int rc = 0;
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			/* The canary files go in only with a commit that writes something else. */
+			if (works[i]->canary && !*any) {
+				changed[i] = false;
+				continue;
 			}
-			changed[i] = parts_changed || !git_oid_equal(&before, &tree_id);
-			if (changed[i]) {
-				kfs_buf_printf(&msg, "%s%s from: %s", msg.len ? "\n" : "",
-					       works[i]->delete ? "Delete" : "Update",
-					       works[i]->name);
-				*any = true;
-			}
+			rc = apply_one(g, &tree_id, works[i], &af, &changed[i], &msg, err);
+			*any = *any || changed[i];
 		}
-		int arc = kfs_gitw_agg_flush(g, &tree_id, &af, err);
+		if (rc == 0)
+			rc = kfs_gitw_agg_flush(g, &tree_id, &af, err);
 		kfs_gitw_agg_files_free(&af);
-		if (arc) {
-			kfs_buf_free(&msg);
-			return arc;
+		if (rc) {
+			kfs_gitw_msg_free(&msg);
+			return rc;
 		}
 		/* Works of one batch can undo each other (a write and its revert): only the final
 		 * tree decides. */
@@ -145,17 +194,20 @@ static int apply_batch(struct kfs_git *g, const struct kfs_git_work *const *work
 			memset(changed, 0, n * sizeof(*changed));
 		}
 		if (!*any) {
-			kfs_buf_free(&msg);
+			kfs_gitw_msg_free(&msg);
 			if (has)
 				git_oid_tostr(hex, 41, &head);
 			else
 				hex[0] = '\0';
 			return 0;
 		}
-		kfs_buf_addc(&msg, '\n');
-		int rc = kfs_gitw_commit_tree(g, has ? &head : NULL, has ? &head : NULL, &tree_id, msg.data,
-				     &commit, err);
-		kfs_buf_free(&msg);
+		struct kfs_buf text = {0};
+		kfs_gitw_msg_text(&msg, &text);
+		struct git_author who = author_of(g, &msg);
+		rc = kfs_gitw_commit_tree(g, has ? &head : NULL, has ? &head : NULL, &tree_id,
+					  text.data, &who, &commit, err);
+		kfs_buf_free(&text);
+		kfs_gitw_msg_free(&msg);
 		if (rc == -EAGAIN)
 			continue;
 		if (rc)
@@ -177,11 +229,42 @@ static char **strv_copy(char **v, size_t n)
 	return c;
 }
 
+static size_t *idx_copy(const size_t *v, size_t n)
+{
+	if (!v)
+		return NULL;
+	size_t *c = kfs_xcalloc(n ? n : 1, sizeof(*c));
+	memcpy(c, v, n * sizeof(*c));
+	return c;
+}
+
+static void placements_copy(struct kfs_git_work *d, const struct kfs_git_work *s)
+{
+	d->placements = kfs_xcalloc(s->nplacements ? s->nplacements : 1, sizeof(*d->placements));
+	for (d->nplacements = 0; d->nplacements < s->nplacements; d->nplacements++) {
+		const struct kfs_git_placement *p = &s->placements[d->nplacements];
+		struct kfs_git_placement *q = &d->placements[d->nplacements];
+		q->name = kfs_xstrdup(p->name);
+		q->dest = p->dest;
+		q->dir = p->dir ? kfs_xstrdup(p->dir) : NULL;
+		q->paths = strv_copy(p->paths, q->npaths = p->npaths);
+		q->aggregate = p->aggregate ? kfs_xstrdup(p->aggregate) : NULL;
+	}
+}
+
 static void work_copy(struct kfs_git_work *d, const struct kfs_git_work *s)
 {
+	memset(d, 0, sizeof(*d));
 	d->name = kfs_xstrdup(s->name);
+	d->promise = kfs_xstrdup(s->promise ? s->promise : "");
+	d->canary = s->canary;
+	d->dirs_dest = idx_copy(s->dirs_dest, s->ndirs);
+	d->indexes_dest = idx_copy(s->indexes_dest, s->nindexes);
+	d->aggregates_dest = idx_copy(s->aggregates_dest, s->naggregates);
+	placements_copy(d, s);
+	d->dest_names = strv_copy(s->dest_names, d->ndest_names = s->ndest_names);
 	kfs_git_key_copy(&d->key, &s->key);
-	d->part_owner = kfs_xstrdup(s->part_owner);
+	d->part_owner = kfs_xstrdup(s->part_owner ? s->part_owner : "");
 	d->serial = s->serial;
 	d->delete = s->delete;
 	d->dirs = strv_copy(s->dirs, d->ndirs = s->ndirs);
@@ -239,16 +322,29 @@ void kfs_gitw_commit_reqs(struct kfs_git *g, struct req **reqs, size_t nreq)
 	size_t n = 0;
 	for (size_t i = 0; i < nreq; i++)
 		n += reqs[i]->n;
-	const struct kfs_git_work **works = kfs_xcalloc(n ? n : 1, sizeof(*works));
-	bool *changed = kfs_xcalloc(n ? n : 1, sizeof(*changed));
+	const struct kfs_git_work **works = kfs_xcalloc(n + 1, sizeof(*works));
+	bool *changed = kfs_xcalloc(n + 1, sizeof(*changed));
 	size_t k = 0;
 	for (size_t i = 0; i < nreq; i++)
 		for (size_t j = 0; j < reqs[i]->n; j++)
 			works[k++] = &reqs[i]->works[j];
+	/* The first commit of a run brings the destinations' canary files up to date, as
+	 * Kratix's destination controller does when it starts: last, so that the commit's
+	 * subject is the first WorkPlacement's. */
+	struct kfs_git_work canary = {0};
+	bool with_canary = !g->canary_done && g->opts.destinations;
+	if (with_canary) {
+		kfs_git_canary_work(g->opts.destinations, &canary);
+		works[n] = &canary;
+	}
 	char hex[41] = "";
 	bool any;
 	struct kfs_error err = {0};
-	int rc = apply_batch(g, works, n, changed, hex, &any, &err);
+	int rc = apply_batch(g, works, n + with_canary, changed, hex, &any, &err);
+	if (with_canary)
+		kfs_git_work_free(&canary);
+	if (rc == 0 && with_canary && any)
+		g->canary_done = true;
 	if (rc && nreq > 1) {
 		for (size_t i = 0; i < nreq; i++)
 			kfs_gitw_commit_reqs(g, &reqs[i], 1);

@@ -5,7 +5,10 @@
  *   commit.c    commits on the branch (compare-and-swap), the group commit, the retry list
  *   push.c      fetch, re-apply on a moved remote, push
  *   gitstore.c  the background thread, open and close; its top comment: threads and locks
- *   sink.c      renders in, outcomes out; owner keys */
+ *   sink.c      renders in, outcomes out; owner keys
+ *   message.c   a commit's lines: one per WorkPlacement it changed
+ *   parts.c     aggregatedYAML files and their parts index (public API, gitstore.h)
+ *   layout.c    repository paths, works, canary files (public API, gitstore.h) */
 #ifndef KRATIXFS_GIT_WRITER_H
 #define KRATIXFS_GIT_WRITER_H
 
@@ -16,10 +19,18 @@
 #include "kratixfs/buf.h"
 #include "kratixfs/gitstore.h"
 
-/* Kratix's gitAuthor defaults to name "kratix" and no email; libgit2 refuses an empty email, so
- * kratixfs signs with Kratix's own domain. */
-#define AUTHOR_NAME  "kratix"
-#define AUTHOR_EMAIL "kratix@kratix.io"
+/* layout.c, schedule.c */
+/* Go's filepath.Clean: "." for an empty result, a rooted path stays rooted. Caller frees. */
+char *kfs_gitw_go_clean(const char *p);
+/* The WorkPlacement name "<work>.<dest>-<id5>" of a Work of promise: of the request (ns,
+ * request) or the promise workflow (request NULL), for pipeline, or of the static
+ * dependencies (is_static). Caller frees. */
+char *kfs_gitw_wp_name(const char *promise, const char *ns, const char *request,
+		       const char *pipeline, bool is_static, const char *dest, const char *id5);
+/* The repository path of a .kratix index entry, which is relative to the store's path. */
+char *kfs_gitw_index_repo_path(const char *store_path, const char *entry);
+/* The namespace of a WorkPlacement: the request's, or Kratix's own for a promise. */
+const char *kfs_gitw_wp_namespace(const char *ns, const char *request);
 /* One kfs_git_commit call waiting in the group-commit queue. */
 struct req {
 	const struct kfs_git_work *works;
@@ -44,6 +55,7 @@ struct kfs_git {
 	struct kfs_gitodb *odb; /* repo's object database */
 	struct kfs_git_work *retry;
 	size_t nretry;
+	bool canary_done; /* this run's commits have written the canary files */
 
 	pthread_mutex_t qlock; /* queue, thread state */
 	pthread_cond_t qcond;
@@ -74,6 +86,40 @@ struct agg_files {
 	size_t n;
 };
 
+/* A commit message being built: one line per WorkPlacement (message.c). */
+struct msg_line {
+	char *text;
+	long dest; /* the destination whose GitStateStore signs, or -1 */
+};
+
+struct commit_msg {
+	struct msg_line *items;
+	size_t n;
+};
+
+/* What one work changed in aggregatedYAML files, by WorkPlacement. */
+struct agg_keys {
+	char **changed; /* WorkPlacements whose parts it wrote or changed */
+	size_t nchanged;
+	char **gone; /* WorkPlacements whose parts it removed, all of them */
+	long *gone_dest;
+	size_t ngone;
+};
+
+void kfs_gitw_agg_keys_free(struct agg_keys *k);
+
+/* message.c */
+/* Adds "<verb> from: <name>" unless the message has it. */
+void kfs_gitw_msg_add(struct commit_msg *m, const char *verb, const char *name, long dest);
+void kfs_gitw_msg_free(struct commit_msg *m);
+/* The message's text: its lines, each ending in a newline. */
+void kfs_gitw_msg_text(const struct commit_msg *m, struct kfs_buf *out);
+/* The lines work w adds, from the tree before and after it and its aggregatedYAML changes:
+ * its WorkPlacements whose files changed, and those whose files it removed. */
+void kfs_gitw_work_lines(git_repository *repo, git_tree *before, git_tree *after,
+			 const struct kfs_git_work *w, const struct agg_keys *agg,
+			 struct commit_msg *m);
+
 /* tree.c */
 /* Adds one tree edit (upsert of id at p, or removal): the path is copied. */
 void kfs_gitw_edit_add(struct edits *e, git_tree_update_t action, const git_oid *id, const char *p);
@@ -83,21 +129,30 @@ bool kfs_gitw_tree_has(git_tree *t, const char *path);
 void kfs_gitw_drop_absent_removals(struct edits *e, git_tree *t);
 /* The blob at path in t into out (appended). */
 int kfs_gitw_read_blob(git_repository *repo, git_tree *t, const char *path, struct kfs_buf *out);
-/* Writes parts as the file at path (removes it when there are none) through e. */
+/* Writes parts as the file at path with its parts index (removes both when there are none)
+ * through e. */
 int kfs_gitw_agg_write(git_repository *repo, git_tree *t, const char *path,
 		       struct kfs_git_parts *parts, struct edits *e);
 /* Writes the batch's changed aggregatedYAML files into tree *id. */
 int kfs_gitw_agg_flush(struct kfs_git *g, git_oid *id, struct agg_files *af, struct kfs_error *err);
 void kfs_gitw_agg_files_free(struct agg_files *af);
-/* Applies work w to tree *id and to the batch's aggregatedYAML files af. */
+/* Applies work w to tree *id and to the batch's aggregatedYAML files af; keys gets which
+ * WorkPlacements' parts changed. */
 int kfs_gitw_apply_work(struct kfs_git *g, git_oid *id, const struct kfs_git_work *w,
-			struct agg_files *af, bool *parts_changed, struct kfs_error *err);
+			struct agg_files *af, struct agg_keys *keys, struct kfs_error *err);
 int kfs_gitw_empty_tree(git_repository *repo, git_oid *id);
 
 /* commit.c (callers hold rlock, but for wake_thread: qlock) */
-/* Commits tree on parent and moves the branch from expect to it; -EAGAIN if it moved. */
+/* Who signs a commit: a GitStateStore's spec.gitAuthor (Kratix's default: kratix, no email). */
+struct git_author {
+	const char *name, *email;
+};
+/* Commits tree on parent, signed by who (author and committer, as Kratix's git commit -c
+ * user.name -c user.email --author does), and moves the branch from expect to it; -EAGAIN if
+ * it moved. */
 int kfs_gitw_commit_tree(struct kfs_git *g, const git_oid *parent, const git_oid *expect,
-			 const git_oid *tree_id, const char *msg, git_oid *out, struct kfs_error *err);
+			 const git_oid *tree_id, const char *msg, const struct git_author *who,
+			 git_oid *out, struct kfs_error *err);
 /* 1 with *id set, 0 if refname does not exist, or libgit2's error. */
 int kfs_gitw_head_id(git_repository *repo, const char *refname, git_oid *id);
 /* Commits the queued requests as one commit (each alone on failure); failed works are kept for

@@ -10,6 +10,7 @@
 
 #include "kratixfs/buf.h"
 #include "kratixfs/hash.h"
+#include "git_writer.h"
 
 void kfs_git_id5(const char *directory, char out[6])
 {
@@ -68,39 +69,59 @@ static char *object_name(const char *identifier)
 	return kfs_buf_steal(&b);
 }
 
-/* The Work name for one pipeline of a render (Kratix's buildWorkIdentifier). */
-static char *work_name(const struct kfs_git_render *r, const char *pipeline, bool is_static)
+/* The Work name for one pipeline (Kratix's buildWorkIdentifier, then GenerateObjectName). */
+static char *work_name(const char *promise, const char *ns, const char *request,
+		       const char *pipeline, bool is_static)
 {
 	struct kfs_buf id = {0};
 	if (is_static)
-		kfs_buf_printf(&id, "%s-static-deps", r->promise);
-	else if (r->request)
-		kfs_buf_printf(&id, "%s-%s-%s-%s", r->promise, r->request,
-			       r->ns ? r->ns : "default", pipeline);
+		kfs_buf_printf(&id, "%s-static-deps", promise);
+	else if (request)
+		kfs_buf_printf(&id, "%s-%s-%s-%s", promise, request, ns ? ns : "default", pipeline);
 	else
-		kfs_buf_printf(&id, "%s-%s", r->promise, pipeline);
+		kfs_buf_printf(&id, "%s-%s", promise, pipeline);
 	char *name = object_name(id.data);
 	kfs_buf_free(&id);
 	return name;
 }
 
-/* WorkPlacements live in the request's namespace, or Kratix's own for the promise. */
-static const char *wp_namespace(const struct kfs_git_render *r)
+char *kfs_gitw_wp_name(const char *promise, const char *ns, const char *request,
+		       const char *pipeline, bool is_static, const char *dest, const char *id5)
 {
-	return r->request ? (r->ns ? r->ns : "default") : "kratix-platform-system";
+	char *w = work_name(promise, ns, request, pipeline ? pipeline : "", is_static);
+	struct kfs_buf b = {0};
+	kfs_buf_printf(&b, "%s.%s-%s", w, dest, id5);
+	free(w);
+	return kfs_buf_steal(&b);
+}
+
+const char *kfs_gitw_wp_namespace(const char *ns, const char *request)
+{
+	return request ? (ns ? ns : "default") : "kratix-platform-system";
 }
 
 /* ---- works -------------------------------------------------------------------------------- */
 
-static void strv_add(char ***v, size_t *n, char *s)
+static bool strv_add(char ***v, size_t *n, char *s)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp((*v)[i], s) == 0) {
 			free(s);
-			return;
+			return false;
 		}
 	*v = kfs_xrealloc(*v, (*n + 1) * sizeof(**v));
 	(*v)[(*n)++] = s;
+	return true;
+}
+
+/* Adds s, owned on destination dest, to an owned list and its destination list. */
+static void owned_add(char ***v, size_t **dests, size_t *n, char *s, size_t dest)
+{
+	size_t before = *n;
+	if (!strv_add(v, n, s))
+		return;
+	*dests = kfs_xrealloc(*dests, *n * sizeof(**dests));
+	(*dests)[before] = dest;
 }
 
 static void file_add(struct kfs_git_work *w, char *path, const char *data, size_t len)
@@ -125,20 +146,25 @@ static void frag_add(struct kfs_git_work *w, const char *file, const char *key, 
 	f->len = len;
 }
 
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void kfs_git_work_free(struct kfs_git_work *w)
 {
 	free(w->name);
+	free(w->promise);
 	kfs_git_key_free(&w->key);
 	free(w->part_owner);
-	for (size_t i = 0; i < w->ndirs; i++)
-		free(w->dirs[i]);
-	free(w->dirs);
-	for (size_t i = 0; i < w->nindexes; i++)
-		free(w->indexes[i]);
-	free(w->indexes);
-	for (size_t i = 0; i < w->naggregates; i++)
-		free(w->aggregates[i]);
-	free(w->aggregates);
+	strv_free(w->dirs, w->ndirs);
+	free(w->dirs_dest);
+	strv_free(w->indexes, w->nindexes);
+	free(w->indexes_dest);
+	strv_free(w->aggregates, w->naggregates);
+	free(w->aggregates_dest);
 	for (size_t i = 0; i < w->nfrags; i++) {
 		free(w->frags[i].file);
 		free(w->frags[i].key);
@@ -150,6 +176,14 @@ void kfs_git_work_free(struct kfs_git_work *w)
 		free(w->files[i].data);
 	}
 	free(w->files);
+	for (size_t i = 0; i < w->nplacements; i++) {
+		free(w->placements[i].name);
+		free(w->placements[i].dir);
+		strv_free(w->placements[i].paths, w->placements[i].npaths);
+		free(w->placements[i].aggregate);
+	}
+	free(w->placements);
+	strv_free(w->dest_names, w->ndest_names);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -159,54 +193,140 @@ static char *aggregate_file(const struct kfs_destination *d)
 	return join(p, 2);
 }
 
+static struct kfs_git_placement *placement_add(struct kfs_git_work *w, char *name, size_t dest)
+{
+	w->placements =
+	    kfs_xrealloc(w->placements, (w->nplacements + 1) * sizeof(*w->placements));
+	struct kfs_git_placement *pl = &w->placements[w->nplacements++];
+	memset(pl, 0, sizeof(*pl));
+	pl->name = name;
+	pl->dest = dest;
+	return pl;
+}
+
+/* Mode none: the files as Kratix's .kratix index lists them, relative to the store's path
+ * (filepath.Join(spec.path + "/", file)), and the repository path of such an entry. */
+static char *index_entry(const struct kfs_destination *d, const char *file)
+{
+	struct kfs_buf b = {0};
+	kfs_buf_printf(&b, "%s//%s", d->spec_path, file);
+	char *c = kfs_gitw_go_clean(b.data);
+	kfs_buf_free(&b);
+	return c;
+}
+
+char *kfs_gitw_index_repo_path(const char *store_path, const char *entry)
+{
+	struct kfs_buf b = {0};
+	kfs_buf_printf(&b, "/%s/%s", store_path, entry);
+	char *c = kfs_gitw_go_clean(b.data);
+	kfs_buf_free(&b);
+	char *out = kfs_xstrdup(strcmp(c, "/") == 0 ? "" : c + 1);
+	free(c);
+	return out;
+}
+
+/* Kratix reads a pipeline's output/ with os.ReadDir, folder by folder, entries by name: its
+ * workloads (the order of a .kratix index and of an aggregatedYAML file) come in the order of
+ * their paths compared folder by folder, '/' below every other byte. */
+static int readdir_cmp(const char *x, const char *y)
+{
+	for (; *x && *x == *y; x++, y++)
+		;
+	return (*x == '/' ? 0 : (unsigned char)*x) - (*y == '/' ? 0 : (unsigned char)*y);
+}
+
+static void readdir_order(size_t *idx, size_t n, const struct kfs_output *outs)
+{
+	for (size_t i = 1; i < n; i++) /* insertion sort: the outputs come nearly in order */
+		for (size_t j = i; j > 0 && readdir_cmp(outs[idx[j - 1]].path, outs[idx[j]].path) > 0;
+		     j--) {
+			size_t t = idx[j];
+			idx[j] = idx[j - 1];
+			idx[j - 1] = t;
+		}
+}
+
 /* Writes one placement's outputs into the work, per its destination's mode. */
 static void lay_out(struct kfs_git_work *w, const struct kfs_git_render *r,
-		    const struct kfs_destination *d, const struct kfs_placement *p,
+		    const struct kfs_destinations *ds, struct kfs_placement *p,
 		    const struct kfs_output *outs, bool is_static)
 {
+	const struct kfs_destination *d = &ds->items[p->dest];
+	readdir_order(p->outputs, p->noutputs, outs);
 	char id5[6];
 	kfs_git_id5(p->directory, id5);
-	char *wname = work_name(r, p->pipeline, is_static);
-	struct kfs_buf wp = {0};
-	kfs_buf_printf(&wp, "%s.%s-%s", wname, d->name, id5);
+	struct kfs_git_placement *pl = placement_add(
+	    w, kfs_gitw_wp_name(r->promise, r->ns, r->request, p->pipeline, is_static, d->name, id5),
+	    p->dest);
 
 	if (d->mode == KFS_FP_NESTED) {
-		char *dir = kfs_git_nested_dir(d, r->ns ? r->ns : "default", r->promise, r->request,
-					       p->pipeline, p->directory);
+		pl->dir = kfs_git_nested_dir(d, r->ns ? r->ns : "default", r->promise, r->request,
+					     p->pipeline, p->directory);
 		for (size_t i = 0; i < p->noutputs; i++) {
 			const struct kfs_output *o = &outs[p->outputs[i]];
-			const char *parts[] = {dir, o->path};
+			const char *parts[] = {pl->dir, o->path};
 			file_add(w, join(parts, 2), o->data, o->len);
 		}
-		free(dir);
 	} else if (d->mode == KFS_FP_NONE) {
 		/* The index lists what this WorkPlacement wrote, so the next write (or the
 		 * delete) removes exactly that: Kratix's .kratix/<ns>-<workplacement>.yaml. */
 		struct kfs_buf idx = {0};
 		kfs_buf_adds(&idx, p->noutputs ? "files:\n" : "files: []\n");
+		pl->paths = kfs_xcalloc(p->noutputs + 1, sizeof(*pl->paths));
 		for (size_t i = 0; i < p->noutputs; i++) {
 			const struct kfs_output *o = &outs[p->outputs[i]];
-			const char *parts[] = {d->path, o->path};
-			char *path = join(parts, 2);
-			kfs_buf_printf(&idx, "- %s\n", path);
+			char *entry = index_entry(d, o->path);
+			char *path = kfs_gitw_index_repo_path(d->store_path, entry);
+			kfs_buf_printf(&idx, "- %s\n", entry);
+			pl->paths[pl->npaths++] = kfs_xstrdup(path);
 			file_add(w, path, o->data, o->len);
+			free(entry);
 		}
 		struct kfs_buf name = {0};
-		kfs_buf_printf(&name, ".kratix/%s-%s.yaml", wp_namespace(r), wp.data);
+		kfs_buf_printf(&name, ".kratix/%s-%s.yaml", kfs_gitw_wp_namespace(r->ns, r->request),
+			       pl->name);
 		const char *parts[] = {d->path, name.data};
-		file_add(w, join(parts, 2), idx.data, idx.len);
+		char *ipath = join(parts, 2);
+		pl->paths[pl->npaths++] = kfs_xstrdup(ipath);
+		file_add(w, ipath, idx.data, idx.len);
 		kfs_buf_free(&name);
 		kfs_buf_free(&idx);
 	} else {
-		char *file = aggregate_file(d);
+		pl->aggregate = aggregate_file(d);
 		for (size_t i = 0; i < p->noutputs; i++) {
 			const struct kfs_output *o = &outs[p->outputs[i]];
-			frag_add(w, file, wp.data, o->data, o->len);
+			frag_add(w, pl->aggregate, pl->name, o->data, o->len);
 		}
-		free(file);
 	}
-	kfs_buf_free(&wp);
-	free(wname);
+}
+
+/* Mode none: the index prefixes of every Work the render may have made on d. */
+static void add_owned_indexes(struct kfs_git_work *w, const struct kfs_git_render *r,
+			      const struct kfs_destination *d, size_t di)
+{
+	/* One index per pipeline Work; its name ends "-<hash>." so the prefix cannot match
+	 * another request's index. */
+	size_t np = r->npipelines + r->noutputs + 1;
+	for (size_t k = 0; k < np; k++) {
+		const char *pipe;
+		bool is_static = false;
+		if (k < r->npipelines)
+			pipe = r->pipelines[k];
+		else if (k < r->npipelines + r->noutputs)
+			pipe = r->outputs[k - r->npipelines].pipeline;
+		else if (!r->request)
+			pipe = "", is_static = true;
+		else
+			continue;
+		char *wname = work_name(r->promise, r->ns, r->request, pipe ? pipe : "", is_static);
+		struct kfs_buf b = {0};
+		kfs_buf_printf(&b, ".kratix/%s-%s.", kfs_gitw_wp_namespace(r->ns, r->request), wname);
+		const char *p[] = {d->path, b.data};
+		owned_add(&w->indexes, &w->indexes_dest, &w->nindexes, join(p, 2), di);
+		kfs_buf_free(&b);
+		free(wname);
+	}
 }
 
 /* What a render owns on every destination, scheduled there or not, so that moving to another
@@ -222,36 +342,16 @@ static void add_owned(struct kfs_git_work *w, const struct kfs_destinations *ds,
 			if (r->request) {
 				const char *p[] = {d->path, "resources", ns, r->promise,
 						   r->request};
-				strv_add(&w->dirs, &w->ndirs, join(p, 5));
+				owned_add(&w->dirs, &w->dirs_dest, &w->ndirs, join(p, 5), i);
 			} else {
 				const char *p[] = {d->path, "dependencies", r->promise};
-				strv_add(&w->dirs, &w->ndirs, join(p, 3));
+				owned_add(&w->dirs, &w->dirs_dest, &w->ndirs, join(p, 3), i);
 			}
 		} else if (d->mode == KFS_FP_AGGREGATED) {
-			strv_add(&w->aggregates, &w->naggregates, aggregate_file(d));
+			owned_add(&w->aggregates, &w->aggregates_dest, &w->naggregates,
+				  aggregate_file(d), i);
 		} else {
-			/* One index per pipeline Work; its name ends "-<hash>." so the prefix
-			 * cannot match another request's index. */
-			size_t np = r->npipelines + r->noutputs + 1;
-			for (size_t k = 0; k < np; k++) {
-				const char *pipe;
-				bool is_static = false;
-				if (k < r->npipelines)
-					pipe = r->pipelines[k];
-				else if (k < r->npipelines + r->noutputs)
-					pipe = r->outputs[k - r->npipelines].pipeline;
-				else if (!r->request)
-					pipe = "", is_static = true;
-				else
-					continue;
-				char *wname = work_name(r, pipe ? pipe : "", is_static);
-				struct kfs_buf b = {0};
-				kfs_buf_printf(&b, ".kratix/%s-%s.", wp_namespace(r), wname);
-				const char *p[] = {d->path, b.data};
-				strv_add(&w->indexes, &w->nindexes, join(p, 2));
-				kfs_buf_free(&b);
-				free(wname);
-			}
+			add_owned_indexes(w, r, d, i);
 		}
 	}
 }
@@ -305,10 +405,14 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 	if (unscheduled)
 		*unscheduled = NULL;
 	out->name = kfs_xstrdup(r->request ? r->request : r->promise);
+	out->promise = kfs_xstrdup(r->promise);
 	struct kfs_git_key key = kfs_git_key_of(r);
 	kfs_git_key_copy(&out->key, &key);
 	out->part_owner = part_owner(r);
 	out->delete = r->delete;
+	out->dest_names = kfs_xcalloc(d->n ? d->n : 1, sizeof(*out->dest_names));
+	for (out->ndest_names = 0; out->ndest_names < d->n; out->ndest_names++)
+		out->dest_names[out->ndest_names] = kfs_xstrdup(d->items[out->ndest_names].name);
 	add_owned(out, d, r);
 	if (r->delete)
 		return 0;
@@ -316,7 +420,6 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 	struct kfs_sched_input in = {
 	    .type = r->type,
 	    .promise_selectors = r->promise_selectors,
-	    .promise_workflow_selectors = r->promise_workflow_selectors,
 	    .selectors = r->selectors,
 	    .outputs = r->outputs,
 	    .noutputs = r->noutputs,
@@ -325,7 +428,7 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 	if (rc)
 		goto out;
 	for (size_t i = 0; i < s.n; i++)
-		lay_out(out, r, &d->items[s.items[i].dest], &s.items[i], r->outputs, false);
+		lay_out(out, r, d, &s.items[i], r->outputs, false);
 
 	/* Static dependencies are their own Work, scheduled by the promise's selectors only. */
 	if (!r->request && r->static_deps) {
@@ -341,7 +444,7 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 					      .noutputs = 1};
 		rc = kfs_schedule(d, &sin, &st, err);
 		for (size_t i = 0; rc == 0 && i < st.n; i++)
-			lay_out(out, r, &d->items[st.items[i].dest], &st.items[i], &o, true);
+			lay_out(out, r, d, &st.items[i], &o, true);
 		kfs_buf_free(&path);
 	}
 	sort_files(out);
@@ -361,170 +464,52 @@ out:
 	return rc;
 }
 
-/* ---- aggregatedYAML parts ------------------------------------------------------------------ */
 
-#define PART_MARK "# kratixfs-part: owner="
-#define PART_SEP  "\n---\n"
+/* ---- canary files -------------------------------------------------------------------------- */
 
-/* The next line that starts with the mark, from text + at; NULL if none. */
-static const char *next_mark(const char *text, size_t len, size_t at)
-{
-	const size_t ml = sizeof(PART_MARK) - 1;
-	for (size_t i = at; i + ml <= len; i++) {
-		if ((i == 0 || text[i - 1] == '\n') && memcmp(text + i, PART_MARK, ml) == 0)
-			return text + i;
-		const char *nl = memchr(text + i, '\n', len - i);
-		if (!nl)
-			break;
-		i = (size_t)(nl - text); /* the loop's i++ moves past the newline */
-	}
-	return NULL;
-}
+/* What Kratix's destination controller writes (getCanaryWorkloads): a Namespace and a ConfigMap,
+ * as sigs.k8s.io/yaml marshals them. */
+static const char canary_namespace[] = "apiVersion: v1\n"
+				       "kind: Namespace\n"
+				       "metadata:\n"
+				       "  name: kratix-worker-system\n"
+				       "spec: {}\n"
+				       "status: {}\n";
+static const char canary_configmap[] =
+    "apiVersion: v1\n"
+    "data:\n"
+    "  canary: this confirms your infrastructure is reading from Kratix state stores\n"
+    "kind: ConfigMap\n"
+    "metadata:\n"
+    "  name: kratix-info\n"
+    "  namespace: kratix-worker-system\n";
 
-/* Whether text from at to len holds nothing but newlines. */
-static bool only_newlines(const char *text, size_t at, size_t len)
-{
-	while (at < len && text[at] == '\n')
-		at++;
-	return at == len;
-}
-
-/* Whether text + at .. end starts with the mark. */
-static bool mark_at(const char *text, size_t len, size_t at)
-{
-	const size_t ml = sizeof(PART_MARK) - 1;
-	return at + ml <= len && memcmp(text + at, PART_MARK, ml) == 0;
-}
-
-void kfs_git_parts_parse(const char *text, size_t len, struct kfs_git_parts *out)
+void kfs_git_canary_work(const struct kfs_destinations *ds, struct kfs_git_work *out)
 {
 	memset(out, 0, sizeof(*out));
-	const size_t sl = sizeof(PART_SEP) - 1;
-	const char *m = text ? next_mark(text, len, 0) : NULL;
-	while (m) {
-		const char *end = text + len;
-		const char *eol = memchr(m, '\n', (size_t)(end - m));
-		const char *line_end = eol ? eol : end;
-		const char *owner = m + sizeof(PART_MARK) - 1;
-		const char *k = memmem(owner, (size_t)(line_end - owner), " key=", 5);
-		const char *b = k ? memmem(k, (size_t)(line_end - k), " bytes=", 7) : NULL;
-		const char *data = eol ? eol + 1 : end, *data_end, *next;
-		size_t at = (size_t)(data - text), n = b ? strtoull(b + 7, NULL, 10) : 0;
-		if (b && n <= len - at && (only_newlines(text, at + n, len) ||
-					   (len - at - n >= sl && memcmp(data + n, PART_SEP, sl) == 0 &&
-					    mark_at(text, len, at + n + sl)))) {
-			/* The part's length says where it ends, whatever lines it holds (the file
-			 * may have gained a final newline, from an editor). */
-			data_end = data + n;
-			next = only_newlines(text, at + n, len) ? NULL : data_end + sl;
+	out->name = kfs_xstrdup("kratix-canary");
+	out->promise = kfs_xstrdup("");
+	out->key = (struct kfs_git_key){.kind = KFS_GIT_PROMISE, .name = kfs_xstrdup("")};
+	out->part_owner = kfs_xstrdup("");
+	out->canary = true;
+	for (size_t i = 0; i < ds->n; i++) {
+		const struct kfs_destination *d = &ds->items[i];
+		bool nested = d->mode == KFS_FP_NESTED;
+		const char *ns[] = {d->path, nested ? "dependencies" : "",
+				    "kratix-canary-namespace.yaml"};
+		const char *cm[] = {d->path, nested ? "resources" : "",
+				    "kratix-canary-configmap.yaml"};
+		char *nsp = join(ns, 3), *cmp = join(cm, 3);
+		/* Owned, so that initWorkloads.enabled: false removes them. */
+		owned_add(&out->dirs, &out->dirs_dest, &out->ndirs, kfs_xstrdup(nsp), i);
+		owned_add(&out->dirs, &out->dirs_dest, &out->ndirs, kfs_xstrdup(cmp), i);
+		if (d->init_workloads) {
+			file_add(out, nsp, canary_namespace, sizeof(canary_namespace) - 1);
+			file_add(out, cmp, canary_configmap, sizeof(canary_configmap) - 1);
 		} else {
-			/* No length, or not this text's (edited by hand): up to the next mark. */
-			next = eol ? next_mark(text, len, at) : NULL;
-			data_end = next ? next : end;
-			if (next && (size_t)(data_end - data) >= sl &&
-			    memcmp(data_end - sl, PART_SEP, sl) == 0)
-				data_end -= sl; /* the file's separator, not the part's */
-		}
-		if (k) {
-			const char *key_end = b ? b : line_end;
-			char *o = kfs_xstrndup(owner, (size_t)(k - owner));
-			char *key = kfs_xstrndup(k + 5, (size_t)(key_end - k - 5));
-			kfs_git_parts_add(out, o, key, data, (size_t)(data_end - data));
-			free(o);
-			free(key);
-		}
-		m = next;
-	}
-}
-
-void kfs_git_parts_add(struct kfs_git_parts *p, const char *owner, const char *key,
-		       const char *data, size_t len)
-{
-	p->items = kfs_xrealloc(p->items, (p->n + 1) * sizeof(*p->items));
-	p->items[p->n++] = (struct kfs_git_part){kfs_xstrdup(owner), kfs_xstrdup(key),
-						 kfs_xstrndup(data, len), len, p->seq++};
-}
-
-static void part_free(struct kfs_git_part *x)
-{
-	free(x->owner);
-	free(x->key);
-	free(x->data);
-}
-
-void kfs_git_parts_take(struct kfs_git_parts *p, const char *owner, struct kfs_git_parts *out)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < p->n; i++) {
-		struct kfs_git_part *x = &p->items[i];
-		if (strcmp(x->owner, owner) != 0) {
-			p->items[n++] = *x;
-		} else if (out) {
-			out->items = kfs_xrealloc(out->items, (out->n + 1) * sizeof(*out->items));
-			out->items[out->n] = *x;
-			out->items[out->n++].seq = out->seq++;
-		} else {
-			part_free(x);
+			free(nsp);
+			free(cmp);
 		}
 	}
-	p->n = n;
-}
-
-static int cmp_part(const void *a, const void *b)
-{
-	const struct kfs_git_part *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
-	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-/* Owner's parts of p, in the order the file has them (by key, then arrival). */
-static const struct kfs_git_part **parts_of(const struct kfs_git_parts *p, const char *owner,
-					    size_t *n)
-{
-	const struct kfs_git_part **out = kfs_xcalloc(p->n ? p->n : 1, sizeof(*out));
-	*n = 0;
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->items[i].owner, owner) == 0)
-			out[(*n)++] = &p->items[i];
-	for (size_t i = 1; i < *n; i++) /* insertion sort: an owner has a handful */
-		for (size_t j = i; j > 0 && cmp_part(out[j - 1], out[j]) > 0; j--) {
-			const struct kfs_git_part *t = out[j];
-			out[j] = out[j - 1];
-			out[j - 1] = t;
-		}
-	return out;
-}
-
-bool kfs_git_parts_same(const struct kfs_git_parts *a, const struct kfs_git_parts *b,
-			const char *owner)
-{
-	size_t na, nb;
-	const struct kfs_git_part **x = parts_of(a, owner, &na), **y = parts_of(b, owner, &nb);
-	bool same = na == nb;
-	for (size_t i = 0; same && i < na; i++)
-		same = strcmp(x[i]->key, y[i]->key) == 0 && x[i]->len == y[i]->len &&
-		       memcmp(x[i]->data, y[i]->data, x[i]->len) == 0;
-	free(x);
-	free(y);
-	return same;
-}
-
-void kfs_git_parts_render(struct kfs_git_parts *p, struct kfs_buf *out)
-{
-	if (p->n > 1)
-		qsort(p->items, p->n, sizeof(*p->items), cmp_part);
-	for (size_t i = 0; i < p->n; i++) {
-		const struct kfs_git_part *x = &p->items[i];
-		kfs_buf_printf(out, "%s" PART_MARK "%s key=%s bytes=%zu\n", i ? PART_SEP : "",
-			       x->owner, x->key, x->len);
-		kfs_buf_add(out, x->data, x->len);
-	}
-}
-
-void kfs_git_parts_free(struct kfs_git_parts *p)
-{
-	for (size_t i = 0; i < p->n; i++)
-		part_free(&p->items[i]);
-	free(p->items);
-	memset(p, 0, sizeof(*p));
+	sort_files(out);
 }

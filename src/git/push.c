@@ -17,92 +17,109 @@
 
 struct replay_ctx {
 	git_repository *repo;
+	git_tree *base, *local; /* the common ancestor's tree (may be NULL) and kratixfs's */
 	git_tree *remote; /* the remote's tree, which kratixfs's changes go onto */
 	struct edits *e;
+	char **done; /* aggregatedYAML files merged already */
+	size_t ndone;
 };
-
-/* One side of a change: its text, or nothing if the file is absent on that side. */
-static int side_text(git_repository *repo, const git_diff_file *f, struct kfs_buf *out)
-{
-	if (git_oid_is_zero(&f->id))
-		return 0;
-	git_blob *b;
-	int rc = git_blob_lookup(&b, repo, &f->id);
-	if (rc == 0) {
-		kfs_buf_add(out, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
-		git_blob_free(b);
-	}
-	return rc;
-}
 
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The parts of the aggregatedYAML file at path in t (none if t is NULL). */
+static int parts_in(git_repository *repo, git_tree *t, const char *path, struct kfs_git_parts *out)
+{
+	struct kfs_buf text = {0}, index = {0};
+	char *ipath = kfs_git_parts_index_path(path);
+	int rc = 0;
+	if (t && kfs_gitw_tree_has(t, path))
+		rc = kfs_gitw_read_blob(repo, t, path, &text);
+	if (rc == 0 && t && kfs_gitw_tree_has(t, ipath))
+		rc = kfs_gitw_read_blob(repo, t, ipath, &index);
+	kfs_git_parts_parse(text.data ? text.data : "", text.len, index.data, index.len, out);
+	free(ipath);
+	kfs_buf_free(&text);
+	kfs_buf_free(&index);
+	return rc;
+}
+
 /* An aggregatedYAML file that kratixfs changed since the common ancestor (base → local): the
  * remote's file, with the parts of each owner kratixfs changed replaced by kratixfs's. Another
  * daemon's parts, which this one never had, are kept. */
-static int merge_parts(struct replay_ctx *c, const char *path, struct kfs_git_parts *base,
-		       struct kfs_git_parts *local)
+static int merge_parts(struct replay_ctx *c, const char *path)
 {
-	struct kfs_git_parts remote;
-	struct kfs_buf text = {0};
-	int rc = kfs_gitw_tree_has(c->remote, path) ? kfs_gitw_read_blob(c->repo, c->remote, path, &text) : 0;
-	if (rc)
-		return rc;
-	kfs_git_parts_parse(text.data, text.len, &remote);
-	kfs_buf_free(&text);
-	size_t n = base->n + local->n, k = 0;
+	struct kfs_git_parts base = {0}, local = {0}, remote = {0};
+	int rc = parts_in(c->repo, c->base, path, &base);
+	if (rc == 0)
+		rc = parts_in(c->repo, c->local, path, &local);
+	if (rc == 0)
+		rc = parts_in(c->repo, c->remote, path, &remote);
+	size_t n = base.n + local.n, k = 0;
 	char **owners = kfs_xcalloc(n ? n : 1, sizeof(*owners));
-	for (size_t i = 0; i < base->n; i++)
-		owners[k++] = base->items[i].owner;
-	for (size_t i = 0; i < local->n; i++)
-		owners[k++] = local->items[i].owner;
+	for (size_t i = 0; i < base.n; i++)
+		owners[k++] = base.items[i].owner;
+	for (size_t i = 0; i < local.n; i++)
+		owners[k++] = local.items[i].owner;
 	qsort(owners, n, sizeof(*owners), cmp_str);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (i && strcmp(owners[i], owners[i - 1]) == 0)
 			continue;
-		if (kfs_git_parts_same(base, local, owners[i]))
+		if (kfs_git_parts_same(&base, &local, owners[i], NULL))
 			continue;
 		kfs_git_parts_take(&remote, owners[i], NULL);
-		for (size_t j = 0; j < local->n; j++)
-			if (strcmp(local->items[j].owner, owners[i]) == 0)
-				kfs_git_parts_add(&remote, owners[i], local->items[j].key,
-						  local->items[j].data, local->items[j].len);
+		for (size_t j = 0; j < local.n; j++)
+			if (strcmp(local.items[j].owner, owners[i]) == 0)
+				kfs_git_parts_add(&remote, owners[i], local.items[j].key,
+						  local.items[j].data, local.items[j].len);
 	}
 	free(owners);
-	rc = kfs_gitw_agg_write(c->repo, c->remote, path, &remote, c->e);
+	if (rc == 0)
+		rc = kfs_gitw_agg_write(c->repo, c->remote, path, &remote, c->e);
+	kfs_git_parts_free(&base);
+	kfs_git_parts_free(&local);
 	kfs_git_parts_free(&remote);
 	return rc;
+}
+
+#define INDEX_DIR ".kratixfs/aggregated/"
+
+/* The aggregatedYAML file path belongs to (itself, or the one it is the parts index of), or
+ * NULL for an ordinary file. Caller frees. */
+static char *aggregate_of(struct replay_ctx *c, const char *path)
+{
+	size_t n = strlen(path), dl = sizeof(INDEX_DIR) - 1;
+	if (strncmp(path, INDEX_DIR, dl) == 0 && n > dl + 6 && strcmp(path + n - 6, ".parts") == 0)
+		return kfs_xstrndup(path + dl, n - dl - 6);
+	char *ipath = kfs_git_parts_index_path(path);
+	bool has = kfs_gitw_tree_has(c->base, ipath) || kfs_gitw_tree_has(c->local, ipath);
+	free(ipath);
+	return has ? kfs_xstrdup(path) : NULL;
 }
 
 static int replay_cb(const git_diff_delta *d, float progress, void *payload)
 {
 	struct replay_ctx *c = payload;
-	struct kfs_buf old_text = {0}, new_text = {0};
-	struct kfs_git_parts base = {0}, local = {0};
 	(void)progress;
-	int rc = side_text(c->repo, &d->old_file, &old_text);
-	if (rc == 0)
-		rc = side_text(c->repo, &d->new_file, &new_text);
-	if (rc == 0) {
-		kfs_git_parts_parse(old_text.data, old_text.len, &base);
-		kfs_git_parts_parse(new_text.data, new_text.len, &local);
+	const char *path = d->status == GIT_DELTA_DELETED ? d->old_file.path : d->new_file.path;
+	char *agg = aggregate_of(c, path);
+	if (agg) {
+		for (size_t i = 0; i < c->ndone; i++)
+			if (strcmp(c->done[i], agg) == 0) {
+				free(agg);
+				return 0;
+			}
+		c->done = kfs_xrealloc(c->done, (c->ndone + 1) * sizeof(*c->done));
+		c->done[c->ndone++] = agg;
+		return merge_parts(c, agg);
 	}
-	if (rc == 0 && (base.n || local.n))
-		rc = merge_parts(c, d->status == GIT_DELTA_DELETED ? d->old_file.path
-								     : d->new_file.path,
-				 &base, &local);
-	else if (rc == 0 && d->status == GIT_DELTA_DELETED)
+	if (d->status == GIT_DELTA_DELETED)
 		kfs_gitw_edit_add(c->e, GIT_TREE_UPDATE_REMOVE, NULL, d->old_file.path);
-	else if (rc == 0)
+	else
 		kfs_gitw_edit_add(c->e, GIT_TREE_UPDATE_UPSERT, &d->new_file.id, d->new_file.path);
-	kfs_git_parts_free(&base);
-	kfs_git_parts_free(&local);
-	kfs_buf_free(&old_text);
-	kfs_buf_free(&new_text);
-	return rc;
+	return 0;
 }
 
 /* The message of a replayed commit: the lines of the local commits being replayed (those of
@@ -164,9 +181,12 @@ static int replay(struct kfs_git *g, const git_oid *local, const git_oid *remote
 	}
 	if (rc == 0)
 		rc = git_diff_tree_to_tree(&diff, g->repo, bt, lt, NULL);
-	struct replay_ctx ctx = {g->repo, rt, &e};
+	struct replay_ctx ctx = {.repo = g->repo, .base = bt, .local = lt, .remote = rt, .e = &e};
 	if (rc == 0)
 		rc = git_diff_foreach(diff, replay_cb, NULL, NULL, NULL, &ctx);
+	for (size_t i = 0; i < ctx.ndone; i++)
+		free(ctx.done[i]);
+	free(ctx.done);
 	if (rc == 0)
 		kfs_gitw_drop_absent_removals(&e, rt);
 	if (rc == 0)
@@ -186,7 +206,10 @@ static int replay(struct kfs_git *g, const git_oid *local, const git_oid *remote
 		rc = rc ? git_fail(err, "moving the branch", g->path) : 0;
 	} else {
 		kfs_buf_addc(&msg, '\n');
-		rc = kfs_gitw_commit_tree(g, remote, local, &tree_id, msg.data, &commit, err);
+		/* Signed as the commits it re-applies were (the local head's author). */
+		const git_signature *a = git_commit_author(lc);
+		struct git_author who = {a->name, a->email};
+		rc = kfs_gitw_commit_tree(g, remote, local, &tree_id, msg.data, &who, &commit, err);
 		if (rc == -EAGAIN)
 			rc = kfs_error_set(err, -EIO, "git %s: the branch moved while re-applying",
 					   g->path);

@@ -8,6 +8,7 @@
 
 #include "kratixfs/buf.h"
 #include "kratixfs/files.h"
+#include "git_writer.h"
 
 static void dest_free(struct kfs_destination *d)
 {
@@ -21,6 +22,10 @@ static void dest_free(struct kfs_destination *d)
 	free(d->filename);
 	free(d->store);
 	free(d->store_branch);
+	free(d->spec_path);
+	free(d->store_path);
+	free(d->author_name);
+	free(d->author_email);
 }
 
 void kfs_destinations_free(struct kfs_destinations *d)
@@ -53,9 +58,47 @@ static char *clean_path(const char *p)
 	return kfs_buf_steal(&b);
 }
 
-/* A GitStateStore: the folder its destinations' paths are in, and the branch it writes. */
+char *kfs_gitw_go_clean(const char *p)
+{
+	bool rooted = *p == '/';
+	struct kfs_buf b = {0};
+	size_t *starts = kfs_xcalloc(strlen(p) / 2 + 2, sizeof(*starts)), depth = 0;
+
+	if (rooted)
+		kfs_buf_addc(&b, '/');
+	for (const char *s = p; *s;) {
+		while (*s == '/')
+			s++;
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n == 0 || (n == 1 && s[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && s[0] == '.' && s[1] == '.' && depth > 0) {
+			b.len = starts[--depth];
+		} else if (n == 2 && s[0] == '.' && s[1] == '.' && rooted) {
+			/* ".." at the root stays at the root */
+		} else {
+			size_t at = b.len;
+			if (b.len && !(rooted && b.len == 1))
+				kfs_buf_addc(&b, '/');
+			kfs_buf_add(&b, s, n);
+			if (!(n == 2 && s[0] == '.' && s[1] == '.'))
+				starts[depth++] = at;
+		}
+		s += n;
+	}
+	free(starts);
+	if (!b.len)
+		kfs_buf_addc(&b, '.');
+	b.data[b.len] = '\0';
+	return kfs_buf_steal(&b);
+}
+
+/* A GitStateStore: the folder its destinations' paths are in, the branch it writes, and who
+ * signs its commits. */
 struct state_store {
-	const char *name, *path, *branch;
+	const char *name, *path, *branch, *author_name, *author_email;
+	int line;
 };
 
 /* The GitStateStore in the file that a destination refers to, or NULL. */
@@ -106,10 +149,28 @@ static int load_one(const struct kfs_node *doc, const char *name,
 	kfs_buf_printf(&joined, "%s/%s", store ? store->path : "", path && *path ? path : dname);
 	d->path = clean_path(joined.data);
 	kfs_buf_free(&joined);
+	d->spec_path = kfs_gitw_go_clean(path && *path ? path : dname);
+	d->store_path = clean_path(store ? store->path : "");
+	d->author_name = kfs_xstrdup(store && store->author_name ? store->author_name : "kratix");
+	d->author_email = kfs_xstrdup(store && store->author_email ? store->author_email : "");
 	if (store) {
 		d->store = kfs_xstrdup(store->name);
 		d->store_branch = kfs_xstrdup(store->branch);
 	}
+	for (size_t i = 0; i < d->nlabels; i++)
+		if (strcmp(d->labels[i].key, "kratix.io/dry-run") == 0 &&
+		    strcmp(d->labels[i].value, "true") == 0)
+			d->dry_run = true;
+	const struct kfs_node *init = kfs_node_at(doc, "spec.initWorkloads.enabled");
+	if (init && init->type != KFS_BOOL && init->type != KFS_NULL)
+		return kfs_error_set(err, -EINVAL,
+				     "%s:%d: spec.initWorkloads.enabled must be true or false", name,
+				     init->line);
+	d->init_workloads = !init || init->type == KFS_NULL || kfs_node_truthy(init);
+	const char *cleanup = kfs_node_text_at(doc, "spec.cleanup");
+	if (cleanup && *cleanup && strcmp(cleanup, "none") != 0 && strcmp(cleanup, "all") != 0)
+		return kfs_error_set(err, -EINVAL, "%s:%d: spec.cleanup must be none or all, not %s",
+				     name, doc->line, cleanup);
 
 	const struct kfs_node *strict = kfs_node_at(doc, "spec.strictMatchLabels");
 	if (strict && strict->type != KFS_BOOL && strict->type != KFS_NULL)
@@ -133,6 +194,44 @@ static int load_one(const struct kfs_node *doc, const char *name,
 				     name, mode->line, m ? m : "(not a string)");
 	const char *fname = kfs_node_text_at(doc, "spec.filepath.filename");
 	d->filename = kfs_xstrdup(fname && *fname ? fname : "aggregated.yaml");
+	return 0;
+}
+
+/* A signature part git takes: no angle brackets, no line breaks. */
+static bool ident_ok(const char *s)
+{
+	return !strpbrk(s, "<>\n");
+}
+
+/* A GitStateStore document; spec.gitAuthor defaults to {name: kratix}, as Kratix's CRD says. */
+static int load_store(const struct kfs_node *doc, const char *name, struct state_store *st,
+		      struct kfs_error *err)
+{
+	const char *sname = kfs_node_text_at(doc, "metadata.name");
+	const char *spath = kfs_node_text_at(doc, "spec.path");
+	const char *branch = kfs_node_text_at(doc, "spec.branch");
+	const struct kfs_node *author = kfs_node_at(doc, "spec.gitAuthor");
+	if (!sname || !*sname)
+		return kfs_error_set(err, -EINVAL, "%s:%d: metadata.name is missing", name,
+				     doc->line);
+	*st = (struct state_store){sname, spath ? spath : "", branch && *branch ? branch : "main",
+				   "kratix", "", doc->line};
+	if (!author || author->type == KFS_NULL)
+		return 0;
+	const char *an = kfs_node_text_at(author, "name");
+	const char *ae = kfs_node_text_at(author, "email");
+	if (!an || !*an)
+		return kfs_error_set(err, -EINVAL,
+				     "%s:%d: GitStateStore %s: spec.gitAuthor.name is empty: git "
+				     "refuses a commit without an author name",
+				     name, author->line, sname);
+	if (!ident_ok(an) || (ae && !ident_ok(ae)))
+		return kfs_error_set(err, -EINVAL,
+				     "%s:%d: GitStateStore %s: spec.gitAuthor's name and email "
+				     "must not hold <, > or a line break",
+				     name, author->line, sname);
+	st->author_name = an;
+	st->author_email = ae ? ae : "";
 	return 0;
 }
 
@@ -188,15 +287,7 @@ int kfs_destinations_parse(const char *buf, size_t len, const char *name,
 		if (kind_is(docs[i], "Destination")) {
 			ndests++;
 		} else if (kind_is(docs[i], "GitStateStore")) {
-			const char *sname = kfs_node_text_at(docs[i], "metadata.name");
-			const char *spath = kfs_node_text_at(docs[i], "spec.path");
-			const char *branch = kfs_node_text_at(docs[i], "spec.branch");
-			if (!sname || !*sname)
-				rc = kfs_error_set(err, -EINVAL, "%s:%d: metadata.name is missing",
-						   name, docs[i]->line);
-			else
-				stores[nstores++] = (struct state_store){
-				    sname, spath ? spath : "", branch && *branch ? branch : "main"};
+			rc = load_store(docs[i], name, &stores[nstores++], err);
 		} else if (!kind_is(docs[i], "BucketStateStore")) {
 			rc = kfs_error_set(err, -EINVAL,
 					   "%s:%d: kind must be Destination, GitStateStore or "
@@ -237,6 +328,11 @@ int kfs_destinations_load(const char *file, struct kfs_destinations *out, struct
 		out->n = 1;
 		out->items[0].name = kfs_xstrdup("default");
 		out->items[0].path = kfs_xstrdup("default");
+		out->items[0].spec_path = kfs_xstrdup("default");
+		out->items[0].store_path = kfs_xstrdup("");
+		out->items[0].author_name = kfs_xstrdup("kratix");
+		out->items[0].author_email = kfs_xstrdup("");
+		out->items[0].init_workloads = true;
 		out->items[0].filename = kfs_xstrdup("aggregated.yaml");
 		out->items[0].any = true;
 		return 0;
@@ -306,6 +402,9 @@ static void ls_add_promise(struct labelset *ls, const struct kfs_node *seq)
 
 static bool dest_matches(const struct kfs_destination *d, const struct labelset *ls)
 {
+	/* Kratix never routes a normal work to a dry-run destination (scheduler.go). */
+	if (d->dry_run)
+		return false;
 	if (d->any)
 		return true;
 	/* A strict destination with labels takes only works that select something. */
@@ -469,13 +568,15 @@ int kfs_schedule(const struct kfs_destinations *d, const struct kfs_sched_input 
 		return rc;
 	}
 
-	/* The root group's labels: resource-workflow lowest, then promise-workflow, then promise
-	 * (Kratix's sortWorkloadGroupDestinationsByLowestPriority). */
+	/* The root group's labels: the workflow's own lowest, then the promise's (Kratix's
+	 * sortWorkloadGroupDestinationsByLowestPriority). Kratix stopped handing a promise
+	 * workflow's selectors to its resources (commit 0f802ff3, "don't pass along dynamic
+	 * scheduling from promise to resource"): a resource work carries its own and the
+	 * promise's spec.destinationSelectors only. */
 	struct labelset root = {0};
 	for (size_t i = 0; i < nsel; i++)
 		if (strcmp(sel[i].directory, ".") == 0)
 			ls_add_map(&root, sel[i].labels);
-	ls_add_promise(&root, in->promise_workflow_selectors);
 	ls_add_promise(&root, in->promise_selectors);
 
 	size_t *outs = kfs_xmalloc((in->noutputs ? in->noutputs : 1) * sizeof(*outs));

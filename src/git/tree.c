@@ -127,7 +127,8 @@ int kfs_gitw_read_blob(git_repository *repo, git_tree *t, const char *path, stru
 
 /* Mode none: every index file matching "<folder>/<prefix>" is removed with the files it lists
  * (Kratix's cleanupWorkloadsWithPrefix reads the same index). */
-static int remove_indexed(git_repository *repo, git_tree *t, const char *spec, struct edits *e)
+static int remove_indexed(git_repository *repo, git_tree *t, const char *spec,
+			  const char *store_path, struct edits *e)
 {
 	const char *slash = strrchr(spec, '/');
 	char *folder = kfs_xstrndup(spec, (size_t)(slash - spec));
@@ -154,11 +155,15 @@ static int remove_indexed(git_repository *repo, git_tree *t, const char *spec, s
 		if (kfs_gitw_read_blob(repo, t, path.data, &text) == 0 && text.len &&
 		    kfs_doc_parse(text.data, text.len, path.data, &doc, &perr) == 0) {
 			const struct kfs_node *files = kfs_map_get(doc, "files");
-			for (size_t k = 0; files && files->type == KFS_SEQ && k < files->len; k++)
-				if (files->items[k]->type == KFS_STR &&
-				    kfs_gitw_tree_has(t, files->items[k]->text))
-					kfs_gitw_edit_add(e, GIT_TREE_UPDATE_REMOVE, NULL,
-						 files->items[k]->text);
+			for (size_t k = 0; files && files->type == KFS_SEQ && k < files->len; k++) {
+				if (files->items[k]->type != KFS_STR)
+					continue;
+				/* Entries are relative to the store's path, as Kratix writes them. */
+				char *p = kfs_gitw_index_repo_path(store_path, files->items[k]->text);
+				if (kfs_gitw_tree_has(t, p))
+					kfs_gitw_edit_add(e, GIT_TREE_UPDATE_REMOVE, NULL, p);
+				free(p);
+			}
 		}
 		kfs_node_free(doc);
 		kfs_buf_free(&path);
@@ -191,21 +196,80 @@ static int agg_file_of(git_repository *repo, git_tree *t, struct agg_files *af, 
 			*out = &af->items[i];
 			return 0;
 		}
-	struct kfs_buf text = {0};
+	struct kfs_buf text = {0}, index = {0};
+	char *ipath = kfs_git_parts_index_path(path);
 	int rc = t && kfs_gitw_tree_has(t, path) ? kfs_gitw_read_blob(repo, t, path, &text) : 0;
+	if (rc == 0 && t && kfs_gitw_tree_has(t, ipath))
+		rc = kfs_gitw_read_blob(repo, t, ipath, &index);
 	if (rc == 0) {
 		af->items = kfs_xrealloc(af->items, (af->n + 1) * sizeof(*af->items));
 		*out = &af->items[af->n++];
 		memset(*out, 0, sizeof(**out));
 		(*out)->path = kfs_xstrdup(path);
-		kfs_git_parts_parse(text.data, text.len, &(*out)->parts);
+		kfs_git_parts_parse(text.data ? text.data : "", text.len, index.data, index.len,
+				    &(*out)->parts);
 	}
+	free(ipath);
 	kfs_buf_free(&text);
+	kfs_buf_free(&index);
 	return rc;
 }
 
-/* Replaces w's parts in one aggregatedYAML file; true when they changed. */
-static bool agg_apply(struct agg_file *f, const struct kfs_git_work *w)
+static void strv_push(char ***v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return;
+	*v = kfs_xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = kfs_xstrdup(s);
+}
+
+void kfs_gitw_agg_keys_free(struct agg_keys *k)
+{
+	for (size_t i = 0; i < k->nchanged; i++)
+		free(k->changed[i]);
+	free(k->changed);
+	for (size_t i = 0; i < k->ngone; i++)
+		free(k->gone[i]);
+	free(k->gone);
+	free(k->gone_dest);
+	memset(k, 0, sizeof(*k));
+}
+
+/* Which of the owner's WorkPlacements changed between before and after (parts of f). */
+static void agg_diff(const struct kfs_git_parts *before, const struct kfs_git_parts *after,
+		     const char *owner, long dest, struct agg_keys *keys)
+{
+	for (int side = 0; side < 2; side++) {
+		const struct kfs_git_parts *p = side ? after : before;
+		for (size_t i = 0; i < p->n; i++) {
+			const char *key = p->items[i].key;
+			if (strcmp(p->items[i].owner, owner) != 0 ||
+			    kfs_git_parts_same(before, after, owner, key))
+				continue;
+			bool kept = false;
+			for (size_t j = 0; j < after->n && !kept; j++)
+				kept = strcmp(after->items[j].owner, owner) == 0 &&
+				       strcmp(after->items[j].key, key) == 0;
+			if (kept) {
+				strv_push(&keys->changed, &keys->nchanged, key);
+				continue;
+			}
+			size_t n = keys->ngone;
+			strv_push(&keys->gone, &keys->ngone, key);
+			if (keys->ngone > n) {
+				keys->gone_dest = kfs_xrealloc(keys->gone_dest,
+							       keys->ngone * sizeof(*keys->gone_dest));
+				keys->gone_dest[n] = dest;
+			}
+		}
+	}
+}
+
+/* Replaces w's parts in one aggregatedYAML file (on destination dest); true when they
+ * changed, with keys saying which WorkPlacements. */
+static bool agg_apply(struct agg_file *f, const struct kfs_git_work *w, long dest,
+		      struct agg_keys *keys)
 {
 	struct kfs_git_parts before = {0};
 	kfs_git_parts_take(&f->parts, w->part_owner, &before);
@@ -213,7 +277,9 @@ static bool agg_apply(struct agg_file *f, const struct kfs_git_work *w)
 		if (strcmp(w->frags[i].file, f->path) == 0)
 			kfs_git_parts_add(&f->parts, w->part_owner, w->frags[i].key, w->frags[i].data,
 					  w->frags[i].len);
-	bool changed = !kfs_git_parts_same(&before, &f->parts, w->part_owner);
+	bool changed = !kfs_git_parts_same(&before, &f->parts, w->part_owner, NULL);
+	if (changed)
+		agg_diff(&before, &f->parts, w->part_owner, dest, keys);
 	kfs_git_parts_free(&before);
 	f->dirty = f->dirty || changed;
 	return changed;
@@ -223,18 +289,28 @@ static bool agg_apply(struct agg_file *f, const struct kfs_git_work *w)
 int kfs_gitw_agg_write(git_repository *repo, git_tree *t, const char *path,
 		     struct kfs_git_parts *parts, struct edits *e)
 {
-	struct kfs_buf b = {0};
-	kfs_git_parts_render(parts, &b);
+	struct kfs_buf b = {0}, index = {0};
+	kfs_git_parts_render(parts, &b, &index);
+	char *ipath = kfs_git_parts_index_path(path);
 	int rc = 0;
 	if (parts->n) {
-		git_oid id;
+		git_oid id, iid;
 		rc = git_blob_create_from_buffer(&id, repo, b.data ? b.data : "", b.len);
 		if (rc == 0)
+			rc = git_blob_create_from_buffer(&iid, repo, index.data, index.len);
+		if (rc == 0) {
 			kfs_gitw_edit_add(e, GIT_TREE_UPDATE_UPSERT, &id, path);
-	} else if (kfs_gitw_tree_has(t, path)) {
-		kfs_gitw_edit_add(e, GIT_TREE_UPDATE_REMOVE, NULL, path);
+			kfs_gitw_edit_add(e, GIT_TREE_UPDATE_UPSERT, &iid, ipath);
+		}
+	} else {
+		if (kfs_gitw_tree_has(t, path))
+			kfs_gitw_edit_add(e, GIT_TREE_UPDATE_REMOVE, NULL, path);
+		if (kfs_gitw_tree_has(t, ipath))
+			kfs_gitw_edit_add(e, GIT_TREE_UPDATE_REMOVE, NULL, ipath);
 	}
+	free(ipath);
 	kfs_buf_free(&b);
+	kfs_buf_free(&index);
 	return rc;
 }
 
@@ -261,23 +337,27 @@ int kfs_gitw_agg_flush(struct kfs_git *g, git_oid *id, struct agg_files *af, str
 /* Applies one work to the tree *id (replaced by the new tree's id) and to the batch's
  * aggregatedYAML files; *parts_changed says whether its parts in those changed. */
 int kfs_gitw_apply_work(struct kfs_git *g, git_oid *id, const struct kfs_git_work *w,
-		      struct agg_files *af, bool *parts_changed, struct kfs_error *err)
+		      struct agg_files *af, struct agg_keys *keys, struct kfs_error *err)
 {
 	git_tree *t = NULL;
 	struct edits e = {0};
+	const struct kfs_destinations *ds = g->opts.destinations;
 	int rc = git_tree_lookup(&t, g->repo, id);
 
-	*parts_changed = false;
 	for (size_t i = 0; rc == 0 && i < w->ndirs; i++)
 		rc = remove_under(g->repo, t, w->dirs[i], &e);
-	for (size_t i = 0; rc == 0 && i < w->nindexes; i++)
-		rc = remove_indexed(g->repo, t, w->indexes[i], &e);
+	for (size_t i = 0; rc == 0 && i < w->nindexes; i++) {
+		const char *store = ds && w->indexes_dest && w->indexes_dest[i] < ds->n
+					? ds->items[w->indexes_dest[i]].store_path
+					: NULL;
+		rc = remove_indexed(g->repo, t, w->indexes[i], store ? store : "", &e);
+	}
 	/* Every file it takes part in: its parts leave the ones it is no longer placed on. */
 	for (size_t i = 0; rc == 0 && i < w->naggregates; i++) {
 		struct agg_file *f;
 		rc = agg_file_of(g->repo, t, af, w->aggregates[i], &f);
-		if (rc == 0 && agg_apply(f, w))
-			*parts_changed = true;
+		if (rc == 0)
+			agg_apply(f, w, w->aggregates_dest ? (long)w->aggregates_dest[i] : -1, keys);
 	}
 	for (size_t i = 0; rc == 0 && !w->delete && i < w->nfiles; i++) {
 		git_oid bid;

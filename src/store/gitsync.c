@@ -314,14 +314,6 @@ void kfs_gitsync_close(struct kfs_store *s)
 	pthread_cond_destroy(&s->events_cond);
 }
 
-static const struct promise_entry *entry_of(struct kfs_store *s, const char *name)
-{
-	for (size_t i = 0; i < s->npromises; i++)
-		if (strcmp(s->promises[i].name, name) == 0)
-			return &s->promises[i];
-	return NULL;
-}
-
 /* While recovering, works wait for kfs_gitsync_flush; owner NULL is a promise's work. */
 static void queue(struct kfs_store *s, struct kfs_git_work *work, struct request *owner,
 		  bool placed)
@@ -340,7 +332,9 @@ static void queue(struct kfs_store *s, struct kfs_git_work *work, struct request
 static bool sink_request(struct kfs_store *s, struct request *r, const struct kfs_promise *p,
 			 const struct kfs_render_result *res, struct kfs_git_outcome *o)
 {
-	const struct promise_entry *e = entry_of(s, r->promise);
+	/* Scheduled by the promise's spec.destinationSelectors and the request's own
+	 * destination-selectors only: Kratix never hands a promise workflow's selectors to its
+	 * resources. */
 	const struct kfs_workflow *wf =
 		p ? &p->workflows[KFS_WF_RESOURCE][KFS_WF_CONFIGURE] : NULL;
 	size_t np = wf ? wf->npipelines : 0;
@@ -355,7 +349,6 @@ static bool sink_request(struct kfs_store *s, struct request *r, const struct kf
 		.outputs = res ? res->outputs : NULL,
 		.noutputs = res ? res->noutputs : 0,
 		.promise_selectors = p ? kfs_node_at(p->doc, "spec.destinationSelectors") : NULL,
-		.promise_workflow_selectors = e ? e->wf_selectors : NULL,
 		.selectors = res ? res->selectors : NULL,
 		.pipelines = pipelines,
 		.npipelines = np,

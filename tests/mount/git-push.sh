@@ -69,6 +69,10 @@ stop_git_daemon() {
 
 git init -q --bare -b main "$REMOTE"
 git --git-dir="$REMOTE" config core.logAllRefUpdates always
+# A WorkPlacement's name by Kratix's rules: the Work (buildWorkIdentifier, then five characters:
+# kratixfs takes them from the identifier's md5), ".<destination>-", shortID(md5(directory)).
+wp() { printf '%s-%s.default-5058f' "$1" "$(printf %s "$1" | md5sum | cut -c1-5)"; }
+rq() { wp "postgresql-$1-my-namespace-instance-configure"; }
 
 # --- a local bare remote: a path ---------------------------------------------------------------
 REPO=$WORK/local.git
@@ -80,7 +84,7 @@ check_eq "path remote: Pushed condition True" \
 	"$(grep -A1 'type: Pushed' "$MNT/requests/p1/status.yaml" | awk '/status:/{print $2}')" '"True"'
 check_eq "path remote: the remote's log is kratixfs's" \
 	"$(R log --format='%an %s' main | tr '\n' '|')" \
-	"kratix Update from: p1|kratix Update from: postgresql|"
+	"kratix Update from: $(rq p1)|kratix Update from: $(wp postgresql-promise-configure)|"
 git clone -q "$REMOTE" "$WORK/clone" 2>"$WORK/err"
 check_eq "path remote: a clone of the remote has the request's files" \
 	"$(ls "$WORK/clone/default/resources/my-namespace/postgresql/p1/instance-configure/5058f" | tr '\n' ' ')" \
@@ -101,7 +105,7 @@ check "diverged remote: the other commit is kept in the history" \
 	R merge-base --is-ancestor "$human" main
 check "diverged remote: README.md is still there" R cat-file -e main:README.md
 check_eq "diverged remote: the re-applied commit keeps its message and author" \
-	"$(R log -1 --format='%an %s' main)" "kratix Update from: p2"
+	"$(R log -1 --format='%an %s' main)" "kratix Update from: $(rq p2)"
 check "diverged remote: the local branch follows the remote" wait_for 10000 same_head
 check "diverged remote: p2 is pushed" wait_for 5000 pushed p2
 check_eq "diverged remote: history is linear" "$(R rev-list --min-parents=2 --count main)" "0"
@@ -123,7 +127,8 @@ check "git daemon: the earlier daemon's request is still on the remote" \
 
 stop_git_daemon
 fresh_request "$MNT" n2 small
-check_eq "remote down: the commit is made anyway" "$(L log -1 --format=%s main)" "Update from: n2"
+check_eq "remote down: the commit is made anyway" "$(L log -1 --format=%s main)" \
+	"Update from: $(rq n2)"
 check "remote down: Pushed turns False with a reason" wait_for 10000 \
 	grep -q 'reason: PushFailed' "$MNT/requests/n2/status.yaml"
 check_grep "remote down: the reason names the remote" "$MNT/requests/n2/status.yaml" "$URL"
@@ -301,11 +306,11 @@ two_daemons() {
 		done
 	done
 	check_eq "$what: the remote's files are what the mounts render" "$bad" ""
-	R log --format=%B main | grep "^Update from: \($a\|$b\)-" | sort >"$WORK/remote-lines"
+	R log --format=%B main | grep "^Update from: postgresql-\($a\|$b\)-" | sort >"$WORK/remote-lines"
 	missing=""
 	for i in $(seq 1 100); do
 		for p in "$a" "$b"; do
-			grep -qx "Update from: $p-$i" "$WORK/remote-lines" || missing="$missing $p-$i"
+			grep -qx "Update from: $(rq "$p-$i")" "$WORK/remote-lines" || missing="$missing $p-$i"
 		done
 	done
 	check_eq "$what: every request's Update line is in the remote's log" "$missing" ""

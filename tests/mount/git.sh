@@ -10,13 +10,21 @@ G() { git --git-dir="$REPO" "$@"; }
 count() { G rev-list --count main 2>/dev/null || echo 0; }
 DIR=default/resources/my-namespace/postgresql/my-db/instance-configure/5058f
 DEPS=default/dependencies/postgresql
+# A WorkPlacement's name by Kratix's rules: the Work (buildWorkIdentifier, then five characters:
+# kratixfs takes them from the identifier's md5), ".<destination>-", shortID(md5(directory)).
+wp() { printf '%s-%s.%s-%s' "$1" "$(printf %s "$1" | md5sum | cut -c1-5)" "${2:-default}" "${3:-5058f}"; }
+rq() { wp "postgresql-$1-${2:-my-namespace}-instance-configure"; }
 
 mount_fs -o "git=$REPO"
 check "the bare repository is created" test -f "$REPO/HEAD"
 check_eq "it is bare" "$(G rev-parse --is-bare-repository)" "true"
 wait_for 5000 G rev-parse -q --verify main
 check_eq "loading the promise commits its dependencies" "$(G log -1 --format=%s main)" \
-	"Update from: postgresql"
+	"Update from: $(wp postgresql-promise-configure)"
+check_eq "... one line per WorkPlacement, the canary files' last" "$(G log -1 --format=%B main | grep .)" \
+	"Update from: $(wp postgresql-promise-configure)
+Update from: $(wp postgresql-static-deps)
+Update from: kratix-canary"
 check "promise workflow outputs under dependencies/<promise>/<pipeline>/5058f" \
 	G cat-file -e "main:$DEPS/promise-configure/5058f/serviceaccount.yaml"
 check "spec.dependencies under dependencies/<promise>/5058f/static" \
@@ -27,7 +35,7 @@ mkdir "$MNT/requests/my-db"
 check_eq "mkdir alone commits nothing" "$(count)" "$n0"
 cp "$SEED" "$MNT/requests/my-db/object.yaml"
 # No wait: close() returns only once the commit exists.
-check_eq "the commit exists when cp returns" "$(G log -1 --format=%s main)" "Update from: my-db"
+check_eq "the commit exists when cp returns" "$(G log -1 --format=%s main)" "Update from: $(rq my-db)"
 check_eq "one commit for one request" "$(count)" "$((n0 + 1))"
 check_eq "status.yaml commit is the branch head" \
 	"$(awk '/^commit:/{print $2}' "$MNT/requests/my-db/status.yaml")" "$(G rev-parse main)"
@@ -39,7 +47,7 @@ for i in $(seq 1 20); do
 	request "c$i" small >"$MNT/requests/c$i/object.yaml"
 	G cat-file -e "main:default/resources/my-namespace/postgresql/c$i/instance-configure/5058f/statefulset.yaml" \
 		2>/dev/null || late="$late c$i"
-	G log -1 --format=%s main | grep -qx "Update from: c$i" || late="$late c$i(message)"
+	G log -1 --format=%s main | grep -qx "Update from: $(rq "c$i")" || late="$late c$i(message)"
 done
 check_eq "20 writes in a row: each commit is there when the shell's > returns" "$late" ""
 n1=$(count)
@@ -52,13 +60,29 @@ check "clone: the promise workflow's files match the golden promise case" \
 	diff -r "$GOLDEN/promise/output" "$WORK/clone/$DEPS/promise-configure/5058f"
 check_eq "clone: metadata/status.yaml is never committed" \
 	"$(cd "$WORK/clone" && git ls-files | grep -c 'status.yaml')" "0"
+check_eq "clone: the canary files, as Kratix writes them" \
+	"$(cat "$WORK/clone/default/dependencies/kratix-canary-namespace.yaml" \
+		"$WORK/clone/default/resources/kratix-canary-configmap.yaml")" \
+	"apiVersion: v1
+kind: Namespace
+metadata:
+  name: kratix-worker-system
+spec: {}
+status: {}
+apiVersion: v1
+data:
+  canary: this confirms your infrastructure is reading from Kratix state stores
+kind: ConfigMap
+metadata:
+  name: kratix-info
+  namespace: kratix-worker-system"
 check_eq "clone: nothing outside default/" \
 	"$(cd "$WORK/clone" && git ls-files | grep -cv '^default/')" "0"
 
-check_eq "every author and committer is kratix <kratix@kratix.io>" \
+check_eq "every author and committer is kratix <>, Kratix's default gitAuthor" \
 	"$(G log --format='%an <%ae>|%cn <%ce>' main | sort -u)" \
-	"kratix <kratix@kratix.io>|kratix <kratix@kratix.io>"
-check_eq "every message is Update from: <name>" \
+	"kratix <>|kratix <>"
+check_eq "every message is Update from: <WorkPlacement>" \
 	"$(G log --format=%B main | grep -v '^$' | grep -cv '^Update from: ')" "0"
 check_eq "history is linear" "$(G rev-list --min-parents=2 --count main)" "0"
 
@@ -71,7 +95,7 @@ check_eq "touch: no commit" "$(count)" "$n1"
 
 request my-db small >"$MNT/requests/my-db/object.yaml"
 check_eq "a change: one commit" "$(count)" "$((n1 + 1))"
-check_eq "the change's message" "$(G log -1 --format=%s main)" "Update from: my-db"
+check_eq "the change's message" "$(G log -1 --format=%s main)" "Update from: $(rq my-db)"
 check_eq "the change touches only my-db's files" \
 	"$(G diff --name-only main~1 main | grep -cv "^$DIR/")" "0"
 check_grep "the committed statefulset has replicas: 1" <(G show "main:$DIR/statefulset.yaml") \
@@ -86,7 +110,8 @@ n2=$(count)
 before=$(G rev-parse main)
 rm -rf "$MNT/requests/my-db"
 check_eq "rm -rf: one commit" "$(count)" "$((n2 + 1))"
-check_eq "rm -rf: Delete from: my-db" "$(G log -1 --format=%s main)" "Delete from: my-db"
+check_eq "rm -rf: Delete from: <its WorkPlacement>" "$(G log -1 --format=%s main)" \
+	"Delete from: $(rq my-db)"
 check_eq "rm -rf: it deletes exactly the three files" \
 	"$(G diff --name-status "$before" main | sort | tr '\t\n' ' ')" \
 	"D $DIR/secret.yaml D $DIR/service.yaml D $DIR/statefulset.yaml "
@@ -97,7 +122,7 @@ check "rm -rf: the other requests stay" \
 git -C "$WORK/clone" pull -q --ff-only 2>"$WORK/err"
 check_eq "git pull in the clone removes the folder" "$(test -e "$WORK/clone/$DIR" && echo yes)" ""
 check_eq "the Delete commit is kratix's too" "$(G log -1 --format='%an <%ae>' main)" \
-	"kratix <kratix@kratix.io>"
+	"kratix <>"
 
 check "git fsck --strict is clean" G fsck --strict --no-dangling --no-progress
 check_eq "git fsck prints nothing" "$(cat "$WORK/out" "$WORK/err")" ""
@@ -113,7 +138,7 @@ check_eq "restart: status.yaml still names a commit" \
 	"$(grep -c '^commit: [0-9a-f]\{40\}$' "$MNT/requests/c1/status.yaml")" "1"
 request c1 large >"$MNT/requests/c1/object.yaml"
 check_eq "restart: a change after it commits again" "$(G log -1 --format=%s main)" \
-	"Update from: c1"
+	"Update from: $(rq c1)"
 check "git fsck after the restart" G fsck --strict --no-dangling --no-progress
 check "unmount: the daemon exits 0" unmount_fs
 
@@ -125,7 +150,7 @@ mount_fs -o "git=$REPO2,git_branch=deploy"
 mkdir "$MNT/requests/b1"
 request b1 medium >"$MNT/requests/b1/object.yaml"
 check_eq "git_branch: the branch holds the commit" \
-	"$(git --git-dir="$REPO2" log -1 --format=%s deploy)" "Update from: b1"
+	"$(git --git-dir="$REPO2" log -1 --format=%s deploy)" "Update from: $(rq b1)"
 check_fails "git_branch: no main branch" git --git-dir="$REPO2" rev-parse -q --verify main
 git clone -q "$REPO2" "$WORK/clone2" 2>"$WORK/err"
 check "git_branch: git clone checks it out with the files" \

@@ -22,7 +22,7 @@ demo() {
 	check_grep "  ... prints the StatefulSet (medium: 2 replicas)" "$out" "replicas: 2"
 	check_grep "  ... prints the StatefulSet (medium: 10Gi)" "$out" "storage: 10Gi"
 	check_grep "  ... prints status.yaml, committed" "$out" "phase: Committed"
-	check_grep "  ... prints the state store's git log" "$out" "Update from: my-db"
+	check_grep "  ... prints the state store's git log" "$out" "Update from: postgresql-my-db-"
 	check_grep "  ... shows how to try more" "$out" "Try more"
 	check_grep "  ... shows how to stop" "$out" "make undemo"
 	check "  ... leaves ./kratix mounted" mountpoint -q "$MNT"

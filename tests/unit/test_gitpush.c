@@ -165,7 +165,12 @@ static void test_push_and_rejected_push(void **state)
 	assert_string_equal(v, "a: 2\n");
 	free(v);
 	char *log = tu_sh("git --git-dir=%s log --format=%%s main", t.remote);
-	assert_string_equal(log, "Update from: from-a\nUpdate from: from-b\nUpdate from: from-a\n");
+	char wa[256], wb[256], want[1024];
+	kratix_wp(wa, sizeof(wa), "pg", "from-a", "default", "p", "default", ".");
+	kratix_wp(wb, sizeof(wb), "pg", "from-b", "default", "p", "default", ".");
+	snprintf(want, sizeof(want), "Update from: %s\nUpdate from: %s\nUpdate from: %s\n", wa, wb,
+		 wa);
+	assert_string_equal(log, want);
 	free(log);
 	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", t.remote));
 	free(tu_sh("git clone -q %s %s/clone && test -f "
@@ -219,8 +224,15 @@ static void test_two_writers_share_an_aggregated_file(void **state)
 	free(agg);
 	/* Every commit's line is there (a's last two may be re-applied as one commit). */
 	char *log = tu_sh("git --git-dir=%s log --format=%%B main | grep . | sort", t.remote);
-	assert_string_equal(log, "Delete from: from-b\nUpdate from: from-a\nUpdate from: from-a\n"
-				 "Update from: from-a2\nUpdate from: from-b\n");
+	char wa[256], wa2[256], wb[256], want[1500];
+	kratix_wp(wa, sizeof(wa), "pg", "from-a", "default", "p", "agg", ".");
+	kratix_wp(wa2, sizeof(wa2), "pg", "from-a2", "default", "p", "agg", ".");
+	kratix_wp(wb, sizeof(wb), "pg", "from-b", "default", "p", "agg", ".");
+	snprintf(want, sizeof(want),
+		 "Delete from: %s\nUpdate from: %s\nUpdate from: %s\nUpdate from: %s\n"
+		 "Update from: %s\n",
+		 wb, wa, wa, wa2, wb);
+	assert_string_equal(log, want);
 	free(log);
 	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", t.remote));
 	kfs_destinations_free(&d);

@@ -348,8 +348,13 @@ static void test_nested_paths_idempotent_delete(void **state)
 				"default/resources/default/postgresql/my-db/instance-configure/"
 				"5058f/sub/b.yaml\n");
 	free(ls);
+	/* The subject names the WorkPlacement, as Kratix's Git writer does. */
+	char wp[256], want[512];
+	kratix_wp(wp, sizeof(wp), "postgresql", "my-db", "default", "instance-configure", "default",
+		  ".");
 	char *log = tu_sh("git --git-dir=%s log --format='%%an %%s' main", f->repo);
-	assert_string_equal(log, "kratix Update from: my-db\n");
+	snprintf(want, sizeof(want), "kratix Update from: %s\n", wp);
+	assert_string_equal(log, want);
 	free(log);
 	char *head = tu_sh("git --git-dir=%s rev-parse main | tr -d '\\n'", f->repo);
 	assert_string_equal(head, c1);
@@ -376,8 +381,10 @@ static void test_nested_paths_idempotent_delete(void **state)
 	ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);
 	assert_string_equal(ls, "default/resources/default/postgresql/other/p/5058f/x.yaml\n");
 	free(ls);
-	log = tu_sh("git --git-dir=%s log -1 --format='%%an <%%ae> %%s' main", f->repo);
-	assert_string_equal(log, "kratix <kratix@kratix.io> Delete from: my-db\n");
+	/* Kratix's default author: spec.gitAuthor {name: kratix}, no email. */
+	log = tu_sh("git --git-dir=%s log -1 --format='%%an <%%ae> %%cn <%%ce> %%s' main", f->repo);
+	snprintf(want, sizeof(want), "kratix <> kratix <> Delete from: %s\n", wp);
+	assert_string_equal(log, want);
 	free(log);
 	free(tu_sh("git --git-dir=%s fsck --strict 2>&1", f->repo));
 	/* No work tree, no index: the repository stays bare. */
@@ -388,7 +395,8 @@ static void test_nested_paths_idempotent_delete(void **state)
 	fx_free(f);
 }
 
-/* Several works in one call (what a group commit holds): one commit, one line per work. */
+/* Several works in one call (what a group commit holds): one commit, one line per WorkPlacement,
+ * the first the subject. */
 static void test_batch_message(void **state)
 {
 	(void)state;
@@ -410,7 +418,11 @@ static void test_batch_message(void **state)
 	assert_int_equal(kfs_git_commit(f->g, w, 2, &res, &err), 0);
 	assert_true(res.changed);
 	char *log = tu_sh("git --git-dir=%s log --format=%%B main", f->repo);
-	assert_string_equal(log, "Update from: one\nUpdate from: two\n\n");
+	char w1[256], w2[256], want[600];
+	snprintf(want, sizeof(want), "Update from: %s\n\nUpdate from: %s\n\n",
+		 kratix_wp(w1, sizeof(w1), "pg", "one", "default", "p", "default", "."),
+		 kratix_wp(w2, sizeof(w2), "pg", "two", "default", "p", "default", "."));
+	assert_string_equal(log, want);
 	free(log);
 	/* A delete of something never written changes nothing and makes no commit. */
 	assert_int_equal(kfs_git_commit(f->g, &w[2], 1, &res, &err), 0);
@@ -476,8 +488,14 @@ static void test_promise_dependencies(void **state)
 				"default/dependencies/postgresql/promise-configure/5058f/"
 				"operator.yaml\n");
 	free(ls);
-	char *log = tu_sh("git --git-dir=%s log --format=%%s main", f->repo);
-	assert_string_equal(log, "Update from: postgresql\n");
+	/* Two WorkPlacements: the promise workflow's and the static dependencies'. */
+	char *log = tu_sh("git --git-dir=%s log --format=%%B main", f->repo);
+	char w1[256], w2[256], want[600];
+	snprintf(want, sizeof(want), "Update from: %s\n\nUpdate from: %s\n\n",
+		 kratix_wp(w1, sizeof(w1), "postgresql", NULL, NULL, "promise-configure", "default",
+			   "."),
+		 kratix_wp(w2, sizeof(w2), "postgresql", NULL, NULL, NULL, "default", "."));
+	assert_string_equal(log, want);
 	free(log);
 	fx_free(f);
 }
@@ -530,10 +548,12 @@ static void test_mode_none(void **state)
 	fx_free(f);
 }
 
-#define MARK(req, key, n)                                                                          \
-	"# kratixfs-part: owner=resource/default/postgresql/" req " key=" key " bytes=" n "\n"
-#define ALPHA MARK("alpha", "postgresql-alpha-default-p-422dd.agg-5058f", "5")
-#define ZETA  MARK("zeta", "postgresql-zeta-default-p-369b7.agg-5058f", "5")
+#define MARK(req, key, n) n " resource/default/postgresql/" req " " key "\n"
+#define ALPHA		  MARK("alpha", "postgresql-alpha-default-p-422dd.agg-5058f", "5")
+#define ZETA		  MARK("zeta", "postgresql-zeta-default-p-369b7.agg-5058f", "5")
+#define PARTS_HEAD                                                                                 \
+	"# kratixfs: whose each part of the aggregatedYAML file is, in file order: <bytes> "      \
+	"<owner> <WorkPlacement>\n"
 
 static void test_mode_aggregated(void **state)
 {
@@ -550,9 +570,13 @@ static void test_mode_aggregated(void **state)
 	assert_true(commit_request(f, "zeta", o2, 1, NULL, false, NULL));
 	assert_true(commit_request(f, "alpha", o1, 2, NULL, false, NULL));
 	char *agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
-	/* Ordered by WorkPlacement name (alpha's before zeta's), joined by "\n---\n", each part
-	 * marked with its owner. */
-	assert_string_equal(agg, ALPHA "a: 1\n\n---\n" ALPHA "b: 1\n\n---\n" ZETA "z: 1\n");
+	/* Ordered by WorkPlacement name (alpha's before zeta's), joined by "\n---\n": Kratix's
+	 * plain join. Whose each part is lives in the parts index, outside the destination. */
+	assert_string_equal(agg, "a: 1\n\n---\nb: 1\n\n---\nz: 1\n");
+	free(agg);
+	agg = tu_sh("git --git-dir=%s show main:.kratixfs/aggregated/agg/aggregated.yaml.parts",
+		    f->repo);
+	assert_string_equal(agg, PARTS_HEAD ALPHA ALPHA ZETA);
 	free(agg);
 	/* The same again: no commit. */
 	assert_false(commit_request(f, "alpha", o1, 2, NULL, false, NULL));
@@ -573,7 +597,10 @@ static void test_mode_aggregated(void **state)
 	kfs_git_work_free(&two[0]);
 	kfs_git_work_free(&two[1]);
 	char *msg = tu_sh("git --git-dir=%s log -1 --format=%%B main", f->repo);
-	assert_string_equal(msg, "Update from: other\n\n");
+	char wp[256], want[400];
+	snprintf(want, sizeof(want), "Update from: %s\n\n",
+		 kratix_wp(wp, sizeof(wp), "postgresql", "other", "default", "p", "agg", "."));
+	assert_string_equal(msg, want);
 	free(msg);
 	assert_true(commit_request(f, "multi", o4, 2, NULL, true, NULL));
 	assert_true(commit_request(f, "other", o2, 1, NULL, true, NULL));
@@ -585,12 +612,16 @@ static void test_mode_aggregated(void **state)
 	struct kfs_output o3[] = {OUT("p", "a.yaml", "a: 2\n")};
 	assert_true(commit_request(f, "alpha", o3, 1, NULL, false, NULL));
 	agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
-	assert_string_equal(agg, ALPHA "a: 2\n\n---\n" ZETA "z: 1\n");
+	assert_string_equal(agg, "a: 2\n\n---\nz: 1\n");
+	free(agg);
+	agg = tu_sh("git --git-dir=%s show main:.kratixfs/aggregated/agg/aggregated.yaml.parts",
+		    f->repo);
+	assert_string_equal(agg, PARTS_HEAD ALPHA ZETA);
 	free(agg);
 
 	assert_true(commit_request(f, "alpha", o1, 2, NULL, true, NULL));
 	agg = tu_sh("git --git-dir=%s show main:agg/aggregated.yaml", f->repo);
-	assert_string_equal(agg, ZETA "z: 1\n");
+	assert_string_equal(agg, "z: 1\n");
 	free(agg);
 	assert_true(commit_request(f, "zeta", o2, 1, NULL, true, NULL));
 	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", f->repo);

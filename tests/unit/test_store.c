@@ -412,7 +412,8 @@ static void test_git_commit_through(void **state)
 	assert_int_equal(count_commits(f), before + 1);
 	assert_git(f, "ls-tree -r --name-only main",
 		   "default/resources/team/postgresql/db1/instance-configure/5058f/statefulset.yaml");
-	assert_git(f, "log -1 --format='%an %s' main", "kratix Update from: db1");
+	assert_git(f, "log -1 --format='%an %s' main",
+		   "kratix Update from: postgresql-db1-team-instance-configure-");
 	assert_file_contains(f->s, "requests/db1", "phase", "Committed\n");
 	char *head = git_out(f, "rev-parse main");
 	head[40] = '\0';
@@ -435,7 +436,8 @@ static void test_git_commit_through(void **state)
 	assert_file_contains(f->s, "requests/db1", "status.yaml", "pushed: true");
 	/* Deleting removes the request's files in a Delete commit. */
 	assert_int_equal(kfs_store_delete_object(f->s, "db1", &err), 0);
-	assert_git(f, "log -1 --format='%s' main", "Delete from: db1");
+	assert_git(f, "log -1 --format='%s' main",
+		   "Delete from: postgresql-db1-team-instance-configure-");
 	char *tree = git_out(f, "ls-tree -r --name-only main");
 	assert_null(strstr(tree, "resources/team/postgresql/db1"));
 	free(tree);
