@@ -95,6 +95,18 @@ KRATIX_PROMISE_NAME=redis expect_exit 2 "KRATIX_PROMISE_NAME is another promise"
 	"$KRATIXFS" render --kratix "$E" --promise "$P"
 expect_grep "$WORK/err" "KRATIX_PROMISE_NAME is redis, but --promise $P holds promise postgresql" "names both"
 
+# A template container's workflow-control.yaml reaches the volume in Kratix's fields, for
+# Kratix's work-creator to read; without one, none is written.
+[ ! -e "$A/metadata/workflow-control.yaml" ] && pass || fail "a workflow-control.yaml nobody asked for"
+printf 'suspend: {{ eq .spec.size "large" }}\nretryAfter: 90s\nmessage: waiting for {{ .metadata.name }}\n' \
+	>"$X/metadata/workflow-control.yaml"
+W=$(new_volume control)
+expect_exit 0 "a container asking to retry" -- render --kratix "$W" --container extra
+expect_grep "$W/metadata/workflow-control.yaml" "retryAfter: 90s" "retryAfter written"
+expect_grep "$W/metadata/workflow-control.yaml" "message: waiting for my-db" "message written"
+expect_no_grep "$W/metadata/workflow-control.yaml" "suspend: true" "a false suspend is not written as true"
+rm "$X/metadata/workflow-control.yaml"
+
 # kratixfs promise --image: every template container runs the image, with its name as argument.
 expect_exit 0 "promise --image" -- "$KRATIXFS" promise --image reg.example/pg:1 "$P"
 cp "$WORK/out" "$WORK/promise.yaml"
