@@ -109,7 +109,15 @@ static int prepare(struct runner *r, const struct kfs_exec_call *call, struct kf
 		return ret;
 	}
 	sb->kratix = kfs_buf_steal(&dir);
-	return kratix_layout(sb->kratix, call, err);
+	struct kfs_buf tmp_in = {0}, tmp_out = {0};
+	kfs_buf_printf(&tmp_in, "%s/tmp", sb->root);
+	kfs_buf_printf(&tmp_out, "%s/tmp", sb->kratix);
+	ret = kratix_layout(sb->kratix, call, err);
+	if (ret == 0)
+		ret = root_copy_tree(tmp_in.data, tmp_out.data, err);
+	kfs_buf_free(&tmp_in);
+	kfs_buf_free(&tmp_out);
+	return ret;
 }
 
 /* The last n lines of text (len bytes). */

@@ -54,6 +54,9 @@ int root_add_copies(struct runner *r, struct sandbox *sb, const struct kfs_recip
 /* Makes sure path (absolute in the sandbox) exists in root as a folder. */
 int root_ensure_dir(struct runner *r, const char *root, const char *path, struct kfs_error *err);
 
+/* Copies the tree src into the new folder dst: a writable copy (files copied, not linked). */
+int root_copy_tree(const char *src, const char *dst, struct kfs_error *err);
+
 /* run_kratix.c */
 int kratix_layout(const char *dir, const struct kfs_exec_call *call, struct kfs_error *err);
 int kratix_read_back(const char *dir, struct kfs_exec_reply *reply, struct kfs_error *err);

@@ -63,6 +63,55 @@ static int farm(const char *src, const char *dst, struct kfs_error *err)
 	return rc;
 }
 
+static int copy_file(const char *src, const char *dst, mode_t mode, struct kfs_error *err)
+{
+	struct kfs_buf data = {0};
+	int rc = kfs_read_file(src, &data, err);
+	int fd = rc == 0 ? open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777) : -1;
+	if (rc == 0 && fd < 0)
+		rc = kfs_error_set(err, -errno, "exec: %s: %s", dst, strerror(errno));
+	if (fd >= 0) {
+		if (data.len && write(fd, data.data, data.len) != (ssize_t)data.len)
+			rc = kfs_error_set(err, -EIO, "exec: %s: short write", dst);
+		close(fd);
+	}
+	kfs_buf_free(&data);
+	return rc;
+}
+
+int root_copy_tree(const char *src, const char *dst, struct kfs_error *err)
+{
+	struct stat st;
+	if (lstat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+		st.st_mode = S_IFDIR | 01777;
+	if (mkdir(dst, 0700) < 0 || chmod(dst, st.st_mode & 07777) < 0)
+		return kfs_error_set(err, -errno, "exec: %s: %s", dst, strerror(errno));
+	DIR *d = opendir(src);
+	int rc = 0;
+	for (struct dirent *e; rc == 0 && d && (e = readdir(d));) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		struct kfs_buf s = {0}, t = {0};
+		kfs_buf_printf(&s, "%s/%s", src, e->d_name);
+		kfs_buf_printf(&t, "%s/%s", dst, e->d_name);
+		char target[PATH_MAX];
+		ssize_t n;
+		if (lstat(s.data, &st) < 0)
+			rc = kfs_error_set(err, -errno, "exec: %s: %s", s.data, strerror(errno));
+		else if (S_ISDIR(st.st_mode))
+			rc = root_copy_tree(s.data, t.data, err);
+		else if (S_ISREG(st.st_mode))
+			rc = copy_file(s.data, t.data, st.st_mode, err);
+		else if (S_ISLNK(st.st_mode) && (n = readlink(s.data, target, sizeof(target) - 1)) >= 0)
+			target[n] = '\0', rc = symlink(target, t.data) < 0 ? -errno : 0;
+		kfs_buf_free(&s);
+		kfs_buf_free(&t);
+	}
+	if (d)
+		closedir(d);
+	return rc;
+}
+
 /* Makes path (absolute in the sandbox) a folder under root, with its parents. A name that
  * is a symbolic link in the image is refused: bwrap would follow it out of the root. */
 static int ensure_dir(const char *root, const char *path, struct kfs_error *err)

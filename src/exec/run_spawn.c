@@ -70,7 +70,12 @@ static void bwrap_args(const struct runner *r, const struct sandbox *sb, struct 
 	add_pair(a, "--ro-bind", sb->root, "/");
 	add_pair(a, "--proc", "/proc", NULL);
 	add_pair(a, "--dev", "/dev", NULL);
-	add_pair(a, "--tmpfs", "/tmp", NULL);
+	/* /tmp: the call's own copy of the image's /tmp (a Dockerfile may COPY files there, as
+	 * the marketplace's do), writable, removed after the call. */
+	struct kfs_buf tmp = {0};
+	kfs_buf_printf(&tmp, "%s/tmp", sb->kratix);
+	add_pair(a, "--bind", tmp.data, "/tmp");
+	kfs_buf_free(&tmp);
 	for (size_t i = 0; i + 1 < sb->binds.n; i += 2)
 		add_pair(a, "--ro-bind", sb->binds.v[i], sb->binds.v[i + 1]);
 	struct kfs_buf p = {0};
