@@ -6,10 +6,13 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 # systemd: systemd-analyze verifies the unit in `make check`; tree prints the demo's mount;
 # bash-builtins: bench/git's builtin mkdir; openssh-*: the SSH push test's sshd on 127.0.0.1;
-# nettle-dev: the hashes; libpcre2-dev: CRD patterns; libssl-dev: bench/hash's comparison.
+# nettle-dev: the hashes; libpcre2-dev: CRD patterns; libssl-dev: bench/hash's comparison;
+# libarchive-dev: image layers; skopeo: images out of container storage; buildah, podman and
+# busybox-static: the test images (tests/exec/mkimage.sh).
 DEBIAN_DEPS = meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3 libyaml-dev \
               libgit2-dev zlib1g-dev nettle-dev libpcre2-dev libssl-dev libcmocka-dev valgrind vim \
-              git diffutils yq gawk systemd tree python3 bash-builtins openssh-client openssh-server
+              git diffutils yq gawk systemd tree python3 bash-builtins openssh-client openssh-server \
+              libarchive-dev skopeo buildah podman busybox-static
 
 # The demo: a mount at ./kratix, its state folder, Git state store and log under build/demo/.
 DEMO_MNT   = $(CURDIR)/kratix

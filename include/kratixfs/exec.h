@@ -47,8 +47,14 @@ void kfs_image_free(struct kfs_image *img);
 
 /* One COPY or ADD of local files: src relative to the build context (the container folder). */
 struct kfs_copy {
-	char *src;  /* may name a folder; globs are expanded when the recipe is applied */
-	char *dest; /* absolute in the image (relative ones are taken from the WORKDIR then) */
+	char *src;   /* may name a folder; globs are expanded when the recipe is applied */
+	char *dest;  /* absolute in the image (relative ones are taken from the WORKDIR then); a
+		      * trailing '/' means "into this folder" */
+	char *chown; /* --chown=USER[:GROUP] as written, or NULL */
+	int chmod;   /* --chmod=OCTAL, or -1 */
+	bool add;    /* ADD, not COPY: a local tar archive (maybe compressed) is unpacked at
+		      * dest, as docker build does */
+	int line;    /* the Dockerfile's line, for messages */
 };
 
 /* A Dockerfile read for running offline: FROM's image with COPY/ADD, ENV, WORKDIR,
@@ -63,11 +69,25 @@ struct kfs_recipe {
 	char **cmd;        /* the last CMD, or NULL */
 	char *user;        /* the last USER, or NULL */
 	char **skipped;    /* "Dockerfile:LINE: RUN ..." lines that were not run, NULL-ended, or NULL */
+	char *file;        /* the Dockerfile's path, for messages */
 };
 
-/* Reads dir/Dockerfile (or dir/Containerfile). Errors name the file and line. */
+/* Reads dir/Dockerfile (or dir/Containerfile). Errors name the file and line. ARGs take their
+ * defaults; a variable the Dockerfile does not set (the FROM image's, like $PATH) is kept as
+ * ${NAME} in env, workdir and user, for kfs_recipe_apply to take from the image. A multi-stage
+ * Dockerfile gives its last stage (with the stages it is FROM); COPY --from is refused. */
 int kfs_recipe_load(const char *dir, struct kfs_recipe **out, struct kfs_error *err);
 void kfs_recipe_free(struct kfs_recipe *r);
+
+/* The config the folder's container runs with: base's (the FROM image), with the recipe's ENV
+ * (${NAME} of the image's variables filled in), WORKDIR, USER, ENTRYPOINT and CMD on top; an
+ * ENTRYPOINT with no CMD in the recipe drops the image's CMD, as docker build does. *out is a
+ * new image with base's ref, digest and rootfs (the COPYs are for the runner to lay over it). */
+int kfs_recipe_apply(const struct kfs_recipe *r, const struct kfs_image *base,
+		     struct kfs_image **out, struct kfs_error *err);
+/* A COPY's destination made absolute: a relative one (written before any absolute WORKDIR)
+ * is taken from the FROM image's WorkingDir, else from "/". Allocated. */
+char *kfs_recipe_dest(const struct kfs_copy *c, const struct kfs_image *base);
 
 /* ---------- running ---------- */
 

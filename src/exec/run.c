@@ -60,10 +60,20 @@ static void note_skipped(struct runner *r, const char *folder, const struct kfs_
 	kfs_buf_free(&path);
 }
 
-/* The image, recipe and root of the call's container. */
+/* FROM scratch: an image with nothing in it. */
+static struct kfs_image *scratch_image(void)
+{
+	struct kfs_image *img = kfs_xcalloc(1, sizeof(*img));
+	img->ref = kfs_xstrdup("scratch");
+	img->digest = kfs_xstrdup("scratch");
+	return img;
+}
+
+/* The call's image (for a folder, its FROM image with the recipe's config applied: *base
+ * keeps the FROM image itself), the recipe, and the root. */
 static int prepare_root(struct runner *r, const struct kfs_exec_call *call,
-			struct kfs_image **img, struct kfs_recipe **rc, struct sandbox *sb,
-			struct kfs_buf *log, struct kfs_error *err)
+			struct kfs_image **img, struct kfs_image **base, struct kfs_recipe **rc,
+			struct sandbox *sb, struct kfs_buf *log, struct kfs_error *err)
 {
 	const struct kfs_container *c = call->container;
 	const char *ref = c->image;
@@ -74,30 +84,36 @@ static int prepare_root(struct runner *r, const struct kfs_exec_call *call,
 		note_skipped(r, c->dir, *rc, log);
 		ref = (*rc)->from;
 	}
-	if (ref && strcmp(ref, "scratch") != 0 &&
-	    (ret = kfs_image_get(&r->opts.images, ref, img, err)) < 0) {
+	if (strcmp(ref, "scratch") == 0) {
+		*base = scratch_image();
+	} else if ((ret = kfs_image_get(&r->opts.images, ref, base, err)) < 0) {
 		kfs_error_prefix(err, "container %s", c->name);
 		return ret == -ENOENT ? -EINVAL : ret;
+	}
+	if (!*rc) {
+		*img = *base;
+		*base = NULL;
+	} else if ((ret = kfs_recipe_apply(*rc, *base, img, err)) < 0) {
+		return ret;
 	}
 	return root_get(r, *img, c->dir, &sb->root, err);
 }
 
 static int prepare(struct runner *r, const struct kfs_exec_call *call, struct kfs_image **img,
-		   struct kfs_recipe **rc, struct sandbox *sb, struct kfs_buf *log,
-		   struct kfs_error *err)
+		   struct kfs_image **base, struct kfs_recipe **rc, struct sandbox *sb,
+		   struct kfs_buf *log, struct kfs_error *err)
 {
 	const struct kfs_container *c = call->container;
-	int ret = prepare_root(r, call, img, rc, sb, log, err);
+	int ret = prepare_root(r, call, img, base, rc, sb, log, err);
 	if (ret < 0)
 		return ret;
-	const char *wd = *rc && (*rc)->workdir ? (*rc)->workdir : *img ? (*img)->workdir : NULL;
+	const char *wd = (*img)->workdir;
 	sb->workdir = kfs_xstrdup(wd && *wd ? wd : "/");
-	const char *user = *rc && (*rc)->user ? (*rc)->user : *img ? (*img)->user : NULL;
-	if ((ret = user_resolve(sb->root, user, &sb->uid, &sb->gid, err)) < 0 ||
+	if ((ret = user_resolve(sb->root, (*img)->user, &sb->uid, &sb->gid, err)) < 0 ||
 	    (ret = root_ensure_dir(r, sb->root, sb->workdir, err)) < 0 ||
-	    (*rc && (ret = root_add_copies(r, sb, *rc, c->dir, sb->workdir, err)) < 0) ||
-	    (ret = env_build(sb, call, *img, *rc, err)) < 0 ||
-	    (ret = argv_build(sb, call, *img, *rc, err)) < 0) {
+	    (*rc && (ret = root_add_copies(r, sb, *rc, *base, c->dir, err)) < 0) ||
+	    (ret = env_build(sb, call, *img, err)) < 0 ||
+	    (ret = argv_build(sb, call, *img, err)) < 0) {
 		kfs_error_prefix(err, "container %s", c->name);
 		return ret < 0 ? ret : -EINVAL;
 	}
@@ -173,11 +189,11 @@ static int run(void *ctx, const struct kfs_exec_call *call, struct kfs_exec_repl
 {
 	struct runner *r = ctx;
 	memset(reply, 0, sizeof(*reply));
-	struct kfs_image *img = NULL;
+	struct kfs_image *img = NULL, *base = NULL;
 	struct kfs_recipe *rc = NULL;
 	struct sandbox sb = {0};
 	struct spawn_result res = {0};
-	int ret = prepare(r, call, &img, &rc, &sb, &reply->log, err);
+	int ret = prepare(r, call, &img, &base, &rc, &sb, &reply->log, err);
 	if (ret == 0)
 		ret = sandbox_run(r, &sb, &res, err);
 	if (ret == 0) {
@@ -200,6 +216,7 @@ static int run(void *ctx, const struct kfs_exec_call *call, struct kfs_exec_repl
 	sandbox_free(&sb);
 	kfs_recipe_free(rc);
 	kfs_image_free(img);
+	kfs_image_free(base);
 	return ret;
 }
 

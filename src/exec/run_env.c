@@ -108,14 +108,12 @@ static void kratix_vars(struct strv *env, const struct kfs_exec_call *call)
 }
 
 int env_build(struct sandbox *sb, const struct kfs_exec_call *call, const struct kfs_image *img,
-	      const struct kfs_recipe *rc, struct kfs_error *err)
+	      struct kfs_error *err)
 {
 	(void)err;
 	struct strv *env = &sb->env;
 	for (size_t i = 0; img && img->env && img->env[i]; i++)
 		env_put(env, img->env[i]);
-	for (size_t i = 0; rc && rc->env && rc->env[i]; i++)
-		env_put(env, rc->env[i]);
 	/* What a container runtime sets when the image does not. */
 	if (!env_get(env, "PATH", 4))
 		env_set(env, "PATH", 4, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
@@ -143,12 +141,12 @@ static size_t count(char *const *v)
 }
 
 int argv_build(struct sandbox *sb, const struct kfs_exec_call *call, const struct kfs_image *img,
-	       const struct kfs_recipe *rc, struct kfs_error *err)
+	       struct kfs_error *err)
 {
 	const struct kfs_container *c = call->container;
-	/* A Dockerfile's ENTRYPOINT resets the CMD its FROM image had (Docker's rule). */
-	char **entry = rc && rc->entrypoint ? rc->entrypoint : img ? img->entrypoint : NULL;
-	char **cmd = rc && rc->cmd ? rc->cmd : rc && rc->entrypoint ? NULL : img ? img->cmd : NULL;
+	/* img is the image's config with a folder's Dockerfile applied (kfs_recipe_apply). */
+	char **entry = img->entrypoint;
+	char **cmd = img->cmd;
 	char **head = c->command ? c->command : entry;
 	char **tail = c->command || c->args ? c->args : cmd;
 	bool expand_vars = c->command || c->args;

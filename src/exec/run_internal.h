@@ -48,9 +48,9 @@ void sandbox_free(struct sandbox *sb);
 int root_get(struct runner *r, const struct kfs_image *img, const char *folder, char **out,
 	     struct kfs_error *err);
 /* Binds the recipe's COPY/ADD sources (from folder, as it is now) into sb, creating their mount
- * points in sb->root; dests relative to workdir. */
+ * points in sb->root; relative dests taken from base's WorkingDir (kfs_recipe_dest). */
 int root_add_copies(struct runner *r, struct sandbox *sb, const struct kfs_recipe *rc,
-		    const char *folder, const char *workdir, struct kfs_error *err);
+		    const struct kfs_image *base, const char *folder, struct kfs_error *err);
 /* Makes sure path (absolute in the sandbox) exists in root as a folder. */
 int root_ensure_dir(struct runner *r, const char *root, const char *path, struct kfs_error *err);
 
@@ -64,9 +64,9 @@ int kratix_read_back(const char *dir, struct kfs_exec_reply *reply, struct kfs_e
 /* run_env.c: the environment (image, recipe, KRATIX_*, the container's env) and the command
  * line (Kubernetes' rules for command and args over ENTRYPOINT and CMD). */
 int env_build(struct sandbox *sb, const struct kfs_exec_call *call, const struct kfs_image *img,
-	      const struct kfs_recipe *rc, struct kfs_error *err);
+	      struct kfs_error *err);
 int argv_build(struct sandbox *sb, const struct kfs_exec_call *call, const struct kfs_image *img,
-	       const struct kfs_recipe *rc, struct kfs_error *err);
+	       struct kfs_error *err);
 /* The user: "uid[:gid]" or names from root's /etc/passwd and /etc/group. */
 int user_resolve(const char *root, const char *user, unsigned *uid, unsigned *gid,
 		 struct kfs_error *err);

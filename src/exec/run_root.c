@@ -297,7 +297,7 @@ static int copy_sources(const char *folder, const char *src, glob_t *g, struct k
 }
 
 int root_add_copies(struct runner *r, struct sandbox *sb, const struct kfs_recipe *rc,
-		    const char *folder, const char *workdir, struct kfs_error *err)
+		    const struct kfs_image *base, const char *folder, struct kfs_error *err)
 {
 	int ret = 0;
 	for (size_t i = 0; i < rc->ncopies && ret == 0; i++) {
@@ -306,11 +306,9 @@ int root_add_copies(struct runner *r, struct sandbox *sb, const struct kfs_recip
 		if ((ret = copy_sources(folder, cp->src, &g, err)) < 0)
 			break;
 		struct kfs_buf dest = {0};
-		if (cp->dest[0] == '/')
-			kfs_buf_adds(&dest, cp->dest);
-		else
-			kfs_buf_printf(&dest, "%s/%s", workdir && *workdir ? workdir : "",
-				       cp->dest);
+		char *abs = kfs_recipe_dest(cp, base);
+		kfs_buf_adds(&dest, abs);
+		free(abs);
 		struct stat st;
 		struct kfs_buf in_image = {0};
 		kfs_buf_printf(&in_image, "%s%s", sb->root, dest.data);
