@@ -136,8 +136,8 @@ static int prepare(struct runner *r, const struct kfs_exec_call *call, struct kf
 	return ret;
 }
 
-/* The last n lines of text (len bytes). */
-static const char *last_lines(const char *text, size_t len, int n)
+/* The last n lines of text (len bytes), without the final newline, in a new string. */
+static char *last_lines(const char *text, size_t len, int n)
 {
 	while (len > 0 && text[len - 1] == '\n')
 		len--;
@@ -145,7 +145,8 @@ static const char *last_lines(const char *text, size_t len, int n)
 	while (at > 0 && n > 0)
 		if (text[--at] == '\n')
 			n--;
-	return text + (at > 0 ? at + 1 : 0);
+	size_t start = at > 0 || (len > 0 && text[0] == '\n') ? at + 1 : 0;
+	return kfs_xstrndup(text + start, len > start ? len - start : 0);
 }
 
 /* What the process printed goes to the reply's log: stderr, then stdout. */
@@ -167,21 +168,20 @@ static int judge(const struct runner *r, const struct kfs_exec_call *call,
 		 const struct spawn_result *res, struct kfs_error *err)
 {
 	const char *name = call->container->name;
-	const char *tail = last_lines(res->errs.data ? res->errs.data : "", res->errs.len,
-				      ERROR_LINES);
+	char *tail = last_lines(res->errs.data ? res->errs.data : "", res->errs.len, ERROR_LINES);
+	const char *sep = *tail ? "; its stderr ends: " : "";
+	int rc = 0;
 	if (res->timed_out)
-		return kfs_error_set(err, -EIO,
-				     "container %s: killed after %g s (-o exec_timeout)%s%s", name,
-				     r->opts.timeout, *tail ? "; its stderr ends: " : "", tail);
-	if (WIFSIGNALED(res->status))
-		return kfs_error_set(err, -EIO, "container %s: killed by signal %d%s%s", name,
-				     WTERMSIG(res->status), *tail ? "; its stderr ends: " : "",
-				     tail);
-	if (WEXITSTATUS(res->status) != 0)
-		return kfs_error_set(err, -EIO, "container %s: exited with status %d%s%s", name,
-				     WEXITSTATUS(res->status), *tail ? "; its stderr ends: " : "",
-				     tail);
-	return 0;
+		rc = kfs_error_set(err, -EIO, "container %s: killed after %g s (-o exec_timeout)%s%s",
+				   name, r->opts.timeout, sep, tail);
+	else if (WIFSIGNALED(res->status))
+		rc = kfs_error_set(err, -EIO, "container %s: killed by signal %d%s%s", name,
+				   WTERMSIG(res->status), sep, tail);
+	else if (WEXITSTATUS(res->status) != 0)
+		rc = kfs_error_set(err, -EIO, "container %s: exited with status %d%s%s", name,
+				   WEXITSTATUS(res->status), sep, tail);
+	free(tail);
+	return rc;
 }
 
 static int run(void *ctx, const struct kfs_exec_call *call, struct kfs_exec_reply *reply,
