@@ -36,6 +36,7 @@ struct kfs_container {
 	size_t noutputs;            /* sorted by path */
 	struct kfs_template *status;    /* templates/metadata/status.yaml, or NULL */
 	struct kfs_template *selectors; /* templates/metadata/destination-selectors.yaml, or NULL */
+	struct kfs_template *control;   /* templates/metadata/workflow-control.yaml, or NULL */
 	/* A folder run from its Dockerfile (the exec layer): its script (scripts/pipeline.sh or
 	 * execute-pipeline) if it has one, else its Dockerfile; NULL for templates/. */
 	char *exec;
@@ -108,7 +109,9 @@ bool kfs_promise_serves(const struct kfs_promise *p, const struct kfs_node *requ
  * Kubernetes' messages), then the schema (defaults applied, unknown fields
  * pruned, in place). Every problem is appended to err; returns 0 or -EINVAL. Each pruned field
  * (and each metadata field that ObjectMeta does not have) is appended to warnings, if not NULL,
- * as a line `unknown field "spec.sise"`. */
+ * as a line `unknown field "spec.sise"`. A `status` in the request is removed (the status is a
+ * subresource: the object's own, never the request's) with the warning line
+ * `ignored field "status": ...`. */
 int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request,
 		      struct kfs_buf *warnings, struct kfs_error *err);
 

@@ -68,11 +68,27 @@ struct kfs_exec {
 	void *ctx;
 };
 
-/* Kratix's metadata/workflow-control.yaml, as the last pipeline that wrote one left it. */
+/* Kratix's metadata/workflow-control.yaml, as the last pipeline that wrote one left it. A
+ * pipeline that asks for suspend or retryAfter stops the workflow, as Kratix's suspended label
+ * does: the pipelines after it do not run, and its own outputs make no Work (Kratix's
+ * work-creator skips it), so they are not in the result's outputs. */
 struct kfs_workflow_control {
-	bool suspend;          /* suspend: true: the pipelines after it do not run */
-	long long retry_after; /* retryAfter in seconds, or -1 */
+	bool suspend;          /* suspend: true */
+	long long retry_after; /* retryAfter in seconds (rounded up), or -1 */
 	char *message;         /* its message, or NULL */
+	char *pipeline;        /* the pipeline that wrote it, or NULL when none did */
+	bool stopped;          /* suspend or retryAfter: the workflow stopped at pipeline */
+};
+
+/* One pipeline that ran, in workflow order. */
+struct kfs_render_pipeline {
+	char *name;
+	struct kfs_node *selectors; /* its own destination-selectors.yaml (a sequence), or NULL:
+				     * Kratix schedules a pipeline's Work by its own file */
+	struct kfs_node *status;    /* its own metadata/status.yaml (what its containers left, before
+				     * the merge onto the object's status), or NULL */
+	bool work; /* false when it stopped the workflow (control.stopped): Kratix leaves its
+		    * Work as the previous run left it */
 };
 
 struct kfs_output {
@@ -83,14 +99,25 @@ struct kfs_output {
 };
 
 struct kfs_render_result {
-	struct kfs_node *object;    /* the admitted input: defaults applied, unknown fields pruned */
-	struct kfs_output *outputs; /* sorted by path (static dependencies are not outputs) */
+	/* The admitted input: defaults applied, unknown fields pruned, a status written in the
+	 * request dropped; its `.status` is the object's status as the last pipeline that ran
+	 * saw it (input's status with the earlier pipelines' status.yaml merged on). */
+	struct kfs_node *object;
+	/* Every pipeline's files, each with its pipeline: one Work per pipeline, so two pipelines
+	 * may write the same path. Sorted by path, then workflow order (static dependencies are
+	 * not outputs). kfs_render_output gives the union view. */
+	struct kfs_output *outputs;
 	size_t noutputs;
-	struct kfs_node *status;    /* merged metadata/status.yaml of all containers, or NULL */
+	/* in->status with each pipeline's metadata/status.yaml merged on at its end (Kratix's
+	 * rules: kfs_status_merge), or NULL when both are absent. */
+	struct kfs_node *status;
 	struct kfs_node *selectors; /* sequence: the pipelines' destination-selectors, or NULL */
+	struct kfs_render_pipeline *pipelines; /* the pipelines that ran, in workflow order */
+	size_t npipelines;
 	struct kfs_buf log;         /* one line per step: what ran, what it produced */
 	struct kfs_buf warnings;    /* one line per unknown field of the input, pruned on admission:
-				     * `unknown field "spec.sise"` (kubectl's warning) */
+				     * `unknown field "spec.sise"` (kubectl's warning), and one for a
+				     * status written in the request */
 	struct kfs_workflow_control control; /* retry_after -1 when no pipeline wrote one */
 	char *failed_pipeline;      /* the pipeline whose container failed, or NULL */
 };
@@ -102,7 +129,11 @@ int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *resu
 	       struct kfs_error *err);
 void kfs_render_result_free(struct kfs_render_result *result);
 
-/* The output named path, or NULL. */
+/* Appends control as a workflow-control.yaml document (retryAfter in seconds, "90s"). */
+void kfs_workflow_control_emit(const struct kfs_workflow_control *control, struct kfs_buf *out);
+
+/* The output named path as output/ shows it (where two pipelines wrote it, the later
+ * pipeline's file), or NULL. */
 const struct kfs_output *kfs_render_output(const struct kfs_render_result *result, const char *path);
 
 #endif

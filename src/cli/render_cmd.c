@@ -12,6 +12,7 @@
 #include "kratixfs/files.h"
 #include "kratixfs/promise.h"
 #include "kratixfs/render.h"
+#include "kratixfs/status.h"
 
 static const char help[] =
 	"Usage: kratixfs render -f REQUEST_YAML [--promises DIR] [--max-input BYTES]\n"
@@ -19,10 +20,13 @@ static const char help[] =
 	"\n"
 	"With -f, renders one request (a file, or - for stdin) and prints every output file to\n"
 	"stdout as one YAML stream, as helm template does: each document starts with --- and a\n"
-	"\"# Source: PIPELINE/PATH\" line. Nothing is written to disk.\n"
+	"\"# Source: PIPELINE/PATH\" line. Each pipeline makes its own Work, so a path two\n"
+	"pipelines write is printed twice, in workflow order. Nothing is written to disk.\n"
 	"Without -f, renders DIR/input/object.yaml (a resource request, or a Promise for the\n"
-	"promise workflow) into DIR/output/ and DIR/metadata/{status.yaml,destination-selectors.yaml},\n"
-	"as a Kratix pipeline container does.\n"
+	"promise workflow; its status is the object's, as Kratix's reader writes it) into\n"
+	"DIR/output/ (a path two pipelines write: the later one's file) and DIR/metadata/\n"
+	"{status.yaml,destination-selectors.yaml,workflow-control.yaml}, as a Kratix pipeline\n"
+	"container does.\n"
 	"\n"
 	"  -f, --file FILE    the request to render, - for stdin (not with --kratix)\n"
 	"  --promises DIR     the promises folder, one sub-folder per promise (default: the\n"
@@ -89,27 +93,62 @@ static int write_output(const char *dir, const char *rel, const char *data, size
 	return rc == -EEXIST ? kfs_write_file(dir, rel, data, len, err) : rc;
 }
 
+/* metadata/status.yaml as the pipelines left it: what their containers wrote (the object's
+ * own status, which Kratix's reader put in input/object.yaml, is not written back: Kratix's
+ * update-status merges this file onto it). NULL when no pipeline wrote one. */
+static struct kfs_node *pipelines_status(const struct kfs_render_result *r)
+{
+	struct kfs_node *status = NULL;
+	for (size_t i = 0; i < r->npipelines; i++) {
+		if (!r->pipelines[i].status)
+			continue;
+		if (!status)
+			status = kfs_node_new(KFS_MAP);
+		/* Each was merged onto the object's status by the render already: it merges. */
+		kfs_status_merge(status, r->pipelines[i].status, "status.yaml", NULL);
+	}
+	return status;
+}
+
+static int write_meta(const char *dir, const char *name, const struct kfs_buf *text,
+		      struct kfs_error *err)
+{
+	return text->len ? write_output(dir, name, text->data, text->len, err) : 0;
+}
+
+/* Writes the result as a Kratix pipeline container leaves /kratix: output/ (where two
+ * pipelines wrote a path, the later one's file), metadata/status.yaml,
+ * destination-selectors.yaml and workflow-control.yaml. */
 static int write_results(const char *kratix, const struct kfs_render_result *r,
 			 struct kfs_error *err)
 {
 	struct kfs_buf dir = {0};
 	int rc = 0;
 	kfs_buf_printf(&dir, "%s/output", kratix);
-	for (size_t i = 0; i < r->noutputs && rc == 0; i++)
-		rc = write_output(dir.data, r->outputs[i].path, r->outputs[i].data,
-				    r->outputs[i].len, err);
+	for (size_t i = 0; i < r->noutputs && rc == 0; i++) {
+		const struct kfs_output *o = &r->outputs[i];
+		if (i + 1 < r->noutputs && strcmp(r->outputs[i + 1].path, o->path) == 0)
+			continue;
+		rc = write_output(dir.data, o->path, o->data, o->len, err);
+	}
 	kfs_buf_reset(&dir);
 	kfs_buf_printf(&dir, "%s/metadata", kratix);
-	const struct kfs_node *meta[] = {r->status, r->selectors};
-	const char *names[] = {"status.yaml", "destination-selectors.yaml"};
-	for (int i = 0; i < 2 && rc == 0; i++) {
-		if (!meta[i])
-			continue;
-		struct kfs_buf text = {0};
-		kfs_doc_emit(meta[i], &text);
-		rc = write_output(dir.data, names[i], text.data, text.len, err);
-		kfs_buf_free(&text);
+	struct kfs_node *status = pipelines_status(r);
+	struct kfs_buf text[3] = {{0}};
+	if (status)
+		kfs_doc_emit(status, &text[0]);
+	if (r->selectors)
+		kfs_doc_emit(r->selectors, &text[1]);
+	if (r->control.pipeline)
+		kfs_workflow_control_emit(&r->control, &text[2]);
+	const char *names[] = {"status.yaml", "destination-selectors.yaml",
+			       "workflow-control.yaml"};
+	for (int i = 0; i < 3; i++) {
+		if (rc == 0)
+			rc = write_meta(dir.data, names[i], &text[i], err);
+		kfs_buf_free(&text[i]);
 	}
+	kfs_node_free(status);
 	kfs_buf_free(&dir);
 	return rc;
 }
@@ -240,6 +279,7 @@ static int render_request(const struct render_args *a, struct kfs_render_input *
 	struct kfs_error err = {0};
 	struct kfs_promise_set set = {0};
 	struct kfs_render_result result = {0};
+	struct kfs_node *status_node = NULL;
 	int status = EXIT_FAILED;
 	if (parse_workflow(getenv("KRATIX_WORKFLOW_TYPE"), getenv("KRATIX_WORKFLOW_ACTION"), doc,
 			   &in->type, &in->action) < 0)
@@ -262,6 +302,12 @@ static int render_request(const struct render_args *a, struct kfs_render_input *
 	}
 	if (in->promise->warnings.len)
 		cli_print_lines(in->promise->dir, in->promise->warnings.data);
+	/* Kratix's reader writes the whole object, its status included: on the Kratix volume
+	 * that is the object's status. A -f request is what a person wrote: its status is not
+	 * the object's (render drops it with a warning). */
+	if (!a->file && doc->type == KFS_MAP)
+		status_node = kfs_map_take(doc, "status");
+	in->status = status_node;
 	in->doc = doc;
 	doc = NULL; /* kfs_render takes it over */
 	rc = kfs_render(in, &result, &err);
@@ -283,6 +329,7 @@ static int render_request(const struct render_args *a, struct kfs_render_input *
 out:
 	kfs_render_result_free(&result);
 	kfs_node_free(doc);
+	kfs_node_free(status_node);
 	kfs_promise_set_free(&set);
 	return status;
 }

@@ -22,8 +22,11 @@ static const char help[] =
 	"\n"
 	"Renders each PROMISE_DIR/test-input/<case>.yaml (a request; a kind: Promise document runs\n"
 	"the promise workflow) and compares the result with PROMISE_DIR/test-output/<case>/:\n"
-	"output/** for the files, metadata/status.yaml and metadata/destination-selectors.yaml,\n"
-	"or a file named error holding the message of a case that must be rejected.\n"
+	"output/** for the files, metadata/status.yaml, metadata/destination-selectors.yaml and\n"
+	"metadata/workflow-control.yaml, or a file named error holding the message of a case\n"
+	"that must be rejected. Each pipeline makes its own Work: where two pipelines write one\n"
+	"path, output/ holds the later pipeline's file and pipelines/<pipeline>/<path> each\n"
+	"pipeline's. A case's status: is the object's status (input/object.yaml holds it).\n"
 	"Prints a unified diff for every mismatch (a render that fails when the case expects\n"
 	"files is printed as its error) and, last, \"N passed, N failed\".\n"
 	"A case is named after its file without .yaml or .yml (v1.2.yaml is case v1.2); with\n"
@@ -88,18 +91,61 @@ static void add_node(struct result *r, const char *path, const struct kfs_node *
 	kfs_buf_free(&text);
 }
 
-/* Renders one case into r: its files, or a single file "error" with the message. */
+/* The files of a render: output/<path> as output/ shows it (the later pipeline's file where
+ * two wrote a path), and such a path again as pipelines/<pipeline>/<path> for every pipeline
+ * that wrote it, so that a golden holds each Work's file. */
+static void add_outputs(struct result *r, const struct kfs_render_result *out)
+{
+	struct kfs_buf path = {0};
+	for (size_t i = 0; i < out->noutputs; i++) {
+		const struct kfs_output *o = &out->outputs[i];
+		bool dup_next = i + 1 < out->noutputs && strcmp(out->outputs[i + 1].path, o->path) == 0;
+		bool dup_prev = i > 0 && strcmp(out->outputs[i - 1].path, o->path) == 0;
+		if (dup_next || dup_prev) {
+			kfs_buf_reset(&path);
+			kfs_buf_printf(&path, "pipelines/%s/%s", o->pipeline, o->path);
+			add_file(r, path.data, o->data, o->len);
+		}
+		if (dup_next)
+			continue;
+		kfs_buf_reset(&path);
+		kfs_buf_printf(&path, "output/%s", o->path);
+		add_file(r, path.data, o->data, o->len);
+	}
+	kfs_buf_free(&path);
+}
+
+static void add_result(struct result *r, const struct kfs_render_result *out)
+{
+	add_outputs(r, out);
+	if (out->status)
+		add_node(r, "metadata/status.yaml", out->status);
+	if (out->selectors)
+		add_node(r, "metadata/destination-selectors.yaml", out->selectors);
+	if (out->control.pipeline) {
+		struct kfs_buf text = {0};
+		kfs_workflow_control_emit(&out->control, &text);
+		add_file(r, "metadata/workflow-control.yaml", text.data, text.len);
+		kfs_buf_free(&text);
+	}
+}
+
+/* Renders one case into r: its files, or a single file "error" with the message. A case's
+ * input is input/object.yaml as Kratix's reader writes it: its status is the object's. */
 static void render_case(const struct kfs_promise *p, const char *input_path, struct result *r)
 {
 	struct kfs_error err = {0};
 	struct kfs_buf input = {0};
 	struct kfs_render_result out = {0};
+	struct kfs_node *status = NULL;
 	int rc = kfs_read_file(input_path, &input, &err);
 	if (rc == 0) {
 		struct kfs_node *doc = NULL;
 		struct kfs_error ignored = {0};
 		kfs_doc_parse(input.data, input.len, "object.yaml", &doc, &ignored);
 		const char *kind = kfs_node_text_at(doc, "kind");
+		if (doc && doc->type == KFS_MAP)
+			status = kfs_map_take(doc, "status");
 		struct kfs_render_input in = {
 			.promise = p,
 			.type = kind && strcmp(kind, "Promise") == 0 ? KFS_WF_PROMISE
@@ -108,6 +154,7 @@ static void render_case(const struct kfs_promise *p, const char *input_path, str
 			.data = input.data,
 			.len = input.len,
 			.doc = doc, /* NULL when it does not parse: render reports why */
+			.status = status,
 			.exec = cli_exec_new(),
 		};
 		rc = kfs_render(&in, &out, &err);
@@ -119,18 +166,10 @@ static void render_case(const struct kfs_promise *p, const char *input_path, str
 		add_file(r, "error", msg.data, msg.len);
 		kfs_buf_free(&msg);
 	} else {
-		for (size_t i = 0; i < out.noutputs; i++) {
-			struct kfs_buf path = {0};
-			kfs_buf_printf(&path, "output/%s", out.outputs[i].path);
-			add_file(r, path.data, out.outputs[i].data, out.outputs[i].len);
-			kfs_buf_free(&path);
-		}
-		if (out.status)
-			add_node(r, "metadata/status.yaml", out.status);
-		if (out.selectors)
-			add_node(r, "metadata/destination-selectors.yaml", out.selectors);
+		add_result(r, &out);
 	}
 	kfs_render_result_free(&out);
+	kfs_node_free(status);
 	kfs_buf_free(&input);
 }
 

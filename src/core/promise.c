@@ -428,16 +428,17 @@ static int load_container(struct kfs_container *c, const char *root, const char 
 	if (rc == 0 && kfs_is_dir(outdir))
 		rc = load_outputs(c, outdir, label, ph, helpers, err);
 	free(outdir);
-	static const char *const meta[] = {"status.yaml", "destination-selectors.yaml"};
-	for (int i = 0; i < 2 && rc == 0; i++) {
+	static const char *const meta[] = {"status.yaml", "destination-selectors.yaml",
+					   "workflow-control.yaml"};
+	struct kfs_template **compiled[] = {&c->status, &c->selectors, &c->control};
+	for (int i = 0; i < 3 && rc == 0; i++) {
 		struct kfs_buf rel = {0};
 		kfs_buf_printf(&rel, "templates/metadata/%s", meta[i]);
 		char *full = kfs_path_join(dir, rel.data);
 		if (kfs_is_file(full)) {
 			struct kfs_buf name = {0};
 			kfs_buf_printf(&name, "%s/%s", label, rel.data);
-			rc = compile_file(full, name.data, ph, helpers,
-					  i == 0 ? &c->status : &c->selectors, err);
+			rc = compile_file(full, name.data, ph, helpers, compiled[i], err);
 			kfs_buf_free(&name);
 		}
 		free(full);
@@ -503,6 +504,7 @@ static void free_workflow(struct kfs_workflow *wf)
 			free(ct->outputs);
 			kfs_template_free(ct->status);
 			kfs_template_free(ct->selectors);
+			kfs_template_free(ct->control);
 		}
 		free(pl->containers);
 		free(pl->name);

@@ -273,6 +273,13 @@ int kfs_promise_admit(const struct kfs_promise *p, struct kfs_node *request,
 	if (request->type != KFS_MAP)
 		return kfs_error_set(err, -EINVAL, "the request must be a YAML mapping, not %s",
 				     kfs_type_name(request->type));
+	/* The status is a subresource: Kubernetes keeps the object's own and ignores one written
+	 * in the request. kratixfs passes the object's status to the render separately. */
+	struct kfs_node *status = kfs_map_take(request, "status");
+	if (status && warnings)
+		kfs_buf_adds(warnings, "ignored field \"status\": an object's status is its own "
+				       "(a subresource), not part of the request\n");
+	kfs_node_free(status);
 	if (!p->kind)
 		return kfs_error_set(err, -EINVAL,
 				     "promise %s has no spec.api: it serves no requests", p->name);

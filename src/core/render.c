@@ -2,178 +2,12 @@
 #include "kratixfs/render.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kratixfs/status.h"
-
-
-static bool is_yaml_path(const char *path)
-{
-	size_t n = strlen(path);
-	return (n > 5 && strcmp(path + n - 5, ".yaml") == 0) ||
-	       (n > 4 && strcmp(path + n - 4, ".yml") == 0);
-}
-
-static int cmp_output(const void *a, const void *b)
-{
-	return strcmp(((const struct kfs_output *)a)->path, ((const struct kfs_output *)b)->path);
-}
-
-/* Stores one rendered file. Containers of one pipeline share its output folder, so a later
- * container may replace a file; two pipelines writing the same path would shadow each other in
- * output/, so that is an error. */
-static int put_output(struct kfs_render_result *r, size_t *cap, const char *pipeline,
-		      const char *path, struct kfs_buf *data, struct kfs_error *err)
-{
-	for (size_t i = 0; i < r->noutputs; i++) {
-		struct kfs_output *o = &r->outputs[i];
-		if (strcmp(o->path, path) != 0)
-			continue;
-		if (strcmp(o->pipeline, pipeline) != 0)
-			return kfs_error_set(err, -EIO,
-					     "output/%s is written by pipelines %s and %s: rename "
-					     "one of the files",
-					     path, o->pipeline, pipeline);
-		free(o->data);
-		o->len = data->len;
-		o->data = kfs_buf_steal(data);
-		return 0;
-	}
-	if (r->noutputs == *cap) {
-		*cap = *cap ? *cap * 2 : 8;
-		r->outputs = kfs_xrealloc(r->outputs, *cap * sizeof(*r->outputs));
-	}
-	struct kfs_output *o = &r->outputs[r->noutputs++];
-	o->pipeline = kfs_xstrdup(pipeline);
-	o->path = kfs_xstrdup(path);
-	o->len = data->len;
-	o->data = kfs_buf_steal(data);
-	return 0;
-}
-
-/* Renders a metadata template (dir/templates/metadata/<file>) and parses it. Labels for
- * messages are built only on the error path: this runs for every render. */
-static int render_metadata(const struct kfs_template *t, const struct kfs_tcontext *ctx,
-			   const char *dir, const char *file, struct kfs_node **out,
-			   struct kfs_error *err)
-{
-	struct kfs_buf text = {0};
-	*out = NULL;
-	int rc = kfs_template_render(t, ctx, &text, err);
-	if (rc < 0) {
-		kfs_buf_free(&text);
-		return rc;
-	}
-	struct kfs_node **docs;
-	size_t n;
-	if (kfs_doc_parse_stream(text.data ? text.data : "", text.len, file, &docs, &n, NULL) < 0) {
-		struct kfs_buf label = {0};
-		kfs_buf_printf(&label, "%s/templates/metadata/%s", dir, file);
-		kfs_doc_parse_stream(text.data, text.len, label.data, &docs, &n, err);
-		kfs_buf_free(&label);
-		rc = -EIO;
-	} else if (n > 1) {
-		rc = kfs_error_set(err, -EIO,
-				   "%s/templates/metadata/%s: renders %zu YAML documents; write one",
-				   dir, file, n);
-		kfs_doc_free_stream(docs, n);
-	} else {
-		*out = n ? docs[0] : NULL;
-		free(docs);
-	}
-	kfs_buf_free(&text);
-	return rc;
-}
-
-struct split_put {
-	struct kfs_render_result *r;
-	size_t *cap;
-	const char *pipeline;
-	struct kfs_error *err;
-};
-
-/* One file of a split template (kfs_template_split). */
-static int put_split(void *arg, const char *path, struct kfs_buf *data)
-{
-	struct split_put *sp = arg;
-	return put_output(sp->r, sp->cap, sp->pipeline, path, data, sp->err);
-}
-
-static int run_container(const struct kfs_container *c, const struct kfs_pipeline *pl,
-			 struct kfs_tcontext *ctx, struct kfs_render_result *r, size_t *cap,
-			 struct kfs_error *err)
-{
-	if (c->exec)
-		return kfs_error_set(err, -EIO,
-				     "%s: exec mode (%s) is not supported by this version of "
-				     "kratixfs; use templates/ instead",
-				     c->dir, c->exec);
-	struct kfs_node *values = NULL;
-	int rc = 0;
-	if (c->values && (rc = kfs_values_eval(c->values, ctx, &values, err)) < 0)
-		return rc;
-	ctx->values = values;
-	struct kfs_buf data = {0};
-	for (size_t i = 0; i < c->noutputs && rc == 0; i++) {
-		const struct kfs_template_file *tf = &c->outputs[i];
-		kfs_buf_reset(&data);
-		rc = kfs_template_render(tf->tmpl, ctx, &data, err);
-		if (rc == 0 && kfs_template_splits(tf->tmpl)) {
-			struct split_put sp = {r, cap, pl->name, err};
-			rc = kfs_template_split(tf->path, data.data, data.len, put_split, &sp, err);
-			continue;
-		}
-		if (rc == 0 && is_yaml_path(tf->path) &&
-		    kfs_doc_check(data.data ? data.data : "", data.len, tf->path, NULL) < 0) {
-			struct kfs_buf label = {0};
-			kfs_buf_printf(&label, "output/%s (from %s/templates/output/%s)", tf->path,
-				       c->dir, tf->path);
-			kfs_doc_check(data.data, data.len, label.data, err);
-			kfs_buf_free(&label);
-			rc = -EIO;
-		}
-		if (rc == 0 && !kfs_template_blank(data.data, data.len))
-			rc = put_output(r, cap, pl->name, tf->path, &data, err);
-	}
-	kfs_buf_free(&data);
-	if (rc == 0 && c->status) {
-		struct kfs_node *fragment;
-		rc = render_metadata(c->status, ctx, c->dir, "status.yaml", &fragment, err);
-		if (rc == 0 && fragment) {
-			if (!r->status)
-				r->status = kfs_node_new(KFS_MAP);
-			if (kfs_status_merge(r->status, fragment, "status.yaml", err) < 0) {
-				kfs_error_prefix(err, "%s/templates/metadata", c->dir);
-				rc = -EIO;
-			}
-		}
-		kfs_node_free(fragment);
-	}
-	if (rc == 0 && c->selectors) {
-		struct kfs_node *sel;
-		rc = render_metadata(c->selectors, ctx, c->dir, "destination-selectors.yaml", &sel,
-				     err);
-		if (rc == 0 && sel && sel->type != KFS_SEQ)
-			rc = kfs_error_set(err, -EIO,
-					   "%s/templates/metadata/destination-selectors.yaml: must be "
-					   "a list of {matchLabels, directory} entries",
-					   c->dir);
-		if (rc == 0 && sel) {
-			if (!r->selectors)
-				r->selectors = kfs_node_new(KFS_SEQ);
-			for (size_t i = 0; i < sel->len; i++) {
-				kfs_seq_append(r->selectors, sel->items[i]);
-				sel->items[i] = NULL;
-			}
-			sel->len = 0;
-		}
-		kfs_node_free(sel);
-	}
-	ctx->values = NULL;
-	kfs_node_free(values);
-	return rc;
-}
+#include "render_internal.h"
 
 static int admit_input(const struct kfs_render_input *in, struct kfs_node *object,
 		       struct kfs_buf *warnings, struct kfs_error *err)
@@ -195,6 +29,10 @@ static int admit_input(const struct kfs_render_input *in, struct kfs_node *objec
 	}
 	if (in->type == KFS_WF_RESOURCE)
 		return kfs_promise_admit(in->promise, object, warnings, err);
+	/* A Promise's status is its own too; promise.yaml files exported from a cluster carry
+	 * one, so it goes without a warning (as the API server drops it). */
+	if (object->type == KFS_MAP)
+		kfs_node_free(kfs_map_take(object, "status"));
 	const char *kind = kfs_node_text_at(object, "kind");
 	const char *name = kfs_node_text_at(object, "metadata.name");
 	if (!kind || strcmp(kind, "Promise") != 0)
@@ -205,6 +43,230 @@ static int admit_input(const struct kfs_render_input *in, struct kfs_node *objec
 		return kfs_error_set(err, -EINVAL, "metadata.name: expected promise %s, got %s",
 				     in->promise->name, name ? name : "none");
 	return 0;
+}
+
+void rpipe_free(struct rpipe *rp)
+{
+	for (size_t i = 0; i < rp->n; i++) {
+		free(rp->outs[i].pipeline);
+		free(rp->outs[i].path);
+		free(rp->outs[i].data);
+	}
+	free(rp->outs);
+	kfs_node_free(rp->status);
+	kfs_node_free(rp->selectors);
+	kfs_node_free(rp->control);
+	memset(rp, 0, sizeof(*rp));
+}
+
+/* The object's status as pipelines see it: the input's .status is the object's, as Kratix's
+ * reader writes input/object.yaml. */
+static void set_object_status(struct kfs_node *object, const struct kfs_node *status)
+{
+	if (object->type != KFS_MAP)
+		return;
+	if (status)
+		kfs_map_set(object, "status", kfs_node_copy(status));
+	else
+		kfs_node_free(kfs_map_take(object, "status"));
+}
+
+/* Kratix's update-status step at a pipeline's end: its status.yaml merges onto the object's
+ * status (work-creator/cmd/update_status.go), which the next pipeline reads. */
+static int merge_pipeline_status(const struct kfs_render_input *in, struct rpipe *rp,
+				 struct kfs_render_result *r, struct kfs_error *err)
+{
+	if (!rp->status)
+		return 0;
+	struct kfs_buf label = {0};
+	kfs_buf_printf(&label, "pipeline %s: metadata/status.yaml", rp->pl->name);
+	struct kfs_node *merged = r->status ? kfs_node_copy(r->status) : kfs_node_new(KFS_MAP);
+	int rc = kfs_status_merge(merged, rp->status, label.data, err);
+	kfs_buf_free(&label);
+	if (rc < 0) {
+		kfs_node_free(merged);
+		return -EIO;
+	}
+	kfs_node_free(r->status);
+	r->status = merged;
+	set_object_status(r->object, r->status);
+	/* A Promise's status keeps only its message (update_status.go warns the same). */
+	if (in->type == KFS_WF_PROMISE && rp->status->type == KFS_MAP) {
+		for (size_t i = 0; i < rp->status->len; i++)
+			if (strcmp(rp->status->pairs[i].key, "message") != 0)
+				kfs_buf_printf(&r->log,
+					       "%s: warning: promise workflow status has the key %s; "
+					       "only 'message' can be updated in a Promise's status\n",
+					       rp->pl->name, rp->status->pairs[i].key);
+	}
+	return 0;
+}
+
+/* Reads the pipeline's workflow-control.yaml into r->control (the last pipeline that wrote
+ * one wins). */
+static int take_control(struct rpipe *rp, struct kfs_render_result *r, struct kfs_error *err)
+{
+	if (!rp->control)
+		return 0;
+	struct kfs_workflow_control ctl;
+	struct kfs_buf label = {0};
+	kfs_buf_printf(&label, "pipeline %s: metadata/workflow-control.yaml", rp->pl->name);
+	int rc = render_parse_control(rp->control, label.data, &ctl, err);
+	kfs_buf_free(&label);
+	if (rc < 0)
+		return rc;
+	free(r->control.message);
+	free(r->control.pipeline);
+	r->control = ctl;
+	r->control.pipeline = kfs_xstrdup(rp->pl->name);
+	return 0;
+}
+
+/* Moves the pipeline's files into the result, each keeping its pipeline: one Work per
+ * pipeline. */
+static void take_outputs(struct rpipe *rp, struct kfs_render_result *r, size_t *cap)
+{
+	if (r->noutputs + rp->n > *cap) {
+		*cap = (r->noutputs + rp->n) * 2;
+		r->outputs = kfs_xrealloc(r->outputs, *cap * sizeof(*r->outputs));
+	}
+	memcpy(r->outputs + r->noutputs, rp->outs, rp->n * sizeof(*rp->outs));
+	r->noutputs += rp->n;
+	rp->n = 0;
+}
+
+static void add_pipeline(struct rpipe *rp, struct kfs_render_result *r)
+{
+	r->pipelines = kfs_xrealloc(r->pipelines, (r->npipelines + 1) * sizeof(*r->pipelines));
+	struct kfs_render_pipeline *p = &r->pipelines[r->npipelines++];
+	p->name = kfs_xstrdup(rp->pl->name);
+	p->work = !(r->control.stopped && r->control.pipeline &&
+		    strcmp(r->control.pipeline, rp->pl->name) == 0);
+	p->selectors = rp->selectors;
+	rp->selectors = NULL;
+	p->status = rp->status;
+	rp->status = NULL;
+	if (!p->selectors)
+		return;
+	if (!r->selectors)
+		r->selectors = kfs_node_new(KFS_SEQ);
+	for (size_t i = 0; i < p->selectors->len; i++)
+		kfs_seq_append(r->selectors, kfs_node_copy(p->selectors->items[i]));
+}
+
+/* What Kratix does after a pipeline's containers: the work-creator checks its selectors and
+ * control (and makes no Work when it suspends), update-status merges its status. */
+static int finish_pipeline(const struct kfs_render_input *in, struct rpipe *rp,
+			   struct kfs_render_result *r, size_t *cap, struct kfs_error *err)
+{
+	int rc = take_control(rp, r, err);
+	if (rc == 0 && rp->selectors) {
+		struct kfs_buf label = {0};
+		kfs_buf_printf(&label, "pipeline %s: metadata/destination-selectors.yaml",
+			       rp->pl->name);
+		rc = render_check_selectors(rp->selectors, label.data, err);
+		kfs_buf_free(&label);
+	}
+	if (rc == 0)
+		rc = merge_pipeline_status(in, rp, r, err);
+	if (rc < 0)
+		return rc;
+	add_pipeline(rp, r);
+	if (r->pipelines[r->npipelines - 1].work) {
+		take_outputs(rp, r, cap);
+		return 0;
+	}
+	kfs_buf_printf(&r->log,
+		       "%s: workflow-control.yaml %s: the workflow stops here; its %zu file(s) make "
+		       "no Work\n",
+		       rp->pl->name, r->control.suspend ? "suspends" : "asks for a retry", rp->n);
+	return 0;
+}
+
+static int run_pipeline(const struct kfs_render_input *in, const struct kfs_pipeline *pl,
+			struct kfs_tcontext *ctx, struct kfs_render_result *r, size_t *cap,
+			struct kfs_error *err)
+{
+	struct rpipe rp = {.pl = pl};
+	int rc = 0;
+	for (size_t i = 0; i < pl->ncontainers && rc == 0; i++) {
+		const struct kfs_container *c = &pl->containers[i];
+		size_t before = rp.n;
+		if (render_is_exec_container(c)) {
+			rc = render_exec_container(in, c, &rp, r->object, &r->log, err);
+			if (rc == 0)
+				kfs_buf_printf(&r->log, "%s/%s: ran; output/ holds %zu file(s)\n",
+					       pl->name, c->name, rp.n);
+		} else {
+			rc = render_template_container(c, &rp, ctx, err);
+			if (rc == 0)
+				kfs_buf_printf(&r->log, "%s/%s: rendered %zu file(s)\n", pl->name,
+					       c->name, rp.n - before);
+		}
+	}
+	if (rc == 0)
+		rc = finish_pipeline(in, &rp, r, cap, err);
+	if (rc < 0)
+		r->failed_pipeline = kfs_xstrdup(pl->name);
+	rpipe_free(&rp);
+	return rc;
+}
+
+struct ordered {
+	struct kfs_output o;
+	size_t seq;
+};
+
+static int cmp_ordered(const void *a, const void *b)
+{
+	const struct ordered *x = a, *y = b;
+	int c = strcmp(x->o.path, y->o.path);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Sorts by path, then workflow order (the order pipelines were added in). */
+static void sort_outputs(struct kfs_render_result *r)
+{
+	if (r->noutputs < 2)
+		return;
+	struct ordered *v = kfs_xmalloc(r->noutputs * sizeof(*v));
+	for (size_t i = 0; i < r->noutputs; i++)
+		v[i] = (struct ordered){r->outputs[i], i};
+	qsort(v, r->noutputs, sizeof(*v), cmp_ordered);
+	for (size_t i = 0; i < r->noutputs; i++)
+		r->outputs[i] = v[i].o;
+	free(v);
+}
+
+static int run_workflow(const struct kfs_render_input *in, struct kfs_render_result *r,
+			struct kfs_error *err)
+{
+	const struct kfs_workflow *wf = &in->promise->workflows[in->type][in->action];
+	struct kfs_node *workflow = kfs_node_new(KFS_MAP);
+	kfs_map_set(workflow, "type", kfs_node_new_str(kfs_wtype_names[in->type]));
+	kfs_map_set(workflow, "action", kfs_node_new_str(kfs_waction_names[in->action]));
+	struct kfs_tcontext ctx = {
+		.root = r->object,
+		.promise = in->promise->tcontext_promise,
+		.workflow = workflow,
+	};
+	size_t cap = 0;
+	bool ran = false;
+	int rc = 0;
+	for (size_t i = 0; i < wf->npipelines && rc == 0 && !r->control.stopped; i++) {
+		const struct kfs_pipeline *pl = &wf->pipelines[i];
+		if (in->pipeline && strcmp(in->pipeline, pl->name) != 0)
+			continue;
+		ran = true;
+		kfs_map_set(workflow, "pipeline", kfs_node_new_str(pl->name));
+		rc = run_pipeline(in, pl, &ctx, r, &cap, err);
+	}
+	if (rc == 0 && in->pipeline && !ran)
+		rc = kfs_error_set(err, -EIO, "pipeline %s is not in the %s %s workflow of promise %s",
+				   in->pipeline, kfs_wtype_names[in->type], kfs_waction_names[in->action],
+				   in->promise->name);
+	kfs_node_free(workflow);
+	return rc;
 }
 
 int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *r,
@@ -219,40 +281,14 @@ int kfs_render(const struct kfs_render_input *in, struct kfs_render_result *r,
 		return -EINVAL;
 	if ((rc = admit_input(in, r->object, &r->warnings, err)) < 0)
 		return rc;
-	const struct kfs_workflow *wf = &in->promise->workflows[in->type][in->action];
-	struct kfs_node *workflow = kfs_node_new(KFS_MAP);
-	kfs_map_set(workflow, "type", kfs_node_new_str(kfs_wtype_names[in->type]));
-	kfs_map_set(workflow, "action", kfs_node_new_str(kfs_waction_names[in->action]));
-	struct kfs_tcontext ctx = {
-		.root = r->object,
-		.promise = in->promise->tcontext_promise,
-		.workflow = workflow,
-	};
-	size_t cap = 0;
-	bool ran = false;
-	for (size_t i = 0; i < wf->npipelines && rc == 0; i++) {
-		const struct kfs_pipeline *pl = &wf->pipelines[i];
-		if (in->pipeline && strcmp(in->pipeline, pl->name) != 0)
-			continue;
-		ran = true;
-		kfs_map_set(workflow, "pipeline", kfs_node_new_str(pl->name));
-		for (size_t c = 0; c < pl->ncontainers && rc == 0; c++) {
-			size_t before = r->noutputs;
-			rc = run_container(&pl->containers[c], pl, &ctx, r, &cap, err);
-			if (rc == 0)
-				kfs_buf_printf(&r->log, "%s/%s: rendered %zu file(s)\n", pl->name,
-					       pl->containers[c].name, r->noutputs - before);
-		}
+	if (in->status) {
+		r->status = kfs_node_copy(in->status);
+		set_object_status(r->object, r->status);
 	}
-	if (rc == 0 && in->pipeline && !ran)
-		rc = kfs_error_set(err, -EIO, "pipeline %s is not in the %s %s workflow of promise %s",
-				   in->pipeline, kfs_wtype_names[in->type], kfs_waction_names[in->action],
-				   in->promise->name);
+	rc = run_workflow(in, r, err);
 	if (rc < 0)
 		kfs_buf_printf(&r->log, "error: %s\n", err ? err->msg : "render failed");
-	kfs_node_free(workflow);
-	if (r->noutputs > 1)
-		qsort(r->outputs, r->noutputs, sizeof(*r->outputs), cmp_output);
+	sort_outputs(r);
 	return rc;
 }
 
@@ -284,15 +320,38 @@ void kfs_render_result_free(struct kfs_render_result *r)
 	kfs_node_free(r->selectors);
 	kfs_buf_free(&r->log);
 	kfs_buf_free(&r->warnings);
+	for (size_t i = 0; i < r->npipelines; i++) {
+		free(r->pipelines[i].name);
+		kfs_node_free(r->pipelines[i].selectors);
+		kfs_node_free(r->pipelines[i].status);
+	}
+	free(r->pipelines);
 	free(r->control.message);
+	free(r->control.pipeline);
 	free(r->failed_pipeline);
 	memset(r, 0, sizeof(*r));
 }
 
 const struct kfs_output *kfs_render_output(const struct kfs_render_result *r, const char *path)
 {
+	const struct kfs_output *found = NULL;
 	for (size_t i = 0; i < r->noutputs; i++)
 		if (strcmp(r->outputs[i].path, path) == 0)
-			return &r->outputs[i];
-	return NULL;
+			found = &r->outputs[i];
+	return found;
+}
+
+void kfs_workflow_control_emit(const struct kfs_workflow_control *c, struct kfs_buf *out)
+{
+	struct kfs_node *doc = kfs_node_new(KFS_MAP);
+	kfs_map_set(doc, "suspend", kfs_node_new_bool(c->suspend));
+	if (c->retry_after >= 0) {
+		char text[32];
+		snprintf(text, sizeof(text), "%llds", c->retry_after);
+		kfs_map_set(doc, "retryAfter", kfs_node_new_str(text));
+	}
+	if (c->message)
+		kfs_map_set(doc, "message", kfs_node_new_str(c->message));
+	kfs_doc_emit(doc, out);
+	kfs_node_free(doc);
 }
