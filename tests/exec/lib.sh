@@ -4,7 +4,7 @@ set -u
 
 # busybox_root DIR: a root folder holding /bin/busybox and a link per applet, /etc/passwd, /tmp.
 busybox_root() {
-	mkdir -p "$1/bin" "$1/etc" "$1/tmp" "$1/usr/bin" || return 1
+	mkdir -p "$1/bin" "$1/etc" "$1/tmp" "$1/usr/bin" "$1/proc" "$1/dev" || return 1
 	cp /bin/busybox "$1/bin/busybox" || return 1
 	local a
 	# Each applet where alpine has it (bin/sh, usr/bin/env, ...): scripts name them by path.
