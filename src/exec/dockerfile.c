@@ -330,12 +330,14 @@ static int do_shell(struct parse *p, const char *rest)
 	return 0;
 }
 
-/* RUN: listed, not run. */
+/* RUN: listed, not run, as "Dockerfile:LINE: RUN ..." (the file's name in its folder). */
 static void do_run(struct parse *p, const char *text)
 {
 	size_t n = strcspn(text, "\n");
 	struct kfs_buf b = {0};
-	kfs_buf_printf(&b, "%s:%d: %.*s%s", p->file, p->line, (int)(n > 200 ? 200 : n), text,
+	const char *base = strrchr(p->file, '/');
+	kfs_buf_printf(&b, "%s:%d: %.*s%s", base ? base + 1 : p->file, p->line,
+		       (int)(n > 200 ? 200 : n), text,
 		       n > 200 || text[n] ? " ..." : "");
 	strv_push(&cur(p)->r.skipped, b.data);
 	kfs_buf_free(&b);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "image_internal.h"
@@ -83,7 +84,10 @@ static int load_cached(const char *dir, const char *ref, const char *digest,
 	return 0;
 }
 
-/* Removes the temporary folders of unpacks that died: their flock is free. */
+/* Removes the temporary folders of unpacks that died: their flock is free, and they are older
+ * than STALE_AFTER seconds (a folder just made is not locked yet). */
+#define STALE_AFTER 60
+
 static void clean_stale(const char *cache)
 {
 	DIR *d = opendir(cache);
@@ -96,7 +100,9 @@ static void clean_stale(const char *cache)
 		int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		struct stat st;
+		if (fstat(fd, &st) == 0 && st.st_mtime + STALE_AFTER < time(NULL) &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0)
 			img_remove_at(dirfd(d), e->d_name);
 		close(fd);
 	}
@@ -138,6 +144,19 @@ static void unpack_end(struct unpack *u)
 	u->lockfd = -1;
 }
 
+/* Makes tmp/rootfs and opens it into *fd. */
+static int open_root(const char *tmp, int *fd, struct kfs_error *err)
+{
+	struct kfs_buf root = {0};
+	kfs_buf_printf(&root, "%s/rootfs", tmp);
+	int rc = 0;
+	if (mkdir(root.data, 0755) < 0 ||
+	    (*fd = open(root.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		rc = kfs_error_set(err, -errno, "%s: %s", root.data, strerror(errno));
+	kfs_buf_free(&root);
+	return rc;
+}
+
 /* Fills u->tmp from what was found: config.json and rootfs/ with every layer applied. */
 static int unpack_fill(struct unpack *u, const struct img_source *s, struct img_found *f,
 		       struct kfs_error *err)
@@ -147,12 +166,9 @@ static int unpack_fill(struct unpack *u, const struct img_source *s, struct img_
 		rc = img_found_verify(f, err);
 	if (rc == 0)
 		rc = kfs_write_file(u->tmp, "config.json", f->config.data, f->config.len, err);
-	char *root = kfs_path_join(u->tmp, "rootfs");
-	if (rc == 0 && mkdir(root, 0755) < 0)
-		rc = kfs_error_set(err, -errno, "%s: %s", root, strerror(errno));
-	int rootfd = rc == 0 ? open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (rc == 0 && rootfd < 0)
-		rc = kfs_error_set(err, -errno, "%s: %s", root, strerror(errno));
+	int rootfd = -1;
+	if (rc == 0)
+		rc = open_root(u->tmp, &rootfd, err);
 	for (size_t i = 0; rc == 0 && i < f->nlayers; i++) {
 		rc = img_layer_apply(rootfd, &f->layers[i], err);
 		if (rc < 0)
@@ -160,11 +176,23 @@ static int unpack_fill(struct unpack *u, const struct img_source *s, struct img_
 	}
 	if (rootfd >= 0)
 		close(rootfd);
-	free(root);
 	for (size_t i = 0; i < f->nlayers; i++)
 		if (f->layers[i].path && strncmp(f->layers[i].path, u->tmp, strlen(u->tmp)) == 0)
 			unlink(f->layers[i].path);
 	return rc;
+}
+
+/* Whether an unpacked image's folder holds its root and config. */
+static bool is_whole(const char *dir)
+{
+	struct kfs_buf b = {0};
+	kfs_buf_printf(&b, "%s/rootfs", dir);
+	bool ok = kfs_is_dir(b.data);
+	kfs_buf_reset(&b);
+	kfs_buf_printf(&b, "%s/config.json", dir);
+	ok = ok && kfs_is_file(b.data);
+	kfs_buf_free(&b);
+	return ok;
 }
 
 /* Renames the filled folder into place; another process that got there first wins. */
@@ -176,9 +204,18 @@ static int unpack_commit(struct unpack *u, const char *dir, struct kfs_error *er
 	kfs_buf_free(&b);
 	if (rename(u->tmp, dir) == 0)
 		return 0;
-	if (errno == EEXIST || errno == ENOTEMPTY)
+	if (errno != EEXIST && errno != ENOTEMPTY)
+		return kfs_error_set(err, -errno, "%s: %s", dir, strerror(errno));
+	if (is_whole(dir))
 		return 0;
-	return kfs_error_set(err, -errno, "%s: %s", dir, strerror(errno));
+	/* a folder someone damaged (its rootfs or config.json removed): replaced */
+	kfs_buf_printf(&b, "%s.broken", u->tmp);
+	if (rename(dir, b.data) == 0)
+		img_remove_at(AT_FDCWD, b.data);
+	kfs_buf_free(&b);
+	if (rename(u->tmp, dir) == 0 || is_whole(dir))
+		return 0;
+	return kfs_error_set(err, -EIO, "%s: cannot be replaced by a whole unpack", dir);
 }
 
 /* Unpacks an image found in an -o images= source. */
@@ -227,20 +264,18 @@ static int unpack_storage(const char *cache, const char *root, const char *id,
 	return rc;
 }
 
-/* Looks through the -o images= sources: full names first in every source, then a layout's
- * bare tag. 1 found (s and f filled), 0 not, negative on a broken source. */
-static int find_in_sources(const struct kfs_image_opts *o, const struct img_ref *want,
+/* Looks through the -o images= sources for full names, or (weak) for a layout's bare tag.
+ * 1 found (s and f filled), 0 not, negative on a broken source. */
+static int find_in_sources(const struct kfs_image_opts *o, const struct img_ref *want, bool weak,
 			   struct img_source *s, struct img_found *f, struct kfs_error *err)
 {
-	for (int weak = 0; weak < 2; weak++) {
-		for (size_t i = 0; i < o->narchives; i++) {
-			int rc = img_source_open(o->archives[i], s, err);
-			if (rc == 0)
-				rc = img_source_find(s, want, weak, f, err);
-			if (rc != 0)
-				return rc;
-			img_source_close(s);
-		}
+	for (size_t i = 0; i < o->narchives; i++) {
+		int rc = img_source_open(o->archives[i], s, err);
+		if (rc == 0)
+			rc = img_source_find(s, want, weak, f, err);
+		if (rc != 0)
+			return rc;
+		img_source_close(s);
 	}
 	return 0;
 }
@@ -267,12 +302,12 @@ static int not_found(const struct kfs_image_opts *o, const char *ref, const char
 
 /* The image from the -o images= sources, unpacked. 1 found, 0 not, negative on errors. */
 static int get_from_sources(const struct kfs_image_opts *o, const char *ref,
-			    const struct img_ref *want, struct kfs_image **out,
+			    const struct img_ref *want, bool weak, struct kfs_image **out,
 			    struct kfs_error *err)
 {
 	struct img_source s = {0};
 	struct img_found f = {0};
-	int rc = find_in_sources(o, want, &s, &f, err);
+	int rc = find_in_sources(o, want, weak, &s, &f, err);
 	if (rc > 0) {
 		char *dir = entry_dir(o->cache_dir, f.digest);
 		rc = load_cached(dir, ref, f.digest, out, err);
@@ -319,10 +354,13 @@ int kfs_image_get(const struct kfs_image_opts *opts, const char *ref, struct kfs
 	int rc = img_ref_parse(ref, &want, err);
 	if (rc < 0)
 		return rc;
-	rc = get_from_sources(opts, ref, &want, out, err);
+	/* full names in every source first: a layout's bare tag is the last resort */
+	rc = get_from_sources(opts, ref, &want, false, out, err);
 	char *root = opts->use_storage ? img_storage_root() : NULL;
 	if (rc == 0 && root)
 		rc = get_from_storage(opts, root, ref, &want, out, err);
+	if (rc == 0)
+		rc = get_from_sources(opts, ref, &want, true, out, err);
 	if (rc == 0)
 		rc = not_found(opts, ref, root, err);
 	free(root);

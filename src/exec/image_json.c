@@ -12,6 +12,8 @@
 
 #include "kratixfs/doc.h"
 
+#define CHUNK (1 << 16)
+
 int img_json_parse(const struct kfs_buf *text, const char *name, struct kfs_node **out,
 		   struct kfs_error *err)
 {
@@ -63,11 +65,12 @@ int img_digest_file(const char *path, char out[KFS_DIGEST_LEN], struct kfs_error
 		return kfs_error_set(err, -errno, "%s: %s", path, strerror(errno));
 	struct sha256_ctx ctx;
 	sha256_init(&ctx);
-	static __thread unsigned char chunk[1 << 16];
+	unsigned char *chunk = kfs_xmalloc(CHUNK);
 	ssize_t r;
-	while ((r = read(fd, chunk, sizeof(chunk))) > 0)
+	while ((r = read(fd, chunk, CHUNK)) > 0)
 		sha256_update(&ctx, (size_t)r, chunk);
 	int e = errno;
+	free(chunk);
 	close(fd);
 	if (r < 0)
 		return kfs_error_set(err, -e, "%s: %s", path, strerror(e));
@@ -105,10 +108,11 @@ int img_digest_uncompressed(const char *path, const void *mem, size_t len,
 	}
 	struct sha256_ctx ctx;
 	sha256_init(&ctx);
-	static __thread unsigned char chunk[1 << 16];
+	unsigned char *chunk = kfs_xmalloc(CHUNK);
 	la_ssize_t r;
-	while ((r = archive_read_data(a, chunk, sizeof(chunk))) > 0)
+	while ((r = archive_read_data(a, chunk, CHUNK)) > 0)
 		sha256_update(&ctx, (size_t)r, chunk);
+	free(chunk);
 	int rc = 0;
 	if (r < 0)
 		rc = kfs_error_set(err, -EINVAL, "%s: cannot be decompressed: %s", what,

@@ -7,6 +7,8 @@
 #include "image_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,19 +125,22 @@ int img_storage_find(const char *root, const struct img_ref *want, char id[KFS_D
 	return 0;
 }
 
-/* Runs argv, its output to stderr_file; the exit status, or -errno when it cannot start. */
+/* Runs argv with its output (both streams) to out_file and no input; the exit status, or
+ * -errno when it cannot start. posix_spawn: the daemon has threads, so nothing but exec may
+ * run between fork and exec. */
 static int run_quiet(char *const argv[], const char *out_file)
 {
-	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		FILE *f = freopen(out_file, "w", stderr);
-		if (f)
-			dup2(fileno(f), 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, out_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	pid_t pid;
+	extern char **environ;
+	int e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (e != 0)
+		return e == ENOENT ? 127 : -e;
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)

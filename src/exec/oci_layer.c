@@ -174,14 +174,15 @@ static int apply_whiteout(struct apply *ap, const char *entry, char *dir, const 
 {
 	int fd = open_in_root(ap->rootfd, dir);
 	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : fail(ap, -errno, entry, strerror(errno));
+		return errno == ENOENT || errno == ENOTDIR ? 0
+							  : fail(ap, -EINVAL, entry, strerror(errno));
 	int rc = 0;
 	if (strcmp(base, OPAQUE) == 0)
 		rc = empty_dir(fd);
 	else if (strncmp(base, WHITEOUT WHITEOUT, 8) != 0)
 		rc = img_remove_at(fd, base + strlen(WHITEOUT));
 	close(fd);
-	return rc < 0 ? fail(ap, rc, entry, strerror(-rc)) : 0;
+	return rc < 0 ? fail(ap, -EINVAL, entry, strerror(-rc)) : 0;
 }
 
 static int write_data(struct apply *ap, int fd)
@@ -259,7 +260,7 @@ static int apply_entry(struct apply *ap, struct archive_entry *e, const char *en
 		fchownat(pfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
 			 AT_SYMLINK_NOFOLLOW);
 	close(pfd);
-	return r < 0 ? fail(ap, r, entry, strerror(-r)) : 0;
+	return r < 0 ? fail(ap, -EINVAL, entry, strerror(-r)) : 0;
 }
 
 static struct archive *open_layer(const struct img_layer *l)

@@ -103,8 +103,8 @@ int img_source_open(const char *path, struct img_source *s, struct kfs_error *er
 	memset(s, 0, sizeof(*s));
 	s->path = kfs_xstrdup(path);
 	struct stat st;
-	if (stat(path, &st) < 0)
-		return kfs_error_set(err, -errno, "images=%s: %s", path, strerror(errno));
+	if (stat(path, &st) < 0) /* not -ENOENT: that says the image is nowhere */
+		return kfs_error_set(err, -EINVAL, "images=%s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
 		s->is_dir = true;
 		return 0;
@@ -252,6 +252,10 @@ int img_source_fetch(const struct img_source *s, struct img_found *f, const char
 						     s->path, l->name);
 			l->path = kfs_path_join(s->path, clean);
 			free(clean);
+			if (access(l->path, R_OK) < 0)
+				return kfs_error_set(err, -EINVAL, "OCI layout %s: layer %s is missing "
+						     "(%s): the layout is incomplete", s->path,
+						     l->name, strerror(errno));
 			continue;
 		}
 		const struct img_entry *m = member(s, l->name);
