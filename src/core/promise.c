@@ -363,8 +363,10 @@ static int classify_folder(struct kfs_container *c, const char *label, struct kf
 				   "rendered by kratixfs, a script runs from the folder's "
 				   "Dockerfile)",
 				   label, c->name, tdir, script);
+	else if (!tmpl && kfs_is_file(dockerfile) && script)
+		c->exec = script, script = NULL;
 	else if (!tmpl && kfs_is_file(dockerfile))
-		c->exec = script ? script : dockerfile, script = dockerfile = NULL;
+		c->exec = dockerfile, dockerfile = NULL;
 	else if (!tmpl && script)
 		rc = kfs_error_set(err, -EINVAL,
 				   "%s: container %s has %s but no Dockerfile: kratixfs runs a script "
