@@ -457,6 +457,13 @@ static int parse_args(struct daemon *d)
 			c->exec_timeout);
 		return -1;
 	}
+	for (size_t i = 0; i < c->nimages; i++) {
+		if (access(c->images[i], R_OK) != 0) {
+			fprintf(stderr, "kratixfs: -o images=%s: %s (an OCI layout folder or a "
+				"docker/podman save archive)\n", c->images[i], strerror(errno));
+			return -1;
+		}
+	}
 	d->fs.max_input = DEFAULT_MAX_INPUT;
 	if (c->max_input && parse_size(c->max_input, &d->fs.max_input) != 0) {
 		fprintf(stderr, "kratixfs: -o max_input=%s: not a positive number of bytes\n",
