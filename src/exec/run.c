@@ -28,10 +28,11 @@ void sandbox_free(struct sandbox *sb)
 	memset(sb, 0, sizeof(*sb));
 }
 
-/* Logs the recipe's skipped RUN lines once per version of the Dockerfile (its path, time and
- * size): the first render after a load or an edit says so, the others do not repeat it. */
-static void note_skipped(struct runner *r, const char *folder, const struct kfs_recipe *rc,
-			 struct kfs_buf *log)
+/* Logs the recipe's skipped RUN lines once per pipeline and version of the Dockerfile (its
+ * path, time and size): the pipeline's first render after a load or an edit says so, the
+ * others do not repeat it. */
+static void note_skipped(struct runner *r, const struct kfs_exec_call *call, const char *folder,
+			 const struct kfs_recipe *rc, struct kfs_buf *log)
 {
 	if (!rc->skipped || !rc->skipped[0])
 		return;
@@ -40,8 +41,9 @@ static void note_skipped(struct runner *r, const char *folder, const struct kfs_
 	struct stat st;
 	if (stat(path.data, &st) != 0)
 		memset(&st, 0, sizeof(st));
-	kfs_buf_printf(&key, "%s\n%lld.%09ld\n%lld", path.data, (long long)st.st_mtim.tv_sec,
-		       st.st_mtim.tv_nsec, (long long)st.st_size);
+	kfs_buf_printf(&key, "%s\n%lld.%09ld\n%lld\n%s/%s", path.data, (long long)st.st_mtim.tv_sec,
+		       st.st_mtim.tv_nsec, (long long)st.st_size, kfs_wtype_names[call->type],
+		       call->pipeline->name);
 	bool seen = false;
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; i < r->nnoted && !seen; i++)
@@ -81,7 +83,7 @@ static int prepare_root(struct runner *r, const struct kfs_exec_call *call,
 	if (c->dir) {
 		if ((ret = kfs_recipe_load(c->dir, rc, err)) < 0)
 			return ret;
-		note_skipped(r, c->dir, *rc, log);
+		note_skipped(r, call, c->dir, *rc, log);
 		ref = (*rc)->from;
 	}
 	if (strcmp(ref, "scratch") == 0) {

@@ -78,5 +78,23 @@ if [ "$took" -le $((8 * ${KFS_WAIT_SCALE:-1})) ]; then pass "  ... after the lim
 	fail "  ... after the limit: took $took s"; fi
 check_grep "  ... saying so in status.yaml" "$Q/status.yaml" "killed after 2 s"
 check_grep "the outputs still stay" "$Q/output/ok.yaml" "name: probe"
+# --- the marketplace's redis promise: its internal/configure-pipeline/ runs (on a busybox
+# "alpine" without yq, so it fails), and an edit of its execute-pipeline re-renders live
+cp -r "$SOURCE_ROOT/tests/fixtures/real-promises/redis" "$PROMISES/"
+check "the redis promise loads" wait_for 3000 test -d "$MNT/promises/redis"
+D=$MNT/requests/example
+mkdir "$D"
+sed 's/^  name: .*/  name: example/' "$SOURCE_ROOT/tests/fixtures/real-promises/redis/resource-request.yaml" >"$WORK/redis.yaml"
+check_fails "a redis request fails on the missing yq" cp "$WORK/redis.yaml" "$D/object.yaml"
+check_grep "  ... yq: not found, in the log" "$D/log" "yq: not found"
+check_grep "  ... after its RUN lines were skipped" "$D/log" "configure-pipeline/Dockerfile:7: RUN apk update"
+X=$PROMISES/redis/internal/configure-pipeline/execute-pipeline
+printf '#!/bin/sh\nsed "s/NAME_PLACEHOLDER/$KRATIX_OBJECT_NAME/" /tmp/transfer/redis-instance.yaml >/kratix/output/redis-instance.yaml\n' >"$X"
+if wait_for 5000 grep -q "name: example" "$D/output/redis-instance.yaml"; then
+	pass "an edit of internal/configure-pipeline/execute-pipeline re-renders the request"
+else
+	fail "an edit of internal/configure-pipeline/execute-pipeline re-renders the request"
+	sed 's/^/    | /' "$D/status.yaml" "$D/log" >&2
+fi
 check "unmount" unmount_fs
 finish
