@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,29 +96,59 @@ static void bwrap_args(const struct runner *r, const struct sandbox *sb, struct 
 		strv_add(a, sb->argv.v[i]);
 }
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void child(int out, int errs, const struct runner *r, char **argv, char **envp)
+struct child_args {
+	int out, errs;
+	const struct runner *r;
+	char **argv, **envp;
+};
+
+/* The child, on its own stack in the parent's memory (CLONE_VM | CLONE_VFORK, as posix_spawn
+ * does: no copy of a large daemon's page tables) until it execs bwrap: system calls only, no
+ * allocation, nothing written outside its stack. */
+static int child(void *arg)
 {
+	const struct child_args *c = arg;
+	/* Without CLONE_SIGHAND the handlers are the child's own copy: reset them, so that no
+	 * handler of the daemon runs here before the exec. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(errs, 2) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(c->out, 1) < 0 || dup2(c->errs, 2) < 0)
 		_exit(126);
 	/* No descriptor of the daemon (its /dev/fuse, its state folder) reaches the sandbox. */
 	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
 		for (int fd = 3; fd < 65536; fd++)
 			close(fd);
 	setpgid(0, 0);
-	struct rlimit as = {r->opts.memory_limit, r->opts.memory_limit};
-	struct rlimit np = {r->opts.max_procs, r->opts.max_procs};
+	struct rlimit as = {c->r->opts.memory_limit, c->r->opts.memory_limit};
+	struct rlimit np = {c->r->opts.max_procs, c->r->opts.max_procs};
 	if (setrlimit(RLIMIT_AS, &as) < 0 || setrlimit(RLIMIT_NPROC, &np) < 0)
 		_exit(126);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execvpe(argv[0], argv, envp);
+	execvpe(c->argv[0], c->argv, c->envp);
 	static const char msg[] = "kratixfs: cannot run bwrap (install bubblewrap)\n";
 	if (write(2, msg, sizeof(msg) - 1) < 0)
 		_exit(127);
 	_exit(127);
+}
+
+/* Starts the child with every signal blocked in the daemon's thread meanwhile. */
+static pid_t start_child(struct child_args *c)
+{
+	enum { STACK = 64 * 1024 };
+	char *stack = kfs_xmalloc(STACK);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t pid = clone(child, stack + STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+	int e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	free(stack);
+	errno = e;
+	return pid;
 }
 
 /* Appends what fd has to b, keeping only its last KEEP_BYTES. Returns false at EOF. */
@@ -200,15 +232,14 @@ int sandbox_run(const struct runner *r, const struct sandbox *sb, struct spawn_r
 		close(po[0]), close(po[1]);
 		return kfs_error_set(err, -e, "exec: pipe: %s", strerror(e));
 	}
-	pid_t pid = fork();
-	if (pid == 0)
-		child(po[1], pe[1], r, a.v, sb->env.v);
+	struct child_args ca = {po[1], pe[1], r, a.v, sb->env.v};
+	pid_t pid = start_child(&ca);
 	int e = errno;
 	close(po[1]);
 	close(pe[1]);
 	int rc = 0;
 	if (pid < 0) {
-		rc = kfs_error_set(err, -e, "exec: fork: %s", strerror(e));
+		rc = kfs_error_set(err, -e, "exec: clone: %s", strerror(e));
 	} else {
 		fcntl(po[0], F_SETFL, O_NONBLOCK);
 		fcntl(pe[0], F_SETFL, O_NONBLOCK);
