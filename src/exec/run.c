@@ -121,7 +121,12 @@ static int prepare(struct runner *r, const struct kfs_exec_call *call, struct kf
 	}
 	struct kfs_buf dir = {0};
 	kfs_buf_printf(&dir, "%s/XXXXXX", r->runs_dir);
-	if (!mkdtemp(dir.data)) {
+	if (!mkdtemp(dir.data) && errno == ENOENT && kfs_mkdir_p(r->runs_dir, NULL) == 0) {
+		kfs_buf_reset(&dir);
+		kfs_buf_printf(&dir, "%s/XXXXXX", r->runs_dir);
+		mkdtemp(dir.data);
+	}
+	if (access(dir.data, F_OK) != 0) {
 		ret = kfs_error_set(err, -errno, "exec: %s: %s", dir.data, strerror(errno));
 		kfs_buf_free(&dir);
 		return ret;
@@ -241,10 +246,10 @@ struct kfs_exec *kfs_exec_new(const struct kfs_exec_opts *opts)
 		r->opts.memory_limit = (size_t)4 << 30;
 	if (r->opts.max_procs == 0)
 		r->opts.max_procs = 256;
+	/* Made when a container first runs: a command that renders templates only leaves no
+	 * cache behind. */
 	r->roots_dir = kfs_path_join(cache, "roots");
 	r->runs_dir = kfs_path_join(cache, "runs");
-	kfs_mkdir_p(r->roots_dir, NULL);
-	kfs_mkdir_p(r->runs_dir, NULL);
 	pthread_mutex_init(&r->lock, NULL);
 	return &r->iface;
 }

@@ -192,6 +192,7 @@ int root_get(struct runner *r, const struct kfs_image *img, const char *folder, 
 	int rc = 0;
 	pthread_mutex_lock(&r->lock);
 	if (stat(path.data, &st) != 0) {
+		kfs_mkdir_p(r->roots_dir, NULL);
 		struct kfs_buf tmp = {0};
 		kfs_buf_printf(&tmp, "%s.new", path.data);
 		kfs_remove_tree(tmp.data, NULL);
