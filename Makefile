@@ -8,11 +8,12 @@ DESTDIR    ?=
 # bash-builtins: bench/git's builtin mkdir; openssh-*: the SSH push test's sshd on 127.0.0.1;
 # nettle-dev: the hashes; libpcre2-dev: CRD patterns; libssl-dev: bench/hash's comparison;
 # libarchive-dev: image layers; skopeo: images out of container storage; buildah, podman and
-# busybox-static: the test images (tests/exec/mkimage.sh).
+# busybox-static: the test images (tests/exec/mkimage.sh); bubblewrap: the sandbox image and
+# folder containers run in (src/exec/run*.c).
 DEBIAN_DEPS = meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3 libyaml-dev \
               libgit2-dev zlib1g-dev nettle-dev libpcre2-dev libssl-dev libcmocka-dev valgrind vim \
               git diffutils yq gawk systemd tree python3 bash-builtins openssh-client openssh-server \
-              libarchive-dev skopeo buildah podman busybox-static
+              libarchive-dev skopeo buildah podman busybox-static bubblewrap
 
 # The demo: a mount at ./kratix, its state folder, Git state store and log under build/demo/.
 DEMO_MNT   = $(CURDIR)/kratix
