@@ -7,7 +7,7 @@ DESTDIR    ?=
 # systemd: systemd-analyze verifies the unit in `make check`; tree prints the demo's mount;
 # bash-builtins: bench/git's builtin mkdir; openssh-*: the SSH push test's sshd on 127.0.0.1;
 # nettle-dev: the hashes; libpcre2-dev: CRD patterns; libssl-dev: bench/hash's comparison;
-# buildah: make image; bubblewrap: the sandbox of image and script containers, and
+# buildah: make image; bubblewrap: the sandbox of image and folder containers (src/exec/run*.c) and
 # tests/ship/image.sh; libarchive-dev: image layers; skopeo: images out of container storage;
 # podman and busybox-static: the test images (tests/exec/mkimage.sh).
 DEBIAN_DEPS = meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3 libyaml-dev \

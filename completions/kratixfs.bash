@@ -102,7 +102,7 @@ _kratixfs()
 		# The daemon: [-f] [-d] [-s] [-o OPTIONS] [SOURCE] MOUNTPOINT.
 		if [ "$prev" = "-o" ]; then
 			local opts="promises= state= max_input= git= git_branch= git_push= destinations="
-			opts+=" exec_timeout= log_level= allow_other ro"
+			opts+=" exec_timeout= images= log_level= allow_other ro"
 			# The options are one comma-separated word: complete its last one.
 			local head= last=$cur
 			if [[ $cur == *,* ]]; then

@@ -27,14 +27,19 @@ struct kfs_template_file {
 
 struct kfs_container {
 	char *name;
-	char *dir;                  /* the container folder, for messages and exec mode */
+	/* The container folder (workflows/<type>/<action>/<pipeline>/<container>/, or the
+	 * marketplace's internal/<name>/ found by the image's name), or NULL for an image
+	 * container. A container is a template container when dir is set and exec is not. */
+	char *dir;
 	struct kfs_values *values;  /* NULL without values.yaml */
 	struct kfs_template_file *outputs;
 	size_t noutputs;            /* sorted by path */
 	struct kfs_template *status;    /* templates/metadata/status.yaml, or NULL */
 	struct kfs_template *selectors; /* templates/metadata/destination-selectors.yaml, or NULL */
 	struct kfs_template *control;   /* templates/metadata/workflow-control.yaml, or NULL */
-	char *exec;                 /* scripts/pipeline.sh or execute-pipeline (exec mode), or NULL */
+	/* A folder run from its Dockerfile (the exec layer): its script (scripts/pipeline.sh or
+	 * execute-pipeline) if it has one, else its Dockerfile; NULL for templates/. */
+	char *exec;
 	/* From the promise's container spec: image (NULL if none), command and args (NULL-ended
 	 * lists, or NULL), env (name=value strings, NULL-ended, or NULL). A container with an image
 	 * and no container folder is run from the image. */

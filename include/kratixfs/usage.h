@@ -72,8 +72,11 @@ static inline const char *kfs_bundled_promises(char *buf)
 	"  -o destinations=FILE Kratix Destination documents, with their GitStateStores\n" \
 	"                       (default: one destination \"default\" at path default/\n" \
 	"                       that takes every work)\n" \
-	"  -o exec_timeout=SECS time limit of an exec-mode pipeline (default 60); this\n" \
-	"                       version does not run exec mode: such promises fail to load\n" \
+	"  -o exec_timeout=SECS time limit of an image or folder container, run under\n" \
+	"                       bwrap (default 60): past it the sandbox is killed\n" \
+	"  -o images=PATH       an OCI layout folder or a docker/podman save archive to\n" \
+	"                       find images in (repeat it for more); the local container\n" \
+	"                       storage (podman, buildah) is always read\n" \
 	"  -o log_level=LEVEL   error, warn, info or debug (default info): one line per\n" \
 	"                       render, rejection, commit and push, to stderr with -f,\n" \
 	"                       else to syslog (the journal) as kratixfs\n" \

@@ -8,6 +8,7 @@
 #include "kratixfs/buf.h"
 #include "kratixfs/error.h"
 #include "kratixfs/promise.h"
+#include "kratixfs/exec.h"
 
 /* Exit codes of `kratixfs render` (0 rendered, 1 request rejected, 2 failed), used by every
  * sub-command. */
@@ -47,6 +48,10 @@ int cli_write_golden(const struct kfs_promise *p, const char *dir, const char *n
  * is wrong. */
 int cli_parse_workflow(const char *type_env, const char *action_env, const struct kfs_node *in,
 		       enum kfs_wtype *type, enum kfs_waction *action);
+/* The runner of image and folder containers for one command (src/exec): cache under
+ * $XDG_CACHE_HOME/kratixfs (or ~/.cache/kratixfs), images also from $KRATIXFS_IMAGES (paths
+ * separated by ':'), time limit $KRATIXFS_EXEC_TIMEOUT seconds (default 60). */
+struct kfs_exec *cli_exec_new(void);
 
 int cmd_init(int argc, char **argv);
 int cmd_render(int argc, char **argv);

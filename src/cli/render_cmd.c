@@ -275,10 +275,12 @@ int cmd_render(int argc, char **argv)
 			.pipeline = getenv("KRATIX_PIPELINE_NAME"),
 			.data = input.data,
 			.len = input.len,
+			.exec = cli_exec_new(),
 		};
 		if (in.pipeline && !*in.pipeline)
 			in.pipeline = NULL;
 		status = render_request(&a, &in, path.data, doc);
+		kfs_exec_free((struct kfs_exec *)in.exec);
 	}
 	kfs_buf_free(&input);
 	kfs_buf_free(&path);

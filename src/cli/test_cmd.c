@@ -155,8 +155,10 @@ static void render_case(const struct kfs_promise *p, const char *input_path, str
 			.len = input.len,
 			.doc = doc, /* NULL when it does not parse: render reports why */
 			.status = status,
+			.exec = cli_exec_new(),
 		};
 		rc = kfs_render(&in, &out, &err);
+		kfs_exec_free((struct kfs_exec *)in.exec);
 	}
 	if (rc < 0) {
 		struct kfs_buf msg = {0};

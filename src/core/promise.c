@@ -173,7 +173,8 @@ static int promise_from_doc(struct kfs_node *doc, const char *file, const char *
 	const struct kfs_node *api = kfs_node_at(p->doc, "spec.api");
 	if (api && (rc = load_crd(p, api, api_file, at, err)) < 0)
 		goto fail;
-	if ((rc = load_workflow_names(p, file, err)) < 0)
+	if ((rc = load_workflow_names(p, file, err)) < 0 ||
+	    (rc = kfs_promise_container_specs(p, file, err)) < 0)
 		goto fail;
 	load_dependencies(p);
 	p->tcontext_promise = kfs_node_new(KFS_MAP);
@@ -316,26 +317,91 @@ static int load_helpers(const char *tdir, const char *label, struct kfs_template
 	return rc;
 }
 
-static int load_container(struct kfs_container *c, const char *root, const char *label,
-			  struct kfs_error *err)
+/* The script a container folder runs (scripts/pipeline.sh, the kratix CLI's; or an executable
+ * execute-pipeline, the marketplace's), or NULL. */
+static char *folder_script(const char *dir)
+{
+	char *script = kfs_path_join(dir, "scripts/pipeline.sh");
+	if (kfs_is_file(script))
+		return script;
+	free(script);
+	char *exe = kfs_path_join(dir, "execute-pipeline");
+	if (kfs_is_file(exe) && access(exe, X_OK) == 0)
+		return exe;
+	free(exe);
+	return NULL;
+}
+
+/* Where the container's files are: workflows/<type>/<action>/<pipeline>/<container>/, else the
+ * marketplace's internal/<name>/ found by the image's name; NULL for an image container. */
+static char *container_folder(const struct kfs_container *c, const char *root, const char *label,
+			      const char *promise)
 {
 	char *dir = kfs_path_join(root, label);
-	c->dir = dir;
-	char *tdir = kfs_path_join(dir, "templates");
-	char *script = kfs_path_join(dir, "scripts/pipeline.sh");
-	char *exe = kfs_path_join(dir, "execute-pipeline");
-	int rc = 0;
-	if (kfs_is_file(script)) {
-		c->exec = script, script = NULL;
-	} else if (access(exe, X_OK) == 0 && kfs_is_file(exe)) {
-		c->exec = exe, exe = NULL;
-	} else if (!kfs_is_dir(tdir)) {
-		rc = kfs_error_set(err, -EINVAL,
-				   "%s: container %s has neither templates/ nor scripts/pipeline.sh: "
-				   "create %s/templates/output/",
-				   label, c->name, dir);
-		goto out;
+	if (kfs_is_dir(dir) || !c->image)
+		return dir;
+	free(dir);
+	return kfs_promise_internal_folder(root, promise, c->image);
+}
+
+/* Sorts a container folder: templates/ (rendered in process) or a Dockerfile (run under
+ * bwrap from its recipe; c->exec names its script, else the Dockerfile). */
+static int classify_folder(struct kfs_container *c, const char *label, struct kfs_error *err)
+{
+	char *tdir = kfs_path_join(c->dir, "templates");
+	char *script = folder_script(c->dir);
+	char *dockerfile = kfs_path_join(c->dir, "Dockerfile");
+	if (!kfs_is_file(dockerfile)) {
+		free(dockerfile);
+		dockerfile = kfs_path_join(c->dir, "Containerfile");
 	}
+	int rc = 0;
+	bool tmpl = kfs_is_dir(tdir);
+	if (tmpl && script)
+		rc = kfs_error_set(err, -EINVAL,
+				   "%s: container %s has both %s and %s: keep one (templates/ are "
+				   "rendered by kratixfs, a script runs from the folder's "
+				   "Dockerfile)",
+				   label, c->name, tdir, script);
+	else if (!tmpl && kfs_is_file(dockerfile) && script)
+		c->exec = script, script = NULL;
+	else if (!tmpl && kfs_is_file(dockerfile))
+		c->exec = dockerfile, dockerfile = NULL;
+	else if (!tmpl && script)
+		rc = kfs_error_set(err, -EINVAL,
+				   "%s: container %s has %s but no Dockerfile: kratixfs runs a script "
+				   "from its folder's Dockerfile (FROM an image holding its tools, "
+				   "COPY the script, CMD or ENTRYPOINT it); add one, or use "
+				   "templates/",
+				   label, c->name, script);
+	else if (!tmpl)
+		rc = kfs_error_set(err, -EINVAL,
+				   "%s: container %s has neither templates/ nor scripts/pipeline.sh "
+				   "with a Dockerfile: create %s/templates/output/",
+				   label, c->name, c->dir);
+	free(tdir);
+	free(script);
+	free(dockerfile);
+	return rc;
+}
+
+static int load_container(struct kfs_container *c, const char *root, const char *label,
+			  const char *promise, struct kfs_error *err)
+{
+	char *dir = container_folder(c, root, label, promise);
+	if (!dir)
+		return 0; /* an image container: nothing to read here */
+	c->dir = dir;
+	if (!kfs_is_dir(dir))
+		return kfs_error_set(err, -EINVAL,
+				     "%s: container %s has neither templates/ nor scripts/pipeline.sh "
+				     "(no folder %s, and no image: in promise.yaml): create "
+				     "%s/templates/output/",
+				     label, c->name, dir, dir);
+	int rc = classify_folder(c, label, err);
+	if (rc < 0)
+		return rc;
+	char *tdir = kfs_path_join(dir, "templates");
 	char *values = kfs_path_join(dir, "values.yaml");
 	if (kfs_is_file(values)) {
 		struct kfs_node *doc = NULL;
@@ -384,8 +450,6 @@ static int load_container(struct kfs_container *c, const char *root, const char 
 	kfs_buf_free(&hname);
 out:
 	free(tdir);
-	free(script);
-	free(exe);
 	return rc;
 }
 
@@ -407,7 +471,7 @@ int kfs_promise_load_dir(const char *dir, struct kfs_promise **out, struct kfs_e
 						       kfs_wtype_names[t], kfs_waction_names[a], pl->name,
 						       pl->containers[c].name);
 					rc = load_container(&pl->containers[c], dir, label.data,
-							    err);
+							    p->name, err);
 					kfs_buf_free(&label);
 				}
 			}

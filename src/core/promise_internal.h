@@ -16,4 +16,13 @@ int kfs_promise_assemble_split(const char *dir, struct kfs_node **out, struct kf
 const char *kfs_promise_kind_in_other_case(const struct kfs_promise *p,
 					   const struct kfs_node *request);
 
+/* Reads each container's image, command, args and env from the Promise document into the
+ * workflows' containers (file names the document in messages). */
+int kfs_promise_container_specs(struct kfs_promise *p, const char *file, struct kfs_error *err);
+/* The marketplace's pipeline folder for a container image: internal/<base>/ where <base> is the
+ * image's last path part without tag, or that without a leading "<promise>-"; NULL if neither
+ * is a folder. */
+char *kfs_promise_internal_folder(const char *promise_dir, const char *promise_name,
+				  const char *image);
+
 #endif

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "kratixfs/buf.h"
+#include "kratixfs/exec.h"
 #include "kratixfs/files.h"
 #include "daemon.h"
 
@@ -42,6 +43,8 @@ struct daemon_conf {
 	char *destinations;
 	char *log_level;
 	char *exec_timeout;
+	char **images; /* -o images=PATH, repeatable: OCI layouts and save archives */
+	size_t nimages;
 	/* The free arguments: [SOURCE] MOUNTPOINT, as mount(8) and fstab pass them. */
 	char *nonopt[2];
 	int nnonopt;
@@ -106,6 +109,11 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 				return 0;
 		if (strncmp(arg, "x-", 2) == 0 || strncmp(arg, "comment=", 8) == 0)
 			return 0;
+		if (strncmp(arg, "images=", 7) == 0) {
+			c->images = kfs_xrealloc(c->images, (c->nimages + 1) * sizeof(*c->images));
+			c->images[c->nimages++] = kfs_xstrdup(arg + 7);
+			return 0;
+		}
 		if (strncmp(arg, "fsname=", 7) == 0)
 			c->fsname = true;
 		if (strcmp(arg, "allow_other") == 0 || strcmp(arg, "allow_root") == 0)
@@ -406,6 +414,8 @@ struct daemon {
 	struct kfs_fs fs;
 	struct logger lg;
 	char *state, *promises, *scratch;
+	double exec_timeout;     /* seconds, -o exec_timeout */
+	struct kfs_exec *exec;   /* runs image and folder containers (src/exec) */
 	const char *why;
 	int ready_fd;
 };
@@ -440,14 +450,19 @@ static int parse_args(struct daemon *d)
 		fprintf(stderr, "kratixfs: no mount point (try kratixfs --help)\n");
 		return -1;
 	}
-	/* Checked now so that an fstab line written for exec mode (pipelines run as processes)
-	 * is right when the render engine runs it; this version refuses exec-mode containers at
-	 * promise load. */
-	size_t exec_timeout;
-	if (c->exec_timeout && parse_size(c->exec_timeout, &exec_timeout) != 0) {
+	char *end = NULL;
+	d->exec_timeout = c->exec_timeout ? strtod(c->exec_timeout, &end) : 60;
+	if (c->exec_timeout && (end == c->exec_timeout || *end || !(d->exec_timeout > 0))) {
 		fprintf(stderr, "kratixfs: -o exec_timeout=%s: not a positive number of seconds\n",
 			c->exec_timeout);
 		return -1;
+	}
+	for (size_t i = 0; i < c->nimages; i++) {
+		if (access(c->images[i], R_OK) != 0) {
+			fprintf(stderr, "kratixfs: -o images=%s: %s (an OCI layout folder or a "
+				"docker/podman save archive)\n", c->images[i], strerror(errno));
+			return -1;
+		}
 	}
 	d->fs.max_input = DEFAULT_MAX_INPUT;
 	if (c->max_input && parse_size(c->max_input, &d->fs.max_input) != 0) {
@@ -546,6 +561,18 @@ static int open_store(struct daemon *d)
 {
 	struct kfs_fs *fs = &d->fs;
 	const struct daemon_conf *c = &d->conf;
+	/* Images are unpacked, and containers' roots and /kratix folders made, under the state
+	 * folder's cache/ (docs/exec.md). */
+	char *cache = kfs_path_join(d->state, "cache");
+	struct kfs_exec_opts eo = {
+	    .images = {.cache_dir = cache,
+		       .archives = (const char *const *)c->images,
+		       .narchives = c->nimages,
+		       .use_storage = true},
+	    .timeout = d->exec_timeout,
+	};
+	d->exec = kfs_exec_new(&eo);
+	free(cache);
 	struct kfs_store_options so = {
 	    .promises_dir = d->promises,
 	    .state_dir = d->state,
@@ -558,6 +585,7 @@ static int open_store(struct daemon *d)
 	    .log_ctx = &d->lg,
 	    .on_publish = kfs_fs_on_publish,
 	    .on_publish_ctx = fs,
+	    .exec = d->exec,
 	};
 	struct kfs_error err = {0};
 	if (kfs_store_open(&so, &fs->store, &err) == 0)
@@ -639,6 +667,10 @@ static void daemon_free(struct daemon *d)
 		free(opts[i]);
 	for (int i = 0; i < c->nnonopt; i++)
 		free(c->nonopt[i]);
+	for (size_t i = 0; i < c->nimages; i++)
+		free(c->images[i]);
+	free(c->images);
+	kfs_exec_free(d->exec);
 	fuse_opt_free_args(&d->args);
 }
 

@@ -127,6 +127,7 @@ expect_exit 0 "the printed promise.yaml validates a request" -- \
 expect_exit 2 "promise without --image" -- "$KRATIXFS" promise "$P"
 expect_exit 2 "promise with an image with a space" -- "$KRATIXFS" promise --image "a b" "$P"
 expect_grep "$WORK/err" 'is not an image reference' "bad image message"
-expect_exit 2 "promise with a folder that is not a promise" -- "$KRATIXFS" promise --image x "$WORK"
+mkdir -p "$WORK/not-a-promise"
+expect_exit 2 "promise with a folder that is not a promise" -- "$KRATIXFS" promise --image x "$WORK/not-a-promise"
 
 finish

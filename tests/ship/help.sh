@@ -43,8 +43,8 @@ opt "mount.kratixfs -V" "$VERSION" "$HELPER" -V
 check "kratixfs --help holds every line of the daemon's help" \
 	eval "! grep -vxF -f '$WORK/help' '$WORK/dhelp'"
 # The -o options of the mount: promises folder, state folder, input limit, the Git store
-# (git, git_branch, destinations, git_push), exec_timeout and log_level.
-for o in promises state max_input git git_branch git_push destinations exec_timeout log_level; do
+# (git, git_branch, destinations, git_push), exec_timeout, images and log_level.
+for o in promises state max_input git git_branch git_push destinations exec_timeout images log_level; do
 	check_grep "kratixfs --help lists -o $o" "$WORK/help" "-o $o="
 done
 sed -n 's/^ *-o \([a-z_]*\)=.*/\1/p' "$WORK/help" | sort -u >"$WORK/opts"

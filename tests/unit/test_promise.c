@@ -95,7 +95,12 @@ static void test_missing_container_folder(void **state)
 {
 	(void)state;
 	char *dir = tu_mkdtemp();
-	tu_write(dir, "promise.yaml", PROMISE_HEAD WORKFLOWS);
+	/* Without an image: (a container with one and no folder runs from the image). */
+	tu_write(dir, "promise.yaml",
+		 PROMISE_HEAD "  workflows:\n    resource:\n      configure:\n"
+			      "        - apiVersion: platform.kratix.io/v1alpha1\n"
+			      "          kind: Pipeline\n          metadata: {name: instance}\n"
+			      "          spec: {containers: [{name: render}]}\n");
 	struct kfs_promise *p;
 	struct kfs_error err = {0};
 	assert_int_equal(kfs_promise_load_dir(dir, &p, &err), -EINVAL);

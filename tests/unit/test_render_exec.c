@@ -140,6 +140,8 @@ static int setup(void **state)
 	tu_write(f->dir, CT "templates/output/remove-me.yaml", "a: 1\n");
 	tu_write(f->dir, CT "templates/metadata/status.yaml", "fromtemplate: \"1\"\n");
 	tu_write(f->dir, CS "scripts/pipeline.sh", "#!/bin/sh\nexit 0\n");
+	tu_write(f->dir, CS "Dockerfile",
+		 "FROM busybox\nCOPY scripts/pipeline.sh /pipeline.sh\nCMD [\"/pipeline.sh\"]\n");
 	tu_write(f->dir, CR "templates/output/after.yaml",
 		 "sawexec: {{ .status.fromexec | default \"none\" }}\n"
 		 "sawtemplate: {{ .status.fromtemplate | default \"none\" }}\n");
