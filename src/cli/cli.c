@@ -3,6 +3,7 @@
 #include "kratixfs/files.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,4 +100,44 @@ int cli_common_option(const char *arg, const char *help)
 		return EXIT_OK;
 	}
 	return -1;
+}
+
+/* Whether msg at i starts a path relative to a promise folder: one of the folder's own names,
+ * at the start of the text or after a space, '(', a quote or a newline, and not already
+ * inside a longer path. */
+static bool promise_path_at(const char *msg, size_t i)
+{
+	static const char *const starts[] = {"workflows/", "internal/", "promise.yaml",
+					     "api.yaml", "dependencies.yaml", NULL};
+	if (i > 0 && !strchr(" (\"'\n", msg[i - 1]))
+		return false;
+	for (const char *const *s = starts; *s; s++)
+		if (strncmp(msg + i, *s, strlen(*s)) == 0)
+			return true;
+	return false;
+}
+
+void cli_promise_paths(const char *dir, const char *msg, struct kfs_buf *out)
+{
+	bool here = !dir || !*dir || strcmp(dir, ".") == 0 || strcmp(dir, "./") == 0;
+	size_t dlen = dir ? strlen(dir) : 0;
+	while (dlen > 1 && dir[dlen - 1] == '/')
+		dlen--;
+	for (size_t i = 0; msg[i]; i++) {
+		if (!here && promise_path_at(msg, i))
+			kfs_buf_printf(out, "%.*s/", (int)dlen, dir);
+		kfs_buf_addc(out, msg[i]);
+	}
+}
+
+void cli_report_in(const char *what, const char *dir, const struct kfs_error *err)
+{
+	if (!err->msg[0]) {
+		cli_report(what, err);
+		return;
+	}
+	struct kfs_buf text = {0};
+	cli_promise_paths(dir, err->msg, &text);
+	cli_print_lines(what, text.data);
+	kfs_buf_free(&text);
 }

@@ -23,6 +23,12 @@ void cli_print_lines(const char *what, const char *text);
 void cli_print_warnings(const char *what, const char *warnings);
 /* The same for every line of err's message. */
 void cli_report(const char *what, const struct kfs_error *err);
+/* Appends msg to out with every path relative to a promise folder (workflows/..., internal/...,
+ * promise.yaml, api.yaml, dependencies.yaml) prefixed with dir, the folder as the user named it,
+ * so that an editor opens it from the current folder; dir "." or NULL: msg as it is. */
+void cli_promise_paths(const char *dir, const char *msg, struct kfs_buf *out);
+/* cli_report, with err's promise-relative paths taken from dir (cli_promise_paths). */
+void cli_report_in(const char *what, const char *dir, const struct kfs_error *err);
 /* Prints "kratixfs: <formatted>" to stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Maps a core error code to the exit code: rejected input 1, anything else 2. */

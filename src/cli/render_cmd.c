@@ -244,7 +244,7 @@ static int render_request(const struct render_args *a, struct kfs_render_input *
 	rc = kfs_render(in, &result, &err);
 	cli_print_warnings(path, result.warnings.data);
 	if (rc < 0) {
-		cli_report(path, &err);
+		cli_report_in(path, in->promise->dir, &err);
 		status = cli_exit_code(rc);
 		goto out;
 	}

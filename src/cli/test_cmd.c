@@ -346,8 +346,10 @@ static void run_case(const struct kfs_promise *p, const char *dir, const char *f
 		const struct file *e = find_file(&got, "error");
 		c->summary = "render error";
 		kfs_buf_reset(&c->message);
-		kfs_buf_printf(&c->message, "render error: %.*s", (int)e->data.len,
-			       e->data.data);
+		/* The golden keeps paths relative to the promise folder; the message names them
+		 * from the current folder, so that an editor jumps to the line. */
+		kfs_buf_adds(&c->message, "render error: ");
+		cli_promise_paths(dir, e->data.data ? e->data.data : "", &c->message);
 	} else {
 		c->summary = "differs from the golden result";
 	}
@@ -372,9 +374,12 @@ static void print_case(const struct options *o, const struct suite *s,
 	fflush(stdout);
 }
 
+/* The suite's error, its paths taken from the folder as the user named it. */
 static void suite_error(struct suite *s, const struct kfs_error *err, const char *fallback)
 {
-	s->error = kfs_xstrdup(err && err->msg[0] ? err->msg : fallback);
+	struct kfs_buf text = {0};
+	cli_promise_paths(s->dir, err && err->msg[0] ? err->msg : fallback, &text);
+	s->error = kfs_buf_steal(&text);
 	cli_print_lines("test", s->error);
 }
 

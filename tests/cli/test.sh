@@ -96,6 +96,18 @@ expect_exit 1 "render error" -- "$KRATIXFS" test --run my-db "$WORK/broken"
 expect_grep "$WORK/out" "render error: " "the render error is printed"
 expect_grep "$WORK/out" ".spec.nosuchfield" "  ... naming the path"
 expect_no_grep "$WORK/out" "+++ " "  ... and no diff buries it"
+rel=${svc#"$WORK/broken/"}
+expect_grep "$WORK/out" "render error: $WORK/broken/$rel:" "  ... its file named from the current folder"
+# From the folder beside it, the path starts with the folder as given; from inside, as is.
+(cd "$WORK" && "$KRATIXFS" test --run my-db broken) >"$WORK/out" 2>&1
+expect_grep "$WORK/out" "render error: broken/$rel:" "a relative folder keeps its name"
+(cd "$WORK/broken" && "$KRATIXFS" test --run my-db .) >"$WORK/out" 2>&1
+expect_grep "$WORK/out" "render error: $rel:" "the current folder adds nothing"
+# The golden of a case that must fail keeps paths relative to the promise folder.
+mkdir -p "$WORK/broken/test-output/bad"; cp "$WORK/broken/test-input/my-db.yaml" "$WORK/broken/test-input/bad.yaml"
+"$KRATIXFS" test --update --run bad "$WORK/broken" >/dev/null 2>&1
+[ "$(head -c ${#rel} "$WORK/broken/test-output/bad/error")" = "$rel" ] && pass ||
+	fail "the golden's path depends on where the test ran: $(cat "$WORK/broken/test-output/bad/error")"
 
 # --junit FILE: one testcase per case, the diff in the failure; well-formed XML.
 sed -i 's/replicas: 2/replicas: 7/' "$(grep -rl "kind: StatefulSet" "$WORK/pg2/test-output/my-db/output")"
