@@ -148,8 +148,10 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	free(path);
 }
 
-/* -o log_level=debug: the inodes the kernel holds, after each batch of FORGETs (and every 1,000
- * single ones): what memory the inode table takes, and that it shrinks. */
+/* -o log_level=debug: the inodes the kernel holds, after each batch of FORGETs, every 1,000
+ * single ones, and each single one that leaves the table small (the kernel sends single FORGETs
+ * when it does not batch them, so the table's last size is always in the log): what memory the
+ * inode table takes, and that it shrinks. */
 static void log_inodes(struct kfs_fs *fs, unsigned long forgets)
 {
 	char line[96];
@@ -165,7 +167,7 @@ static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	struct kfs_fs *fs = enter(req);
 	kfs_itable_forget(fs->inodes, ino, nlookup);
 	unsigned long n = __atomic_add_fetch(&forgets, 1, __ATOMIC_RELAXED);
-	if (fs->log && n % 1000 == 0)
+	if (fs->log && (n % 1000 == 0 || kfs_itable_count(fs->inodes) <= 64))
 		log_inodes(fs, n);
 	fuse_reply_none(req);
 }
