@@ -90,7 +90,7 @@ expect_exit 0 "render --promises with a split promise" -- "$KRATIXFS" render -f 
 expect_grep "$WORK/out" "# Source: instance-configure/configmap.yaml" "renders from the split folder"
 printf 'apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\nmetadata: {name: db}\nspec: {}\n' >split/db/promise.yaml
 expect_exit 2 "test of a folder with both layouts" -- "$KRATIXFS" test split/db
-expect_grep "$WORK/err" "holds both promise.yaml and api.yaml" "names both files"
+expect_grep "$WORK/err" "holds both split/db/promise.yaml and split/db/api.yaml" "names both files, from the current folder"
 expect_exit 2 "validate of a folder with both layouts" -- "$KRATIXFS" validate split/db/promise.yaml split/db/test-input/example.yaml
 expect_grep "$WORK/err" "holds both promise.yaml and api.yaml" "names both files"
 finish
