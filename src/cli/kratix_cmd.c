@@ -441,10 +441,12 @@ int cmd_render_kratix(int argc, char **argv, const char *help)
 			.data = input.data,
 			.len = input.len,
 			.status = obj_status,
+			.exec = cli_exec_new(),
 		};
 		if (in.pipeline && !*in.pipeline)
 			in.pipeline = NULL;
 		status = render_volume(&a, &in, path.data, doc);
+		kfs_exec_free((struct kfs_exec *)in.exec);
 	}
 	kfs_node_free(obj_status);
 	kfs_buf_free(&input);
