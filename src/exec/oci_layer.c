@@ -215,8 +215,12 @@ static int make_entry(struct apply *ap, struct archive_entry *e, int pfd, const 
 		free(hbase);
 		return r;
 	}
-	if (type == AE_IFLNK)
-		return symlinkat(archive_entry_symlink(e), pfd, base) < 0 ? -errno : 0;
+	if (type == AE_IFLNK) {
+		const char *target = archive_entry_symlink(e);
+		if (!target || !*target)
+			return -EINVAL; /* a symbolic link to nothing */
+		return symlinkat(target, pfd, base) < 0 ? -errno : 0;
+	}
 	if (type == AE_IFIFO)
 		return mkfifoat(pfd, base, mode) < 0 ? -errno : 0;
 	if (type != AE_IFREG)

@@ -20,9 +20,12 @@
 /* Members up to this size are held in memory from the first read. */
 #define SMALL_MEMBER (1 << 20)
 
-/* "./a//b" -> "a/b"; NULL when the name leaves its folder (a ".." or an absolute name). */
+/* "./a//b" -> "a/b"; NULL when the name leaves its folder (a ".." or an absolute name) or is
+ * missing. */
 static char *clean_name(const char *name)
 {
+	if (!name)
+		return NULL;
 	while (name[0] == '.' && name[1] == '/')
 		name += 2;
 	if (name[0] == '/' || strcmp(name, "..") == 0 || strncmp(name, "../", 3) == 0 ||
