@@ -428,6 +428,8 @@ static int do_copy(struct parse *p, const char *rest, bool add)
 	if (rc == 0 && n < 2)
 		rc = perr(p, "%s: expected `%s SOURCE... DEST`", what, what);
 	const char *dest = n ? w[n - 1] : "";
+	if (rc == 0 && !*dest)
+		rc = perr(p, "%s: the destination is empty", what);
 	if (rc == 0 && n > 2 && dest[strlen(dest) - 1] != '/')
 		rc = perr(p, "%s: with several sources the destination must be a folder ending "
 			  "in '/': %s", what, dest);

@@ -50,6 +50,44 @@ void df_vars_copy(struct df_vars *to, const struct df_vars *from)
 	}
 }
 
+/* The '}' closing the "${" whose '{' is at s, past any "${...}" nested in its word; NULL when
+ * it never closes. */
+static const char *closing_brace(const char *s)
+{
+	int depth = 0;
+	for (const char *c = s; *c; c++) {
+		if (*c == '{' && (c == s || c[-1] == '$'))
+			depth++;
+		else if (*c == '}' && --depth == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* "${NAME<mod>word}" with v the variable's value (NULL when unset): ":-" and "-" give the word
+ * when the variable is unset (":-" also when it is empty), ":+" and "+" the word when it is
+ * set (":+" only when it is not empty). Any other modifier is kept as written. */
+static void expand_modified(const char *whole, const char *mod, const char *close, char esc,
+			    const struct df_vars *vars, const char *v, struct kfs_buf *out)
+{
+	bool colon = mod[0] == ':';
+	char op = colon ? mod[1] : mod[0];
+	const char *start = mod + (colon ? 2 : 1);
+	if ((op != '-' && op != '+') || start > close) {
+		kfs_buf_add(out, whole, (size_t)(close + 1 - whole));
+		return;
+	}
+	bool set = v && (!colon || *v);
+	char *word = kfs_xstrndup(start, (size_t)(close - start));
+	char *w = df_expand(word, esc, vars);
+	if (op == '-')
+		kfs_buf_adds(out, set ? v : w);
+	else
+		kfs_buf_adds(out, set ? w : "");
+	free(word);
+	free(w);
+}
+
 /* Expands the variable at *p (just after '$') into out, moving *p past it. */
 static void expand_var(const char **p, char esc, const struct df_vars *vars, struct kfs_buf *out)
 {
@@ -70,7 +108,7 @@ static void expand_var(const char **p, char esc, const struct df_vars *vars, str
 		*p = s + n;
 		return;
 	}
-	const char *close = strchr(s, '}');
+	const char *close = closing_brace(s);
 	size_t n = 0;
 	while (isalnum((unsigned char)s[1 + n]) || s[1 + n] == '_')
 		n++;
@@ -88,16 +126,7 @@ static void expand_var(const char **p, char esc, const struct df_vars *vars, str
 			kfs_buf_add(out, s - 1, (size_t)(close + 1 - (s - 1)));
 		return;
 	}
-	char *word = kfs_xstrndup(mod + 2, (size_t)(close - mod - 2));
-	char *w = df_expand(word, esc, vars);
-	if (mod[0] == ':' && mod[1] == '-')
-		kfs_buf_adds(out, v && *v ? v : w);
-	else if (mod[0] == ':' && mod[1] == '+')
-		kfs_buf_adds(out, v && *v ? w : "");
-	else
-		kfs_buf_add(out, s - 1, (size_t)(close + 1 - (s - 1)));
-	free(word);
-	free(w);
+	expand_modified(s - 1, mod, close, esc, vars, v, out);
 }
 
 char *df_expand(const char *s, char esc, const struct df_vars *vars)

@@ -154,15 +154,25 @@ static int fail(struct apply *ap, int code, const char *entry, const char *what)
 /* Pass one: a whiteout entry removes its target from the layers below. */
 static int apply_whiteout(struct apply *ap, const char *entry, char *dir, const char *base)
 {
+	const char *target = base + strlen(WHITEOUT);
+	bool opaque = strcmp(base, OPAQUE) == 0;
+	bool meta = strncmp(base, WHITEOUT WHITEOUT, 8) == 0; /* .wh..wh.*: not a whiteout */
+	if (!opaque && !meta &&
+	    (!*target || !strcmp(target, ".") || !strcmp(target, "..") || strchr(target, '/'))) {
+		char what[160];
+		snprintf(what, sizeof(what), "whiteout names '%.40s', which is not a file in its "
+			 "folder: refused", target);
+		return fail(ap, -EPERM, entry, what);
+	}
 	int fd = img_open_in_root(ap->rootfd, dir);
 	if (fd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0
 							  : fail(ap, -EINVAL, entry, strerror(errno));
 	int rc = 0;
-	if (strcmp(base, OPAQUE) == 0)
+	if (opaque)
 		rc = empty_dir(fd);
-	else if (strncmp(base, WHITEOUT WHITEOUT, 8) != 0)
-		rc = img_remove_at(fd, base + strlen(WHITEOUT));
+	else if (!meta)
+		rc = img_remove_at(fd, target);
 	close(fd);
 	return rc < 0 ? fail(ap, -EINVAL, entry, strerror(-rc)) : 0;
 }
@@ -205,8 +215,12 @@ static int make_entry(struct apply *ap, struct archive_entry *e, int pfd, const 
 		free(hbase);
 		return r;
 	}
-	if (type == AE_IFLNK)
-		return symlinkat(archive_entry_symlink(e), pfd, base) < 0 ? -errno : 0;
+	if (type == AE_IFLNK) {
+		const char *target = archive_entry_symlink(e);
+		if (!target || !*target)
+			return -EINVAL; /* a symbolic link to nothing */
+		return symlinkat(target, pfd, base) < 0 ? -errno : 0;
+	}
 	if (type == AE_IFIFO)
 		return mkfifoat(pfd, base, mode) < 0 ? -errno : 0;
 	if (type != AE_IFREG)

@@ -20,9 +20,12 @@
 /* Members up to this size are held in memory from the first read. */
 #define SMALL_MEMBER (1 << 20)
 
-/* "./a//b" -> "a/b"; NULL when the name leaves its folder (a ".." or an absolute name). */
+/* "./a//b" -> "a/b"; NULL when the name leaves its folder (a ".." or an absolute name) or is
+ * missing. */
 static char *clean_name(const char *name)
 {
+	if (!name)
+		return NULL;
 	while (name[0] == '.' && name[1] == '/')
 		name += 2;
 	if (name[0] == '/' || strcmp(name, "..") == 0 || strncmp(name, "../", 3) == 0 ||
@@ -205,6 +208,36 @@ void img_found_free(struct img_found *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/* Points every layer still without bytes that is named name at the file already copied. */
+static void share_copy(struct img_found *f, const char *name, const char *path)
+{
+	for (size_t i = 0; i < f->nlayers; i++) {
+		struct img_layer *l = &f->layers[i];
+		if (!l->path && !l->mem && strcmp(l->name, name) == 0)
+			l->path = kfs_xstrdup(path);
+	}
+}
+
+/* Copies member e (named name) into tmpdir/layer-i for layer i and every layer of that name
+ * (an image may list the same layer twice: identical layers share one digest). */
+static int copy_member(const struct img_source *s, struct archive *a, struct img_found *f,
+		       size_t i, const char *tmpdir, struct kfs_error *err)
+{
+	struct img_layer *l = &f->layers[i];
+	char file[64];
+	snprintf(file, sizeof(file), "layer-%zu", i);
+	l->path = kfs_path_join(tmpdir, file);
+	int rc = 0;
+	int fd = open(l->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || archive_read_data_into_fd(a, fd) != ARCHIVE_OK)
+		rc = kfs_error_set(err, -EIO, "%s: copying %s out: %s", s->path, l->name,
+				   fd < 0 ? strerror(errno) : archive_error_string(a));
+	if (fd >= 0)
+		close(fd);
+	share_copy(f, l->name, l->path);
+	return rc;
+}
+
 /* Copies the tar's big members that f's layers need into tmpdir/layer-N, in one read. */
 static int copy_out_members(const struct img_source *s, struct img_found *f, const char *tmpdir,
 			    struct kfs_error *err)
@@ -218,24 +251,21 @@ static int copy_out_members(const struct img_source *s, struct img_found *f, con
 	struct archive_entry *e;
 	while (rc == 0 && archive_read_next_header(a, &e) == ARCHIVE_OK) {
 		char *name = clean_name(archive_entry_pathname(e));
-		for (size_t i = 0; name && rc == 0 && i < f->nlayers; i++) {
+		for (size_t i = 0; name && i < f->nlayers; i++) {
 			struct img_layer *l = &f->layers[i];
-			if (l->path || l->mem || strcmp(l->name, name) != 0)
-				continue;
-			char file[64];
-			snprintf(file, sizeof(file), "layer-%zu", i);
-			l->path = kfs_path_join(tmpdir, file);
-			int fd = open(l->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-			if (fd < 0 || archive_read_data_into_fd(a, fd) != ARCHIVE_OK)
-				rc = kfs_error_set(err, -EIO, "%s: copying %s out: %s", s->path, name,
-						   fd < 0 ? strerror(errno) : archive_error_string(a));
-			if (fd >= 0)
-				close(fd);
-			break;
+			if (!l->path && !l->mem && strcmp(l->name, name) == 0) {
+				rc = copy_member(s, a, f, i, tmpdir, err);
+				break;
+			}
 		}
 		free(name);
 	}
 	archive_read_free(a);
+	for (size_t i = 0; rc == 0 && i < f->nlayers; i++)
+		if (!f->layers[i].path && !f->layers[i].mem)
+			rc = kfs_error_set(err, -EIO, "%s: layer %zu (%s) could not be read: the archive "
+					   "is cut short or lacks that member; save the image "
+					   "again", s->path, i + 1, f->layers[i].name);
 	return rc;
 }
 
@@ -282,7 +312,10 @@ int img_found_verify(const struct img_found *f, struct kfs_error *err)
 	for (size_t i = 0; i < f->nlayers; i++) {
 		const struct img_layer *l = &f->layers[i];
 		int rc;
-		if (l->digest_of_tar)
+		if (!l->path && !l->mem)
+			rc = kfs_error_set(err, -EIO, "%s: layer %zu (%s) has no bytes to check",
+					   f->where, i + 1, l->name);
+		else if (l->digest_of_tar)
 			rc = img_digest_uncompressed(l->path, l->mem ? l->mem->data : NULL,
 						     l->mem ? l->mem->len : 0, d, err);
 		else if (l->path)

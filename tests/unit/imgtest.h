@@ -179,7 +179,7 @@ static inline void it_docker_archive(const char *file, const char *repo_tag,
 	for (size_t i = 0; i < n && i < 8; i++) {
 		snprintf(names[i], sizeof(names[i]), "blob%zu.tar", i);
 		snprintf(links[i], sizeof(links[i]), "layer%zu/layer.tar", i);
-		snprintf(targets[i], sizeof(targets[i]), "../%s", names[i]);
+		snprintf(targets[i], sizeof(targets[i]), "../blob%zu.tar", i);
 		ents[k++] = (struct it_ent){'f', names[i], layers[i].data, 0644, layers[i].len};
 		if (via_link)
 			ents[k++] = (struct it_ent){'l', links[i], targets[i], 0, 0};

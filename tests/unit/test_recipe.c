@@ -219,6 +219,46 @@ static void test_errors(void **state)
 	tu_rmdir(dir);
 }
 
+/* The value of NAME in the recipe's env, or NULL. */
+static const char *env_of(const struct kfs_recipe *r, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; r->env && r->env[i]; i++)
+		if (strncmp(r->env[i], name, n) == 0 && r->env[i][n] == '=')
+			return r->env[i] + n + 1;
+	return NULL;
+}
+
+/* ${A-word}, ${A+word} and their ':' forms as BuildKit reads them, with empty words and a
+ * variable nested in the word; a modifier that is not one of these is kept as written. */
+static void test_variable_modifiers(void **state)
+{
+	(void)state;
+	char *dir;
+	struct kfs_recipe *r = load_ok(
+		"FROM alpine\n"
+		"ENV SET=v EMPTY=\n"
+		"ENV A=[${SET-}][${UNSET-}][${EMPTY-d}][${EMPTY:-d}][${UNSET-d}]\n"
+		"ENV B=[${SET+}][${SET+w}][${EMPTY+w}][${EMPTY:+w}][${UNSET+w}][${UNSET:+}]\n"
+		"ENV C=[${SET:}][${UNSET:-${SET}x}][${SET:-}][${UNSET:-}][${SET?}]\n",
+		&dir);
+	assert_string_equal(env_of(r, "EMPTY"), "");
+	assert_string_equal(env_of(r, "A"), "[v][][][d][d]");
+	assert_string_equal(env_of(r, "B"), "[][w][w][][][]");
+	assert_string_equal(env_of(r, "C"), "[${SET:}][vx][v][][${SET?}]");
+	kfs_recipe_free(r);
+	tu_rmdir(dir);
+}
+
+/* A COPY whose destination is an empty string. */
+static void test_empty_destination(void **state)
+{
+	(void)state;
+	load_fails("FROM alpine\nCOPY [\"a\", \"b\", \"\"]\n", "2", "COPY: the destination is empty");
+	load_fails("FROM alpine\nADD [\"a\", \"\"]\n", "2", "ADD: the destination is empty");
+	load_fails("FROM alpine\nCOPY a \"\"\n", "2", "COPY: the destination is empty");
+}
+
 /* A recipe over its FROM image's config, as docker build would make it. */
 static void test_apply(void **state)
 {
@@ -313,6 +353,8 @@ int main(void)
 		cmocka_unit_test(test_lexical_forms),
 		cmocka_unit_test(test_multi_stage),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_variable_modifiers),
+		cmocka_unit_test(test_empty_destination),
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_marketplace_redis),
 	};
