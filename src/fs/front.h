@@ -63,9 +63,9 @@ struct handle {
 	pid_t opener, opener_tid;
 	struct kfs_owner owner; /* of the request, for fstat */
 	bool append, dirty;
-	/* Opened with O_TRUNC (a slot file: or new) and not written since: a shell's redirection
-	 * closes its first fd (dup2 then close) before writing, so this submits on release, not
-	 * on that flush. */
+	/* Opened with O_TRUNC (a slot file: or created) and not written since: a shell's
+	 * redirection closes its first fd (dup2 then close) before writing, so this submits on
+	 * release, not on that flush. */
 	bool truncated;
 	uint64_t run; /* W_SLOT_FILE: the slot's run at open; a later run refuses its bytes */
 	char *data;

@@ -258,8 +258,8 @@ struct handle *write_handle(const struct route *r, const struct kfs_view_file *c
 	hbuf_reserve(h, 0);
 	h->data[0] = '\0';
 	/* O_TRUNC, or O_EXCL on a new file: the caller says the content is what it writes now,
-	 * even nothing (`cp /dev/null`); a plain open that writes nothing (touch) changes nothing.
-	 */
+	 * even nothing (`cp /dev/null`); a plain open that writes nothing (touch) changes nothing,
+	 * but for a slot file that did not exist: touch creates it, empty. */
 	if ((flags & (O_TRUNC | O_EXCL)) || (!cur && h->target == W_SLOT_FILE))
 		h->truncated = h->target != W_FEEDBACK;
 	else if (cur && h->target != W_FEEDBACK) {
