@@ -67,6 +67,7 @@ struct handle {
 	 * redirection closes its first fd (dup2 then close) before writing, so this submits on
 	 * release, not on that flush. */
 	bool truncated;
+	bool created; /* W_SLOT_FILE: the file did not exist at open (see flush_truncated) */
 	uint64_t run; /* W_SLOT_FILE: the slot's run at open; a later run refuses its bytes */
 	char *data;
 	size_t len, cap; /* len: the bytes held, at most max_input + 1 */

@@ -251,6 +251,7 @@ struct handle *write_handle(const struct route *r, const struct kfs_view_file *c
 	if (h->target == W_SLOT_FILE) {
 		h->path = kfs_xstrdup(r->rel);
 		h->run = kfs_store_slot_run(ctx()->store);
+		h->created = !cur;
 	}
 	h->append = flags & O_APPEND;
 	h->opener_tid = kfs_cur.pid;
@@ -414,6 +415,25 @@ int kfs_h_write(struct fuse_file_info *fi, const char *buf, size_t size, off_t o
 	return (int)size;
 }
 
+/* The opener's close of a handle emptied and closed with nothing written (`cp /dev/null
+ * object.yaml`, or a shell's redirection, which closes a first descriptor this way before its
+ * command writes through the second). Nothing that exists is replaced yet: if nothing comes,
+ * the release records the empty file; the verdict is the one an empty file would get now (an
+ * empty request is never valid). A slot file that did not exist is stored empty at once: no
+ * bytes can be lost, and a `touch` or `: >` followed by `cat` or `mv` finds it. h->lock held. */
+static int flush_truncated(struct handle *h)
+{
+	if (h->target != W_SLOT_FILE)
+		return -EINVAL;
+	struct kfs_error err = {0};
+	if (!h->created)
+		return reply_code(kfs_store_slot_check(ctx()->store, h->path, "", 0, &err));
+	int rc = submit_handle(h, "", 0);
+	if (rc == 0)
+		h->truncated = h->created = false;
+	return rc;
+}
+
 /* close() reaches here: the buffered content is submitted and its verdict is close's. Only a
  * close by the process that opened the file submits: a child that inherited the descriptor
  * (`{ cat head.yaml; echo ...; } > object.yaml`) closes it when it exits, half-way through
@@ -453,15 +473,7 @@ int kfs_h_flush(struct fuse_file_info *fi)
 		h->dirty = false;
 		h->truncated = false;
 	} else if (h->truncated) {
-		/* Emptied and closed with nothing written (`cp /dev/null object.yaml`). Nothing is
-		 * submitted yet: a shell's redirection closes a first descriptor this way before
-		 * its command writes through the second; if nothing comes, the release records
-		 * the empty file. The verdict is the one an empty file would get now: an empty
-		 * request is never valid; a slot file's is its check's. */
-		struct kfs_error err = {0};
-		rc = h->target == W_SLOT_FILE
-			 ? reply_code(kfs_store_slot_check(ctx()->store, h->path, "", 0, &err))
-			 : -EINVAL;
+		rc = flush_truncated(h);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return rc;
