@@ -151,6 +151,12 @@ int kfs_store_submit_slot(struct kfs_store *s, const char *data, size_t len,
  * one changes nothing. -ENOENT, -EEXIST, -EISDIR, -ENOTDIR, -ENOTEMPTY as a filesystem says. */
 int kfs_store_slot_put(struct kfs_store *s, const char *path, const char *data, size_t len,
 		       struct kfs_error *err);
+/* The root slot's run: it changes each time a write of input/object.yaml starts a new run. */
+uint64_t kfs_store_slot_run(struct kfs_store *s);
+/* kfs_store_slot_put by a writer that opened the file during run `run` (kfs_store_slot_run):
+ * -ESTALE, changing nothing, when a new run started since (its bytes belong to the old run). */
+int kfs_store_slot_put_in(struct kfs_store *s, uint64_t run, const char *path, const char *data,
+			  size_t len, struct kfs_error *err);
 /* What kfs_store_slot_put would answer for these bytes' content, changing nothing. */
 int kfs_store_slot_check(struct kfs_store *s, const char *path, const char *data, size_t len,
 			 struct kfs_error *err);

@@ -63,9 +63,12 @@ struct handle {
 	pid_t opener, opener_tid;
 	struct kfs_owner owner; /* of the request, for fstat */
 	bool append, dirty;
-	/* Opened with O_TRUNC and not written since: a shell's redirection closes its first fd
-	 * (dup2 then close) before writing, so this submits on release, not on that flush. */
+	/* Opened with O_TRUNC (a slot file: or created) and not written since: a shell's
+	 * redirection closes its first fd (dup2 then close) before writing, so this submits on
+	 * release, not on that flush. */
 	bool truncated;
+	bool created; /* W_SLOT_FILE: the file did not exist at open (see flush_truncated) */
+	uint64_t run; /* W_SLOT_FILE: the slot's run at open; a later run refuses its bytes */
 	char *data;
 	size_t len, cap; /* len: the bytes held, at most max_input + 1 */
 	size_t size;	 /* the file's size as written, which may be larger than len */

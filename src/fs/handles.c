@@ -228,9 +228,20 @@ const char *target_of(const struct handle *h)
 	return h->path ? h->path : h->name;
 }
 
+/* Submits data as h's content: a slot file's only while the slot's run is the one h was
+ * opened in (a new run's files are never overwritten with bytes written for the old one). */
+static int submit_handle(const struct handle *h, const char *data, size_t len)
+{
+	if (h->target != W_SLOT_FILE)
+		return submit(h->target, h->name, data, len);
+	struct kfs_error err = {0};
+	return reply_code(kfs_store_slot_put_in(ctx()->store, h->run, h->path, data, len, &err));
+}
+
 /* A write handle on object.yaml, feedback or the slot; starts from the current content unless
  * truncated (feedback always starts empty: it is a message, not a document). A slot file's
- * handle that is new or truncated is dirty at once: its close stores the file, even empty. */
+ * handle that is new or truncated stores nothing until something is written: if nothing ever
+ * is, its release stores the file empty (see kfs_h_flush). */
 struct handle *write_handle(const struct route *r, const struct kfs_view_file *cur, int flags)
 {
 	struct handle *h = handle_new(H_WRITE);
@@ -239,7 +250,8 @@ struct handle *write_handle(const struct route *r, const struct kfs_view_file *c
 	snprintf(h->name, sizeof(h->name), "%s", r->name);
 	if (h->target == W_SLOT_FILE) {
 		h->path = kfs_xstrdup(r->rel);
-		h->dirty = !cur || (flags & O_TRUNC);
+		h->run = kfs_store_slot_run(ctx()->store);
+		h->created = !cur;
 	}
 	h->append = flags & O_APPEND;
 	h->opener_tid = kfs_cur.pid;
@@ -247,10 +259,10 @@ struct handle *write_handle(const struct route *r, const struct kfs_view_file *c
 	hbuf_reserve(h, 0);
 	h->data[0] = '\0';
 	/* O_TRUNC, or O_EXCL on a new file: the caller says the content is what it writes now,
-	 * even nothing (`cp /dev/null`); a plain open that writes nothing (touch) changes nothing.
-	 */
-	if (flags & (O_TRUNC | O_EXCL))
-		h->truncated = h->target != W_FEEDBACK && h->target != W_SLOT_FILE;
+	 * even nothing (`cp /dev/null`); a plain open that writes nothing (touch) changes nothing,
+	 * but for a slot file that did not exist: touch creates it, empty. */
+	if ((flags & (O_TRUNC | O_EXCL)) || (!cur && h->target == W_SLOT_FILE))
+		h->truncated = h->target != W_FEEDBACK;
 	else if (cur && h->target != W_FEEDBACK) {
 		hbuf_resize(h, cur->len);
 		memcpy(h->data, cur->data, cur->len);
@@ -403,6 +415,25 @@ int kfs_h_write(struct fuse_file_info *fi, const char *buf, size_t size, off_t o
 	return (int)size;
 }
 
+/* The opener's close of a handle emptied and closed with nothing written (`cp /dev/null
+ * object.yaml`, or a shell's redirection, which closes a first descriptor this way before its
+ * command writes through the second). Nothing that exists is replaced yet: if nothing comes,
+ * the release records the empty file; the verdict is the one an empty file would get now (an
+ * empty request is never valid). A slot file that did not exist is stored empty at once: no
+ * bytes can be lost, and a `touch` or `: >` followed by `cat` or `mv` finds it. h->lock held. */
+static int flush_truncated(struct handle *h)
+{
+	if (h->target != W_SLOT_FILE)
+		return -EINVAL;
+	struct kfs_error err = {0};
+	if (!h->created)
+		return reply_code(kfs_store_slot_check(ctx()->store, h->path, "", 0, &err));
+	int rc = submit_handle(h, "", 0);
+	if (rc == 0)
+		h->truncated = h->created = false;
+	return rc;
+}
+
 /* close() reaches here: the buffered content is submitted and its verdict is close's. Only a
  * close by the process that opened the file submits: a child that inherited the descriptor
  * (`{ cat head.yaml; echo ...; } > object.yaml`) closes it when it exits, half-way through
@@ -430,7 +461,7 @@ int kfs_h_flush(struct fuse_file_info *fi)
 			    kfs_store_slot_check(ctx()->store, h->path, h->data, h->size, &err));
 		} else if (h->dirty && h->target == W_FEEDBACK) {
 			/* One line, not a document, never committed: no half to fear. */
-			rc = submit(h->target, h->name, h->data, h->size);
+			rc = submit_handle(h, h->data, h->size);
 			h->dirty = false;
 		}
 		pthread_mutex_unlock(&h->lock);
@@ -438,15 +469,11 @@ int kfs_h_flush(struct fuse_file_info *fi)
 	}
 	pthread_mutex_lock(&h->lock);
 	if (h->dirty) {
-		rc = submit(h->target, target_of(h), h->data, h->size);
+		rc = submit_handle(h, h->data, h->size);
 		h->dirty = false;
 		h->truncated = false;
 	} else if (h->truncated) {
-		/* Emptied and closed with nothing written (`cp /dev/null object.yaml`): an empty
-		 * request is never valid. Nothing is submitted yet: a shell's redirection closes a
-		 * first descriptor this way before its command writes through the second; if
-		 * nothing comes, the release records the empty file. */
-		rc = -EINVAL;
+		rc = flush_truncated(h);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return rc;
@@ -456,14 +483,16 @@ int kfs_h_release(struct fuse_file_info *fi)
 {
 	struct handle *h = fh_of(fi);
 	if (h && h->type == H_WRITE) {
-		writer_remove(h);
 		/* Written by a process that did not open it and closed after the opener, or
 		 * truncated and never written (`: > object.yaml`): still the user's new content;
-		 * no close is left to report the verdict, status.yaml does. */
+		 * no close is left to report the verdict, status.yaml does. Submitted before the
+		 * handle leaves the writers, so that a new file (`touch output/a.yaml`) never
+		 * looks gone in between. */
 		if (h->dirty)
-			submit(h->target, target_of(h), h->data, h->size);
+			submit_handle(h, h->data, h->size);
 		else if (h->truncated)
-			submit(h->target, target_of(h), "", 0);
+			submit_handle(h, "", 0);
+		writer_remove(h);
 	}
 	handle_free(h);
 	return 0;
@@ -518,7 +547,7 @@ int kfs_p_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		struct handle *w = write_handle(&r, f, 0);
 		hbuf_resize(w, (size_t)size > ctx()->max_input + 1 ? ctx()->max_input + 1
 								   : (size_t)size);
-		rc = submit(w->target, target_of(w), w->data, (size_t)size);
+		rc = submit_handle(w, w->data, (size_t)size);
 		handle_free(w);
 	}
 	kfs_view_put(v);

@@ -283,6 +283,7 @@ struct slot_args {
 	const char *data; /* put: the new bytes */
 	size_t len;
 	bool noreplace; /* rename: RENAME_NOREPLACE */
+	const uint64_t *run; /* put: the run the writer opened the file in; NULL: any */
 };
 
 /* path names a file or folder inside output/ or metadata/, and stays there. */
@@ -490,7 +491,12 @@ static int change(struct kfs_store *s, const struct slot_args *a,
 	if (rc == 0) {
 		/* r->view changes only under write_lock, which is held. */
 		next = r->edits ? kfs_slot_files_copy(r->edits) : files_of_view(r->view);
-		rc = op(s, next, a, err);
+		rc = a->run && *a->run != r->slot_run
+			 ? kfs_error_set(err, -ESTALE,
+					 "%s: a new run started since it was opened: its bytes are "
+					 "not stored (open the file again)",
+					 a->path)
+			 : op(s, next, a, err);
 	}
 	if (rc == 0) {
 		struct slot_files *old = r->edits;
@@ -519,6 +525,18 @@ int kfs_store_slot_put(struct kfs_store *s, const char *path, const char *data, 
 {
 	struct slot_args a = {.op = "put", .path = path, .data = data, .len = len};
 	return change(s, &a, op_put, err);
+}
+
+int kfs_store_slot_put_in(struct kfs_store *s, uint64_t run, const char *path, const char *data,
+			  size_t len, struct kfs_error *err)
+{
+	struct slot_args a = {.op = "put", .path = path, .data = data, .len = len, .run = &run};
+	return change(s, &a, op_put, err);
+}
+
+uint64_t kfs_store_slot_run(struct kfs_store *s)
+{
+	return __atomic_load_n(&s->slot->slot_run, __ATOMIC_ACQUIRE);
 }
 
 int kfs_store_slot_check(struct kfs_store *s, const char *path, const char *data, size_t len,

@@ -98,20 +98,22 @@ static int check_status(struct kfs_store *s, const char *path, const char *data,
 	return 0;
 }
 
-/* A directory as Go's filepath.Clean gives it, for the few forms a selector uses. */
-static void clean_dir(const char *in, char *out, size_t size)
+/* A directory as Go's filepath.Clean gives it, for the few forms a selector uses (a new
+ * string, whole: a long name is never cut). */
+static char *clean_dir(const char *in)
 {
 	while (in[0] == '.' && in[1] == '/')
 		in += 2;
-	snprintf(out, size, "%s", in[0] ? in : ".");
+	char *out = kfs_xstrdup(in[0] ? in : ".");
 	size_t n = strlen(out);
 	while (n > 1 && out[n - 1] == '/')
 		out[--n] = '\0';
+	return out;
 }
 
-/* One entry of destination-selectors.yaml; dirs[i] gets its cleaned directory. */
-static int check_selector(const char *path, const struct kfs_node *e, size_t i, char *dir,
-			  size_t size, struct kfs_error *err)
+/* One entry of destination-selectors.yaml; *dir gets its cleaned directory (free it). */
+static int check_selector(const char *path, const struct kfs_node *e, size_t i, char **dir,
+			  struct kfs_error *err)
 {
 	const struct kfs_node *labels = e->type == KFS_MAP ? kfs_map_get(e, "matchLabels") : NULL;
 	if (!labels || labels->type != KFS_MAP || labels->len == 0)
@@ -129,11 +131,11 @@ static int check_selector(const char *path, const struct kfs_node *e, size_t i, 
 	if (d && d->type != KFS_NULL && !is_scalar(d))
 		return kfs_error_set(err, -EIO,
 				     "%s: entry with index %zu: directory must be a string", path, i);
-	clean_dir(d && is_scalar(d) ? d->text : "", dir, size);
-	if (strchr(dir, '/') && strcmp(dir, "/") != 0)
+	*dir = clean_dir(d && is_scalar(d) ? d->text : "");
+	if (strchr(*dir, '/') && strcmp(*dir, "/") != 0)
 		return kfs_error_set(err, -EIO,
 				     "%s: invalid directory %s, sub-directories are not allowed",
-				     path, dir);
+				     path, *dir);
 	return 0;
 }
 
@@ -147,15 +149,18 @@ static int check_selectors(const char *path, const char *data, size_t len, struc
 	if (doc->type != KFS_SEQ)
 		rc = kfs_error_set(err, -EIO,
 				   "%s: must be a list of {matchLabels, directory} entries", path);
-	char(*dirs)[256] = rc == 0 ? kfs_xcalloc(doc->len + 1, sizeof(*dirs)) : NULL;
-	for (size_t i = 0; rc == 0 && i < doc->len; i++) {
-		rc = check_selector(path, doc->items[i], i, dirs[i], sizeof(dirs[i]), err);
+	size_t n = rc == 0 ? doc->len : 0;
+	char **dirs = kfs_xcalloc(n + 1, sizeof(*dirs));
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = check_selector(path, doc->items[i], i, &dirs[i], err);
 		for (size_t j = 0; rc == 0 && j < i; j++)
 			if (strcmp(dirs[j], dirs[i]) == 0)
 				rc = kfs_error_set(err, -EIO,
 						   "%s: duplicate entries for directory %s", path,
 						   dirs[i]);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(dirs[i]);
 	free(dirs);
 	kfs_node_free(doc);
 	return rc;

@@ -101,6 +101,10 @@ struct request {
 	/* The root slot only: its output/ and metadata/ as other processes changed them since its
 	 * last run (slot.c), shown instead of the render's; NULL until a change. write_lock. */
 	struct slot_files *edits;
+	/* The root slot only: counts its runs (each accepted render of input/object.yaml), so
+	 * that a file opened in one run is never stored over the next run's (slot.c). Changed
+	 * under write_lock with __atomic stores; read with __atomic loads. */
+	uint64_t slot_run;
 };
 
 struct promise_entry {

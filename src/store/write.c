@@ -324,6 +324,7 @@ static int apply_outcome(struct kfs_store *s, struct request *r, const struct kf
 	/* A new run of the root slot: output/ and metadata/ are this render's again (slot.c). */
 	kfs_slot_files_free(r->edits);
 	r->edits = NULL;
+	__atomic_add_fetch(&r->slot_run, 1, __ATOMIC_RELEASE);
 	kfs_reconcile_conditions(s, r);
 	int prc = kfs_persist_or_restore(s, r, sv, err);
 	if (prc < 0)

@@ -120,6 +120,61 @@ check "a new file after the run" cp "$WORK/cm.yaml" "$K/output/extra.yaml"
 check "sed -i after the run" sed -i 's/replicas: 2/replicas: 4/' "$K/output/statefulset.yaml"
 check_grep "  ... replicas: 4" "$K/output/statefulset.yaml" "replicas: 4"
 
+# A shell's `>` opens the file with O_TRUNC, dup2s it to the command's stdout and closes the
+# first descriptor before anything is written: nothing is stored until the content comes, so a
+# refused content leaves the file as it was. The shell's status is 0 (it ignores that close's
+# error): the file tells.
+cp "$K/output/statefulset.yaml" "$WORK/sts-before"
+sh -c "printf 'kind: [\n' >'$K/output/statefulset.yaml'" 2>/dev/null
+bash -c "cat '$WORK/bad.yaml' >'$K/output/statefulset.yaml'" 2>/dev/null
+check "a bad YAML through a shell's > keeps the file's bytes" \
+	cmp "$WORK/sts-before" "$K/output/statefulset.yaml"
+check_eq "  ... and its size" "$(stat -c %s "$K/output/statefulset.yaml")" \
+	"$(stat -c %s "$WORK/sts-before")"
+check_grep "  ... the log says why" "$WORK/daemon.log" "slot-refused op=put path=output/statefulset.yaml"
+sh -c "printf 'kind: [\n' >'$K/output/fresh.yaml'" 2>/dev/null
+check "  ... a bad new file through > is created empty (the shell's first close), without the bad bytes" \
+	test -e "$K/output/fresh.yaml" -a ! -s "$K/output/fresh.yaml"
+sed 's/replicas: 4/replicas: 6/' "$WORK/sts-before" >"$WORK/sts-good"
+check "a good one through > lands" sh -c "cat '$WORK/sts-good' >'$K/output/statefulset.yaml'"
+check "  ... its bytes are the file's" cmp "$WORK/sts-good" "$K/output/statefulset.yaml"
+check "printf through > lands" sh -c "printf 'a: 1\n' >'$K/output/printed.yaml'"
+check_eq "  ... its bytes are the file's" "$(cat "$K/output/printed.yaml")" "a: 1"
+check "touch then mv of a new file" sh -c "touch '$K/output/touched.yaml' && mv '$K/output/touched.yaml' '$K/output/moved.yaml'"
+check "  ... moved, empty" test -e "$K/output/moved.yaml" -a ! -s "$K/output/moved.yaml"
+check ": > of an existing file" sh -c ": >'$K/output/printed.yaml'"
+check "  ... stores it empty (at the release, just after the close)" \
+	wait_for 2000 test -e "$K/output/printed.yaml" -a ! -s "$K/output/printed.yaml"
+
+# A file opened before a new run never stores its bytes over the new run's file: its close
+# gets ESTALE, and the log says a new run started since it was opened.
+exec 7>>"$K/output/secret.yaml"
+check "a new run while a writer holds a file" cp "$SEED" "$K/input/object.yaml"
+cp "$K/output/secret.yaml" "$WORK/secret-new-run"
+echo 'x: 1' >&7
+exec 7>&-
+check "  ... the old writer's close does not replace the new run's file" \
+	cmp "$WORK/secret-new-run" "$K/output/secret.yaml"
+check_grep "  ... the log says why" "$WORK/daemon.log" "a new run started since it was opened"
+sed 's/size: medium/size: large/' "$SEED" >"$WORK/large.yaml"
+check "ESTALE from an old writer's close" /usr/bin/python3 -c '
+import errno, shutil, sys
+k, large = sys.argv[1], sys.argv[2]
+f = open(k + "/output/service.yaml", "ab", buffering=0)
+shutil.copyfile(large, k + "/input/object.yaml")
+f.write(b"x: 1\n")
+try:
+    f.close()
+except OSError as e:
+    sys.exit(0 if e.errno == errno.ESTALE else "close: %s" % e)
+sys.exit("close succeeded")
+' "$K" "$WORK/large.yaml"
+check "  ... the new run's file is the render's" sh -c "! grep -q 'x: 1' '$K/output/service.yaml'"
+check "a writer opened in the new run stores" sh -c "echo '# kept' >>'$K/output/service.yaml'"
+check_grep "  ... stored" "$K/output/service.yaml" "# kept"
+check "a new file in this run (the other users' checks below read it)" \
+	cp "$WORK/cm.yaml" "$K/output/extra.yaml"
+
 # requests/<name>/output stays read-only.
 mkdir "$K/requests/my-db"
 check "a request" cp "$SEED" "$K/requests/my-db/object.yaml"

@@ -288,6 +288,66 @@ static void test_restart_keeps_files(void **state)
 	free(t);
 }
 
+/* Directories of any length are checked whole: a long one with a sub-folder is refused, two
+ * long ones that differ only past 255 characters are no duplicates. */
+static void test_long_selector_directories(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err;
+	char dir[301], doc[1024];
+	memset(dir, 'd', 300);
+	dir[300] = '\0';
+	snprintf(doc, sizeof(doc), "- {matchLabels: {a: b}, directory: %s/b}\n", dir);
+	assert_int_equal(put(f, "metadata/destination-selectors.yaml", doc, &err), -EIO);
+	assert_non_null(strstr(err.msg, "sub-directories are not allowed"));
+	snprintf(doc, sizeof(doc),
+		 "- {matchLabels: {a: b}, directory: %sx}\n- {matchLabels: {c: d}, directory: %sy}\n",
+		 dir, dir);
+	assert_int_equal(put(f, "metadata/destination-selectors.yaml", doc, &err), 0);
+	snprintf(doc, sizeof(doc),
+		 "- {matchLabels: {a: b}, directory: %s}\n- {matchLabels: {c: d}, directory: %s/}\n",
+		 dir, dir);
+	assert_int_equal(put(f, "metadata/destination-selectors.yaml", doc, &err), -EIO);
+	assert_non_null(strstr(err.msg, "duplicate"));
+}
+
+/* A writer that opened a file before a new run started cannot store its bytes over the new
+ * run's files; one that opened it in the current run can. */
+static void test_stale_writer_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct kfs_error err = {0};
+	uint64_t run = kfs_store_slot_run(f->s);
+	assert_int_equal(kfs_store_slot_put_in(f->s, run, "output/extra.yaml", cm, strlen(cm),
+					       &err),
+			 0);
+	assert_int_equal(kfs_store_submit_slot(f->s, medium, strlen(medium), &err), 0);
+	assert_int_not_equal(kfs_store_slot_run(f->s), run);
+	char *before = root_file(f->s, "output/secret.yaml");
+	assert_non_null(before);
+	assert_int_equal(kfs_store_slot_put_in(f->s, run, "output/secret.yaml", cm, strlen(cm),
+					       &err),
+			 -ESTALE);
+	assert_non_null(strstr(err.msg, "a new run started since it was opened"));
+	assert_non_null(strstr(f->log.data, "slot-refused op=put path=output/secret.yaml"));
+	char *after = root_file(f->s, "output/secret.yaml");
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+	/* A promise reload that renders the slot again is a new run too. */
+	run = kfs_store_slot_run(f->s);
+	free(tu_sh("echo '# changed' >>%s/postgresql/promise.yaml", f->promises));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(kfs_store_reload(f->s, &err), 0);
+	assert_int_equal(kfs_store_slot_put_in(f->s, run, "output/extra.yaml", cm, strlen(cm),
+					       &err),
+			 -ESTALE);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(kfs_store_slot_put_in(f->s, kfs_store_slot_run(f->s), "output/extra.yaml",
+					       cm, strlen(cm), &err),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +358,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_new_run_resets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_is_a_new_run, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_keeps_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_selector_directories, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_writer_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
