@@ -289,6 +289,60 @@ static void test_removed_promise(void **state)
 	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "requests: 1\n");
 }
 
+/* A copy of a loaded promise's folder is refused, naming both folders; removing the copy
+ * leaves the promise loaded and its Works in Git (no delete workflow, no Delete commit). */
+static void test_copy_removed_keeps_works(void **state)
+{
+	struct fixture *f = fixture_new(true, true);
+	*state = f;
+	open_store(f);
+	free(tu_sh("cp -r %s/postgresql %s/pg-copy", f->promises, f->promises));
+	reload(f);
+	assert_file_contains(f->s, "promises/pg-copy", "status.yaml",
+			     "promises/pg-copy: promise postgresql is already loaded from "
+			     "promises/postgresql");
+	assert_file_lacks(f->s, "promises/postgresql", "status.yaml", "already loaded");
+	free(tu_sh("rm -rf %s/pg-copy", f->promises));
+	reload(f);
+	char *log = git_out(f, "log --format=%s main");
+	if (strstr(log, "Delete from"))
+		fail_msg("removing the copy deleted the loaded promise's Works:\n%s", log);
+	free(log);
+	char *tree = git_out(f, "ls-tree -r --name-only main");
+	assert_contains(tree, "default/dependencies/postgresql/");
+	free(tree);
+	if (strstr(f->log.data, "remove promise=postgresql"))
+		fail_msg("the delete workflow ran:\n%s", f->log.data);
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "requests: 0\n");
+}
+
+/* A promise folder renamed (same metadata.name) is no removal: its Works stay in Git, with no
+ * Delete commit between, and its requests are still served. */
+static void test_renamed_folder_keeps_works(void **state)
+{
+	struct fixture *f = fixture_new(true, true);
+	*state = f;
+	open_store(f);
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", db1);
+	free(tu_sh("mv %s/postgresql %s/pg2", f->promises, f->promises));
+	reload(f);
+	char *log = git_out(f, "log --format=%s main");
+	if (strstr(log, "Delete from"))
+		fail_msg("renaming the folder deleted the promise's Works:\n%s", log);
+	free(log);
+	char *tree = git_out(f, "ls-tree -r --name-only main");
+	assert_contains(tree, "default/dependencies/postgresql/");
+	free(tree);
+	assert_null(kfs_store_view(f->s, "promises/postgresql"));
+	assert_file_contains(f->s, "promises/pg2", "status.yaml", "requests: 1\n");
+	assert_file_lacks(f->s, "requests/db1", "status.yaml", "PromiseRemoved");
+	submit_ok(f->s, "db1", "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			       "metadata: {name: db1, namespace: team}\nspec: {size: large}\n");
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 3");
+}
+
 /* Adds a promise delete workflow of two pipelines to the bundled promise; first_fails makes
  * the first one fail, and the second one always would. */
 static void add_promise_delete(struct fixture *f, bool first_fails)
@@ -447,6 +501,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_workflow_status, teardown),
 	    cmocka_unit_test_teardown(test_bundled_message, teardown),
 	    cmocka_unit_test_teardown(test_removed_promise, teardown),
+	    cmocka_unit_test_teardown(test_copy_removed_keeps_works, teardown),
+	    cmocka_unit_test_teardown(test_renamed_folder_keeps_works, teardown),
 	    cmocka_unit_test_teardown(test_promise_delete_first_pipeline, teardown),
 	    cmocka_unit_test_teardown(test_promise_delete_failure_keeps_works, teardown),
 	    cmocka_unit_test_teardown(test_resource_delete_first_pipeline, teardown),
