@@ -438,14 +438,16 @@ int kfs_scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nol
 				ch[n] = false;
 			} else {
 				struct kfs_error lerr = {0};
+				/* The promise this folder loaded before: it keeps the name. */
+				const struct kfs_promise *had =
+				    prev && !prev->duplicate ? prev->p : NULL;
 				if (kfs_promise_load_dir(dir.data, &e->p, &lerr) < 0) {
 					e->error = kfs_xstrdup(lerr.msg);
 					if (prev && !prev->duplicate)
 						e->p = prev->p, prev->p = NULL;
 				}
-				e->kept = prev && !prev->duplicate && prev->p && e->p &&
-					  (prev->p == e->p ||
-					   strcmp(prev->p->name, e->p->name) == 0);
+				e->kept = had && e->p &&
+					  (had == e->p || strcmp(had->name, e->p->name) == 0);
 				/* Its folder shows the last view until the reload builds the new
 				 * one, after re-rendering its requests: never no folder at all. */
 				if (prev)

@@ -307,6 +307,18 @@ static void test_copy_removed_keeps_works(void **state)
 			     "promises/pg-copy: promise postgresql is already loaded from "
 			     "promises/postgresql");
 	assert_file_lacks(f->s, "promises/postgresql", "status.yaml", "already loaded");
+	/* Its folder keeps the promise while its promise.yaml does not load (the last good
+	 * version serves), though the copy's name sorts first. */
+	free(tu_sh("cp %s/postgresql/promise.yaml %s/good.yaml && echo 'spec: [' >>"
+		   " %s/postgresql/promise.yaml",
+		   f->promises, f->dir, f->promises));
+	reload(f);
+	assert_file_contains(f->s, "promises/pg-copy", "status.yaml", "already loaded from "
+								     "promises/postgresql");
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "last good version");
+	free(tu_sh("cp %s/good.yaml %s/postgresql/promise.yaml", f->dir, f->promises));
+	reload(f);
+	assert_file_lacks(f->s, "promises/postgresql", "status.yaml", "last good version");
 	free(tu_sh("rm -rf %s/pg-copy", f->promises));
 	reload(f);
 	char *log = git_out(f, "log --format=%s main");
