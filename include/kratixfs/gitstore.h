@@ -82,6 +82,11 @@ struct kfs_sched_input {
 	const struct kfs_node *promise_selectors; /* promise spec.destinationSelectors, or NULL */
 	const struct kfs_node *selectors; /* this render's destination-selectors.yaml: a
 					   * sequence of {matchLabels, directory?}, or NULL */
+	/* Each pipeline's own destination-selectors.yaml (kfs_render_result.pipelines), or none:
+	 * the outputs of a pipeline listed here are scheduled by its own selectors only, as
+	 * Kratix schedules each pipeline's Work by its own file; other outputs by selectors. */
+	const struct kfs_render_pipeline *rpipelines;
+	size_t nrpipelines;
 	const struct kfs_output *outputs; /* this render's output files */
 	size_t noutputs;
 };
@@ -218,6 +223,8 @@ struct kfs_git_render {
 	const char *static_deps; /* promise: the static dependencies text, or NULL */
 	const struct kfs_node *promise_selectors;
 	const struct kfs_node *selectors; /* the render's own destination-selectors */
+	const struct kfs_render_pipeline *rpipelines; /* each pipeline's own (kfs_sched_input) */
+	size_t nrpipelines;
 	const char *const *pipelines; /* every pipeline of the workflow (for mode none cleanup) */
 	size_t npipelines;
 	bool delete; /* build the Delete work: owned paths, no files */

@@ -315,18 +315,12 @@ static int write_status(const char *meta, const struct kfs_node *status, struct 
 	return rc;
 }
 
-/* metadata/destination-selectors.yaml: the render's selectors after the ones already there. */
+/* metadata/destination-selectors.yaml: the render's selectors replace the file an earlier
+ * container left, as a container writing the file on Kratix's shared volume does (its entries
+ * are not appended: Kratix's work-creator refuses a directory listed twice). */
 static int write_selectors(const char *meta, const struct kfs_node *sel, struct kfs_error *err)
 {
-	struct kfs_node *have;
-	int rc = read_metadata(meta, "destination-selectors.yaml", KFS_SEQ, &have, err);
-	if (rc == 0 && have)
-		for (size_t i = 0; i < sel->len; i++)
-			kfs_seq_append(have, kfs_node_copy(sel->items[i]));
-	if (rc == 0)
-		rc = emit_metadata(meta, "destination-selectors.yaml", have ? have : sel, err);
-	kfs_node_free(have);
-	return rc;
+	return emit_metadata(meta, "destination-selectors.yaml", sel, err);
 }
 
 /* metadata/workflow-control.yaml as the pipeline that wrote one left it (Kratix's fields:

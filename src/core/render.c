@@ -130,6 +130,8 @@ static int take_control(struct rpipe *rp, struct kfs_render_result *r, struct kf
  * pipeline. */
 static void take_outputs(struct rpipe *rp, struct kfs_render_result *r, size_t *cap)
 {
+	if (rp->n == 0) /* a pipeline that wrote nothing: memcpy must not see NULL */
+		return;
 	if (r->noutputs + rp->n > *cap) {
 		*cap = (r->noutputs + rp->n) * 2;
 		r->outputs = kfs_xrealloc(r->outputs, *cap * sizeof(*r->outputs));

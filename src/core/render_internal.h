@@ -27,7 +27,7 @@ bool render_is_yaml_path(const char *path);
 void rpipe_put(struct rpipe *rp, const char *path, struct kfs_buf *data);
 
 /* Runs a template container: its files into rp->outs, its status fragment merged into
- * rp->status, its selectors appended to rp->selectors, its workflow-control replacing
+ * rp->status, its selectors replacing rp->selectors, its workflow-control replacing
  * rp->control. -EIO with err naming the template on failure. */
 int render_template_container(const struct kfs_container *c, struct rpipe *rp,
 			      struct kfs_tcontext *ctx, struct kfs_error *err);

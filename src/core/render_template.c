@@ -138,14 +138,12 @@ static int render_selectors(const struct kfs_container *c, struct rpipe *rp,
 				   "%s/templates/metadata/destination-selectors.yaml: must be a list "
 				   "of {matchLabels, directory} entries",
 				   c->dir);
+	/* The file a container writes on the pipeline's shared metadata/ replaces the one an
+	 * earlier container left: entries are not appended (a directory twice would be refused). */
 	if (rc == 0 && sel) {
-		if (!rp->selectors)
-			rp->selectors = kfs_node_new(KFS_SEQ);
-		for (size_t i = 0; i < sel->len; i++) {
-			kfs_seq_append(rp->selectors, sel->items[i]);
-			sel->items[i] = NULL;
-		}
-		sel->len = 0;
+		kfs_node_free(rp->selectors);
+		rp->selectors = sel;
+		sel = NULL;
 	}
 	kfs_node_free(sel);
 	return rc;

@@ -421,6 +421,8 @@ int kfs_git_work_build(const struct kfs_destinations *d, const struct kfs_git_re
 	    .type = r->type,
 	    .promise_selectors = r->promise_selectors,
 	    .selectors = r->selectors,
+	    .rpipelines = r->rpipelines,
+	    .nrpipelines = r->nrpipelines,
 	    .outputs = r->outputs,
 	    .noutputs = r->noutputs,
 	};

@@ -554,20 +554,30 @@ static void place_group(const struct kfs_destinations *d, const struct kfs_sched
 	}
 }
 
-int kfs_schedule(const struct kfs_destinations *d, const struct kfs_sched_input *in,
-		 struct kfs_schedule *out, struct kfs_error *err)
+/* The selectors that schedule pipeline's outputs: its own file when the render gave each
+ * pipeline's, else the render's. */
+static const struct kfs_node *selectors_of(const struct kfs_sched_input *in, const char *pipeline)
 {
+	for (size_t i = 0; i < in->nrpipelines; i++)
+		if (in->rpipelines[i].name && strcmp(in->rpipelines[i].name, pipeline) == 0)
+			return in->rpipelines[i].selectors;
+	return in->selectors;
+}
+
+/* Places the outputs of one pipeline (the first is outputs[p]) by its selectors, marking them
+ * done. */
+static int schedule_pipeline(const struct kfs_destinations *d, const struct kfs_sched_input *in,
+			     size_t p, bool *done, size_t *outs, struct kfs_schedule *out,
+			     struct kfs_buf *unscheduled, struct kfs_error *err)
+{
+	const char *pipeline = in->outputs[p].pipeline ? in->outputs[p].pipeline : "";
 	struct wsel *sel;
 	size_t nsel;
-	struct kfs_buf unscheduled = {0};
-
-	memset(out, 0, sizeof(*out));
-	int rc = parse_selectors(in->selectors, &sel, &nsel, err);
+	int rc = parse_selectors(selectors_of(in, pipeline), &sel, &nsel, err);
 	if (rc) {
 		free_selectors(sel, nsel);
 		return rc;
 	}
-
 	/* The root group's labels: the workflow's own lowest, then the promise's (Kratix's
 	 * sortWorkloadGroupDestinationsByLowestPriority). Kratix stopped handing a promise
 	 * workflow's selectors to its resources (commit 0f802ff3, "don't pass along dynamic
@@ -578,51 +588,70 @@ int kfs_schedule(const struct kfs_destinations *d, const struct kfs_sched_input 
 		if (strcmp(sel[i].directory, ".") == 0)
 			ls_add_map(&root, sel[i].labels);
 	ls_add_promise(&root, in->promise_selectors);
-
-	size_t *outs = kfs_xmalloc((in->noutputs ? in->noutputs : 1) * sizeof(*outs));
-	bool *done = kfs_xcalloc(in->noutputs ? in->noutputs : 1, sizeof(*done));
-	/* Kratix makes one Work per pipeline: group the outputs by pipeline, in order seen. */
-	for (size_t p = 0; p < in->noutputs; p++) {
-		if (done[p])
+	for (size_t k = 0; k < nsel; k++) {
+		if (strcmp(sel[k].directory, ".") == 0)
 			continue;
-		const char *pipeline = in->outputs[p].pipeline ? in->outputs[p].pipeline : "";
-		for (size_t k = 0; k < nsel; k++) {
-			if (strcmp(sel[k].directory, ".") == 0)
-				continue;
-			size_t n = 0;
-			for (size_t i = p; i < in->noutputs; i++) {
-				const char *pi =
-				    in->outputs[i].pipeline ? in->outputs[i].pipeline : "";
-				if (!done[i] && strcmp(pi, pipeline) == 0 &&
-				    in_directory(in->outputs[i].path, sel[k].directory)) {
-					outs[n++] = i;
-					done[i] = true;
-				}
-			}
-			if (n == 0)
-				continue;
-			/* A directory entry is scheduled by its own labels only. */
-			struct labelset ls = {0};
-			ls_add_map(&ls, sel[k].labels);
-			place_group(d, in, &ls, pipeline, sel[k].directory, outs, n, out,
-				    &unscheduled);
-			free(ls.items);
-		}
 		size_t n = 0;
 		for (size_t i = p; i < in->noutputs; i++) {
 			const char *pi = in->outputs[i].pipeline ? in->outputs[i].pipeline : "";
-			if (!done[i] && strcmp(pi, pipeline) == 0) {
+			if (!done[i] && strcmp(pi, pipeline) == 0 &&
+			    in_directory(in->outputs[i].path, sel[k].directory)) {
 				outs[n++] = i;
 				done[i] = true;
 			}
 		}
-		if (n)
-			place_group(d, in, &root, pipeline, ".", outs, n, out, &unscheduled);
+		if (n == 0)
+			continue;
+		/* A directory entry is scheduled by its own labels only. */
+		struct labelset ls = {0};
+		ls_add_map(&ls, sel[k].labels);
+		place_group(d, in, &ls, pipeline, sel[k].directory, outs, n, out, unscheduled);
+		free(ls.items);
 	}
-	free(outs);
-	free(done);
+	size_t n = 0;
+	for (size_t i = p; i < in->noutputs; i++) {
+		const char *pi = in->outputs[i].pipeline ? in->outputs[i].pipeline : "";
+		if (!done[i] && strcmp(pi, pipeline) == 0) {
+			outs[n++] = i;
+			done[i] = true;
+		}
+	}
+	if (n)
+		place_group(d, in, &root, pipeline, ".", outs, n, out, unscheduled);
 	free(root.items);
 	free_selectors(sel, nsel);
+	return 0;
+}
+
+int kfs_schedule(const struct kfs_destinations *d, const struct kfs_sched_input *in,
+		 struct kfs_schedule *out, struct kfs_error *err)
+{
+	struct kfs_buf unscheduled = {0};
+	memset(out, 0, sizeof(*out));
+	/* Every list is checked, even one of a pipeline without outputs: each pipeline's own when
+	 * the render gave them (two pipelines may each list a directory once), else the render's. */
+	struct wsel *sel;
+	size_t nsel;
+	int rc = 0;
+	size_t nlists = in->nrpipelines ? in->nrpipelines : 1;
+	for (size_t i = 0; i < nlists && rc == 0; i++) {
+		rc = parse_selectors(in->nrpipelines ? in->rpipelines[i].selectors : in->selectors,
+				     &sel, &nsel, err);
+		free_selectors(sel, nsel);
+	}
+	size_t *outs = kfs_xmalloc((in->noutputs ? in->noutputs : 1) * sizeof(*outs));
+	bool *done = kfs_xcalloc(in->noutputs ? in->noutputs : 1, sizeof(*done));
+	/* Kratix makes one Work per pipeline: group the outputs by pipeline, in order seen. */
+	for (size_t p = 0; p < in->noutputs && rc == 0; p++)
+		if (!done[p])
+			rc = schedule_pipeline(d, in, p, done, outs, out, &unscheduled, err);
+	free(outs);
+	free(done);
+	if (rc) {
+		kfs_buf_free(&unscheduled);
+		kfs_schedule_free(out);
+		return rc;
+	}
 	out->unscheduled = unscheduled.len ? kfs_buf_steal(&unscheduled) : NULL;
 	kfs_buf_free(&unscheduled);
 	return 0;

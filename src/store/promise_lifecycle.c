@@ -312,22 +312,20 @@ static void delete_works(struct kfs_store *s, const struct kfs_promise *p)
 	free(pipelines);
 }
 
-void kfs_promise_removed(struct kfs_store *s, struct promise_entry *e)
+void kfs_promise_removed(struct kfs_store *s, const struct kfs_promise *p)
 {
-	if (!e->p)
-		return;
 	struct kfs_error err = {0};
 	/* As Kratix keeps a Promise whose delete pipeline failed (its finalizer stays), the Works
 	 * stay when the delete workflow fails: the log says so, and the folder coming back and
 	 * going again retries it. */
-	if (run_delete_workflow(s, e->p, &err) < 0) {
+	if (run_delete_workflow(s, p, &err) < 0) {
 		kfs_store_log_error(s, KFS_LOG_ERROR, err.msg,
-				    "remove promise=%s result=failed works=kept", e->name);
+				    "remove promise=%s result=failed works=kept", p->name);
 		return;
 	}
 	if (s->git)
-		delete_works(s, e->p);
+		delete_works(s, p);
 	kfs_store_log(s, KFS_LOG_INFO, "remove promise=%s delete-workflow=%s requests=%zu",
-		      e->name, kfs_promise_delete_pipeline(e->p, KFS_WF_PROMISE) ? "ran" : "none",
-		      kfs_promise_requests(s, e->name));
+		      p->name, kfs_promise_delete_pipeline(p, KFS_WF_PROMISE) ? "ran" : "none",
+		      kfs_promise_requests(s, p->name));
 }

@@ -41,7 +41,8 @@ size_t *kfs_count_requests(struct kfs_store *s, const struct promise_entry *list
 {
 	size_t *counts = kfs_xcalloc(n ? n : 1, sizeof(*counts));
 	for (size_t i = 0; i < n; i++)
-		counts[i] = kfs_promise_requests(s, list[i].name);
+		/* Requests name the promise (metadata.name), not its folder. */
+		counts[i] = kfs_promise_requests(s, list[i].p ? list[i].p->name : list[i].name);
 	return counts;
 }
 
@@ -206,13 +207,14 @@ static void copy_but_status(const struct promise_entry *e, struct view_builder *
 struct kfs_view *kfs_promise_view(struct kfs_store *s, const char *name)
 {
 	/* A request's publish counts it (kfs_promise_count): status.yaml follows when read. */
-	size_t nrequests = kfs_promise_requests(s, name);
 	struct kfs_view *v = NULL;
 	pthread_rwlock_rdlock(&s->promises_lock);
 	for (size_t i = 0; i < s->npromises && !v; i++) {
 		struct promise_entry *e = &s->promises[i];
 		if (strcmp(e->name, name) != 0)
 			continue;
+		/* count_lock is a leaf: taken under promises_lock (read), it takes no other. */
+		size_t nrequests = kfs_promise_requests(s, e->p ? e->p->name : e->name);
 		pthread_mutex_lock(&s->pview_lock);
 		if (e->view && e->view_requests != nrequests) {
 			struct kfs_view *old = e->view;
@@ -358,6 +360,38 @@ static void requirements(struct promise_entry *list, size_t n, bool *changed)
 	free(before);
 }
 
+/* Two folders holding the same promise (metadata.name) would both own its Works and its
+ * requests: one keeps it, the folder it was loaded from before (or else the first by name), and
+ * every other is refused with an error naming both folders. */
+static void refuse_duplicates(struct promise_entry *list, size_t n, bool *changed)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!list[i].p)
+			continue;
+		size_t keep = i;
+		for (size_t j = 0; j < n; j++)
+			if (list[j].p && strcmp(list[j].p->name, list[i].p->name) == 0 &&
+			    (list[j].kept > list[keep].kept ||
+			     (list[j].kept == list[keep].kept && j < keep)))
+				keep = j;
+		if (keep == i)
+			continue;
+		struct promise_entry *e = &list[i];
+		free(e->error);
+		struct kfs_buf why = {0};
+		kfs_buf_printf(&why,
+			       "promises/%s: promise %s is already loaded from promises/%s: two "
+			       "folders may not hold the same promise (metadata.name); remove one "
+			       "folder, or give its promise another name",
+			       e->name, e->p->name, list[keep].name);
+		e->error = kfs_buf_steal(&why);
+		kfs_promise_free(e->p);
+		e->p = NULL;
+		e->duplicate = true;
+		changed[i] = true;
+	}
+}
+
 /* Reads the promises folder into a new entry list, reusing unchanged promises of old (which
  * are moved out of it). changed[i] tells whether entry i differs from before. */
 int kfs_scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nold,
@@ -387,7 +421,8 @@ int kfs_scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nol
 			for (size_t i = 0; i < nold; i++)
 				if (old[i].name && strcmp(old[i].name, e->name) == 0)
 					prev = &old[i];
-			if (prev && strcmp(prev->digest, e->digest) == 0) {
+			if (prev && !prev->duplicate && strcmp(prev->digest, e->digest) == 0) {
+				e->kept = prev->p != NULL;
 				e->p = prev->p, prev->p = NULL;
 				e->error = prev->error, prev->error = NULL;
 				e->view = prev->view, prev->view = NULL;
@@ -403,11 +438,16 @@ int kfs_scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nol
 				ch[n] = false;
 			} else {
 				struct kfs_error lerr = {0};
+				/* The promise this folder loaded before: it keeps the name. */
+				const struct kfs_promise *had =
+				    prev && !prev->duplicate ? prev->p : NULL;
 				if (kfs_promise_load_dir(dir.data, &e->p, &lerr) < 0) {
 					e->error = kfs_xstrdup(lerr.msg);
-					if (prev)
+					if (prev && !prev->duplicate)
 						e->p = prev->p, prev->p = NULL;
 				}
+				e->kept = had && e->p &&
+					  (had == e->p || strcmp(had->name, e->p->name) == 0);
 				/* Its folder shows the last view until the reload builds the new
 				 * one, after re-rendering its requests: never no folder at all. */
 				if (prev)
@@ -429,6 +469,7 @@ int kfs_scan_promises(struct kfs_store *s, struct promise_entry *old, size_t nol
 			ch[j] = ch[j - 1];
 			ch[j - 1] = c;
 		}
+	refuse_duplicates(list, n, ch);
 	requirements(list, n, ch);
 	*out = list;
 	*nout = n;
@@ -503,6 +544,15 @@ static bool gone(const struct promise_entry *list, size_t n, const char *name)
 	return true;
 }
 
+/* Whether some entry of list has the promise named name loaded. */
+static bool loaded(const struct promise_entry *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i].p && strcmp(list[i].p->name, name) == 0)
+			return true;
+	return false;
+}
+
 int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 {
 	struct promise_entry *list;
@@ -523,14 +573,25 @@ int kfs_store_reload(struct kfs_store *s, struct kfs_error *err)
 			names[nn++] = kfs_xstrdup(list[i].name);
 	size_t first_gone = nn;
 	for (size_t i = 0; i < s->npromises; i++)
-		if (gone(list, n, s->promises[i].name)) {
-			kfs_promise_removed(s, &s->promises[i]);
+		if (gone(list, n, s->promises[i].name))
 			names[nn++] = kfs_xstrdup(s->promises[i].name);
-		}
+	/* A promise no folder loads any more (the old entries keep only what the scan did not
+	 * move): removed from the list here, its delete workflow and its Works' commit run after
+	 * the lock is released. A folder renamed, or a copy removed, leaves it loaded. */
+	struct kfs_promise **removed = kfs_xcalloc(s->npromises + 1, sizeof(*removed));
+	size_t nremoved = 0;
+	for (size_t i = 0; i < s->npromises; i++)
+		if (s->promises[i].p && !loaded(list, n, s->promises[i].p->name))
+			removed[nremoved++] = s->promises[i].p, s->promises[i].p = NULL;
 	kfs_free_entries(s->promises, s->npromises);
 	s->promises = list;
 	s->npromises = n;
 	pthread_rwlock_unlock(&s->promises_lock);
+	for (size_t i = 0; i < nremoved; i++) {
+		kfs_promise_removed(s, removed[i]);
+		kfs_promise_free(removed[i]);
+	}
+	free(removed);
 	for (size_t i = first_gone; i < nn; i++) {
 		struct kfs_buf folder = {0};
 		kfs_buf_printf(&folder, "promises/%s", names[i]);

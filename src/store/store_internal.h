@@ -125,6 +125,11 @@ struct promise_entry {
 	char *unmet;
 	size_t view_requests; /* the request count its view's status.yaml shows */
 	struct kfs_view *view;
+	/* kept: p was loaded from this same folder before this scan (the folder that keeps its
+	 * promise when another folder holds the same metadata.name); duplicate: refused, as
+	 * another folder holds its promise (loaded again by every scan, to take over when that
+	 * folder goes). */
+	bool kept, duplicate;
 };
 
 /* One event from the Git background thread (a copy that owns its key and reason), handled by
@@ -160,7 +165,9 @@ struct kfs_push_state {
  *                                 kfs_store_view takes it (holding none of the store's
  *                                 locks) when a request's status is built again after a push
  *  6. promises_lock               a reload writes it: it must not count requests (table_lock,
- *                                 write_lock) under it; count_requests_of runs before
+ *                                 write_lock) under it; count_requests_of runs before. A
+ *                                 removed promise's delete workflow (a container) and its
+ *                                 Works' Delete commit run after the reload releases it
  *  7. leaves, held only for their own data, never while taking another lock of this list:
  *     retry_lock (retry.c: the timer's queue; a write schedules under its write_lock; the
  *     timer thread pops under it, then runs the request's workflow holding none: it looks the
@@ -172,7 +179,7 @@ struct kfs_push_state {
  *     on_event, runs with neither held and takes git_lock only, to queue the event),
  *     count_lock and pview_lock (promise_lifecycle.c, promises.c: a reader of a promise's
  *     folder holds promises_lock for reading and takes pview_lock to build its status.yaml
- *     again; it reads the count, under count_lock, before).
+ *     again; it reads the count, under count_lock alone, before taking pview_lock).
  */
 struct kfs_store {
 	char *promises_dir, *state_dir;
@@ -414,9 +421,11 @@ int kfs_promise_refuse(struct kfs_store *s, struct request *r, const struct kfs_
  * condition (r keeps its outputs and its Works) and returns true. write_lock held, promises not
  * locked (or recovering). */
 bool kfs_promise_held(struct kfs_store *s, struct request *r);
-/* A promise folder went: its promise delete workflow runs (the first pipeline, as Kratix) and
- * its Works leave the Git store in one Delete commit. promises write-locked. */
-void kfs_promise_removed(struct kfs_store *s, struct promise_entry *e);
+/* A promise is no longer loaded from any folder (its folder went, or holds another promise
+ * now): its promise delete workflow runs (the first pipeline, as Kratix) and its Works leave
+ * the Git store in one Delete commit. promises_lock NOT held: p is already out of s->promises,
+ * and the workflow may run a container for up to exec_timeout. */
+void kfs_promise_removed(struct kfs_store *s, const struct kfs_promise *p);
 /* The pipeline Kratix runs of p's delete workflow of type t (the first), or NULL when none. */
 const char *kfs_promise_delete_pipeline(const struct kfs_promise *p, enum kfs_wtype t);
 

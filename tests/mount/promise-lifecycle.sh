@@ -43,6 +43,24 @@ check "a write of db1 renders" cp "$WORK/large.yaml" "$MNT/requests/db1/object.y
 check_grep "... replicas: 3" "$MNT/requests/db1/output/statefulset.yaml" "replicas: 3"
 check_grep "the promise counts 1 request" "$P" "requests: 1"
 
+# A copy of a loaded promise's folder is refused, naming both folders; removing the copy, or
+# renaming the promise's folder (mv), is no removal: no Delete commit, its Works stay in Git.
+deletes() { git --git-dir="$REPO" log --format=%s main | grep -c '^Delete from: postgresql'; }
+before=$(deletes)
+cp -r "$PROMISES/postgresql" "$PROMISES/pg-copy"
+check "the copy names the folder that holds its promise" wait_for 1000 grep -q \
+	"promise postgresql is already loaded from promises/postgresql" "$MNT/promises/pg-copy/status.yaml"
+rm -rf "$PROMISES/pg-copy"
+check "the copy leaves the mount" wait_for 1000 test ! -e "$MNT/promises/pg-copy"
+mv "$PROMISES/postgresql" "$PROMISES/pg2"
+check "the renamed folder is on the mount" wait_for 1000 test -e "$MNT/promises/pg2/status.yaml"
+check_grep "... still serving db1" "$MNT/promises/pg2/status.yaml" "requests: 1"
+mv "$PROMISES/pg2" "$PROMISES/postgresql"
+check "and back under its name" wait_for 1000 test -e "$P"
+check_eq "no Delete commit came of the copy or the renames" "$(deletes)" "$before"
+check "the promise's dependencies stay in Git" sh -c \
+	"git --git-dir='$REPO' ls-tree -r --name-only main | grep -q dependencies/postgresql"
+
 # requiredPromises: a promise requiring one that is not there serves nothing until it loads.
 mkdir -p "$WORK/kv"
 sed -e 's/^  name: postgresql$/  name: kv/' -e 's/kind: Postgresql/kind: Kv/' \

@@ -212,6 +212,44 @@ static void test_schedule_selectors(void **state)
 	kfs_destinations_free(&d);
 }
 
+/* Each pipeline's Work is scheduled by its own destination-selectors.yaml: two pipelines may
+ * each name the root directory (the render's list holding both is not refused). */
+static void test_schedule_per_pipeline(void **state)
+{
+	(void)state;
+	struct kfs_destinations d;
+	struct kfs_schedule s;
+	struct kfs_error err = {0};
+	dests(THREE_DESTS, &d);
+	struct kfs_output outs[] = {OUT("p1", "a.yaml", "a: 1\n"), OUT("p2", "b.yaml", "b: 1\n")};
+	struct kfs_node *all = yaml("- matchLabels: {environment: dev}\n"
+				    "- matchLabels: {environment: prod}\n");
+	struct kfs_node *dev = yaml("- matchLabels: {environment: dev}\n");
+	struct kfs_node *prod = yaml("- matchLabels: {environment: prod}\n");
+	struct kfs_render_pipeline pl[] = {{.name = (char *)"p1", .selectors = dev},
+					   {.name = (char *)"p2", .selectors = prod}};
+	struct kfs_sched_input in = {.type = KFS_WF_RESOURCE, .selectors = all, .rpipelines = pl,
+				     .nrpipelines = 2, .outputs = outs, .noutputs = 2};
+	if (kfs_schedule(&d, &in, &s, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.items[0].pipeline, "p1");
+	assert_string_equal(d.items[s.items[0].dest].name, "worker-dev");
+	assert_string_equal(s.items[1].pipeline, "p2");
+	assert_string_equal(d.items[s.items[1].dest].name, "worker-prod");
+	kfs_schedule_free(&s);
+	/* A pipeline's own list is still checked. */
+	struct kfs_node *twice = yaml("- matchLabels: {a: b}\n- matchLabels: {c: d}\n");
+	pl[1].selectors = twice;
+	assert_int_equal(kfs_schedule(&d, &in, &s, &err), -EINVAL);
+	kfs_schedule_free(&s);
+	kfs_node_free(all);
+	kfs_node_free(dev);
+	kfs_node_free(prod);
+	kfs_node_free(twice);
+	kfs_destinations_free(&d);
+}
+
 static void test_schedule_unplaced_and_invalid(void **state)
 {
 	(void)state;
@@ -716,6 +754,7 @@ int main(void)
 	    cmocka_unit_test(test_destinations_in_state_stores),
 	    cmocka_unit_test(test_schedule_selectors),
 	    cmocka_unit_test(test_schedule_unplaced_and_invalid),
+	    cmocka_unit_test(test_schedule_per_pipeline),
 	    cmocka_unit_test(test_strict_match_labels),
 	    cmocka_unit_test(test_nested_paths_idempotent_delete),
 	    cmocka_unit_test(test_batch_message),

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "kratixfs/render.h"
 #include "kratixfs/store.h"
 #include "testutil.h"
 
@@ -22,6 +24,7 @@ struct fixture {
 	char promises[512], state[512], repo[512];
 	bool git;
 	struct kfs_store *s;
+	struct kfs_exec exec; /* set by a test that runs image containers, else run is NULL */
 };
 
 static void collect_log(void *ctx, enum kfs_log_level level, const char *line)
@@ -39,6 +42,8 @@ static void open_store(struct fixture *f)
 				      .max_input = 65536, .log = collect_log, .log_ctx = f};
 	if (f->git)
 		o.git_repo = f->repo;
+	if (f->exec.run)
+		o.exec = &f->exec;
 	struct kfs_error err = {0};
 	if (kfs_store_open(&o, &f->s, &err) != 0)
 		fail_msg("%s", err.msg);
@@ -289,6 +294,154 @@ static void test_removed_promise(void **state)
 	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "requests: 1\n");
 }
 
+/* A copy of a loaded promise's folder is refused, naming both folders; removing the copy
+ * leaves the promise loaded and its Works in Git (no delete workflow, no Delete commit). */
+static void test_copy_removed_keeps_works(void **state)
+{
+	struct fixture *f = fixture_new(true, true);
+	*state = f;
+	open_store(f);
+	free(tu_sh("cp -r %s/postgresql %s/pg-copy", f->promises, f->promises));
+	reload(f);
+	assert_file_contains(f->s, "promises/pg-copy", "status.yaml",
+			     "promises/pg-copy: promise postgresql is already loaded from "
+			     "promises/postgresql");
+	assert_file_lacks(f->s, "promises/postgresql", "status.yaml", "already loaded");
+	/* Its folder keeps the promise while its promise.yaml does not load (the last good
+	 * version serves), though the copy's name sorts first. */
+	free(tu_sh("cp %s/postgresql/promise.yaml %s/good.yaml && echo 'spec: [' >>"
+		   " %s/postgresql/promise.yaml",
+		   f->promises, f->dir, f->promises));
+	reload(f);
+	assert_file_contains(f->s, "promises/pg-copy", "status.yaml", "already loaded from "
+								     "promises/postgresql");
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "last good version");
+	free(tu_sh("cp %s/good.yaml %s/postgresql/promise.yaml", f->dir, f->promises));
+	reload(f);
+	assert_file_lacks(f->s, "promises/postgresql", "status.yaml", "last good version");
+	free(tu_sh("rm -rf %s/pg-copy", f->promises));
+	reload(f);
+	char *log = git_out(f, "log --format=%s main");
+	if (strstr(log, "Delete from"))
+		fail_msg("removing the copy deleted the loaded promise's Works:\n%s", log);
+	free(log);
+	char *tree = git_out(f, "ls-tree -r --name-only main");
+	assert_contains(tree, "default/dependencies/postgresql/");
+	free(tree);
+	if (strstr(f->log.data, "remove promise=postgresql"))
+		fail_msg("the delete workflow ran:\n%s", f->log.data);
+	assert_file_contains(f->s, "promises/postgresql", "status.yaml", "requests: 0\n");
+}
+
+/* A promise folder renamed (same metadata.name) is no removal: its Works stay in Git, with no
+ * Delete commit between, and its requests are still served. */
+static void test_renamed_folder_keeps_works(void **state)
+{
+	struct fixture *f = fixture_new(true, true);
+	*state = f;
+	open_store(f);
+	struct kfs_error err = {0};
+	assert_int_equal(kfs_store_create(f->s, "db1", &err), 0);
+	submit_ok(f->s, "db1", db1);
+	free(tu_sh("mv %s/postgresql %s/pg2", f->promises, f->promises));
+	reload(f);
+	char *log = git_out(f, "log --format=%s main");
+	if (strstr(log, "Delete from"))
+		fail_msg("renaming the folder deleted the promise's Works:\n%s", log);
+	free(log);
+	char *tree = git_out(f, "ls-tree -r --name-only main");
+	assert_contains(tree, "default/dependencies/postgresql/");
+	free(tree);
+	assert_null(kfs_store_view(f->s, "promises/postgresql"));
+	assert_file_contains(f->s, "promises/pg2", "status.yaml", "requests: 1\n");
+	assert_file_lacks(f->s, "requests/db1", "status.yaml", "PromiseRemoved");
+	submit_ok(f->s, "db1", "apiVersion: marketplace.kratix.io/v1\nkind: Postgresql\n"
+			       "metadata: {name: db1, namespace: team}\nspec: {size: large}\n");
+	assert_file_contains(f->s, "requests/db1", "output/statefulset.yaml", "replicas: 3");
+}
+
+/* A reader of promises/other, started while a promise delete workflow runs. */
+struct side_read {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct kfs_store *s;
+	bool done;
+	bool found;
+};
+
+static void *read_other(void *arg)
+{
+	struct side_read *r = arg;
+	struct kfs_view *v = kfs_store_view(r->s, "promises/other");
+	pthread_mutex_lock(&r->lock);
+	r->found = v != NULL;
+	r->done = true;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	kfs_view_put(v);
+	return NULL;
+}
+
+struct slow_ctx {
+	struct fixture *f;
+	pthread_t reader;
+	struct side_read read;
+	bool ran, read_in_time;
+};
+
+/* The image container of the delete workflow: while it runs, another thread reads
+ * promises/other; it must not wait for the workflow (3 s at most here). */
+static int slow_run(void *ctx, const struct kfs_exec_call *call, struct kfs_exec_reply *reply,
+		    struct kfs_error *err)
+{
+	struct slow_ctx *c = ctx;
+	(void)call, (void)err;
+	memset(reply, 0, sizeof(*reply));
+	c->ran = true;
+	c->read.s = c->f->s;
+	pthread_create(&c->reader, NULL, read_other, &c->read);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 3;
+	pthread_mutex_lock(&c->read.lock);
+	while (!c->read.done &&
+	       pthread_cond_timedwait(&c->read.cond, &c->read.lock, &until) == 0)
+		;
+	c->read_in_time = c->read.done;
+	pthread_mutex_unlock(&c->read.lock);
+	return 0;
+}
+
+/* A removed promise's delete workflow runs without holding the promises: a read of another
+ * promise's folder is answered while its container runs. */
+static void test_delete_workflow_unlocked(void **state)
+{
+	struct fixture *f = fixture_new(true, false);
+	*state = f;
+	struct slow_ctx c = {.f = f};
+	pthread_mutex_init(&c.read.lock, NULL);
+	pthread_cond_init(&c.read.cond, NULL);
+	f->exec = (struct kfs_exec){.run = slow_run, .ctx = &c};
+	write_promise(f, "gone", "Gone", "v1", NULL);
+	write_promise(f, "other", "Other", "v1", NULL);
+	free(tu_sh("cd %s/gone && /usr/bin/python3 -c \"t=open('promise.yaml').read(); "
+		   "t=t.replace('  workflows:\\n', '  workflows:\\n    promise:\\n      delete:\\n"
+		   "        - {apiVersion: platform.kratix.io/v1alpha1, kind: Pipeline, metadata: "
+		   "{name: d}, spec: {containers: [{name: slow, image: example.org/slow:1}]}}\\n', "
+		   "1); open('promise.yaml','w').write(t)\"",
+		   f->promises));
+	open_store(f);
+	free(tu_sh("rm -rf %s/gone", f->promises));
+	reload(f);
+	assert_true(c.ran);
+	pthread_join(c.reader, NULL);
+	assert_true(c.read.found);
+	assert_true(c.read_in_time);
+	assert_contains(f->log.data, "remove promise=gone delete-workflow=ran");
+	pthread_mutex_destroy(&c.read.lock);
+	pthread_cond_destroy(&c.read.cond);
+}
+
 /* Adds a promise delete workflow of two pipelines to the bundled promise; first_fails makes
  * the first one fail, and the second one always would. */
 static void add_promise_delete(struct fixture *f, bool first_fails)
@@ -447,6 +600,9 @@ int main(void)
 	    cmocka_unit_test_teardown(test_workflow_status, teardown),
 	    cmocka_unit_test_teardown(test_bundled_message, teardown),
 	    cmocka_unit_test_teardown(test_removed_promise, teardown),
+	    cmocka_unit_test_teardown(test_copy_removed_keeps_works, teardown),
+	    cmocka_unit_test_teardown(test_renamed_folder_keeps_works, teardown),
+	    cmocka_unit_test_teardown(test_delete_workflow_unlocked, teardown),
 	    cmocka_unit_test_teardown(test_promise_delete_first_pipeline, teardown),
 	    cmocka_unit_test_teardown(test_promise_delete_failure_keeps_works, teardown),
 	    cmocka_unit_test_teardown(test_resource_delete_first_pipeline, teardown),

@@ -241,6 +241,46 @@ static void test_control_in_templates(void **state)
 	kfs_render_result_free(&r);
 }
 
+/* Selectors in templates: a later container's destination-selectors.yaml replaces the one an
+ * earlier container of its pipeline left (as a file on Kratix's shared metadata/ does), and
+ * each pipeline keeps its own: two pipelines may each name the root directory. */
+static void test_selectors_in_templates(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	tu_write(dir, "promise.yaml", promise_yaml);
+	tu_write(dir, C1 "templates/output/first.yaml", "a: 1\n");
+	tu_write(dir, C1 "templates/metadata/destination-selectors.yaml",
+		 "- matchLabels: {env: first}\n");
+	tu_write(dir, CA "templates/output/gate.yaml", "b: 1\n");
+	tu_write(dir, CA "templates/metadata/destination-selectors.yaml",
+		 "- matchLabels: {env: ask}\n");
+	tu_write(dir, CD "templates/metadata/destination-selectors.yaml",
+		 "- matchLabels: {env: decide}\n");
+	tu_write(dir, C3 "templates/output/last.yaml", "c: 1\n");
+	struct kfs_promise *p;
+	struct kfs_error err = {0};
+	if (kfs_promise_load_dir(dir, &p, &err) != 0)
+		fail_msg("%s", err.msg);
+	const char *req = "apiVersion: example.org/v1\nkind: App\nmetadata: {name: w}\n";
+	struct kfs_render_input in = {.promise = p, .type = KFS_WF_RESOURCE, .data = req,
+				      .len = strlen(req)};
+	struct kfs_render_result r;
+	if (kfs_render(&in, &r, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(r.npipelines, 3);
+	assert_int_equal(r.pipelines[0].selectors->len, 1);
+	assert_string_equal(kfs_node_text_at(r.pipelines[0].selectors->items[0], "matchLabels.env"),
+			    "first");
+	assert_int_equal(r.pipelines[1].selectors->len, 1);
+	assert_string_equal(kfs_node_text_at(r.pipelines[1].selectors->items[0], "matchLabels.env"),
+			    "decide");
+	assert_null(r.pipelines[2].selectors);
+	kfs_render_result_free(&r);
+	kfs_promise_free(p);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_control_fields),
 		cmocka_unit_test(test_selectors),
 		cmocka_unit_test(test_control_in_templates),
+		cmocka_unit_test(test_selectors_in_templates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
