@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,4 +141,19 @@ void cli_report_in(const char *what, const char *dir, const struct kfs_error *er
 	cli_promise_paths(dir, err->msg, &text);
 	cli_print_lines(what, text.data);
 	kfs_buf_free(&text);
+}
+
+int cli_parse_max_input(const char *arg, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(arg, &end, 10);
+	if (errno || *end || !*arg || *arg == '-' || n == 0 || n > SIZE_MAX) {
+		cli_errorf("--max-input: \"%s\" is not a positive number of bytes (write e.g. "
+			   "--max-input 1048576)",
+			   arg);
+		return -1;
+	}
+	*out = (size_t)n;
+	return 0;
 }

@@ -41,6 +41,9 @@ int cli_read_stdin(size_t max, struct kfs_buf *out, struct kfs_error *err);
 /* Handles -h/--help (printing help) and -V/--version; returns the exit code, or -1 when arg is
  * neither. */
 int cli_common_option(const char *arg, const char *help);
+/* Reads a --max-input value (a positive number of bytes) into *out; -1 after saying what to
+ * write instead. */
+int cli_parse_max_input(const char *arg, size_t *out);
 
 struct kfs_promise;
 /* Renders DIR/test-input/NAME.yaml with p and writes test-output/NAME/ as `kratixfs test

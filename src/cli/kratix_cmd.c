@@ -64,7 +64,6 @@ static int parse_kratix_args(int argc, char **argv, const char *help, struct kra
 	a->kratix = "/kratix";
 	a->max_input = KFS_DEFAULT_MAX_INPUT;
 	int c;
-	char *end;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "hV", kratix_opts, NULL)) != -1) {
 		switch (c) {
@@ -81,12 +80,8 @@ static int parse_kratix_args(int argc, char **argv, const char *help, struct kra
 			a->container = optarg;
 			break;
 		case 'm':
-			a->max_input = strtoull(optarg, &end, 10);
-			if (*end || a->max_input == 0) {
-				cli_errorf("--max-input: \"%s\" is not a positive number of bytes",
-					   optarg);
+			if (cli_parse_max_input(optarg, &a->max_input) < 0)
 				return EXIT_FAILED;
-			}
 			break;
 		case 'h':
 			return cli_common_option("--help", help);

@@ -140,7 +140,6 @@ static int parse_args(int argc, char **argv, struct render_args *a)
 	if (!a->promises || !*a->promises)
 		a->promises = kfs_bundled_promises(a->bundled);
 	int c;
-	char *end;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -154,12 +153,8 @@ static int parse_args(int argc, char **argv, struct render_args *a)
 			a->kratix = optarg;
 			break;
 		case 'm':
-			a->max_input = strtoull(optarg, &end, 10);
-			if (*end || a->max_input == 0) {
-				cli_errorf("--max-input: \"%s\" is not a positive number of bytes",
-					   optarg);
+			if (cli_parse_max_input(optarg, &a->max_input) < 0)
 				return EXIT_FAILED;
-			}
 			break;
 		case 'h':
 			return cli_common_option("--help", help);

@@ -90,13 +90,8 @@ int cmd_validate(int argc, char **argv)
 		else if (strncmp(argv[i], "--max-input=", 12) == 0)
 			limit = argv[i] + 12;
 		if (limit) {
-			char *end;
-			max_input = strtoull(limit, &end, 10);
-			if (*end || !*limit || max_input == 0) {
-				cli_errorf("--max-input: \"%s\" is not a positive number of bytes",
-					   limit);
+			if (cli_parse_max_input(limit, &max_input) < 0)
 				return EXIT_FAILED;
-			}
 			continue;
 		}
 		if (argv[i][0] == '-' && argv[i][1]) {

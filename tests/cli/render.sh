@@ -164,4 +164,13 @@ expect_exit 2 "render with an unknown option" -- "$KRATIXFS" render --nosuch
 
 expect_exit 0 "--help" -- "$KRATIXFS" render --help
 expect_grep "$WORK/out" "KRATIX_WORKFLOW_TYPE" "render --help documents the variables"
+# --max-input takes a positive number of bytes, in every command that has it (a negative number
+# was once read as a huge one).
+for bad in 0 -5 10k ""; do
+	expect_exit 2 "render --max-input '$bad'" -- "$KRATIXFS" render --promises "$PROMISES" --max-input "$bad" -f "$SEED"
+	expect_grep "$WORK/err" "is not a positive number of bytes (write e.g. --max-input 1048576)" "  ... says what to write"
+	expect_exit 2 "render --kratix --max-input '$bad'" -- "$KRATIXFS" render --promises "$PROMISES" --kratix "$WORK/k" --max-input "$bad"
+	expect_exit 2 "validate --max-input '$bad'" -- "$KRATIXFS" validate --max-input "$bad" "$PROMISES/postgresql" "$SEED"
+done
+
 finish
