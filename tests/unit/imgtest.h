@@ -203,4 +203,62 @@ static inline void it_docker_archive(const char *file, const char *repo_tag,
 	free(config);
 }
 
+/* The image tests' fixture; cmocka comes first (these fail the test). */
+/* A scratch folder with layout/ (or archives) and cache/. */
+struct fx {
+	char *dir, *layout, *cache;
+	struct kfs_image_opts o;
+	const char *srcs[4];
+};
+
+static inline void fx_init(struct fx *f)
+{
+	f->dir = tu_mkdtemp();
+	f->layout = kfs_path_join(f->dir, "layout");
+	f->cache = kfs_path_join(f->dir, "cache");
+	f->srcs[0] = f->layout;
+	f->o = (struct kfs_image_opts){.cache_dir = f->cache, .archives = f->srcs, .narchives = 1};
+}
+
+static inline void fx_free(struct fx *f)
+{
+	free(f->layout);
+	free(f->cache);
+	tu_rmdir(f->dir);
+}
+
+static inline char *in_root(const struct kfs_image *img, const char *rel)
+{
+	return kfs_path_join(img->rootfs, rel);
+}
+
+static inline bool exists_in(const struct kfs_image *img, const char *rel)
+{
+	char *p = in_root(img, rel);
+	struct stat st;
+	bool ok = lstat(p, &st) == 0;
+	free(p);
+	return ok;
+}
+
+static inline char *read_in(const struct kfs_image *img, const char *rel)
+{
+	char *p = in_root(img, rel);
+	struct kfs_buf b = {0};
+	struct kfs_error err = {0};
+	if (kfs_read_file(p, &b, &err) != 0)
+		fail_msg("%s", err.msg);
+	free(p);
+	return kfs_buf_steal(&b);
+}
+
+static inline struct kfs_image *get_ok(const struct kfs_image_opts *o, const char *ref)
+{
+	struct kfs_image *img = NULL;
+	struct kfs_error err = {0};
+	if (kfs_image_get(o, ref, &img, &err) != 0)
+		fail_msg("%s: %s", ref, err.msg);
+	return img;
+}
+
 #endif

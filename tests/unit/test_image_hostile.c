@@ -10,52 +10,6 @@
 
 #include "imgtest.h"
 
-/* A scratch folder with layout/ (or archives) and cache/. */
-struct fx {
-	char *dir, *layout, *cache;
-	struct kfs_image_opts o;
-	const char *srcs[4];
-};
-
-static void fx_init(struct fx *f)
-{
-	f->dir = tu_mkdtemp();
-	f->layout = kfs_path_join(f->dir, "layout");
-	f->cache = kfs_path_join(f->dir, "cache");
-	f->srcs[0] = f->layout;
-	f->o = (struct kfs_image_opts){.cache_dir = f->cache, .archives = f->srcs, .narchives = 1};
-}
-
-static void fx_free(struct fx *f)
-{
-	free(f->layout);
-	free(f->cache);
-	tu_rmdir(f->dir);
-}
-
-static char *in_root(const struct kfs_image *img, const char *rel)
-{
-	return kfs_path_join(img->rootfs, rel);
-}
-
-static bool exists_in(const struct kfs_image *img, const char *rel)
-{
-	char *p = in_root(img, rel);
-	struct stat st;
-	bool ok = lstat(p, &st) == 0;
-	free(p);
-	return ok;
-}
-
-static struct kfs_image *get_ok(const struct kfs_image_opts *o, const char *ref)
-{
-	struct kfs_image *img = NULL;
-	struct kfs_error err = {0};
-	if (kfs_image_get(o, ref, &img, &err) != 0)
-		fail_msg("%s: %s", ref, err.msg);
-	return img;
-}
-
 static const struct it_ent base_layer[] = {
 	{'d', "bin", NULL, 0755, 0},
 	{'f', "bin/tool", "#!/bin/sh\necho tool\n", 04755, 0},
