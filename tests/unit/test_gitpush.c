@@ -147,7 +147,10 @@ static void test_push_and_rejected_push(void **state)
 	char *ls = tu_sh("git --git-dir=%s ls-tree -r --name-only main", t.remote);
 	assert_string_equal(ls, "default/resources/default/pg/from-a/p/5058f/r.yaml\n");
 	free(ls);
-	assert_true(t.ea.pushed_true >= 1);
+	pthread_mutex_lock(&t.ea.lock); /* the Git thread reports through the same events */
+	int pushed = t.ea.pushed_true;
+	pthread_mutex_unlock(&t.ea.lock);
+	assert_true(pushed >= 1);
 
 	/* b's history does not contain a's commit: its push is rejected, so it fetches,
 	 * re-applies its own paths on a's head and pushes again. */
